@@ -1,0 +1,1 @@
+"""The runtime shared by the Peek services: config, logging, plugin host, service tree, sites."""

@@ -1,0 +1,230 @@
+"""Each service's ``config.json``: defaults, validation and atomic write-back.
+
+The file lives in the service home, ``~/peek-<service>.home/`` unless ``--home`` or the
+environment variable ``PEEK_<SERVICE>_HOME`` says otherwise. Keys the file lacks are filled
+with their defaults and the file is written back atomically (a temporary file renamed over
+it), keeping the user's values, key order and unknown keys. A file that does not parse, or
+whose values are invalid, is never written.
+"""
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from peek_platform.errors import ConfigParseError, ConfigValidationError
+
+SERVICES = ("server", "client", "agent", "worker")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+Validator = Callable[[Any], Optional[str]]
+
+
+def _is_port(value: Any) -> Optional[str]:
+    if type(value) is not int or not 1 <= value <= 65535:
+        return f"must be a TCP port number from 1 to 65535, got {value!r}"
+    return None
+
+
+def _is_int_at_least(minimum: int) -> Validator:
+    def check(value: Any) -> Optional[str]:
+        if type(value) is not int or value < minimum:
+            return f"must be a whole number >= {minimum}, got {value!r}"
+        return None
+
+    return check
+
+
+def _is_nonempty_str(value: Any) -> Optional[str]:
+    if not isinstance(value, str) or not value.strip():
+        return f"must be a non-empty string, got {value!r}"
+    return None
+
+
+def _is_bool(value: Any) -> Optional[str]:
+    if not isinstance(value, bool):
+        return f"must be true or false, got {value!r}"
+    return None
+
+
+def _is_log_level(value: Any) -> Optional[str]:
+    if not isinstance(value, str) or value.upper() not in LOG_LEVELS:
+        return f"must be one of {', '.join(LOG_LEVELS)}, got {value!r}"
+    return None
+
+
+def _is_plugin_list(value: Any) -> Optional[str]:
+    if not isinstance(value, list) or not all(
+        isinstance(v, str) and v.strip() for v in value
+    ):
+        return f"must be a list of plugin package names, got {value!r}"
+    return None
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One documented key: where it lives, its default, and how it is checked."""
+
+    key: str
+    default: Any
+    check: Validator
+    services: tuple[str, ...]
+    doc: str
+
+
+_CLIENTS = ("client", "agent", "worker")
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("plugin.enabled", [], _is_plugin_list, SERVICES,
+            "plugin packages this service runs, in order"),
+    Setting("logging.level", "INFO", _is_log_level, SERVICES,
+            "DEBUG, INFO, WARNING, ERROR or CRITICAL"),
+    Setting("logging.rotateSizeMb", 20, _is_int_at_least(1), SERVICES,
+            "size in MB at which peek-<service>.log rotates"),
+    Setting("logging.rotationsToKeep", 2, _is_int_at_least(0), SERVICES,
+            "rotated log files kept"),
+    Setting("logging.logToStdout", False, _is_bool, SERVICES,
+            "also log to stdout (always on when stdout is a terminal)"),
+    Setting("httpServer.admin.sitePort", 8010, _is_port, ("server",),
+            "admin site port"),
+    Setting("httpServer.admin.bindAddress", "127.0.0.1", _is_nonempty_str, ("server",),
+            "admin site bind address (local only by default)"),
+    Setting("httpServer.platform.sitePort", 8011, _is_port, ("server",),
+            "platform (service-to-service) site port"),
+    Setting("httpServer.platform.bindAddress", "0.0.0.0", _is_nonempty_str, ("server",),
+            "platform site bind address"),
+    Setting("sqlalchemy.connectUrl", "sqlite:///{home}/peek.sqlite", _is_nonempty_str,
+            ("server",), "database URL; the default is an SQLite file in the home"),
+    Setting("peekServer.host", "127.0.0.1", _is_nonempty_str, _CLIENTS,
+            "host of the server service"),
+    Setting("peekServer.httpPort", 8011, _is_port, _CLIENTS,
+            "port of the server's platform site"),
+    Setting("httpServer.mobile.sitePort", 8000, _is_port, ("client",),
+            "mobile device site port"),
+    Setting("httpServer.mobile.bindAddress", "0.0.0.0", _is_nonempty_str, ("client",),
+            "mobile device site bind address"),
+    Setting("httpServer.desktop.sitePort", 8002, _is_port, ("client",),
+            "desktop device site port"),
+    Setting("httpServer.desktop.bindAddress", "0.0.0.0", _is_nonempty_str, ("client",),
+            "desktop device site bind address"),
+)
+
+
+def settings_for(service: str) -> list[Setting]:
+    """The settings the given service reads."""
+    return [s for s in SETTINGS if service in s.services]
+
+
+def home_env_var(service: str) -> str:
+    """The environment variable that sets a service's home directory."""
+    return f"PEEK_{service.upper()}_HOME"
+
+
+def resolve_home(service: str, cli_home: Optional[str] = None) -> Path:
+    """The home: ``--home``, else ``PEEK_<SERVICE>_HOME``, else ``~/peek-<service>.home``."""
+    chosen = cli_home or os.environ.get(home_env_var(service))
+    home = Path(chosen) if chosen else Path.home() / f"peek-{service}.home"
+    return home.expanduser().absolute()
+
+
+class ServiceConfig:
+    """A service's validated settings, read with dotted keys: ``config["logging.level"]``."""
+
+    FILE_NAME = "config.json"
+
+    def __init__(self, service: str, home: Path, data: dict[str, Any]) -> None:
+        self.service = service
+        self.home = home
+        self.path = home / self.FILE_NAME
+        self.data = data
+
+    def __getitem__(self, key: str) -> Any:
+        return _lookup(self.data, key)
+
+    @classmethod
+    def load(cls, service: str, home: Path, write_defaults: bool = True) -> "ServiceConfig":
+        """Read, fill and validate ``home/config.json``; write it back if defaults were added.
+
+        Raises ConfigParseError or ConfigValidationError without touching the file.
+        """
+        path = home / cls.FILE_NAME
+        data = _read_json_object(path)
+        problems: list[str] = []
+        if data is None:
+            data = {}
+        elif not isinstance(data, dict):
+            raise ConfigValidationError(path, ["the top level must be a JSON object"])
+
+        changed = False
+        for setting in settings_for(service):
+            default = setting.default
+            if isinstance(default, str):
+                default = default.replace("{home}", home.as_posix())
+            added, problem = _fill(data, setting.key, default)
+            changed |= added
+            error = problem or setting.check(_lookup(data, setting.key))
+            if error:
+                problems.append(problem or f"{setting.key} {error}")
+        if problems:
+            raise ConfigValidationError(path, problems)
+        if changed and write_defaults:
+            home.mkdir(parents=True, exist_ok=True, mode=0o700)
+            _atomic_write_json(path, data)
+        return cls(service, home, data)
+
+
+def _read_json_object(path: Path) -> Any:
+    """The parsed file, or None when it is missing or blank."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    if not text.strip():
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigParseError(path, e.lineno, e.colno, e.msg) from None
+
+
+def _lookup(data: dict[str, Any], key: str) -> Any:
+    node: Any = data
+    for part in key.split("."):
+        node = node[part]
+    return node
+
+
+def _fill(data: dict[str, Any], key: str, default: Any) -> tuple[bool, Optional[str]]:
+    """Ensure ``key`` exists; returns (whether the default was added, problem)."""
+    parts = key.split(".")
+    node = data
+    for depth, part in enumerate(parts[:-1]):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            where = ".".join(parts[: depth + 1])
+            return False, f"{where} must be an object (it holds {key}), got {child!r}"
+        node = child
+    if parts[-1] in node:
+        return False, None
+    node[parts[-1]] = json.loads(json.dumps(default))  # a fresh copy of mutable defaults
+    return True, None
+
+
+def _atomic_write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write JSON to a temporary file in the same folder, then rename it over ``path``."""
+    text = json.dumps(data, indent=4) + "\n"
+    fd, tmp_name = tempfile.mkstemp(prefix=".config.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        if path.exists():
+            os.chmod(tmp_name, path.stat().st_mode & 0o777)
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise

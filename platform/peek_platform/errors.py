@@ -1,0 +1,67 @@
+"""Every error the platform raises, each carrying the context needed to act on it.
+
+::
+
+    PeekError
+    ├── ConfigError                    config.json cannot be used
+    │   ├── ConfigParseError           not valid JSON (file, line, column)
+    │   └── ConfigValidationError      parsed, but values are wrong (all problems at once)
+    └── PluginError                    one plugin, named, could not do something
+        ├── PluginLoadError            import / plugin_package.json / entry hook / load()
+        ├── PluginStartError           start() raised or its Deferred failed
+        └── PluginDependencyError      a required plugin is missing, failed, or in a cycle
+"""
+
+from pathlib import Path
+
+
+class PeekError(Exception):
+    """The root of the platform's errors."""
+
+
+class ConfigError(PeekError):
+    """A service's config.json cannot be used."""
+
+    def __init__(self, path: Path, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+
+
+class ConfigParseError(ConfigError):
+    """The config file is not valid JSON; names the file, line and column."""
+
+    def __init__(self, path: Path, line: int, column: int, reason: str) -> None:
+        super().__init__(path, f"line {line} column {column}: {reason}")
+        self.line = line
+        self.column = column
+        self.reason = reason
+
+
+class ConfigValidationError(ConfigError):
+    """The config file parsed but some values are wrong; lists every problem."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        listed = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(path, f"{len(problems)} invalid setting(s):\n{listed}")
+        self.problems = problems
+
+
+class PluginError(PeekError):
+    """Something went wrong with one plugin; names it and says why."""
+
+    def __init__(self, plugin_name: str, reason: str) -> None:
+        super().__init__(f"plugin {plugin_name}: {reason}")
+        self.plugin_name = plugin_name
+        self.reason = reason
+
+
+class PluginLoadError(PluginError):
+    """The plugin could not be imported, described, constructed or loaded."""
+
+
+class PluginStartError(PluginError):
+    """The plugin's start() failed."""
+
+
+class PluginDependencyError(PluginError):
+    """A plugin named in requiresPlugins is missing, failed, or part of a cycle."""

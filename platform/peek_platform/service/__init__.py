@@ -1,0 +1,10 @@
+"""The per-process Twisted service tree and the shared ``run_peek_*`` runner."""
+
+from peek_platform.service.tree import (
+    ListeningSite,
+    PeekServiceTree,
+    PluginHostService,
+    SequencedMultiService,
+)
+
+__all__ = ["ListeningSite", "PeekServiceTree", "PluginHostService", "SequencedMultiService"]

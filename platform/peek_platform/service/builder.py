@@ -1,0 +1,47 @@
+"""Assembles a service's tree: the plugin host, then the sites that expose the plugins."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from peek_platform.config import ServiceConfig
+from peek_platform.plugin.host import PluginHost, ServicePluginSpec
+from peek_platform.service.tree import ListeningSite, PeekServiceTree, PluginHostService
+from peek_platform.web.plugin_site import PluginSiteRoot
+from peek_plugin_base.registrations import RegistrationLog
+
+
+@dataclass(frozen=True)
+class SiteSpec:
+    """An HTTP site of the service and the config keys of its port and bind address."""
+
+    name: str
+    root: PluginSiteRoot
+    port_key: str
+    bind_key: str
+
+
+def build_service_tree(
+    config: ServiceConfig,
+    entry_hook_abc: type,
+    make_platform_hook: Callable[[PluginHost, str, RegistrationLog], object],
+    sites: list[SiteSpec],
+    accepted_service_names: frozenset[str] = frozenset(),
+) -> PeekServiceTree:
+    """A tree that starts the plugins, then opens the sites; shutdown runs backwards."""
+    from twisted.internet import reactor
+
+    service = config.service
+    spec = ServicePluginSpec(
+        service=service,
+        entry_hook_abc=entry_hook_abc,
+        accepted_service_names=accepted_service_names or frozenset({service}),
+        make_platform_hook=make_platform_hook,
+    )
+    host = PluginHost(spec, clock=reactor)
+    tree = PeekServiceTree(service, host)
+    PluginHostService(host, lambda: config["plugin.enabled"]).setServiceParent(tree)
+    for site in sites:
+        ListeningSite(
+            site.name, site.root, config[site.port_key], config[site.bind_key]
+        ).setServiceParent(tree)
+    return tree

@@ -1,0 +1,135 @@
+"""The shared main of every ``run_peek_*`` command: arguments, config, logging, reactor.
+
+Exit codes: 0 after a clean shutdown (including SIGTERM and SIGINT), 1 when the service
+could not start, 78 (EX_CONFIG) when config.json cannot be used.
+"""
+
+import argparse
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from typing import Optional
+
+from twisted.internet.defer import Deferred, DeferredLock
+from twisted.python.failure import Failure
+
+from peek_platform.config import ServiceConfig, home_env_var, resolve_home, settings_for
+from peek_platform.errors import ConfigError
+from peek_platform.log_setup import set_level, setup_logging
+from peek_platform.plugin.discovery import installed_plugins
+from peek_platform.service.tree import PeekServiceTree
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_START_FAILED = 1
+EXIT_CONFIG = 78
+
+TreeBuilder = Callable[[ServiceConfig], PeekServiceTree]
+
+
+def _parser(service: str) -> argparse.ArgumentParser:
+    settings = "\n".join(
+        f"  {s.key} (default {s.default!r}): {s.doc}" for s in settings_for(service)
+    )
+    parser = argparse.ArgumentParser(
+        prog=f"run_peek_{service}",
+        description=f"Run the Peek {service} service and its enabled plugins.",
+        epilog=f"config.json keys for the {service} service:\n{settings}\n\n"
+        "Signals: SIGTERM/SIGINT stop gracefully; SIGHUP reloads config.json "
+        "(log level, plugin.enabled).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--home",
+        help=f"service home holding config.json and logs (default: ${home_env_var(service)}"
+        f" or ~/peek-{service}.home)",
+    )
+    parser.add_argument(
+        "--check-config",
+        action="store_true",
+        help="validate config.json, report every problem, and exit without starting "
+        "or writing anything",
+    )
+    parser.add_argument(
+        "--log-stdout", action="store_true", help="also log to stdout (default when a terminal)"
+    )
+    parser.add_argument(
+        "--list-plugins",
+        action="store_true",
+        help="list installed plugins (entry-point group peek.plugins) and exit",
+    )
+    return parser
+
+
+def run_service(service: str, build: TreeBuilder, argv: Optional[list[str]] = None) -> int:
+    """Run one service process until it is stopped; returns the exit code."""
+    args = _parser(service).parse_args(argv)
+    if args.list_plugins:
+        for name, version in installed_plugins().items():
+            print(f"{name} {version}")
+        return EXIT_OK
+
+    home = resolve_home(service, args.home)
+    try:
+        config = ServiceConfig.load(service, home, write_defaults=not args.check_config)
+    except ConfigError as e:
+        print(f"run_peek_{service}: config error: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.check_config:
+        print(f"{config.path}: OK")
+        return EXIT_OK
+
+    log_file = setup_logging(
+        service,
+        home,
+        config["logging.level"],
+        config["logging.rotateSizeMb"],
+        config["logging.rotationsToKeep"],
+        args.log_stdout or config["logging.logToStdout"],
+    )
+    logger.info("Peek %s starting; home %s; log %s", service, home, log_file)
+
+    from twisted.internet import reactor
+
+    tree = build(config)
+    exit_code = [EXIT_OK]
+    reload_lock = DeferredLock()
+
+    def start_failed(failure: Failure) -> None:
+        logger.critical("Peek %s failed to start: %s", service, failure.getErrorMessage())
+        logger.debug("%s", failure.getTraceback())
+        exit_code[0] = EXIT_START_FAILED
+        if reactor.running:
+            reactor.stop()
+
+    def start() -> None:
+        d = tree.startService()
+        d.addCallback(lambda _: logger.info("Peek %s is running", service))
+        d.addErrback(start_failed)
+
+    async def reload_config() -> None:
+        try:
+            fresh = ServiceConfig.load(service, home)
+        except ConfigError as e:
+            logger.error("SIGHUP: config not reloaded, keeping the running settings: %s", e)
+            return
+        config.data = fresh.data
+        set_level(config["logging.level"])
+        logger.info("SIGHUP: config reloaded")
+        await tree.host.apply_enabled(config["plugin.enabled"])
+
+    def on_sighup() -> None:
+        if not tree.running:
+            return
+        d = reload_lock.run(lambda: Deferred.fromCoroutine(reload_config()))
+        d.addErrback(lambda f: logger.error("SIGHUP reload failed: %s", f.getTraceback()))
+
+    signal.signal(signal.SIGHUP, lambda *_: reactor.callFromThread(on_sighup))
+    reactor.callWhenRunning(start)
+    # One sequenced shutdown: the tree closes ports, then stops and unloads plugins.
+    reactor.addSystemEventTrigger("before", "shutdown", tree.stopService)
+    reactor.run()
+    logger.info("Peek %s stopped", service)
+    return exit_code[0]

@@ -1,0 +1,1 @@
+"""The plugin contract for the agent service."""

@@ -1,0 +1,26 @@
+"""HTTP hook for the server's platform site (service-to-service, not the web apps)."""
+
+from abc import ABCMeta, abstractmethod
+
+from twisted.web.resource import IResource
+
+
+class PeekPlatformServerHttpHookABC(metaclass=ABCMeta):
+    """Mounts this plugin's HTTP resources under ``/<pluginName>/``.
+
+    The site: the server's platform (service-to-service) site.
+    Everything a plugin mounts is removed again when the plugin unloads or fails.
+    """
+
+    @abstractmethod
+    def addServerResource(self, pluginSubPath: bytes, resource: IResource) -> None:
+        """Serve ``resource`` at ``/<pluginName>/<pluginSubPath>``."""
+
+    @abstractmethod
+    def addServerStaticResourceDir(self, dir: str) -> None:  # noqa: A002 - seed's name
+        """Serve the files under ``dir`` below ``/<pluginName>/``."""
+
+    @property
+    @abstractmethod
+    def rootServerResource(self) -> IResource:
+        """This plugin's root resource on the site (``/<pluginName>``)."""

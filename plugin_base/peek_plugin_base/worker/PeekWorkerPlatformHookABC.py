@@ -1,0 +1,11 @@
+"""The worker service's per-plugin platform hook."""
+
+from peek_plugin_base.PeekPlatformCommonHookABC import PeekPlatformCommonHookABC
+from peek_plugin_base.PeekPlatformFileStorageHookABC import PeekPlatformFileStorageHookABC
+from peek_plugin_base.PeekPlatformServerInfoHookABC import PeekPlatformServerInfoHookABC
+
+
+class PeekWorkerPlatformHookABC(
+    PeekPlatformCommonHookABC, PeekPlatformServerInfoHookABC, PeekPlatformFileStorageHookABC
+):
+    """What the worker service offers each plugin: other APIs, the server's address, files."""

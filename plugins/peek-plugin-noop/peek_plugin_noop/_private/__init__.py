@@ -1,0 +1,1 @@
+"""The noop plugin's private code; other plugins must not import it."""

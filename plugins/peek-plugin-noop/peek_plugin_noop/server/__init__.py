@@ -1,0 +1,1 @@
+"""The parts of the noop plugin other plugins may use on the server service."""

@@ -1,0 +1,1 @@
+"""Code private to the tutorial plugin."""

@@ -1,0 +1,31 @@
+"""The tutorial plugin's entry point on the client service."""
+
+import logging
+from typing import Any
+
+from peek_plugin_base.client.PluginClientEntryHookABC import PluginClientEntryHookABC
+
+logger = logging.getLogger(__name__)
+
+
+class ClientEntryHook(PluginClientEntryHookABC):
+    """Builds the plugin's client-side objects in start() and tears them down in stop()."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Everything start() creates; stop() shuts each down, newest first.
+        self._loadedObjects: list[Any] = []
+
+    def load(self) -> None:
+        logger.debug("Loaded")
+
+    def start(self) -> None:
+        logger.debug("Started")
+
+    def stop(self) -> None:
+        while self._loadedObjects:
+            self._loadedObjects.pop().shutdown()
+        logger.debug("Stopped")
+
+    def unload(self) -> None:
+        logger.debug("Unloaded")

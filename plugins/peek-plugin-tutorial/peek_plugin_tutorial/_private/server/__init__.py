@@ -1,0 +1,1 @@
+"""The tutorial plugin's code for the server service."""

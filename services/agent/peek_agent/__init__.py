@@ -1,0 +1,1 @@
+"""The Peek agent service: hosts plugins that integrate external systems."""

@@ -1,0 +1,27 @@
+"""``run_peek_agent``: builds the agent service's tree and runs it."""
+
+import sys
+from typing import Optional
+
+from peek_agent.platform_hook import AgentPlatformHook
+from peek_platform.config import ServiceConfig
+from peek_platform.plugin.host import PluginHost
+from peek_platform.service.builder import build_service_tree
+from peek_platform.service.runner import run_service
+from peek_platform.service.tree import PeekServiceTree
+from peek_plugin_base.agent.PluginAgentEntryHookABC import PluginAgentEntryHookABC
+from peek_plugin_base.registrations import RegistrationLog
+
+
+def build(config: ServiceConfig) -> PeekServiceTree:
+    """The agent hosts plugins only; it serves no HTTP site."""
+
+    def make_hook(host: PluginHost, name: str, log: RegistrationLog) -> AgentPlatformHook:
+        return AgentPlatformHook(host, name, log, config)
+
+    return build_service_tree(config, PluginAgentEntryHookABC, make_hook, [])
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """Console entry point of ``run_peek_agent``."""
+    sys.exit(run_service("agent", build, argv))

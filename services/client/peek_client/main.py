@@ -1,0 +1,40 @@
+"""``run_peek_client``: builds the client service's tree and runs it."""
+
+import sys
+from typing import Optional
+
+from peek_client.platform_hook import ClientPlatformHook
+from peek_platform.config import ServiceConfig
+from peek_platform.plugin.host import PluginHost
+from peek_platform.service.builder import SiteSpec, build_service_tree
+from peek_platform.service.runner import run_service
+from peek_platform.service.tree import PeekServiceTree
+from peek_platform.web.plugin_site import PluginSiteRoot
+from peek_plugin_base.client.PluginClientEntryHookABC import PluginClientEntryHookABC
+from peek_plugin_base.registrations import RegistrationLog
+
+
+def build(config: ServiceConfig) -> PeekServiceTree:
+    """Plugins first, then the mobile and desktop sites (stopped in reverse)."""
+    mobile_root = PluginSiteRoot("mobile")
+    desktop_root = PluginSiteRoot("desktop")
+
+    def make_hook(host: PluginHost, name: str, log: RegistrationLog) -> ClientPlatformHook:
+        return ClientPlatformHook(host, name, log, config, mobile_root, desktop_root)
+
+    return build_service_tree(
+        config,
+        PluginClientEntryHookABC,
+        make_hook,
+        [
+            SiteSpec("mobile-site", mobile_root, "httpServer.mobile.sitePort",
+                     "httpServer.mobile.bindAddress"),
+            SiteSpec("desktop-site", desktop_root, "httpServer.desktop.sitePort",
+                     "httpServer.desktop.bindAddress"),
+        ],
+    )
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """Console entry point of ``run_peek_client``."""
+    sys.exit(run_service("client", build, argv))

@@ -1,0 +1,59 @@
+"""One distribution for the Peek platform: plugin contract, runtime and the four services."""
+
+from setuptools import setup
+
+PACKAGE_DIRS = {
+    "peek_plugin_base": "plugin_base/peek_plugin_base",
+    "peek_platform": "platform/peek_platform",
+    "peek_server": "services/server/peek_server",
+    "peek_client": "services/client/peek_client",
+    "peek_agent": "services/agent/peek_agent",
+    "peek_worker": "services/worker/peek_worker",
+}
+
+
+def _packages() -> tuple[list[str], dict[str, str]]:
+    """Every import package under each container folder, mapped to its folder."""
+    import os
+
+    packages: list[str] = []
+    package_dir: dict[str, str] = {}
+    for top, folder in PACKAGE_DIRS.items():
+        for dirpath, dirnames, filenames in os.walk(folder):
+            dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+            if "__init__.py" in filenames:
+                name = top + dirpath[len(folder):].replace(os.sep, ".")
+                packages.append(name)
+                package_dir[name] = dirpath
+    return packages, package_dir
+
+
+packages, package_dir = _packages()
+
+setup(
+    name="peek-platform",
+    version="0.1.0",
+    description="A plugin platform on Twisted: server, client, agent and worker services.",
+    python_requires=">=3.11",
+    packages=packages,
+    package_dir=package_dir,
+    include_package_data=True,
+    install_requires=[
+        "twisted>=24.7",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=8",
+            "hypothesis>=6",
+            "ruff>=0.6",
+        ],
+    },
+    entry_points={
+        "console_scripts": [
+            "run_peek_server = peek_server.main:main",
+            "run_peek_client = peek_client.main:main",
+            "run_peek_agent = peek_agent.main:main",
+            "run_peek_worker = peek_worker.main:main",
+        ],
+    },
+)
