@@ -20,7 +20,7 @@ import importlib
 import inspect
 import logging
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -69,6 +69,8 @@ class PluginRecord:
     requires: list[str] = field(default_factory=list)
     #: True when requiresServices does not name this service.
     elsewhere: bool = False
+    #: The parsed plugin_package.json.
+    package_cfg: dict[str, Any] = field(default_factory=dict)
     hook_class: Optional[type] = None
     entry_hook: Optional[PluginCommonEntryHookABC] = None
     registrations: RegistrationLog = field(init=False)
@@ -105,6 +107,9 @@ class ServicePluginSpec:
     accepted_service_names: frozenset[str]
     #: Builds a plugin's platform hook from the host, its name and its registration log.
     make_platform_hook: Callable[["PluginHost", str, RegistrationLog], object]
+    #: Runs before a plugin's entry hook is constructed (the server migrates the plugin's
+    #: storage here); raising fails that plugin with the error as the reason.
+    before_load: Optional[Callable[[PluginRecord], Awaitable[None]]] = None
 
     @property
     def entry_hook_function(self) -> str:
@@ -158,7 +163,7 @@ class PluginHost:
         """Load, then start, every plugin in ``enabled`` that is not already active."""
         names = self._dedupe(list(enabled))
         order = self._prepare_and_order(names)
-        loaded = [name for name in order if self._load(name)]
+        loaded = [name for name in order if await self._load(name)]
         for name in loaded:
             await self._start(name)
         running = [r.name for r in self.records.values() if r.state is PluginState.RUNNING]
@@ -244,6 +249,7 @@ class PluginHost:
         except Exception as e:
             self._fail(record, PluginLoadError(name, str(e)), False)
             return record
+        record.package_cfg = package_cfg
         problem = _describe(record, package_cfg)
         if problem:
             self._fail(record, PluginLoadError(name, problem), False)
@@ -377,11 +383,17 @@ class PluginHost:
                 return False
         return True
 
-    def _load(self, name: str) -> bool:
+    async def _load(self, name: str) -> bool:
         record = self.records[name]
         if not self._requirements_ready(record, running=False):
             return False
         assert record.hook_class is not None and record.root_dir is not None
+        if self.spec.before_load is not None:
+            try:
+                await self.spec.before_load(record)
+            except Exception as e:
+                self._fail(record, PluginLoadError(name, f"{e}"), True)
+                return False
         try:
             with registering_for(record.registrations):
                 platform = self.spec.make_platform_hook(self, name, record.registrations)
