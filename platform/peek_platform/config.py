@@ -165,9 +165,14 @@ class ServiceConfig:
                 default = default.replace("{home}", home.as_posix())
             added, problem = _fill(data, setting.key, default)
             changed |= added
-            error = problem or setting.check(_lookup(data, setting.key))
+            if problem:
+                # One wrong container holds several keys; report it once.
+                if problem not in problems:
+                    problems.append(problem)
+                continue
+            error = setting.check(_lookup(data, setting.key))
             if error:
-                problems.append(problem or f"{setting.key} {error}")
+                problems.append(f"{setting.key} {error}")
         if problems:
             raise ConfigValidationError(path, problems)
         if changed and write_defaults:
@@ -205,7 +210,7 @@ def _fill(data: dict[str, Any], key: str, default: Any) -> tuple[bool, Optional[
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
             where = ".".join(parts[: depth + 1])
-            return False, f"{where} must be an object (it holds {key}), got {child!r}"
+            return False, f"{where} must be an object of settings, got {child!r}"
         node = child
     if parts[-1] in node:
         return False, None

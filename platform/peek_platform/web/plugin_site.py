@@ -40,6 +40,11 @@ class PluginSiteRoot(Resource):
         super().__init__()
         self.site_name = site_name
 
+    def getChild(self, path: bytes, request: Request) -> IResource:  # noqa: N802 - twisted API
+        if path == b"":  # "/" is the root itself
+            return self
+        return super().getChild(path, request)
+
     def render_GET(self, request: Request) -> bytes:  # noqa: N802 - twisted API
         request.setHeader(b"content-type", b"text/plain; charset=utf-8")
         return f"Peek {self.site_name} site\n".encode()

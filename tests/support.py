@@ -1,0 +1,138 @@
+"""Helpers shared by the tests: free ports, fixture plugins, Deferred results, service processes."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Optional
+
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    """A TCP port that was free on 127.0.0.1 a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def result_of(d: Deferred[Any]) -> Any:
+    """The result of an already-fired Deferred; fails the test if it has not fired or failed."""
+    results: list[Any] = []
+    d.addBoth(results.append)
+    assert results, "Deferred has not fired"
+    if isinstance(results[0], Failure):
+        results[0].raiseException()
+    return results[0]
+
+
+PLUGIN_TEMPLATE = '''
+"""Fixture plugin {name}."""
+from tests.host_journal import make_hooks
+
+(peekServerEntryHook, peekClientEntryHook, peekAgentEntryHook,
+ peekWorkerEntryHook) = make_hooks("{name}", {behaviour!r})
+'''
+
+
+def write_plugin(
+    root: Path,
+    name: str,
+    services: tuple[str, ...] = ("server", "client", "agent", "worker"),
+    requires: tuple[str, ...] = (),
+    behaviour: Optional[dict[str, str]] = None,
+    init_source: Optional[str] = None,
+    package_json: Optional[str] = None,
+) -> Path:
+    """Write a plugin package under ``root``; ``behaviour`` maps a lifecycle step to a mode."""
+    package = root / name
+    package.mkdir(parents=True)
+    source = init_source or PLUGIN_TEMPLATE.format(name=name, behaviour=behaviour or {})
+    (package / "__init__.py").write_text(source)
+    if package_json is None:
+        package_json = json.dumps(
+            {
+                "plugin": {"title": name, "version": "1.0.0"},
+                "requiresServices": list(services),
+                "requiresPlugins": list(requires),
+            }
+        )
+    if package_json:
+        (package / "plugin_package.json").write_text(package_json)
+    return package
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``condition`` until true; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class ServiceProcess:
+    """A ``run_peek_<service>`` subprocess with its own home, read through its log file."""
+
+    def __init__(self, service: str, home: Path, config: Optional[dict[str, Any]] = None,
+                 pythonpath: Optional[Path] = None) -> None:
+        self.service = service
+        self.home = home
+        home.mkdir(parents=True, exist_ok=True)
+        if config is not None:
+            (home / "config.json").write_text(json.dumps(config, indent=4))
+        self.log_path = home / f"peek-{service}.log"
+        # A reused home already holds earlier runs' lines; only this run's lines count.
+        self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        env = dict(os.environ)
+        if pythonpath is not None:
+            env["PYTHONPATH"] = os.pathsep.join([str(pythonpath), str(REPO)])
+        self.proc = subprocess.Popen(
+            [str(BIN / f"run_peek_{service}"), "--home", str(home)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+
+    def log(self) -> str:
+        """This run's log so far."""
+        if not self.log_path.exists():
+            return ""
+        with self.log_path.open("rb") as f:
+            f.seek(self._log_offset)
+            return f.read().decode("utf-8", "replace")
+
+    def wait_log(self, text: str, timeout: float = 20.0) -> None:
+        """Wait until ``text`` appears in the log; fail with the log if it never does."""
+        wait_for(lambda: text in self.log() or self.proc.poll() is not None, timeout, text)
+        assert text in self.log(), f"{text!r} not in log:\n{self.log()}\n{self.stderr()}"
+
+    def stderr(self) -> str:
+        if self.proc.poll() is None or self.proc.stderr is None:
+            return ""
+        return self.proc.stderr.read()
+
+    def signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """SIGTERM, then the exit code (killed and failed if it takes over ``timeout``)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"{self.service} did not exit within {timeout}s") from None

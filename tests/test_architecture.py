@@ -1,0 +1,77 @@
+"""The layout's rules: import direction between layers, and no shadowing of ``platform``."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support import REPO
+
+SERVICES = ("peek_server", "peek_client", "peek_agent", "peek_worker")
+LAYERS = {
+    "peek_plugin_base": REPO / "plugin_base" / "peek_plugin_base",
+    "peek_platform": REPO / "platform" / "peek_platform",
+    **{name: REPO / "services" / name.removeprefix("peek_") / name for name in SERVICES},
+}
+#: What each layer must never import.
+FORBIDDEN = {
+    "peek_plugin_base": {"peek_platform", *SERVICES},
+    "peek_platform": set(SERVICES),
+    **{name: set(SERVICES) - {name} for name in SERVICES},
+}
+PLATFORM_PACKAGES = {"peek_platform", *SERVICES}
+
+
+def imported_top_levels(folder: Path) -> dict[str, set[str]]:
+    """Map each .py file under ``folder`` (relative to it) to the top-level packages it imports."""
+    found: dict[str, set[str]] = {}
+    for path in folder.rglob("*.py"):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        names: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+        found[str(path.relative_to(folder))] = names
+    return found
+
+
+@pytest.mark.parametrize("layer", sorted(LAYERS))
+def test_layers_import_only_downwards(layer: str) -> None:
+    """peek_plugin_base <- peek_platform <- services; services never import each other."""
+    offences = {
+        path: sorted(names & FORBIDDEN[layer])
+        for path, names in imported_top_levels(LAYERS[layer]).items()
+        if names & FORBIDDEN[layer]
+    }
+    assert offences == {}
+
+
+def test_plugins_import_only_the_plugin_contract() -> None:
+    """Example plugins import peek_plugin_base (and third parties), never the platform."""
+    offences = {
+        path: sorted(names & PLATFORM_PACKAGES)
+        for path, names in imported_top_levels(REPO / "plugins").items()
+        if names & PLATFORM_PACKAGES
+    }
+    assert offences == {}
+
+
+def test_scanner_sees_forbidden_imports(tmp_path: Path) -> None:
+    """The scanner itself catches both import forms (so the rules above can fail)."""
+    (tmp_path / "bad.py").write_text("import peek_server.main\nfrom peek_platform import x\n")
+    assert imported_top_levels(tmp_path) == {"bad.py": {"peek_server", "peek_platform"}}
+
+
+def test_stdlib_platform_is_not_shadowed() -> None:
+    """``import platform`` from the repository root still gives the standard library."""
+    assert not (REPO / "platform" / "__init__.py").exists()
+    done = subprocess.run(
+        [sys.executable, "-c", "import platform; print(platform.system())"],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "Linux"
