@@ -3,6 +3,7 @@
 from typing import Any
 
 from twisted.internet.defer import Deferred, fail
+from twisted.web.resource import Resource
 
 from peek_plugin_base.agent.PluginAgentEntryHookABC import PluginAgentEntryHookABC
 from peek_plugin_base.client.PluginClientEntryHookABC import PluginClientEntryHookABC
@@ -24,7 +25,7 @@ def make_hooks(name: str, behaviour: dict[str, str]) -> tuple[Any, Any, Any, Any
     ``behaviour`` maps a step (load/start/stop/unload) to: "raise" (raise RuntimeError),
     "fail-deferred" (return a failed Deferred), "deferred" (return a Deferred the test fires
     from PENDING), "async" (an ``async def`` step), or "register" (record a registration,
-    then raise).
+    then raise), "mount" (mount an admin page, server only), or "mount-then-raise".
     """
 
     class Hook:
@@ -36,6 +37,12 @@ def make_hooks(name: str, behaviour: dict[str, str]) -> tuple[Any, Any, Any, Any
                 LIVE_REGISTRATIONS.add(key)
                 record_registration(key, lambda: LIVE_REGISTRATIONS.discard(key))
                 raise RuntimeError(f"{name} {step} broke after registering")
+            if mode == "mount-then-raise":
+                self.platform.addAdminResource(b"page", Resource())
+                raise RuntimeError(f"{name} {step} broke after mounting")
+            if mode == "mount":
+                self.platform.addAdminResource(b"page", Resource())
+                return None
             if mode == "raise":
                 raise RuntimeError(f"{name} {step} broke")
             if mode == "fail-deferred":

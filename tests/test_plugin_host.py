@@ -6,14 +6,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from peek_plugin_noop.server.NoopApiABC import NoopApiABC
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
 from peek_agent.platform_hook import AgentPlatformHook
 from peek_platform.config import ServiceConfig
 from peek_platform.plugin.host import PluginHost, PluginState, ServicePluginSpec
+from peek_platform.web.plugin_site import PluginSiteRoot
 from peek_plugin_base.agent.PluginAgentEntryHookABC import PluginAgentEntryHookABC
 from peek_plugin_base.registrations import RegistrationLog
+from peek_plugin_base.server.PluginServerEntryHookABC import PluginServerEntryHookABC
+from peek_server.platform_hook import ServerPlatformHook
 from tests import host_journal
 from tests.support import result_of, write_plugin
 
@@ -278,3 +282,44 @@ def test_apply_enabled_adds_and_removes_plugins(plugin_root: Path, tmp_path: Pat
     assert host.active_names == ["fx_keep", "fx_new"]
     assert states(host)["fx_rides_on_drop"] == "skipped"
     assert "fx_drop" not in sys.modules
+
+
+def make_server_host(tmp_path: Path) -> tuple[PluginHost, PluginSiteRoot]:
+    config = ServiceConfig.load("server", tmp_path / "server-home")
+    admin, platform = PluginSiteRoot("admin"), PluginSiteRoot("platform")
+
+    def hook(host: PluginHost, name: str, log: RegistrationLog) -> ServerPlatformHook:
+        return ServerPlatformHook(host, name, log, config, admin, platform)
+
+    spec = ServicePluginSpec("server", PluginServerEntryHookABC, frozenset({"server"}), hook)
+    return PluginHost(spec), admin
+
+
+def test_noop_server_api_reached_through_get_other_plugin_api(
+    plugin_root: Path, tmp_path: Path
+) -> None:
+    """Another server plugin calls the noop plugin's published API."""
+    write_plugin(plugin_root, "fx_caller")
+    host, _ = make_server_host(tmp_path)
+    start(host, ["peek_plugin_noop", "fx_caller"])
+    caller = host.records["fx_caller"].entry_hook
+    assert caller is not None
+    api = caller.platform.getOtherPluginApi("peek_plugin_noop")
+    assert isinstance(api, NoopApiABC)
+    assert api.ping("hi") == "pong: hi"
+    result_of(Deferred.fromCoroutine(host.stop_all()))
+    assert caller.platform.getOtherPluginApi("peek_plugin_noop") is None
+
+
+def test_http_mounts_are_removed_when_a_plugin_fails_or_unloads(
+    plugin_root: Path, tmp_path: Path
+) -> None:
+    """Admin pages mounted by a plugin that then fails, or that unloads, leave the site."""
+    write_plugin(plugin_root, "fx_mounts_then_fails", behaviour={"load": "mount-then-raise"})
+    write_plugin(plugin_root, "fx_mounts", behaviour={"load": "mount"})
+    host, admin = make_server_host(tmp_path)
+    start(host, ["fx_mounts_then_fails", "fx_mounts"])
+    assert set(admin.children) == {b"fx_mounts"}
+    assert b"page" in admin.children[b"fx_mounts"].children
+    result_of(Deferred.fromCoroutine(host.stop_all()))
+    assert admin.children == {}
