@@ -2,6 +2,7 @@
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,21 @@ def test_check_config_validates_without_writing(tmp_path: Path) -> None:
     bad = subprocess.run([str(BIN / "run_peek_agent"), "--home", str(tmp_path),
                           "--check-config"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 78 and "peekServer.httpPort" in bad.stderr
+
+
+@pytest.mark.parametrize("service", ["server", "client", "agent", "worker"])
+def test_help_lists_options_and_config_keys(service: str) -> None:
+    """Every command has --help naming --home, its environment variable and its config keys."""
+    done = subprocess.run([str(BIN / f"run_peek_{service}"), "--help"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0
+    assert "--home" in done.stdout and f"PEEK_{service.upper()}_HOME" in done.stdout
+    for setting in settings_for(service):
+        assert setting.key in done.stdout
+
+
+def test_service_runs_as_python_module(tmp_path: Path) -> None:
+    """``python -m peek_<service>`` is the same command as ``run_peek_<service>``."""
+    done = subprocess.run([sys.executable, "-m", "peek_worker", "--home", str(tmp_path),
+                           "--check-config"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and f"{tmp_path / 'config.json'}: OK" in done.stdout

@@ -289,7 +289,7 @@ def make_server_host(tmp_path: Path) -> tuple[PluginHost, PluginSiteRoot]:
     admin, platform = PluginSiteRoot("admin"), PluginSiteRoot("platform")
 
     def hook(host: PluginHost, name: str, log: RegistrationLog) -> ServerPlatformHook:
-        return ServerPlatformHook(host, name, log, config, admin, platform)
+        return ServerPlatformHook(host, name, log, config, {"Admin": admin, "Server": platform})
 
     spec = ServicePluginSpec("server", PluginServerEntryHookABC, frozenset({"server"}), hook)
     return PluginHost(spec), admin

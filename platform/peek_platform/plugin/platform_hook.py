@@ -2,10 +2,13 @@
 
 import socket
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
+
+from twisted.web.resource import IResource
 
 from peek_platform.config import ServiceConfig
 from peek_platform.plugin.host import PluginHost
+from peek_platform.web.plugin_site import PluginMount, PluginResource, PluginSiteRoot
 from peek_plugin_base.PeekPlatformCommonHookABC import PeekPlatformCommonHookABC
 from peek_plugin_base.PeekPlatformFileStorageHookABC import PeekPlatformFileStorageHookABC
 from peek_plugin_base.PeekPlatformServerInfoHookABC import PeekPlatformServerInfoHookABC
@@ -21,11 +24,17 @@ class PlatformHookBase(PeekPlatformCommonHookABC, PeekPlatformFileStorageHookABC
         plugin_name: str,
         registrations: RegistrationLog,
         config: ServiceConfig,
+        sites: Optional[dict[str, PluginSiteRoot]] = None,
     ) -> None:
         self._host = host
         self._plugin_name = plugin_name
         self._registrations = registrations
         self._config = config
+        #: This plugin's mount on each of the service's sites, by hook prefix ("Admin", ...).
+        self._mounts: dict[str, PluginMount] = {
+            prefix: root.mount_for(plugin_name, registrations)
+            for prefix, root in (sites or {}).items()
+        }
 
     def getOtherPluginApi(self, pluginName: str) -> Optional[object]:  # noqa: N802, N803
         return self._host.published_api(pluginName)
@@ -53,3 +62,31 @@ class ServerInfoHookMixin(PeekPlatformServerInfoHookABC):
     @property
     def peekServerHttpPort(self) -> int:  # noqa: N802
         return int(self._config["peekServer.httpPort"])
+
+
+def site_hook_mixin(prefix: str) -> type:
+    """A mixin implementing one HTTP hook ABC of the contract for the site named ``prefix``.
+
+    The contract names the same three members per site (``add<Prefix>Resource``,
+    ``add<Prefix>StaticResourceDir``, ``root<Prefix>Resource``); they all delegate to the
+    plugin's mount on that site, held by :class:`PlatformHookBase`.
+    """
+
+    def add_resource(self: Any, pluginSubPath: bytes, resource: IResource) -> None:
+        self._mounts[prefix].add_resource(pluginSubPath, resource)
+
+    def add_static_dir(self: Any, dir: str) -> None:  # noqa: A002 - the contract's name
+        self._mounts[prefix].add_static_dir(dir)
+
+    def root(self: Any) -> PluginResource:
+        return self._mounts[prefix].root
+
+    return type(
+        f"{prefix}SiteHookMixin",
+        (),
+        {
+            f"add{prefix}Resource": add_resource,
+            f"add{prefix}StaticResourceDir": add_static_dir,
+            f"root{prefix}Resource": property(root),
+        },
+    )

@@ -65,6 +65,12 @@ def _parser(service: str) -> argparse.ArgumentParser:
 
 def run_service(service: str, build: TreeBuilder, argv: Optional[list[str]] = None) -> int:
     """Run one service process until it is stopped; returns the exit code."""
+    # A stop request that arrives before the reactor installs its own handlers still ends in
+    # the sequenced shutdown (with exit 0) instead of killing the process mid-start.
+    early_stop: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, _frame: early_stop.append(signum))
+
     args = _parser(service).parse_args(argv)
     if args.list_plugins:
         for name, version in installed_plugins().items():
@@ -105,6 +111,10 @@ def run_service(service: str, build: TreeBuilder, argv: Optional[list[str]] = No
             reactor.stop()
 
     def start() -> None:
+        if early_stop:
+            logger.info("Stop requested during start-up; shutting down")
+            reactor.stop()
+            return
         d = tree.startService()
         d.addCallback(lambda _: logger.info("Peek %s is running", service))
         d.addErrback(start_failed)

@@ -20,7 +20,9 @@ def build(config: ServiceConfig) -> PeekServiceTree:
     desktop_root = PluginSiteRoot("desktop")
 
     def make_hook(host: PluginHost, name: str, log: RegistrationLog) -> ClientPlatformHook:
-        return ClientPlatformHook(host, name, log, config, mobile_root, desktop_root)
+        return ClientPlatformHook(
+            host, name, log, config, {"Mobile": mobile_root, "Desktop": desktop_root}
+        )
 
     return build_service_tree(
         config,

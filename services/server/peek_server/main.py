@@ -20,7 +20,9 @@ def build(config: ServiceConfig) -> PeekServiceTree:
     platform_root = PluginSiteRoot("platform")
 
     def make_hook(host: PluginHost, name: str, log: RegistrationLog) -> ServerPlatformHook:
-        return ServerPlatformHook(host, name, log, config, admin_root, platform_root)
+        return ServerPlatformHook(
+            host, name, log, config, {"Admin": admin_root, "Server": platform_root}
+        )
 
     return build_service_tree(
         config,

@@ -1,51 +1,18 @@
 """The server's per-plugin platform hook."""
 
-from twisted.web.resource import IResource
-
-from peek_platform.config import ServiceConfig
-from peek_platform.plugin.host import PluginHost
-from peek_platform.plugin.platform_hook import PlatformHookBase
-from peek_platform.web.plugin_site import PluginResource, PluginSiteRoot
-from peek_plugin_base.registrations import RegistrationLog
+from peek_platform.plugin.platform_hook import PlatformHookBase, site_hook_mixin
 from peek_plugin_base.server.PeekServerPlatformHookABC import PeekServerPlatformHookABC
 
 
-class ServerPlatformHook(PlatformHookBase, PeekServerPlatformHookABC):
-    """Gives a server-side plugin its admin and platform site mounts and the DB URL."""
+class ServerPlatformHook(
+    PlatformHookBase, site_hook_mixin("Admin"), site_hook_mixin("Server"),
+    PeekServerPlatformHookABC,
+):
+    """Gives a server-side plugin its admin and platform site mounts and the DB URL.
 
-    def __init__(
-        self,
-        host: PluginHost,
-        plugin_name: str,
-        registrations: RegistrationLog,
-        config: ServiceConfig,
-        admin_root: PluginSiteRoot,
-        platform_root: PluginSiteRoot,
-    ) -> None:
-        super().__init__(host, plugin_name, registrations, config)
-        self._admin = admin_root.mount_for(plugin_name, registrations)
-        self._server = platform_root.mount_for(plugin_name, registrations)
-
-    def addAdminResource(self, pluginSubPath: bytes, resource: IResource) -> None:  # noqa: N802, N803
-        self._admin.add_resource(pluginSubPath, resource)
-
-    def addAdminStaticResourceDir(self, dir: str) -> None:  # noqa: N802, A002
-        self._admin.add_static_dir(dir)
+    Construct it with ``sites={"Admin": admin_root, "Server": platform_root}``.
+    """
 
     @property
-    def rootAdminResource(self) -> PluginResource:  # noqa: N802
-        return self._admin.root
-
-    def addServerResource(self, pluginSubPath: bytes, resource: IResource) -> None:  # noqa: N802, N803
-        self._server.add_resource(pluginSubPath, resource)
-
-    def addServerStaticResourceDir(self, dir: str) -> None:  # noqa: N802, A002
-        self._server.add_static_dir(dir)
-
-    @property
-    def rootServerResource(self) -> PluginResource:  # noqa: N802
-        return self._server.root
-
-    @property
-    def dbConnectString(self) -> str:  # noqa: N802
+    def dbConnectString(self) -> str:
         return str(self._config["sqlalchemy.connectUrl"])
