@@ -157,3 +157,13 @@ def test_port_in_use_fails_start_with_exit_1(tmp_path: Path) -> None:
     log = proc.log()
     assert "Peek server failed to start" in log and str(port) in log
     assert "peek_plugin_noop server: unload" in log
+
+
+def test_sigint_stops_gracefully_like_sigterm(tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT) runs the same sequenced shutdown and exits 0."""
+    proc = ServiceProcess("agent", tmp_path / "home", service_config("agent", EXAMPLES))
+    proc.wait_log("Peek agent is running")
+    proc.signal(signal.SIGINT)
+    assert proc.proc.wait(10) == 0
+    assert ordered(proc.log(), "peek_plugin_noop agent: stop", "peek_plugin_noop agent: unload",
+                   "Peek agent stopped")

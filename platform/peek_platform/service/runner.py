@@ -140,6 +140,8 @@ def run_service(service: str, build: TreeBuilder, argv: Optional[list[str]] = No
     reactor.callWhenRunning(start)
     # One sequenced shutdown: the tree closes ports, then stops and unloads plugins.
     reactor.addSystemEventTrigger("before", "shutdown", tree.stopService)
+    # Twisted only takes over SIGINT when it still has Python's default handler.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     reactor.run()
     logger.info("Peek %s stopped", service)
     return exit_code[0]
