@@ -227,6 +227,8 @@ class PluginHost:
         record.state = PluginState.SKIPPED
         record.reason = reason
         logger.log(level, "Plugin %s skipped: %s", record.name, reason)
+        # Whatever its import registered (tuple types, endpoints) must not outlive it here.
+        record.registrations.rollback()
 
     def _prepare(self, name: str) -> PluginRecord:
         """Import the plugin and find its entry hook class, without constructing it."""
