@@ -33,6 +33,7 @@ _NONE_TYPE = type(None)
 # Values the body encoder passes to orjson untouched (floats are checked for finiteness).
 _PLAIN = frozenset((str, int, bool, _NONE_TYPE))
 _TAG_PREFIX = "~"
+_KNOWN_TAGS = frozenset(("~e", "~t", "~d", "~D", "~b", "~n", "~i", "~f", "~j"))
 
 
 class VortexCodec:
@@ -184,8 +185,10 @@ class VortexCodec:
             raise DecodeError(f"compressed body is corrupt: {e}") from None
         if len(out) > limit:
             raise PayloadTooLargeError(limit, size)
-        if not inflater.eof or inflater.unconsumed_tail:
-            raise DecodeError("compressed body is truncated or has trailing data")
+        if not inflater.eof:
+            raise DecodeError("compressed body is truncated")
+        if inflater.unused_data:
+            raise DecodeError("compressed body has trailing data after its end")
         if size is not None and len(out) != size:
             raise DecodeError(f"body inflated to {len(out)} bytes, the header said {size}")
         return out
@@ -446,6 +449,8 @@ class _BodyDecoder:
         return {k: self.value(v) for k, v in value.items()}
 
     def untag(self, tag: str, inner: Any) -> Any:
+        if tag not in _KNOWN_TAGS:
+            raise DecodeError(f"unknown tagged value {tag!r}")
         try:
             if tag == "~e":
                 if type(inner) is not dict:
