@@ -43,7 +43,7 @@ def make_tuples(n: int) -> list[BenchSmallTuple]:
     return [
         BenchSmallTuple(
             id=i,
-            name="item-%06d-%s" % (i, "".join(rnd.choice("abcdefghij") for _ in range(6))),
+            name=f"item-{i:06d}-{''.join(rnd.choice('abcdefghij') for _ in range(6))}",
             value=round(rnd.uniform(-1000.0, 1000.0), 4),
             active=bool(i % 2),
             count=0,

@@ -35,7 +35,7 @@ def make_tuples(n: int) -> list:
     return [
         BenchSmallTuple(
             id=i,
-            name="item-%06d-%s" % (i, "".join(rnd.choice("abcdefghij") for _ in range(6))),
+            name=f"item-{i:06d}-{''.join(rnd.choice('abcdefghij') for _ in range(6))}",
             value=round(rnd.uniform(-1000.0, 1000.0), 4),
             active=bool(i % 2),
             count=0,
@@ -81,8 +81,8 @@ def main() -> None:
     dec = median_seconds(decode, args.seconds)
     rt = median_seconds(round_trip, args.seconds)
     print(
-        "RESULT vortexpy N=%d encode=%.0f decode=%.0f roundtrip=%.0f bytes=%.1f"
-        % (n, n / enc, n / dec, n / rt, len(msg) / n)
+        f"RESULT vortexpy N={n} encode={n / enc:.0f} decode={n / dec:.0f} "
+        f"roundtrip={n / rt:.0f} bytes={len(msg) / n:.1f}"
     )
     sys.stdout.flush()
     os._exit(0)  # VortexPY's Jsonable.__del__ is noisy during interpreter teardown

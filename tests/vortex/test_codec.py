@@ -94,7 +94,10 @@ def test_plain_payload_has_no_tags_and_python_tuples_become_lists():
     """A payload of JSON-native values is written without the tag marker; tuples -> lists."""
     msg = Payload({"key": "k"}, [Row(a=1, b="x", c=(1, 2))]).toVortexMsg()
     header, body = msg.split(b"\n", 1)
-    assert orjson.loads(body) == {"T": [["test.codec.Row", ["a", "b", "c"]]], "R": [[0, [1, "x", [1, 2]]]]}
+    assert orjson.loads(body) == {
+        "T": [["test.codec.Row", ["a", "b", "c"]]],
+        "R": [[0, [1, "x", [1, 2]]]],
+    }
     assert Payload.fromVortexMsg(msg).tuples == [Row(a=1, b="x", c=[1, 2])]
 
 
@@ -153,7 +156,8 @@ def test_undeclared_field_is_a_clear_error():
         msg = orjson.dumps({"v": 1, "f": {"key": "k"}}) + b"\n" + orjson.dumps(
             {"T": [["test.codec.Row", ["a", field]]], "R": [[0, [1, 2]]]}
         )
-        with pytest.raises(UndeclaredFieldError, match=f"'test.codec.Row' has no declared field '{field}'"):
+        expected = f"'test.codec.Row' has no declared field '{field}'"
+        with pytest.raises(UndeclaredFieldError, match=expected):
             Payload.fromVortexMsg(msg)
 
 

@@ -145,7 +145,7 @@ def test_plugin_rollback_unregisters_its_types():
 def test_json_dict_round_trip_with_nested_tuples(register):
     """toJsonDict gives JSON-safe values (tagged) and fromJsonDict rebuilds the same tuple."""
     register(Task)
-    when = datetime.datetime(2024, 5, 1, 12, 0, tzinfo=datetime.timezone.utc)
+    when = datetime.datetime(2024, 5, 1, 12, 0, tzinfo=datetime.UTC)
     task = Task(title="t", tags=[Task(title="inner")], meta={"when": when, "d": Decimal("2.5")})
     json_dict = task.toJsonDict()
     assert json_dict["_tt"] == "test.tuples.Task"
