@@ -65,7 +65,8 @@ def same(x, y) -> bool:
     if isinstance(x, Tuple):
         return all(same(getattr(x, f), getattr(y, f)) for f in x.tupleFieldNames())
     if isinstance(x, datetime.datetime):
-        return x == y and x.utcoffset() == y.utcoffset()
+        # The wire keeps the wall time and UTC offset (zone names become fixed offsets).
+        return x.replace(tzinfo=None) == y.replace(tzinfo=None) and x.utcoffset() == y.utcoffset()
     return x == y
 
 

@@ -89,6 +89,10 @@ class VortexCodec:
     ``{"~e": {...}}``     a plain dict that itself has one key starting with ``~``
     ====================  ===========================================================
 
+    A tz-aware datetime keeps its wall time and UTC offset; a named zone (``ZoneInfo``)
+    arrives as a fixed-offset ``timezone``. Ints beyond 2**53 are exact between Python
+    peers but lose precision in a browser's ``JSON.parse``.
+
     Tagged values and escapes appear only in bodies marked ``"x": 1``; in unmarked bodies
     every value is taken literally. Dict keys are always strings and stay strings. Python
     tuples and sets are not JSON: tuples arrive as lists, sets are refused.
