@@ -22,6 +22,7 @@ from peek_plugin_base.vortex import (
     UnknownTupleTypeError,
     VortexCodec,
     addTupleType,
+    configure_default_codec,
 )
 from peek_plugin_base.vortex.tuples import removeTupleType
 
@@ -299,3 +300,22 @@ def test_empty_payload_has_empty_body():
     assert msg == b'{"v":1,"f":{"key":"k"},"s":"done"}\n'
     back = Payload.fromVortexMsg(msg)
     assert (back.tuples, back.result) == ([], "done")
+
+
+def test_uncompressed_body_over_the_cap_is_refused():
+    """The inflated-size cap also bounds bodies sent without compression."""
+    codec = VortexCodec(max_inflated_bytes=1000, compress_threshold=10**9)
+    msg = Payload({"key": "k"}, [Row(a="x" * 2000)]).toVortexMsg(codec)
+    with pytest.raises(PayloadTooLargeError, match="1000 bytes"):
+        Payload.fromVortexMsg(msg, codec)
+
+
+def test_configure_default_codec_changes_the_process_limits():
+    """configure_default_codec sets the limits every Payload uses by default."""
+    codec = configure_default_codec(max_inflated_bytes=500)
+    try:
+        msg = Payload({"key": "k"}, [Row(a="x" * 600)]).toVortexMsg()
+        with pytest.raises(PayloadTooLargeError):
+            Payload.fromVortexMsg(msg)
+    finally:
+        codec.max_inflated_bytes = 64 * 1024 * 1024

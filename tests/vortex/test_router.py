@@ -242,3 +242,16 @@ def test_send_sets_destination_name_and_local_delivery(router, peer):
     _, calls = listen(router, {"key": "k"})
     router.send_locally(Payload({"key": "k"}, [Item(n=3)]))
     assert calls[0][0].decodePayload().tuples == [Item(n=3)]
+
+
+def test_endpoint_shut_down_mid_dispatch_is_skipped(router, peer):
+    """A handler that shuts another endpoint down stops it from getting the same message."""
+    second_calls: list = []
+    second = PayloadEndpoint(
+        {"key": "k"}, lambda **kw: second_calls.append(1), router=router
+    )
+    router.remove_endpoint(second)  # re-file it after the first so dispatch order is known
+    PayloadEndpoint({"key": "k"}, lambda **kw: second.shutdown(), router=router)
+    router.add_endpoint(second)
+    router.receive(msg({"key": "k"}), peer)
+    assert second_calls == [] and router.endpoint_count == 1

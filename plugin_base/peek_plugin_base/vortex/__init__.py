@@ -52,6 +52,12 @@ and request/reply in :mod:`peek_plugin_base.vortex.router`.
 
 ``TupleSelector(name, selector)`` names the data an observer wants; ``toJsonStr()`` is
 its stable key.
+
+Porting from the original platform: ``from vortex.Tuple import ...``,
+``vortex.Payload``, ``vortex.PayloadEnvelope``, ``vortex.PayloadEndpoint`` and
+``vortex.TupleSelector`` all become ``from peek_plugin_base.vortex import ...``;
+``Payload(filt, tuples).toVortexMsg()`` still returns the message bytes (synchronously:
+encoding is fast enough for the reactor thread).
 """
 
 from peek_plugin_base.vortex.codec import VortexCodec, configure_default_codec, default_codec

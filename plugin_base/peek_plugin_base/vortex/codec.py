@@ -176,10 +176,12 @@ class VortexCodec:
         return packed, DEFLATE, len(body)
 
     def unpack_body(self, body: bytes, compression: Optional[str], size: Optional[int]) -> bytes:
-        """Inflate a body, refusing to produce more than ``max_inflated_bytes``."""
-        if compression is None:
-            return body
+        """Inflate a body; no body, compressed or not, may exceed ``max_inflated_bytes``."""
         limit = self.max_inflated_bytes
+        if compression is None:
+            if len(body) > limit:
+                raise PayloadTooLargeError(limit, len(body))
+            return body
         if size is not None and size > limit:
             raise PayloadTooLargeError(limit, size)
         inflater = zlib.decompressobj()

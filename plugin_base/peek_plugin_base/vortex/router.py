@@ -20,6 +20,8 @@ until the reply (a message whose header ``r`` is that id, from the peer it was s
 arrives, and fails it with :class:`ReplyTimeoutError` after its timeout on the router's
 clock, or with :class:`ConnectionLostError` when the transport reports the peer gone.
 Replies never go through endpoints.
+
+Like the rest of Twisted, a router is used from the reactor thread only.
 """
 
 import inspect
@@ -123,7 +125,7 @@ class PayloadEndpoint:
             frozenset(accept) if accept is not None else None
         )
         self.router = router or default_router()
-        self._active = True
+        self.active = True
         self.router.add_endpoint(self)
         record_registration(f"bus endpoint {self.filt!r}", self.shutdown)
 
@@ -135,8 +137,8 @@ class PayloadEndpoint:
 
     def shutdown(self) -> None:
         """Stop receiving; safe to call more than once."""
-        if self._active:
-            self._active = False
+        if self.active:
+            self.active = False
             self.router.remove_endpoint(self)
 
     def __repr__(self) -> str:
@@ -278,6 +280,8 @@ class PayloadRouter:
             return
         respond = self._responder(envelope, sender)
         for endpoint in endpoints:
+            if not endpoint.active:
+                continue  # shut down by a handler earlier in this same dispatch
             accept = endpoint.accept_only
             if accept is not None and sender.vortex_name not in accept:
                 continue
