@@ -32,6 +32,8 @@ _HEADER_OPTS = orjson.OPT_PASSTHROUGH_DATETIME
 _NONE_TYPE = type(None)
 # Values the body encoder passes to orjson untouched (floats are checked for finiteness).
 _PLAIN = frozenset((str, int, bool, _NONE_TYPE))
+_NONE_TYPES = frozenset((str, bool, _NONE_TYPE))
+_CONTAINERS = frozenset((list, dict))
 _TAG_PREFIX = "~"
 _KNOWN_TAGS = frozenset(("~e", "~t", "~d", "~D", "~b", "~n", "~i", "~f", "~j"))
 
@@ -292,7 +294,11 @@ class _BodyEncoder:
     def convert_row(self, row: Any, info: Optional[TupleInfo], check_ints: bool = False) -> list:
         fields = info.fields if info is not None else None
         out = []
+        plain = _PLAIN if not check_ints else _NONE_TYPES
         for position, value in enumerate(row):
+            if type(value) in plain:
+                out.append(value)
+                continue
             try:
                 out.append(self.convert(value, check_ints))
             except EncodeError as e:
@@ -318,7 +324,9 @@ class _BodyEncoder:
             self.tagged = True
             return {"~f": "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")}
         if vtype is list or vtype is tuple:
-            return [self.convert(v, check_ints) for v in value]
+            plain = _PLAIN if not check_ints else _NONE_TYPES
+            convert = self.convert
+            return [v if type(v) in plain else convert(v, check_ints) for v in value]
         if vtype is dict:
             out = {}
             for k, v in value.items():
@@ -431,7 +439,8 @@ class _BodyDecoder:
         if type(row) is not list or len(row) != len(fields):
             raise DecodeError(self._bad_row(info))
         if self.tagged:
-            row = [self.value(v) for v in row]
+            value = self.value
+            row = [v if type(v) not in _CONTAINERS else value(v) for v in row]
         obj = info.new_instance()
         if fast:
             obj.__dict__.update(zip(fields, row, strict=False))
@@ -444,15 +453,16 @@ class _BodyDecoder:
 
     def value(self, value: Any) -> Any:
         vtype = type(value)
+        convert = self.value
         if vtype is list:
-            return [self.value(v) for v in value]
+            return [v if type(v) not in _CONTAINERS else convert(v) for v in value]
         if vtype is not dict:
             return value
         if len(value) == 1:
             tag, inner = next(iter(value.items()))
             if tag.startswith(_TAG_PREFIX):
                 return self.untag(tag, inner)
-        return {k: self.value(v) for k, v in value.items()}
+        return {k: v if type(v) not in _CONTAINERS else convert(v) for k, v in value.items()}
 
     def untag(self, tag: str, inner: Any) -> Any:
         if tag not in _KNOWN_TAGS:
