@@ -32,7 +32,7 @@ _HEADER_OPTS = orjson.OPT_PASSTHROUGH_DATETIME
 _NONE_TYPE = type(None)
 # Values the body encoder passes to orjson untouched (floats are checked for finiteness).
 _PLAIN = frozenset((str, int, bool, _NONE_TYPE))
-_NONE_TYPES = frozenset((str, bool, _NONE_TYPE))
+_PLAIN_EXCEPT_INT = frozenset((str, bool, _NONE_TYPE))
 _CONTAINERS = frozenset((list, dict))
 _TAG_PREFIX = "~"
 _KNOWN_TAGS = frozenset(("~e", "~t", "~d", "~D", "~b", "~n", "~i", "~f", "~j"))
@@ -294,7 +294,7 @@ class _BodyEncoder:
     def convert_row(self, row: Any, info: Optional[TupleInfo], check_ints: bool = False) -> list:
         fields = info.fields if info is not None else None
         out = []
-        plain = _PLAIN if not check_ints else _NONE_TYPES
+        plain = _PLAIN if not check_ints else _PLAIN_EXCEPT_INT
         for position, value in enumerate(row):
             if type(value) in plain:
                 out.append(value)
@@ -324,7 +324,7 @@ class _BodyEncoder:
             self.tagged = True
             return {"~f": "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")}
         if vtype is list or vtype is tuple:
-            plain = _PLAIN if not check_ints else _NONE_TYPES
+            plain = _PLAIN if not check_ints else _PLAIN_EXCEPT_INT
             convert = self.convert
             return [v if type(v) in plain else convert(v, check_ints) for v in value]
         if vtype is dict:
