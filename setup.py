@@ -40,6 +40,8 @@ setup(
     include_package_data=True,
     install_requires=[
         "twisted>=24.7",
+        "orjson>=3.9",
+        "sqlalchemy>=2.0",
     ],
     extras_require={
         "test": [

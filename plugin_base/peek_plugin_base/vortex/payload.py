@@ -1,0 +1,170 @@
+"""Payload (what handlers work with) and PayloadEnvelope (what travels, body left encoded)."""
+
+from typing import Any, Optional
+
+from peek_plugin_base.vortex.codec import DEFLATE, WIRE_VERSION, VortexCodec, default_codec
+from peek_plugin_base.vortex.errors import EncodeError
+
+
+class Payload:
+    """A message as handlers see it: a routing ``filt``, decoded ``tuples`` and a ``result``.
+
+    ``filt`` and ``result`` travel in the envelope header, so they must be JSON-native
+    (see :class:`~peek_plugin_base.vortex.codec.VortexCodec`); ``tuples`` are registered
+    :class:`~peek_plugin_base.vortex.tuples.Tuple` instances.
+    """
+
+    __slots__ = ("filt", "tuples", "result")
+
+    def __init__(
+        self,
+        filt: Optional[dict[str, Any]] = None,
+        tuples: Optional[list[Any]] = None,
+        result: Any = None,
+    ) -> None:
+        self.filt: dict[str, Any] = {} if filt is None else filt
+        self.tuples: list[Any] = [] if tuples is None else tuples
+        self.result = result
+
+    def toEncodedPayload(self, codec: Optional[VortexCodec] = None) -> bytes:
+        """The encoded (uncompressed) body of this payload's tuples."""
+        return (codec or default_codec).encode_body(self.tuples)
+
+    def makePayloadEnvelope(
+        self,
+        messageId: Optional[str] = None,
+        replyToId: Optional[str] = None,
+        destVortexName: Optional[str] = None,
+        destVortexUuid: Optional[str] = None,
+        codec: Optional[VortexCodec] = None,
+    ) -> "PayloadEnvelope":
+        """Encode the tuples once and wrap them in an envelope (compressed if large)."""
+        codec = codec or default_codec
+        body, compression, size = codec.pack_body(codec.encode_body(self.tuples))
+        return PayloadEnvelope(
+            filt=self.filt,
+            encodedPayload=body,
+            result=self.result,
+            messageId=messageId,
+            replyToId=replyToId,
+            destVortexName=destVortexName,
+            destVortexUuid=destVortexUuid,
+            compression=compression,
+            inflatedSize=size,
+        )
+
+    def toVortexMsg(self, codec: Optional[VortexCodec] = None, **envelopeArgs: Any) -> bytes:
+        """The complete message bytes (envelope header and body) for this payload."""
+        return self.makePayloadEnvelope(codec=codec, **envelopeArgs).toVortexMsg(codec)
+
+    makePayloadEnvelopeVortexMsg = toVortexMsg
+
+    @staticmethod
+    def fromVortexMsg(vortexMsg: bytes, codec: Optional[VortexCodec] = None) -> "Payload":
+        """Decode a complete message into a Payload (header and tuples)."""
+        return PayloadEnvelope.fromVortexMsg(vortexMsg, codec).decodePayload(codec)
+
+    def __repr__(self) -> str:
+        return f"Payload(filt={self.filt!r}, tuples=<{len(self.tuples)}>, result={self.result!r})"
+
+
+class PayloadEnvelope:
+    """A message as it travels: routing header fields plus the body as opaque bytes.
+
+    ``encodedPayload`` holds the body exactly as on the wire (deflated when
+    ``compression`` is ``"deflate"``), so forwarding an envelope never re-encodes tuples.
+    ``error`` is ``(code, message)`` when the sender reports a failure.
+    """
+
+    __slots__ = (
+        "filt", "encodedPayload", "result", "error", "messageId", "replyToId",
+        "destVortexName", "destVortexUuid", "compression", "inflatedSize",
+    )
+
+    def __init__(
+        self,
+        filt: Optional[dict[str, Any]] = None,
+        encodedPayload: bytes = b"",
+        result: Any = None,
+        error: Optional[tuple[str, str]] = None,
+        messageId: Optional[str] = None,
+        replyToId: Optional[str] = None,
+        destVortexName: Optional[str] = None,
+        destVortexUuid: Optional[str] = None,
+        compression: Optional[str] = None,
+        inflatedSize: Optional[int] = None,
+    ) -> None:
+        self.filt: dict[str, Any] = {} if filt is None else filt
+        self.encodedPayload = encodedPayload
+        self.result = result
+        self.error = error
+        self.messageId = messageId
+        self.replyToId = replyToId
+        self.destVortexName = destVortexName
+        self.destVortexUuid = destVortexUuid
+        self.compression = compression
+        self.inflatedSize = inflatedSize
+
+    def header(self) -> dict[str, Any]:
+        """The header dict as written on the wire (absent fields omitted)."""
+        header: dict[str, Any] = {"v": WIRE_VERSION, "f": self.filt}
+        if self.messageId is not None:
+            header["m"] = self.messageId
+        if self.replyToId is not None:
+            header["r"] = self.replyToId
+        if self.destVortexName is not None:
+            header["d"] = self.destVortexName
+        if self.destVortexUuid is not None:
+            header["c"] = self.destVortexUuid
+        if self.result is not None:
+            header["s"] = self.result
+        if self.error is not None:
+            code, message = self.error
+            header["e"] = [str(code), str(message)]
+        if self.compression is not None:
+            if self.compression != DEFLATE or self.inflatedSize is None:
+                raise EncodeError("a compressed envelope needs compression 'deflate' and a size")
+            header["z"] = self.compression
+            header["n"] = self.inflatedSize
+        return header
+
+    def toVortexMsg(self, codec: Optional[VortexCodec] = None) -> bytes:
+        """The message bytes: header line plus the body as it is."""
+        return (codec or default_codec).encode_frame(self.header(), self.encodedPayload)
+
+    @classmethod
+    def fromVortexMsg(
+        cls, vortexMsg: bytes, codec: Optional[VortexCodec] = None
+    ) -> "PayloadEnvelope":
+        """Read the header of a message; the body stays encoded until :meth:`decodePayload`."""
+        header, offset = (codec or default_codec).decode_header(vortexMsg)
+        error = header.get("e")
+        return cls(
+            filt=header["f"],
+            encodedPayload=bytes(vortexMsg[offset:]),
+            result=header.get("s"),
+            error=(error[0], error[1]) if error is not None else None,
+            messageId=header.get("m"),
+            replyToId=header.get("r"),
+            destVortexName=header.get("d"),
+            destVortexUuid=header.get("c"),
+            compression=header.get("z"),
+            inflatedSize=header.get("n"),
+        )
+
+    def decodePayload(self, codec: Optional[VortexCodec] = None) -> Payload:
+        """Inflate (within the codec's cap) and decode the body into a Payload."""
+        codec = codec or default_codec
+        body = codec.unpack_body(self.encodedPayload, self.compression, self.inflatedSize)
+        return Payload(filt=self.filt, tuples=codec.decode_body(body), result=self.result)
+
+    def isEmpty(self) -> bool:
+        """True when the envelope carries no tuples."""
+        return not self.encodedPayload
+
+    def __repr__(self) -> str:
+        return (
+            f"PayloadEnvelope(filt={self.filt!r}, body={len(self.encodedPayload)} B, "
+            f"m={self.messageId!r}, r={self.replyToId!r}, d={self.destVortexName!r}, "
+            f"result={self.result!r}, error={self.error!r})"
+        )

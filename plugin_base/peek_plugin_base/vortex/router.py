@@ -1,0 +1,484 @@
+"""Routes received messages to endpoints by filt (through an index) and matches replies.
+
+The router knows nothing about sockets. Whoever owns a transport
+
+* calls :meth:`PayloadRouter.receive` with each received message's bytes and the
+  connection it came from (any object with ``vortex_name`` and ``vortex_uuid`` attributes,
+  see :class:`VortexSender`), and
+* gives the router a ``send(destination, data)`` callable, where ``destination`` is either
+  a vortex name (``str``: every connection of that name) or one connection object as it
+  was passed to ``receive`` (for replies), and ``data`` is the complete message bytes.
+
+Delivery rule: a message reaches every endpoint whose ``filt`` is a subset of the
+message's ``filt`` (same keys with equal values; the message may carry more keys). Every
+endpoint filt must contain ``"key"``; endpoints are indexed by that value and then by the
+set of their other items, so a message is only compared with endpoints sharing its key.
+Values compare exactly: lists by order, ``True`` never equals ``1``.
+
+Replies: :meth:`PayloadRouter.request` stamps a message id, keeps the request in a dict
+until the reply (a message whose header ``r`` is that id, from the peer it was sent to)
+arrives, and fails it with :class:`ReplyTimeoutError` after its timeout on the router's
+clock, or with :class:`ConnectionLostError` when the transport reports the peer gone.
+Replies never go through endpoints.
+
+Like the rest of Twisted, a router is used from the reactor thread only.
+"""
+
+import inspect
+import itertools
+import logging
+import os
+from collections.abc import Callable
+from typing import Any, Optional, Protocol, Union
+
+from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.python.failure import Failure
+
+from peek_plugin_base.registrations import record_registration
+from peek_plugin_base.vortex.errors import (
+    ConnectionLostError,
+    NoTransportError,
+    RemoteError,
+    ReplyTimeoutError,
+    RoutingError,
+    VortexError,
+)
+from peek_plugin_base.vortex.payload import Payload, PayloadEnvelope
+
+logger = logging.getLogger(__name__)
+
+#: Seconds a request waits for its reply unless told otherwise.
+DEFAULT_REPLY_TIMEOUT = 30.0
+
+
+class VortexSender(Protocol):
+    """What the router needs from a connection object: its authenticated identity."""
+
+    vortex_name: str
+    vortex_uuid: str
+
+
+class LocalSender:
+    """The sender of messages a process delivers to itself."""
+
+    def __init__(self, vortex_name: str = "local", vortex_uuid: str = "local") -> None:
+        self.vortex_name = vortex_name
+        self.vortex_uuid = vortex_uuid
+
+    def __repr__(self) -> str:
+        return f"LocalSender({self.vortex_name!r})"
+
+
+Destination = Union[str, VortexSender]
+SendCallable = Callable[[Destination, bytes], None]
+Outgoing = Union[bytes, Payload, PayloadEnvelope]
+
+
+def _freeze(value: Any) -> Any:
+    """A hashable stand-in for a filt value; bools stay distinct from ints."""
+    vtype = type(value)
+    if vtype is bool:
+        return (bool, value)
+    if vtype is list or vtype is tuple:
+        return (list, tuple(_freeze(v) for v in value))
+    if vtype is dict:
+        return (dict, frozenset((k, _freeze(v)) for k, v in value.items()))
+    return value
+
+
+def _describe(destination: Destination) -> str:
+    if isinstance(destination, str):
+        return f"vortex {destination!r}"
+    return f"connection {getattr(destination, 'vortex_uuid', destination)!r}"
+
+
+class PayloadEndpoint:
+    """Calls ``callback`` for every message whose filt contains all of ``filt``.
+
+    The callback is called with keyword arguments ``payloadEnvelope`` (header decoded, body
+    still encoded: call ``payloadEnvelope.decodePayload()``), ``vortexName`` and
+    ``vortexUuid`` (the sender's authenticated identity) and ``sendResponse`` (a callable
+    taking a Payload, PayloadEnvelope or message bytes, sent back to the same connection
+    and marked as the reply to the message). It may return a value, a Deferred or a
+    coroutine. ``acceptOnlyFromVortex`` limits senders by vortex name.
+
+    The endpoint is active from construction until :meth:`shutdown`; the registration is
+    recorded against the loading plugin so unloading it shuts the endpoint down.
+    """
+
+    def __init__(
+        self,
+        filt: dict[str, Any],
+        callback: Callable[..., Any],
+        acceptOnlyFromVortex: Union[None, str, list[str], tuple[str, ...], set[str]] = None,
+        router: Optional["PayloadRouter"] = None,
+    ) -> None:
+        if "key" not in filt:
+            raise RoutingError(f"an endpoint filt needs a 'key' entry, got {filt!r}")
+        self.filt = dict(filt)
+        self.callback = callback
+        accept = acceptOnlyFromVortex
+        if isinstance(accept, str):
+            accept = (accept,)
+        self.accept_only: Optional[frozenset[str]] = (
+            frozenset(accept) if accept is not None else None
+        )
+        self.router = router or default_router()
+        self.active = True
+        self.router.add_endpoint(self)
+        record_registration(f"bus endpoint {self.filt!r}", self.shutdown)
+
+    @property
+    def index_key(self) -> tuple[Any, frozenset]:
+        """(frozen key value, frozen set of the other items): where the index files it."""
+        rest = frozenset((k, _freeze(v)) for k, v in self.filt.items() if k != "key")
+        return _freeze(self.filt["key"]), rest
+
+    def shutdown(self) -> None:
+        """Stop receiving; safe to call more than once."""
+        if self.active:
+            self.active = False
+            self.router.remove_endpoint(self)
+
+    def __repr__(self) -> str:
+        return f"PayloadEndpoint({self.filt!r}, {self.callback!r})"
+
+
+class _Pending:
+    __slots__ = ("deferred", "timer", "destination", "key", "timeout")
+
+    def __init__(
+        self, deferred: Deferred, timer: IDelayedCall, destination: Destination, key: Any,
+        timeout: float,
+    ) -> None:
+        self.deferred = deferred
+        self.timer = timer
+        self.destination = destination
+        self.key = key
+        self.timeout = timeout
+
+
+class PayloadRouter:
+    """Indexes endpoints, dispatches received messages and correlates request/reply."""
+
+    def __init__(
+        self,
+        send: Optional[SendCallable] = None,
+        clock: Optional[IReactorTime] = None,
+        local_vortex_names: tuple[str, ...] = (),
+        forward_foreign: bool = False,
+        default_timeout: float = DEFAULT_REPLY_TIMEOUT,
+    ) -> None:
+        self._send = send
+        self._clock = clock
+        self.local_vortex_names = frozenset(local_vortex_names)
+        self.forward_foreign = forward_foreign
+        self.default_timeout = default_timeout
+        # key value -> {other items -> endpoints}
+        self._index: dict[Any, dict[frozenset, list[PayloadEndpoint]]] = {}
+        self._pending: dict[str, _Pending] = {}
+        self._id_prefix = os.urandom(6).hex() + "."
+        self._ids = itertools.count(1)
+
+    # ---- wiring
+
+    def set_send(self, send: Optional[SendCallable]) -> None:
+        """Attach (or with None detach) the transport's send callable."""
+        self._send = send
+
+    def set_clock(self, clock: IReactorTime) -> None:
+        """Use this clock for reply timeouts (tests pass a ``task.Clock``)."""
+        self._clock = clock
+
+    def set_local_vortex_names(self, names: tuple[str, ...]) -> None:
+        """The names this process answers to; messages for other names are not delivered."""
+        self.local_vortex_names = frozenset(names)
+
+    @property
+    def clock(self) -> IReactorTime:
+        if self._clock is None:
+            from twisted.internet import reactor
+
+            self._clock = reactor  # type: ignore[assignment]
+        return self._clock  # type: ignore[return-value]
+
+    # ---- endpoints
+
+    def add_endpoint(self, endpoint: PayloadEndpoint) -> None:
+        """File an endpoint in the index."""
+        key, rest = endpoint.index_key
+        self._index.setdefault(key, {}).setdefault(rest, []).append(endpoint)
+
+    def remove_endpoint(self, endpoint: PayloadEndpoint) -> None:
+        """Take an endpoint out of the index (unknown endpoints are ignored)."""
+        key, rest = endpoint.index_key
+        shapes = self._index.get(key)
+        if shapes is None or rest not in shapes:
+            return
+        bucket = shapes[rest]
+        if endpoint in bucket:
+            bucket.remove(endpoint)
+        if not bucket:
+            del shapes[rest]
+        if not shapes:
+            del self._index[key]
+
+    def endpoints_for(self, filt: dict[str, Any]) -> list[PayloadEndpoint]:
+        """Every endpoint whose filt is a subset of ``filt``, via the index."""
+        if "key" not in filt:
+            return []
+        try:
+            shapes = self._index.get(_freeze(filt["key"]))
+        except TypeError:
+            return []
+        if not shapes:
+            return []
+        found: list[PayloadEndpoint] = []
+        items: Optional[frozenset] = None
+        for rest, bucket in shapes.items():
+            if rest:
+                if items is None:
+                    items = frozenset((k, _freeze(v)) for k, v in filt.items())
+                if not rest <= items:
+                    continue
+            found.extend(bucket)
+        return found
+
+    @property
+    def endpoint_count(self) -> int:
+        return sum(len(b) for shapes in self._index.values() for b in shapes.values())
+
+    # ---- receiving
+
+    def receive(self, data: bytes, sender: VortexSender) -> None:
+        """Handle one received message: reply matching, forwarding or endpoint delivery.
+
+        A malformed message raises ``DecodeError`` to the transport, which decides how
+        to tell the peer; nothing has been delivered in that case.
+        """
+        envelope = PayloadEnvelope.fromVortexMsg(data)
+        dest = envelope.destVortexName
+        if dest is not None and self.local_vortex_names and dest not in self.local_vortex_names:
+            if self.forward_foreign:
+                self._transport()(dest, data)
+            else:
+                logger.warning(
+                    "Dropped a message for vortex %r from %s: not for this process",
+                    dest, _describe(sender),
+                )
+            return
+        self.deliver(envelope, sender)
+
+    def deliver(self, envelope: PayloadEnvelope, sender: VortexSender) -> None:
+        """Deliver a parsed envelope: to its pending request, or to matching endpoints."""
+        if envelope.replyToId is not None and self._resolve_reply(envelope, sender):
+            return
+        endpoints = self.endpoints_for(envelope.filt)
+        if not endpoints:
+            logger.debug("No endpoint for filt %r from %s", envelope.filt, _describe(sender))
+            return
+        respond = self._responder(envelope, sender)
+        for endpoint in endpoints:
+            if not endpoint.active:
+                continue  # shut down by a handler earlier in this same dispatch
+            accept = endpoint.accept_only
+            if accept is not None and sender.vortex_name not in accept:
+                continue
+            self._call(endpoint, envelope, sender, respond)
+
+    def _responder(self, request: PayloadEnvelope, sender: VortexSender) -> Callable[..., None]:
+        def send_response(response: Outgoing, *args: Any, **kwargs: Any) -> None:
+            self.send_reply(request, response, sender)
+
+        return send_response
+
+    def _call(
+        self,
+        endpoint: PayloadEndpoint,
+        envelope: PayloadEnvelope,
+        sender: VortexSender,
+        respond: Callable[..., None],
+    ) -> None:
+        try:
+            result = endpoint.callback(
+                payloadEnvelope=envelope,
+                vortexName=sender.vortex_name,
+                vortexUuid=sender.vortex_uuid,
+                sendResponse=respond,
+            )
+        except Exception as e:
+            self._handler_failed(endpoint, envelope, sender, Failure(e))
+            return
+        if inspect.iscoroutine(result):
+            result = ensureDeferred(result)
+        if isinstance(result, Deferred):
+            result.addErrback(lambda f: self._handler_failed(endpoint, envelope, sender, f))
+
+    def _handler_failed(
+        self,
+        endpoint: PayloadEndpoint,
+        envelope: PayloadEnvelope,
+        sender: VortexSender,
+        failure: Failure,
+    ) -> None:
+        logger.error(
+            "Bus endpoint %r failed on a message from %s: %s",
+            endpoint.filt, _describe(sender), failure.getTraceback(),
+        )
+        if envelope.messageId is None:
+            return
+        exc = failure.value
+        code = exc.code if isinstance(exc, RemoteError) else type(exc).__name__
+        try:
+            self.send_reply(
+                envelope, PayloadEnvelope(filt=envelope.filt, error=(code, str(exc))), sender
+            )
+        except VortexError:
+            logger.exception("Could not send the error reply to %s", _describe(sender))
+
+    def _resolve_reply(self, envelope: PayloadEnvelope, sender: VortexSender) -> bool:
+        pending = self._pending.get(envelope.replyToId or "")
+        if pending is None:
+            logger.debug("Late or unknown reply %s from %s", envelope.replyToId, _describe(sender))
+            return True
+        dest = pending.destination
+        if isinstance(dest, str):
+            matches = sender.vortex_name == dest
+        else:
+            matches = sender is dest or sender.vortex_uuid == dest.vortex_uuid
+        if not matches:
+            logger.warning(
+                "Ignored a reply to %s from %s: the request went to %s",
+                envelope.replyToId, _describe(sender), _describe(dest),
+            )
+            return True
+        del self._pending[envelope.replyToId]  # type: ignore[arg-type]
+        if pending.timer.active():
+            pending.timer.cancel()
+        if envelope.error is not None:
+            pending.deferred.errback(RemoteError(*envelope.error))
+        else:
+            pending.deferred.callback(envelope)
+        return True
+
+    # ---- sending
+
+    def _transport(self) -> SendCallable:
+        if self._send is None:
+            raise NoTransportError("the bus has no transport attached to send with")
+        return self._send
+
+    def new_message_id(self) -> str:
+        """A message id unique within this process (random prefix + counter)."""
+        return f"{self._id_prefix}{next(self._ids)}"
+
+    def send(self, message: Outgoing, destination: Destination) -> None:
+        """Send a message to a vortex name (all its connections) or to one connection."""
+        if isinstance(message, Payload):
+            message = message.makePayloadEnvelope()
+        if isinstance(message, PayloadEnvelope):
+            if isinstance(destination, str) and message.destVortexName is None:
+                message.destVortexName = destination
+            message = message.toVortexMsg()
+        self._transport()(destination, message)
+
+    def send_reply(
+        self, request: PayloadEnvelope, response: Outgoing, destination: Destination
+    ) -> None:
+        """Send ``response`` as the reply to ``request`` (its header ``r`` is set)."""
+        if request.messageId is not None:
+            if isinstance(response, Payload):
+                response = response.makePayloadEnvelope()
+            elif isinstance(response, bytes):
+                # Only the header is rewritten; the body bytes are sent as they are.
+                response = PayloadEnvelope.fromVortexMsg(response)
+            response.replyToId = request.messageId
+        self.send(response, destination)
+
+    def request(
+        self,
+        message: Union[Payload, PayloadEnvelope],
+        destination: Destination,
+        timeout: Optional[float] = None,
+    ) -> "Deferred[PayloadEnvelope]":
+        """Send a request and get a Deferred firing with the reply envelope.
+
+        The Deferred fails with :class:`RemoteError` if the reply carries an error, with
+        :class:`ReplyTimeoutError` after ``timeout`` seconds, or with
+        :class:`ConnectionLostError` via :meth:`fail_pending`. Cancelling it forgets the
+        request (a later reply is dropped).
+        """
+        envelope = message.makePayloadEnvelope() if isinstance(message, Payload) else message
+        timeout = self.default_timeout if timeout is None else timeout
+        message_id = self.new_message_id()
+        envelope.messageId = message_id
+
+        def cancel(_: Deferred) -> None:
+            entry = self._pending.pop(message_id, None)
+            if entry is not None and entry.timer.active():
+                entry.timer.cancel()
+
+        deferred: Deferred[PayloadEnvelope] = Deferred(cancel)
+        timer = self.clock.callLater(timeout, self._timed_out, message_id)
+        self._pending[message_id] = _Pending(
+            deferred, timer, destination, envelope.filt.get("key"), timeout
+        )
+        try:
+            self.send(envelope, destination)
+        except Exception as e:
+            self._pending.pop(message_id, None)
+            timer.cancel()
+            deferred.errback(e)
+        return deferred
+
+    def _timed_out(self, message_id: str) -> None:
+        entry = self._pending.pop(message_id, None)
+        if entry is not None:
+            entry.deferred.errback(
+                ReplyTimeoutError(
+                    message_id, _describe(entry.destination), entry.key, entry.timeout
+                )
+            )
+
+    def fail_pending(self, destination: Destination, reason: str = "connection lost") -> int:
+        """Fail every request waiting on ``destination`` (the transport calls this when a
+        connection or every connection of a name is gone); returns how many failed."""
+        doomed = [
+            mid for mid, p in self._pending.items()
+            if p.destination is destination
+            or (isinstance(destination, str) and p.destination == destination)
+        ]
+        for mid in doomed:
+            entry = self._pending.pop(mid)
+            if entry.timer.active():
+                entry.timer.cancel()
+            entry.deferred.errback(
+                ConnectionLostError(
+                    f"request {mid} (filt key {entry.key!r}) to "
+                    f"{_describe(entry.destination)} failed: {reason}"
+                )
+            )
+        return len(doomed)
+
+    @property
+    def pending_count(self) -> int:
+        """Requests still waiting for a reply."""
+        return len(self._pending)
+
+    def send_locally(self, message: Outgoing, sender: Optional[VortexSender] = None) -> None:
+        """Deliver a message to this process's own endpoints, without a transport."""
+        if isinstance(message, Payload):
+            message = message.makePayloadEnvelope()
+        if isinstance(message, bytes):
+            message = PayloadEnvelope.fromVortexMsg(message)
+        self.deliver(message, sender or LocalSender())
+
+
+_default_router = PayloadRouter()
+
+
+def default_router() -> PayloadRouter:
+    """The process-wide router that endpoints register with unless given another."""
+    return _default_router
+

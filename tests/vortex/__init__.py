@@ -1,0 +1,1 @@
+"""Tests of the bus core: tuples, codec, payloads and routing."""

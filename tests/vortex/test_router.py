@@ -1,0 +1,257 @@
+"""Routing: subset matching through the index, endpoint lifecycle, handler failures."""
+
+import time
+
+import pytest
+from twisted.internet.defer import fail, succeed
+
+from peek_plugin_base.registrations import RegistrationLog, registering_for
+from peek_plugin_base.vortex import (
+    DecodeError,
+    LocalSender,
+    NoTransportError,
+    Payload,
+    PayloadEndpoint,
+    PayloadEnvelope,
+    PayloadRouter,
+    RoutingError,
+    Tuple,
+    TupleField,
+)
+
+
+class Sent:
+    """A transport stand-in: records what the router hands it."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[object, bytes]] = []
+
+    def __call__(self, destination: object, data: bytes) -> None:
+        self.messages.append((destination, data))
+
+
+class Item(Tuple):
+    __tupleType__ = "test.router.Item"
+    n = TupleField()
+
+
+@pytest.fixture
+def router() -> PayloadRouter:
+    return PayloadRouter(send=Sent())
+
+
+@pytest.fixture
+def peer() -> LocalSender:
+    return LocalSender("peek-agent", "agent-uuid-1")
+
+
+def listen(router: PayloadRouter, filt: dict, **kwargs) -> tuple[PayloadEndpoint, list]:
+    calls: list = []
+
+    def callback(payloadEnvelope, vortexName, vortexUuid, sendResponse):
+        calls.append((payloadEnvelope, vortexName, vortexUuid))
+
+    return PayloadEndpoint(filt, callback, router=router, **kwargs), calls
+
+
+def msg(filt: dict, **kwargs) -> bytes:
+    return Payload(filt, **kwargs).toVortexMsg()
+
+
+def test_subset_match(router, peer):
+    """An endpoint gets messages whose filt contains all its items, extra keys allowed;
+    a missing item or a different value (incl. True vs 1, list order) does not match."""
+    _, calls = listen(router, {"key": "obs", "name": "a", "flag": 1, "path": [1, 2]})
+    base = {"key": "obs", "name": "a", "flag": 1, "path": [1, 2]}
+    router.receive(msg({**base, "extra": {"x": 1}}), peer)
+    for other in (
+        {"key": "obs", "name": "a", "flag": 1},
+        {**base, "name": "b"},
+        {**base, "flag": True},
+        {**base, "path": [2, 1]},
+        {**base, "key": "other"},
+    ):
+        router.receive(msg(other), peer)
+    assert len(calls) == 1
+    envelope, name, uuid = calls[0]
+    assert envelope.filt["extra"] == {"x": 1}
+    assert (name, uuid) == ("peek-agent", "agent-uuid-1")
+
+
+def test_every_matching_endpoint_gets_the_message(router, peer):
+    """Several endpoints with the same or narrower filts all receive one message; their
+    callbacks see the body still encoded and decode it on demand."""
+    _, calls1 = listen(router, {"key": "k"})
+    _, calls2 = listen(router, {"key": "k"})
+    _, calls3 = listen(router, {"key": "k", "sub": 2})
+    _, calls4 = listen(router, {"key": "k", "sub": 3})
+    router.receive(msg({"key": "k", "sub": 2}), peer)
+    assert (len(calls1), len(calls2), len(calls3), len(calls4)) == (1, 1, 1, 0)
+
+
+def test_endpoint_filt_requires_key(router):
+    """Endpoints must name a key: it is what the index is built on."""
+    with pytest.raises(RoutingError, match="'key'"):
+        PayloadEndpoint({"name": "x"}, lambda **kw: None, router=router)
+
+
+def test_lookup_goes_through_the_index(router):
+    """Dispatch cost does not grow with endpoints on other keys: 20 000 unrelated endpoints
+    leave the time per message within a small factor of a router with none (a scan would be
+    thousands of times slower), and endpoints_for finds exactly the matching ones."""
+    target, _ = listen(router, {"key": "target", "name": "t"})
+    filt = {"key": "target", "name": "t", "x": 1}
+
+    def per_lookup() -> float:
+        start = time.perf_counter()
+        for _ in range(2000):
+            router.endpoints_for(filt)
+        return (time.perf_counter() - start) / 2000
+
+    alone = min(per_lookup() for _ in range(3))
+    for i in range(20000):
+        listen(router, {"key": f"other-{i}", "name": "t"})
+    crowded = min(per_lookup() for _ in range(3))
+    assert router.endpoints_for(filt) == [target]
+    assert router.endpoint_count == 20001
+    assert crowded < alone * 10, (alone, crowded)
+
+
+def test_shutdown_stops_delivery(router, peer):
+    """After shutdown (twice is fine) the endpoint gets nothing and leaves the index."""
+    endpoint, calls = listen(router, {"key": "k"})
+    endpoint.shutdown()
+    endpoint.shutdown()
+    router.receive(msg({"key": "k"}), peer)
+    assert calls == [] and router.endpoint_count == 0
+
+
+def test_plugin_rollback_shuts_endpoints_down(router, peer):
+    """An endpoint created while a plugin loads is recorded and removed by its rollback."""
+    log = RegistrationLog("peek_plugin_demo")
+    with registering_for(log):
+        _, calls = listen(router, {"key": "k"})
+    assert log.descriptions == ["bus endpoint {'key': 'k'}"]
+    log.rollback()
+    router.receive(msg({"key": "k"}), peer)
+    assert calls == [] and router.endpoint_count == 0
+
+
+def test_accept_only_from_vortex(router):
+    """acceptOnlyFromVortex filters by the sender's (authenticated) vortex name."""
+    _, calls = listen(router, {"key": "k"}, acceptOnlyFromVortex="peek-server")
+    router.receive(msg({"key": "k"}), LocalSender("peek-agent", "a"))
+    router.receive(msg({"key": "k"}), LocalSender("peek-server", "s"))
+    assert [c[1] for c in calls] == ["peek-server"]
+
+
+def test_failing_handler_sends_error_code_not_traceback(router, peer):
+    """A handler that raises (or whose Deferred fails) is logged; a request gets one error
+    reply with the exception type as code and its message; other endpoints still run."""
+    seen = []
+
+    def boom(**kwargs):
+        raise ValueError("bad input 42")
+
+    def fails_later(**kwargs):
+        return fail(KeyError("later"))
+
+    PayloadEndpoint({"key": "k"}, boom, router=router)
+    PayloadEndpoint({"key": "k"}, fails_later, router=router)
+    PayloadEndpoint({"key": "k"}, lambda **kw: seen.append(1) or succeed(None), router=router)
+    router.receive(msg({"key": "k"}, ), peer)  # not a request: no replies
+    assert router._send.messages == []
+    router.receive(Payload({"key": "k"}).toVortexMsg(messageId="req-1"), peer)
+    replies = [PayloadEnvelope.fromVortexMsg(d) for _, d in router._send.messages]
+    assert [(r.replyToId, r.error) for r in replies] == [
+        ("req-1", ("ValueError", "bad input 42")),
+        ("req-1", ("KeyError", "'later'")),
+    ]
+    assert all(dest is peer for dest, _ in router._send.messages)
+    assert "Traceback" not in repr(replies) and seen == [1, 1]
+
+
+def test_async_handler_and_send_response(router, peer):
+    """A coroutine handler may reply with a Payload; the reply goes back to the sender's
+    connection marked with the request's id."""
+
+    async def handler(payloadEnvelope, sendResponse, **kwargs):
+        payload = payloadEnvelope.decodePayload()
+        sendResponse(Payload(payload.filt, [Item(n=payload.tuples[0].n + 1)]))
+
+    PayloadEndpoint({"key": "inc"}, handler, router=router)
+    router.receive(Payload({"key": "inc"}, [Item(n=1)]).toVortexMsg(messageId="m7"), peer)
+    (dest, data), = router._send.messages
+    reply = PayloadEnvelope.fromVortexMsg(data)
+    assert dest is peer and reply.replyToId == "m7"
+    assert reply.decodePayload().tuples == [Item(n=2)]
+
+
+@pytest.fixture(autouse=True)
+def _item_type(register):
+    register(Item)
+
+
+def test_send_response_with_bytes_rewrites_only_the_header(router, peer):
+    """Replying with ready-made bytes (e.g. a cached observable body) keeps the body bytes."""
+    cached = Payload({"key": "k"}, [Item(n=i) for i in range(3)]).toVortexMsg()
+    PayloadEndpoint({"key": "k"}, lambda sendResponse, **kw: sendResponse(cached), router=router)
+    router.receive(Payload({"key": "k"}).toVortexMsg(messageId="m1"), peer)
+    (_, data), = router._send.messages
+    assert data.split(b"\n", 1)[1] == cached.split(b"\n", 1)[1]
+    assert PayloadEnvelope.fromVortexMsg(data).replyToId == "m1"
+
+
+def test_messages_for_other_vortexes(peer):
+    """A message addressed to another vortex is not delivered here: dropped, or forwarded
+    byte for byte when the router forwards."""
+    sent = Sent()
+    router = PayloadRouter(send=sent, local_vortex_names=("peek-client",))
+    _, calls = listen(router, {"key": "k"})
+    data = Payload({"key": "k"}, [Item(n=1)]).toVortexMsg(destVortexName="peek-server")
+    router.receive(data, peer)
+    assert calls == [] and sent.messages == []
+    router.forward_foreign = True
+    router.receive(data, peer)
+    assert sent.messages == [("peek-server", data)] and calls == []
+    router.receive(Payload({"key": "k"}).toVortexMsg(destVortexName="peek-client"), peer)
+    assert len(calls) == 1
+
+
+def test_malformed_message_raises_to_transport_and_delivers_nothing(router, peer):
+    """Bad bytes raise DecodeError from receive() and reach no endpoint."""
+    _, calls = listen(router, {"key": "k"})
+    with pytest.raises(DecodeError):
+        router.receive(b'{"v":1,"f":{"key":"k"}', peer)
+    assert calls == []
+
+
+def test_no_transport_is_a_clear_error(peer):
+    """Sending before a transport is attached raises NoTransportError."""
+    router = PayloadRouter()
+    with pytest.raises(NoTransportError):
+        router.send(Payload({"key": "k"}), "peek-server")
+
+
+def test_send_sets_destination_name_and_local_delivery(router, peer):
+    """send() to a name stamps it in the header; send_locally() reaches own endpoints."""
+    router.send(Payload({"key": "k"}), "peek-server")
+    (dest, data), = router._send.messages
+    assert dest == "peek-server"
+    assert PayloadEnvelope.fromVortexMsg(data).destVortexName == "peek-server"
+    _, calls = listen(router, {"key": "k"})
+    router.send_locally(Payload({"key": "k"}, [Item(n=3)]))
+    assert calls[0][0].decodePayload().tuples == [Item(n=3)]
+
+
+def test_endpoint_shut_down_mid_dispatch_is_skipped(router, peer):
+    """A handler that shuts another endpoint down stops it from getting the same message."""
+    second_calls: list = []
+    second = PayloadEndpoint(
+        {"key": "k"}, lambda **kw: second_calls.append(1), router=router
+    )
+    router.remove_endpoint(second)  # re-file it after the first so dispatch order is known
+    PayloadEndpoint({"key": "k"}, lambda **kw: second.shutdown(), router=router)
+    router.add_endpoint(second)
+    router.receive(msg({"key": "k"}), peer)
+    assert second_calls == [] and router.endpoint_count == 1
