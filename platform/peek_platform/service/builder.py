@@ -1,10 +1,12 @@
 """Assembles a service's tree: the plugin host, then the sites that expose the plugins."""
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from twisted.application.service import IService
+
 from peek_platform.config import ServiceConfig
-from peek_platform.plugin.host import PluginHost, ServicePluginSpec
+from peek_platform.plugin.host import PluginHost, PluginRecord, ServicePluginSpec
 from peek_platform.service.tree import ListeningSite, PeekServiceTree, PluginHostService
 from peek_platform.web.plugin_site import PluginSiteRoot
 from peek_plugin_base.registrations import RegistrationLog
@@ -26,8 +28,14 @@ def build_service_tree(
     make_platform_hook: Callable[[PluginHost, str, RegistrationLog], object],
     sites: list[SiteSpec],
     accepted_service_names: frozenset[str] = frozenset(),
+    before_plugins: Sequence[IService] = (),
+    before_load: Callable[[PluginRecord], Awaitable[None]] | None = None,
 ) -> PeekServiceTree:
-    """A tree that starts the plugins, then opens the sites; shutdown runs backwards."""
+    """A tree that starts ``before_plugins`` (storage, the bus), then the plugins, then opens
+    the sites; shutdown runs the same list backwards.
+
+    ``before_load`` runs for each plugin before its entry hook is built (storage migration).
+    """
     from twisted.internet import reactor
 
     service = config.service
@@ -36,9 +44,12 @@ def build_service_tree(
         entry_hook_abc=entry_hook_abc,
         accepted_service_names=accepted_service_names or frozenset({service}),
         make_platform_hook=make_platform_hook,
+        before_load=before_load,
     )
     host = PluginHost(spec, clock=reactor)
     tree = PeekServiceTree(service, host)
+    for child in before_plugins:
+        child.setServiceParent(tree)
     PluginHostService(host, lambda: config["plugin.enabled"]).setServiceParent(tree)
     for site in sites:
         ListeningSite(
