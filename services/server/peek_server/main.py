@@ -1,13 +1,17 @@
 """``run_peek_server``: builds the server's service tree and runs it."""
 
+import dataclasses
 import sys
 from typing import Optional
+
+from twisted.application.service import IService
 
 from peek_platform.config import ServiceConfig
 from peek_platform.plugin.host import PluginHost
 from peek_platform.service.builder import SiteSpec, build_service_tree
 from peek_platform.service.runner import run_service
 from peek_platform.service.tree import PeekServiceTree
+from peek_platform.storage.service import StorageService
 from peek_platform.web.plugin_site import PluginSiteRoot
 from peek_plugin_base.registrations import RegistrationLog
 from peek_plugin_base.server.PluginServerEntryHookABC import PluginServerEntryHookABC
@@ -15,14 +19,15 @@ from peek_server.platform_hook import ServerPlatformHook
 
 
 def build(config: ServiceConfig) -> PeekServiceTree:
-    """Plugins first, then the admin and platform sites (stopped in reverse)."""
+    """Storage, then plugins, then the admin and platform sites (stopped in reverse)."""
     admin_root = PluginSiteRoot("admin")
     platform_root = PluginSiteRoot("platform")
+    storage = StorageService(config)
 
     def make_hook(host: PluginHost, name: str, log: RegistrationLog) -> ServerPlatformHook:
-        return ServerPlatformHook(host, name, log, config, admin_root, platform_root)
+        return ServerPlatformHook(host, name, log, config, admin_root, platform_root, storage)
 
-    return build_service_tree(
+    tree = build_service_tree(
         config,
         PluginServerEntryHookABC,
         make_hook,
@@ -35,6 +40,21 @@ def build(config: ServiceConfig) -> PeekServiceTree:
         # A plugin that only asks for "storage" still runs here: the server owns storage.
         accepted_service_names=frozenset({"server", "storage"}),
     )
+    # Each storage plugin's schema is migrated just before the plugin is constructed.
+    tree.host.spec = dataclasses.replace(tree.host.spec, before_load=storage.before_load)
+    _add_before(tree, storage, "plugins")
+    return tree
+
+
+def _add_before(tree: PeekServiceTree, service: IService, sibling: str) -> None:
+    """Add ``service`` to the tree just before the child named ``sibling``.
+
+    The platform schema must be migrated before any plugin loads, and the engines disposed
+    only after every plugin has stopped; the tree starts children in list order.
+    """
+    service.setServiceParent(tree)
+    tree.services.remove(service)
+    tree.services.insert(tree.services.index(tree.getServiceNamed(sibling)), service)
 
 
 def main(argv: Optional[list[str]] = None) -> None:

@@ -1,17 +1,21 @@
 """The server's per-plugin platform hook."""
 
+from typing import Optional
+
 from twisted.web.resource import IResource
 
 from peek_platform.config import ServiceConfig
 from peek_platform.plugin.host import PluginHost
 from peek_platform.plugin.platform_hook import PlatformHookBase
+from peek_platform.storage.service import StorageService
 from peek_platform.web.plugin_site import PluginResource, PluginSiteRoot
 from peek_plugin_base.registrations import RegistrationLog
 from peek_plugin_base.server.PeekServerPlatformHookABC import PeekServerPlatformHookABC
+from peek_plugin_base.storage.DbConnection import DbConnection
 
 
 class ServerPlatformHook(PlatformHookBase, PeekServerPlatformHookABC):
-    """Gives a server-side plugin its admin and platform site mounts and the DB URL."""
+    """Gives a server-side plugin its site mounts, the DB URL and its migrated storage."""
 
     def __init__(
         self,
@@ -21,8 +25,10 @@ class ServerPlatformHook(PlatformHookBase, PeekServerPlatformHookABC):
         config: ServiceConfig,
         admin_root: PluginSiteRoot,
         platform_root: PluginSiteRoot,
+        storage: Optional[StorageService] = None,
     ) -> None:
         super().__init__(host, plugin_name, registrations, config)
+        self._storage = storage
         self._admin = admin_root.mount_for(plugin_name, registrations)
         self._server = platform_root.mount_for(plugin_name, registrations)
 
@@ -49,3 +55,9 @@ class ServerPlatformHook(PlatformHookBase, PeekServerPlatformHookABC):
     @property
     def dbConnectString(self) -> str:  # noqa: N802
         return str(self._config["sqlalchemy.connectUrl"])
+
+    @property
+    def dbConnection(self) -> Optional[DbConnection]:  # noqa: N802
+        if self._storage is None:
+            return None
+        return self._storage.connection_for(self._plugin_name)
