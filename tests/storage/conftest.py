@@ -41,8 +41,10 @@ def postgres_url() -> Iterator[str]:
     with admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         try:
-            yield make_url(postgres_server_url()).set(database=name).render_as_string(
-                hide_password=False
+            yield (
+                make_url(postgres_server_url())
+                .set(database=name)
+                .render_as_string(hide_password=False)
             )
         finally:
             admin.execute(

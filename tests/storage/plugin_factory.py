@@ -70,7 +70,8 @@ class PluginFactory:
         bases = "PluginServerEntryHookABC" + (
             ", PluginServerStorageEntryHookABC" if storage_hook else ""
         )
-        (package / "__init__.py").write_text(textwrap.dedent(f'''\
+        (package / "__init__.py").write_text(
+            textwrap.dedent(f"""\
             from peek_plugin_base.server.PluginServerEntryHookABC import (
                 PluginServerEntryHookABC,
             )
@@ -100,15 +101,15 @@ class PluginFactory:
 
             def peekServerEntryHook():
                 return ServerEntryHook
-            '''))
+            """)
+        )
         (private / "__init__.py").write_text("")
         (private / "storage" / "__init__.py").write_text("")
         (private / "storage" / "tables.py").write_text(
             "from sqlalchemy import Column, ForeignKey, Integer, MetaData, String\n"
             "from sqlalchemy.orm import declarative_base\n\n"
             f"metadata = MetaData(schema={schema!r})\n"
-            "DeclarativeBase = declarative_base(metadata=metadata)\n"
-            + tables
+            "DeclarativeBase = declarative_base(metadata=metadata)\n" + tables
         )
         (alembic_dir / "env.py").write_text(
             "from peek_plugin_base.storage.AlembicEnvBase import AlembicEnvBase\n"

@@ -18,7 +18,7 @@ FIRST = Revision("0001_item", None, CREATE_ITEM, 'op.drop_table("Item", schema=S
 SECOND = Revision(
     "0002_seed",
     "0001_item",
-    'op.execute(f\'INSERT INTO {SCHEMA}."Item" (name) VALUES (\\\'seeded\\\')\')',
+    "op.execute(f'INSERT INTO {SCHEMA}.\"Item\" (name) VALUES (\\'seeded\\')')",
 )
 
 

@@ -93,7 +93,7 @@ class StorageService(Service):
             result = connection.migrate()
         except StorageError as e:
             connection.closeAllSessions()
-            raise SchemaMigrationError(PLATFORM_SCHEMA, str(e)) from e
+            raise SchemaMigrationError(PLATFORM_SCHEMA, e.reason) from e
         self.platform_db = connection
         self._log(PLATFORM_SCHEMA, PLATFORM_SCHEMA, result)
 
@@ -106,8 +106,8 @@ class StorageService(Service):
         try:
             result = migrate_schema(engine, alembic_dir, schema, allow_create_all=True)
         except StorageError as e:
-            self._log(record.name, schema, None, str(e))
-            raise SchemaMigrationError(schema, str(e)) from e
+            self._log(record.name, schema, None, e.reason)
+            raise SchemaMigrationError(schema, e.reason) from e
         finally:
             engine.dispose()
         connection = DbConnection(
