@@ -46,13 +46,16 @@ class PluginFactory:
     def write(
         self,
         name: str,
-        revisions: list[Revision],
+        revisions: Optional[list[Revision]],
         tables: str = ITEM_TABLE,
         schema: Optional[str] = None,
         declare_storage: bool = True,
         storage_hook: bool = True,
     ) -> Path:
-        """Write (or rewrite) plugin ``name``; returns its alembic directory."""
+        """Write (or rewrite) plugin ``name``; returns its alembic directory.
+
+        ``revisions`` replaces the migration scripts; None keeps the ones on disk.
+        """
         self.names.add(name)
         schema = schema or "pl_" + name.removeprefix("peek_plugin_")
         package = self.root / name
@@ -116,6 +119,9 @@ class PluginFactory:
             f"from {name}._private.storage.tables import metadata\n"
             "AlembicEnvBase(metadata).run()\n"
         )
+        if revisions is None:
+            self.forget_modules()
+            return alembic_dir
         for old in (alembic_dir / "versions").glob("*.py"):
             old.unlink()
         for revision in revisions:

@@ -9,7 +9,7 @@ from typing import Any, Optional
 from sqlalchemy import Engine, MetaData, Table, func, inspect, select
 from sqlalchemy.orm import scoped_session
 
-from peek_plugin_base.storage._engine import make_engine
+from peek_plugin_base.storage._engine import SQLITE_BEGIN_OPTION, make_engine
 from peek_plugin_base.storage._migration import MigrationResult, migrate_schema
 from peek_plugin_base.storage._session import make_session_creator
 from peek_plugin_base.storage.StorageErrors import StorageError
@@ -182,11 +182,12 @@ class DbConnection:
     ) -> Iterable[int]:
         autoincrement = bool(table.dialect_options["sqlite"].get("autoincrement"))
         schema = f'"{table.schema}".' if table.schema else ""
-        with engine.begin() as connection:
+        with (
+            engine.connect().execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"}) as connection,
+            connection.begin(),
+        ):
             highest = connection.execute(select(func.max(column))).scalar() or 0
             if autoincrement:
-                # The UPDATE takes SQLite's write lock first, serialising reservations
-                # between processes.
                 updated = connection.exec_driver_sql(
                     f"UPDATE {schema}sqlite_sequence SET seq = max(seq, ?) + ? WHERE name = ?",
                     (highest, count, table.name),

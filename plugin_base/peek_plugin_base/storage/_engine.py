@@ -24,6 +24,9 @@ from peek_plugin_base.storage.StorageErrors import SchemaNameError
 #: Schema names are SQL identifiers we quote ourselves, so keep them plain.
 SCHEMA_NAME_PATTERN = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
+#: Connection execution option choosing SQLite's BEGIN mode ("IMMEDIATE", "EXCLUSIVE").
+SQLITE_BEGIN_OPTION = "peek_sqlite_begin"
+
 
 def normalise_url(url: str | URL) -> URL:
     """The URL with bare PostgreSQL URLs pointed at the psycopg 3 driver."""
@@ -93,6 +96,9 @@ def make_engine(
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # IMMEDIATE takes the write lock up front, so read-then-write transactions wait
+        # for each other instead of failing with "database is locked".
+        mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "")
+        connection.exec_driver_sql(f"BEGIN {mode}".strip())
 
     return engine
