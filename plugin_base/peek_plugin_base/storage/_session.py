@@ -17,8 +17,6 @@ from twisted.python import threadable
 
 logger = logging.getLogger(__name__)
 
-#: Frames from these packages are not the caller a warning should name.
-_INTERNAL_PREFIXES = ("sqlalchemy", "peek_plugin_base.storage")
 #: Call sites already warned about (bounded so a long-running service cannot grow it).
 _WARNED_LIMIT = 1000
 _warned: set[tuple[str, int]] = set()
@@ -27,7 +25,9 @@ _warned_lock = threading.Lock()
 
 def _caller_site(stack: list[traceback.FrameSummary]) -> tuple[str, int]:
     for frame in reversed(stack):
-        if "/sqlalchemy/" in frame.filename or "/peek_plugin_base/storage/" in frame.filename:
+        # SQLAlchemy's own frames (and the code it generates) are not the caller.
+        name = frame.filename
+        if name.startswith("<") or "/sqlalchemy/" in name or "/peek_plugin_base/storage/" in name:
             continue
         return frame.filename, frame.lineno or 0
     return "?", 0

@@ -9,8 +9,10 @@ from peek_plugin_base.server.PluginServerEntryHookABC import PluginServerEntryHo
 from peek_plugin_base.server.PluginServerStorageEntryHookABC import (
     PluginServerStorageEntryHookABC,
 )
+from peek_plugin_base.storage.DeferUtil import deferToThreadWrap
 from peek_plugin_tutorial._private.storage import DeclarativeBase
 from peek_plugin_tutorial._private.storage.DeclarativeBase import loadStorageTuples
+from peek_plugin_tutorial._private.storage.Setting import globalSetting
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +37,22 @@ class ServerEntryHook(PluginServerEntryHookABC, PluginServerStorageEntryHookABC)
     def dbMetadata(self) -> MetaData:
         return DeclarativeBase.metadata
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        # Database work runs in a thread; the reactor thread only waits for the result.
+        settings = await self._loadSettings()
+        logger.info("Tutorial settings: %s", settings)
         logger.debug("Started")
+
+    @deferToThreadWrap
+    def _loadSettings(self) -> dict[str, Any]:
+        """Read the global settings, storing the defaults of any that are missing."""
+        session = self.dbSessionCreator()
+        try:
+            values = globalSetting(session)
+            session.commit()
+            return values
+        finally:
+            session.close()
 
     def stop(self) -> None:
         while self._loadedObjects:
