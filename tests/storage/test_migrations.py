@@ -3,9 +3,9 @@
 import pytest
 from sqlalchemy import inspect, select, text
 
-from peek_plugin_base.storage._engine import make_engine
-from peek_plugin_base.storage._migration import MigrationAction, migrate_schema
 from peek_plugin_base.storage.DbConnection import DbConnection
+from peek_plugin_base.storage.engine_factory import make_engine
+from peek_plugin_base.storage.schema_migration import MigrationAction, migrate_schema
 from peek_plugin_base.storage.StorageErrors import (
     MigrationFailedError,
     SchemaNameError,

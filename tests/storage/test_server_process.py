@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import inspect, text
 
-from peek_plugin_base.storage._engine import make_engine
+from peek_plugin_base.storage.engine_factory import make_engine
 
 SCHEMAS = ("peek_platform", "pl_tutorial")
 STARTUP_SECONDS = 60

@@ -4,8 +4,8 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, select
 from sqlalchemy.orm import declarative_base
 
-from peek_plugin_base.storage._engine import make_engine
 from peek_plugin_base.storage.DbConnection import DbConnection
+from peek_plugin_base.storage.engine_factory import make_engine
 from peek_plugin_base.storage.PluginSettings import PropertyKey, declareSettingTables
 from peek_plugin_base.storage.StorageErrors import SettingError
 

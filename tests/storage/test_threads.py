@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import MetaData, text
 from twisted.python import threadable
 
-from peek_plugin_base.storage._session import forget_warned_sites
 from peek_plugin_base.storage.DbConnection import DbConnection
+from peek_plugin_base.storage.session_factory import forget_warned_sites
 
-LOGGER = "peek_plugin_base.storage._session"
+LOGGER = "peek_plugin_base.storage.session_factory"
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from peek_plugin_tutorial._private.storage.Setting import PROPERTY1, PROPERTY2, 
 from peek_plugin_tutorial._private.storage.StringIntTuple import StringIntTuple
 from sqlalchemy import select
 
-from peek_plugin_base.storage._migration import MigrationAction
 from peek_plugin_base.storage.DbConnection import DbConnection
+from peek_plugin_base.storage.schema_migration import MigrationAction
 
 ALEMBIC_DIR = Path(peek_plugin_tutorial.__file__).parent / "_private" / "alembic"
 

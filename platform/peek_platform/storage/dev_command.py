@@ -39,8 +39,8 @@ from alembic.util import CommandError
 from peek_platform.errors import PeekError
 from peek_platform.storage.schema_names import PLATFORM_SCHEMA, plugin_schema_name
 from peek_plugin_base.PluginPackageFileConfig import PluginPackageFileConfig
-from peek_plugin_base.storage._engine import make_engine
-from peek_plugin_base.storage._migration import CONNECTION_KEY, alembic_config
+from peek_plugin_base.storage.engine_factory import make_engine
+from peek_plugin_base.storage.schema_migration import CONNECTION_KEY, alembic_config
 from peek_plugin_base.storage.StorageErrors import StorageError
 
 URL_ENV_VAR = "PEEK_STORAGE_DEV_URL"

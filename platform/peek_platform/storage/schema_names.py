@@ -1,7 +1,7 @@
 """Which schema each storage plugin owns."""
 
 from peek_platform.errors import PluginStorageError
-from peek_plugin_base.storage._engine import SCHEMA_NAME_PATTERN
+from peek_plugin_base.storage.engine_factory import SCHEMA_NAME_PATTERN
 
 #: The platform's own schema.
 PLATFORM_SCHEMA = "peek_platform"

@@ -28,13 +28,13 @@ from peek_platform.storage.tables import SchemaMigrationLog, metadata
 from peek_plugin_base.server.PluginServerStorageEntryHookABC import (
     PluginServerStorageEntryHookABC,
 )
-from peek_plugin_base.storage._engine import make_engine
-from peek_plugin_base.storage._migration import (
+from peek_plugin_base.storage.DbConnection import DbConnection
+from peek_plugin_base.storage.engine_factory import make_engine
+from peek_plugin_base.storage.schema_migration import (
     MigrationAction,
     MigrationResult,
     migrate_schema,
 )
-from peek_plugin_base.storage.DbConnection import DbConnection
 from peek_plugin_base.storage.StorageErrors import StorageError
 
 logger = logging.getLogger(__name__)

@@ -5,8 +5,8 @@ from typing import Any, Optional
 from sqlalchemy import Connection, MetaData, pool
 from sqlalchemy.schema import CreateSchema
 
-from peek_plugin_base.storage._engine import is_sqlite, make_engine
-from peek_plugin_base.storage._migration import (
+from peek_plugin_base.storage.engine_factory import is_sqlite, make_engine
+from peek_plugin_base.storage.schema_migration import (
     CONNECTION_KEY,
     EXPECTED_SCHEMA_KEY,
     METADATA_KEY,

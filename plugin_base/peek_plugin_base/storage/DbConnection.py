@@ -9,9 +9,9 @@ from typing import Any, Optional
 from sqlalchemy import Engine, MetaData, Table, func, inspect, select
 from sqlalchemy.orm import scoped_session
 
-from peek_plugin_base.storage._engine import SQLITE_BEGIN_OPTION, make_engine
-from peek_plugin_base.storage._migration import MigrationResult, migrate_schema
-from peek_plugin_base.storage._session import make_session_creator
+from peek_plugin_base.storage.engine_factory import SQLITE_BEGIN_OPTION, make_engine
+from peek_plugin_base.storage.schema_migration import MigrationResult, migrate_schema
+from peek_plugin_base.storage.session_factory import make_session_creator
 from peek_plugin_base.storage.StorageErrors import StorageError
 
 logger = logging.getLogger(__name__)
