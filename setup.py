@@ -38,10 +38,18 @@ setup(
     packages=packages,
     package_dir=package_dir,
     include_package_data=True,
+    # The platform schema's migrations are scripts Alembic loads, not an import package.
+    package_data={
+        "peek_platform.storage": [
+            "migrations/*.py", "migrations/*.mako", "migrations/versions/*.py",
+        ],
+    },
     install_requires=[
         "twisted>=24.7",
         "orjson>=3.9",
-        "sqlalchemy>=2.0",
+        "sqlalchemy>=2.0,<2.1",
+        "alembic>=1.12",
+        "psycopg[binary]>=3.1",
     ],
     extras_require={
         "test": [
@@ -56,6 +64,7 @@ setup(
             "run_peek_client = peek_client.main:main",
             "run_peek_agent = peek_agent.main:main",
             "run_peek_worker = peek_worker.main:main",
+            "peek_storage_dev = peek_platform.storage.dev_command:main",
         ],
     },
 )

@@ -1,1 +1,1 @@
-"""The platform test suite."""
+"""The platform test suite, one folder per area."""

@@ -56,6 +56,14 @@ def _is_log_level(value: Any) -> Optional[str]:
     return None
 
 
+def _is_engine_args(value: Any) -> Optional[str]:
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and k.isidentifier() for k in value
+    ):
+        return f"must be an object of create_engine keyword arguments, got {value!r}"
+    return None
+
+
 def _is_plugin_list(value: Any) -> Optional[str]:
     if not isinstance(value, list) or not all(
         isinstance(v, str) and v.strip() for v in value
@@ -98,6 +106,8 @@ SETTINGS: tuple[Setting, ...] = (
             "platform site bind address"),
     Setting("sqlalchemy.connectUrl", "sqlite:///{home}/peek.sqlite", _is_nonempty_str,
             ("server",), "database URL; the default is an SQLite file in the home"),
+    Setting("sqlalchemy.engineArgs", {}, _is_engine_args, ("server",),
+            "keyword arguments for SQLAlchemy's create_engine (pool_size, ...)"),
     Setting("peekServer.host", "127.0.0.1", _is_nonempty_str, _CLIENTS,
             "host of the server service"),
     Setting("peekServer.httpPort", 8011, _is_port, _CLIENTS,

@@ -6,10 +6,17 @@
     ├── ConfigError                    config.json cannot be used
     │   ├── ConfigParseError           not valid JSON (file, line, column)
     │   └── ConfigValidationError      parsed, but values are wrong (all problems at once)
-    └── PluginError                    one plugin, named, could not do something
-        ├── PluginLoadError            import / plugin_package.json / entry hook / load()
-        ├── PluginStartError           start() raised or its Deferred failed
-        └── PluginDependencyError      a required plugin is missing, failed, or in a cycle
+    ├── PluginError                    one plugin, named, could not do something
+    │   ├── PluginLoadError            import / plugin_package.json / entry hook / load()
+    │   ├── PluginStartError           start() raised or its Deferred failed
+    │   └── PluginDependencyError      a required plugin is missing, failed, or in a cycle
+    └── StorageError                   the database cannot be used (names the schema)
+        ├── SchemaMigrationError       a schema (the platform's or a plugin's) did not migrate
+        └── PluginStorageError         a plugin's storage declaration is wrong
+
+Plugin-facing storage errors (a newer schema, a failing migration script, a bad setting)
+live in ``peek_plugin_base.storage.StorageErrors``; the platform wraps them in
+SchemaMigrationError with their message.
 """
 
 from pathlib import Path
@@ -65,3 +72,20 @@ class PluginStartError(PluginError):
 
 class PluginDependencyError(PluginError):
     """A plugin named in requiresPlugins is missing, failed, or part of a cycle."""
+
+
+class StorageError(PeekError):
+    """The database cannot be used; names the schema and says why."""
+
+    def __init__(self, schema: str, reason: str) -> None:
+        super().__init__(f"storage schema {schema}: {reason}")
+        self.schema = schema
+        self.reason = reason
+
+
+class SchemaMigrationError(StorageError):
+    """A schema could not be brought to the installed code's revision; nothing changed."""
+
+
+class PluginStorageError(StorageError):
+    """A plugin's storage declaration (name, alembicDir, entry hook) is not usable."""

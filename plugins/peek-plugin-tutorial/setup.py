@@ -8,7 +8,15 @@ setup(
     description="Peek Plugin Tutorial - the plugin the developer guide builds step by step.",
     python_requires=">=3.11",
     packages=find_packages(include=["peek_plugin_tutorial", "peek_plugin_tutorial.*"]),
-    package_data={"peek_plugin_tutorial": ["plugin_package.json"]},
+    # The migrations are scripts Alembic loads by path, not import packages.
+    package_data={
+        "peek_plugin_tutorial": [
+            "plugin_package.json",
+            "_private/alembic/*.py",
+            "_private/alembic/*.mako",
+            "_private/alembic/versions/*.py",
+        ],
+    },
     install_requires=["peek-platform"],
     entry_points={"peek.plugins": ["peek_plugin_tutorial = peek_plugin_tutorial"]},
 )

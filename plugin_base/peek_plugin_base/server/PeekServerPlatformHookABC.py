@@ -1,6 +1,7 @@
 """The server service's per-plugin platform hook."""
 
 from abc import abstractmethod
+from typing import Optional
 
 from peek_plugin_base.PeekPlatformCommonHookABC import PeekPlatformCommonHookABC
 from peek_plugin_base.PeekPlatformFileStorageHookABC import PeekPlatformFileStorageHookABC
@@ -8,6 +9,7 @@ from peek_plugin_base.server.PeekPlatformAdminHttpHookABC import PeekPlatformAdm
 from peek_plugin_base.server.PeekPlatformServerHttpHookABC import (
     PeekPlatformServerHttpHookABC,
 )
+from peek_plugin_base.storage.DbConnection import DbConnection
 
 
 class PeekServerPlatformHookABC(
@@ -22,3 +24,8 @@ class PeekServerPlatformHookABC(
     @abstractmethod
     def dbConnectString(self) -> str:
         """The SQLAlchemy URL of the platform database (``sqlalchemy.connectUrl``)."""
+
+    @property
+    def dbConnection(self) -> Optional[DbConnection]:
+        """This plugin's migrated storage; None when the plugin declares no storage."""
+        return None

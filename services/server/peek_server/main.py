@@ -8,6 +8,7 @@ from peek_platform.plugin.host import PluginHost
 from peek_platform.service.builder import SiteSpec, build_service_tree
 from peek_platform.service.runner import run_service
 from peek_platform.service.tree import PeekServiceTree
+from peek_platform.storage.service import StorageService
 from peek_platform.web.plugin_site import PluginSiteRoot
 from peek_plugin_base.registrations import RegistrationLog
 from peek_plugin_base.server.PluginServerEntryHookABC import PluginServerEntryHookABC
@@ -15,13 +16,15 @@ from peek_server.platform_hook import ServerPlatformHook
 
 
 def build(config: ServiceConfig) -> PeekServiceTree:
-    """Plugins first, then the admin and platform sites (stopped in reverse)."""
+    """Storage, then plugins, then the admin and platform sites (stopped in reverse)."""
     admin_root = PluginSiteRoot("admin")
     platform_root = PluginSiteRoot("platform")
+    storage = StorageService(config)
 
     def make_hook(host: PluginHost, name: str, log: RegistrationLog) -> ServerPlatformHook:
         return ServerPlatformHook(
-            host, name, log, config, {"Admin": admin_root, "Server": platform_root}
+            host, name, log, config, {"Admin": admin_root, "Server": platform_root},
+            storage=storage,
         )
 
     return build_service_tree(
@@ -36,6 +39,10 @@ def build(config: ServiceConfig) -> PeekServiceTree:
         ],
         # A plugin that only asks for "storage" still runs here: the server owns storage.
         accepted_service_names=frozenset({"server", "storage"}),
+        # The platform schema is migrated before any plugin loads, each storage plugin's
+        # schema just before that plugin is built, and engines are disposed after they stop.
+        before_plugins=[storage],
+        before_load=storage.before_load,
     )
 
 

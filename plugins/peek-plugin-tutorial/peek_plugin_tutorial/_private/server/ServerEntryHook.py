@@ -3,13 +3,26 @@
 import logging
 from typing import Any
 
+from sqlalchemy import MetaData
+
 from peek_plugin_base.server.PluginServerEntryHookABC import PluginServerEntryHookABC
+from peek_plugin_base.server.PluginServerStorageEntryHookABC import (
+    PluginServerStorageEntryHookABC,
+)
+from peek_plugin_base.storage.DeferUtil import deferToThreadWrap
+from peek_plugin_tutorial._private.storage import DeclarativeBase
+from peek_plugin_tutorial._private.storage.DeclarativeBase import loadStorageTuples
+from peek_plugin_tutorial._private.storage.Setting import globalSetting
 
 logger = logging.getLogger(__name__)
 
 
-class ServerEntryHook(PluginServerEntryHookABC):
-    """Builds the plugin's server-side objects in start() and tears them down in stop()."""
+class ServerEntryHook(PluginServerEntryHookABC, PluginServerStorageEntryHookABC):
+    """Builds the plugin's server-side objects in start() and tears them down in stop().
+
+    The server migrates schema pl_tutorial before constructing this class, so the
+    tables exist by load(); ``dbSessionCreator`` gives sessions to use in threads.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -17,10 +30,29 @@ class ServerEntryHook(PluginServerEntryHookABC):
         self._loadedObjects: list[Any] = []
 
     def load(self) -> None:
+        loadStorageTuples()
         logger.debug("Loaded")
 
-    def start(self) -> None:
+    @property
+    def dbMetadata(self) -> MetaData:
+        return DeclarativeBase.metadata
+
+    async def start(self) -> None:
+        # Database work runs in a thread; the reactor thread only waits for the result.
+        settings = await self._loadSettings()
+        logger.info("Tutorial settings: %s", settings)
         logger.debug("Started")
+
+    @deferToThreadWrap
+    def _loadSettings(self) -> dict[str, Any]:
+        """Read the global settings, storing the defaults of any that are missing."""
+        session = self.dbSessionCreator()
+        try:
+            values = globalSetting(session)
+            session.commit()
+            return values
+        finally:
+            session.close()
 
     def stop(self) -> None:
         while self._loadedObjects:

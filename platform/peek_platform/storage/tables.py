@@ -1,0 +1,37 @@
+"""The platform's own tables (schema ``peek_platform``)."""
+
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import DateTime, Integer, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from peek_platform.storage.schema_names import PLATFORM_SCHEMA
+
+metadata = MetaData(schema=PLATFORM_SCHEMA)
+
+
+class PlatformDeclarativeBase(DeclarativeBase):
+    """The base of the platform's tables."""
+
+    metadata = metadata
+
+
+class SchemaMigrationLog(PlatformDeclarativeBase):
+    """One migration the server ran (or that failed): what changed, when and why not.
+
+    Starting the server on an up-to-date database adds no row.
+    """
+
+    __tablename__ = "SchemaMigrationLog"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: The plugin package, or ``peek_platform`` for the platform's own schema.
+    owner: Mapped[str] = mapped_column(String(100), nullable=False, index=True)
+    schemaName: Mapped[str] = mapped_column(String(63), nullable=False)
+    #: "created", "upgraded" or "failed".
+    outcome: Mapped[str] = mapped_column(String(16), nullable=False)
+    fromRevisions: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    toRevisions: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    reason: Mapped[Optional[str]] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

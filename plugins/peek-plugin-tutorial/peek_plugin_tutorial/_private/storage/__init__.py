@@ -1,0 +1,1 @@
+"""The tutorial plugin's tables (schema ``pl_tutorial``)."""

@@ -1,0 +1,1 @@
+"""Storage tests: per-plugin schemas and migrations on SQLite and PostgreSQL."""
