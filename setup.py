@@ -40,6 +40,7 @@ setup(
     include_package_data=True,
     install_requires=[
         "twisted>=24.7",
+        "autobahn>=23.1",
     ],
     extras_require={
         "test": [

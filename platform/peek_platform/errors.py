@@ -6,10 +6,15 @@
     ├── ConfigError                    config.json cannot be used
     │   ├── ConfigParseError           not valid JSON (file, line, column)
     │   └── ConfigValidationError      parsed, but values are wrong (all problems at once)
-    └── PluginError                    one plugin, named, could not do something
-        ├── PluginLoadError            import / plugin_package.json / entry hook / load()
-        ├── PluginStartError           start() raised or its Deferred failed
-        └── PluginDependencyError      a required plugin is missing, failed, or in a cycle
+    ├── PluginError                    one plugin, named, could not do something
+    │   ├── PluginLoadError            import / plugin_package.json / entry hook / load()
+    │   ├── PluginStartError           start() raised or its Deferred failed
+    │   └── PluginDependencyError      a required plugin is missing, failed, or in a cycle
+    └── VortexTransportError           the bus websocket transport could not do something
+        ├── VortexTokenError               the platform token cannot be created or found
+        ├── VortexConnectionClosedError    a send on a connection that is already closed
+        ├── VortexFrameTooLargeError       an outbound frame above the frame size limit
+        └── VortexBackPressureError        the connection's outbound queue is full
 """
 
 from pathlib import Path
@@ -65,3 +70,49 @@ class PluginStartError(PluginError):
 
 class PluginDependencyError(PluginError):
     """A plugin named in requiresPlugins is missing, failed, or part of a cycle."""
+
+
+class VortexTransportError(PeekError):
+    """The bus transport could not do something; carries a short code and a message.
+
+    ``code`` is a stable, machine-readable word (``"back-pressure"``, ``"closed"``, ...);
+    the message says which connection and why. No traceback ever crosses the wire.
+    """
+
+    code = "transport"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class VortexTokenError(VortexTransportError):
+    """The platform token cannot be created (server) or found (other services)."""
+
+    code = "token"
+
+
+class VortexConnectionClosedError(VortexTransportError):
+    """A frame was sent on a connection that is closed; names the connection."""
+
+    code = "closed"
+
+
+class VortexFrameTooLargeError(VortexTransportError):
+    """An outbound frame exceeds the configured maximum frame size."""
+
+    code = "frame-too-large"
+
+
+class VortexBackPressureError(VortexTransportError):
+    """The connection's outbound queue is full; wait for ``conn.writable()`` and retry."""
+
+    code = "back-pressure"
+
+    def __init__(self, connection: str, queued: int, limit: int) -> None:
+        super().__init__(
+            f"{connection}: outbound queue full ({queued} bytes queued, limit {limit});"
+            " wait for writable() before sending more"
+        )
+        self.queued = queued
+        self.limit = limit

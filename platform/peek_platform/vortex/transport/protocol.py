@@ -1,0 +1,168 @@
+"""Behaviour shared by both ends of a bus websocket: hello gate, frame limits, close reasons."""
+
+import logging
+from typing import Any, Optional
+
+import txaio
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+
+from peek_platform.vortex.transport.connection import (
+    CloseReason,
+    TransportLimits,
+    VortexConnection,
+    VortexHandler,
+)
+from peek_platform.vortex.transport.hello import HELLO_MAX_BYTES, CloseCode, HelloError
+
+logger = logging.getLogger(__name__)
+
+#: Websocket close reasons are limited to 123 UTF-8 bytes.
+_REASON_MAX_BYTES = 123
+
+
+def truncate_reason(reason: str) -> str:
+    """A close reason cut to what a websocket close frame can carry."""
+    data = reason.encode("utf-8")[:_REASON_MAX_BYTES]
+    return data.decode("utf-8", "ignore")
+
+
+def protocol_options(limits: TransportLimits) -> dict[str, Any]:
+    """autobahn factory options for these limits (heartbeats, sizes, clean failures)."""
+    return {
+        "maxFramePayloadSize": limits.max_frame_bytes,
+        "maxMessagePayloadSize": limits.max_frame_bytes,
+        "autoPingInterval": limits.heartbeat_seconds,
+        "autoPingTimeout": limits.heartbeat_timeout_seconds,
+        "openHandshakeTimeout": limits.hello_timeout_seconds,
+        "closeHandshakeTimeout": 1,
+        # Send a close frame with the reason rather than dropping TCP silently.
+        "failByDrop": False,
+        # Bus frames are compressed (or not) by the codec above; never twice.
+        "perMessageCompressionAccept": lambda offers: None,
+    }
+
+
+class VortexProtocolMixin:
+    """Mixed into autobahn's server and client protocols (placed first in the bases).
+
+    Until the hello exchange completes, frames are capped at HELLO_MAX_BYTES and the
+    first one is handed to ``_on_first_frame``; afterwards frames go to the handler.
+    Each connection's end is logged once, by ``_log_close``.
+    """
+
+    # autobahn's own per-connection warnings would log every failure a second time.
+    log = txaio.make_logger(level="error")
+
+    conn: Optional[VortexConnection] = None
+    _hello_timer: Optional[IDelayedCall] = None
+    _rejected: bool = False
+
+    # Provided by the concrete protocol.
+    def _vortex_limits(self) -> TransportLimits:
+        raise NotImplementedError
+
+    def _vortex_handler(self) -> VortexHandler:
+        raise NotImplementedError
+
+    def _vortex_clock(self) -> IReactorTime:
+        raise NotImplementedError
+
+    def _on_first_frame(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def _on_closed(self, reason: CloseReason) -> None:
+        raise NotImplementedError
+
+    def onOpen(self) -> None:  # noqa: N802 - autobahn API
+        self.maxFramePayloadSize = HELLO_MAX_BYTES
+        self.maxMessagePayloadSize = HELLO_MAX_BYTES
+        timeout = self._vortex_limits().hello_timeout_seconds
+        self._hello_timer = self._vortex_clock().callLater(timeout, self._hello_timed_out)
+        self._on_open_socket()
+
+    def _on_open_socket(self) -> None:
+        """Hook: the websocket handshake is done; the hello exchange starts."""
+
+    def _hello_timed_out(self) -> None:
+        self._hello_timer = None
+        self.reject(HelloError(CloseCode.HELLO_TIMEOUT, "no hello within "
+                               f"{self._vortex_limits().hello_timeout_seconds}s"))
+
+    def reject(self, error: HelloError) -> None:
+        """Refuse the hello exchange: log once, close with the error's code and reason."""
+        self._rejected = True
+        self._log_reject(error)
+        self.close_with(int(error.code), error.reason)
+
+    def _log_reject(self, error: HelloError) -> None:
+        logger.warning("bus connection from %s refused: %s %s", self.peer, int(error.code),
+                       error.reason)
+
+    def _accepted(self, conn: VortexConnection) -> None:
+        """The hello exchange succeeded: lift the frame cap, become the transport's producer."""
+        if self._hello_timer is not None and self._hello_timer.active():
+            self._hello_timer.cancel()
+        self._hello_timer = None
+        limits = conn.limits
+        self.maxFramePayloadSize = limits.max_frame_bytes
+        self.maxMessagePayloadSize = limits.max_frame_bytes
+        self.conn = conn
+        # A twisted.web channel that handed us its socket may still be its producer.
+        if getattr(self.transport, "producer", None) is not None:
+            self.transport.unregisterProducer()
+        self.transport.registerProducer(conn, True)
+
+    def close_with(self, code: int, reason: str) -> None:
+        """Start the closing handshake with ``code`` and ``reason`` (idempotent)."""
+        if self.state in (self.STATE_CLOSING, self.STATE_CLOSED):
+            return
+        # sendClose refuses 1001 (going away), which a shutting-down endpoint should send.
+        self.sendCloseFrame(code=code, reasonUtf8=truncate_reason(reason).encode("utf-8"),
+                            isReply=False)
+
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:  # noqa: N802, N803
+        if self._rejected:
+            return
+        if not isBinary:
+            self.reject(HelloError(CloseCode.TEXT_FRAME, "text frames are not accepted;"
+                                   " the bus speaks binary frames"))
+            return
+        conn = self.conn
+        if conn is None:
+            self._on_first_frame(payload)
+            return
+        try:
+            self._vortex_handler().on_frame(conn, payload)
+        except Exception:
+            logger.exception("bus handler failed on a frame from %s", conn)
+
+    def onClose(self, wasClean: bool, code: Optional[int], reason: Optional[str]) -> None:  # noqa: N802, N803
+        if self._hello_timer is not None and self._hello_timer.active():
+            self._hello_timer.cancel()
+        self._hello_timer = None
+        close = self._close_reason()
+        conn = self.conn
+        if conn is not None:
+            conn._mark_closed()
+        self._on_closed(close)
+        if conn is not None:
+            try:
+                self._vortex_handler().on_close(conn, close)
+            except Exception:
+                logger.exception("bus handler failed on the close of %s", conn)
+
+    def _close_reason(self) -> CloseReason:
+        """Who ended the connection and why, from autobahn's close bookkeeping."""
+        if (self.closedByMe or self.failedByMe) and self.localCloseCode:
+            return CloseReason(self.localCloseCode, self.localCloseReason or "", by_us=True)
+        if self.remoteCloseCode:
+            return CloseReason(self.remoteCloseCode, self.remoteCloseReason or "", by_us=False)
+        reason = self.wasNotCleanReason or "connection lost"
+        if "ping timeout" in reason:
+            reason = "heartbeat timeout: the peer did not answer a ping in time"
+        return CloseReason(int(CloseCode.ABNORMAL), reason, by_us=bool(self.droppedByMe))
+
+    def _log_close(self, what: str, close: CloseReason) -> None:
+        """The one log line for the end of an accepted connection."""
+        normal = close.code in (CloseCode.NORMAL, CloseCode.GOING_AWAY)
+        logger.log(logging.INFO if normal else logging.WARNING, "%s: %s", what, close)
