@@ -41,7 +41,7 @@ class VortexClientProtocol(VortexProtocolMixin, WebSocketClientProtocol):
         return self.factory.service.handler
 
     def _vortex_clock(self) -> IReactorTime:
-        return self.factory.service.reactor
+        return self.factory.service.clock
 
     def _on_open_socket(self) -> None:
         self.sendMessage(self.factory.hello.encode(), isBinary=True)

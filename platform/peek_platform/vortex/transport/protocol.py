@@ -27,12 +27,14 @@ def truncate_reason(reason: str) -> str:
 
 
 def protocol_options(limits: TransportLimits) -> dict[str, Any]:
-    """autobahn factory options for these limits (heartbeats, sizes, clean failures)."""
+    """autobahn factory options for these limits (sizes, timeouts, clean failures).
+
+    Heartbeats are ours, not autobahn's auto-ping: its timers are quantised to whole
+    seconds, which makes sub-second intervals fire early and tests flaky.
+    """
     return {
         "maxFramePayloadSize": limits.max_frame_bytes,
         "maxMessagePayloadSize": limits.max_frame_bytes,
-        "autoPingInterval": limits.heartbeat_seconds,
-        "autoPingTimeout": limits.heartbeat_timeout_seconds,
         "openHandshakeTimeout": limits.hello_timeout_seconds,
         "closeHandshakeTimeout": 1,
         # Send a close frame with the reason rather than dropping TCP silently.
@@ -55,6 +57,9 @@ class VortexProtocolMixin:
 
     conn: Optional[VortexConnection] = None
     _hello_timer: Optional[IDelayedCall] = None
+    _heartbeat_timer: Optional[IDelayedCall] = None
+    _last_received: float = 0.0
+    _ping_sent_at: float = 0.0
     _rejected: bool = False
 
     # Provided by the concrete protocol.
@@ -107,10 +112,45 @@ class VortexProtocolMixin:
         self.maxFramePayloadSize = limits.max_frame_bytes
         self.maxMessagePayloadSize = limits.max_frame_bytes
         self.conn = conn
+        self._last_received = self._vortex_clock().seconds()
+        self._schedule_ping()
         # A twisted.web channel that handed us its socket may still be its producer.
         if getattr(self.transport, "producer", None) is not None:
             self.transport.unregisterProducer()
         self.transport.registerProducer(conn, True)
+
+    def _schedule_ping(self) -> None:
+        interval = self._vortex_limits().heartbeat_seconds
+        self._heartbeat_timer = self._vortex_clock().callLater(interval, self._send_ping)
+
+    def _send_ping(self) -> None:
+        """Ping, then expect the pong (or any frame) within the heartbeat timeout."""
+        clock = self._vortex_clock()
+        self._ping_sent_at = clock.seconds()
+        self.sendPing()
+        timeout = self._vortex_limits().heartbeat_timeout_seconds
+        self._heartbeat_timer = clock.callLater(timeout, self._check_pong)
+
+    def _check_pong(self) -> None:
+        # A big frame arriving slowly may hold the pong back; any traffic proves life.
+        if self._last_received >= self._ping_sent_at:
+            self._schedule_ping()
+            return
+        self._heartbeat_timer = None
+        # autobahn's own dead-peer path: record the reason, abort the TCP connection.
+        self.onAutoPingTimeout()
+
+    def onPong(self, payload: bytes) -> None:  # noqa: N802 - autobahn API
+        self._last_received = self._vortex_clock().seconds()
+        if self._heartbeat_timer is not None and self._heartbeat_timer.active():
+            self._heartbeat_timer.cancel()
+        self._schedule_ping()
+
+    def _cancel_timers(self) -> None:
+        for timer in (self._hello_timer, self._heartbeat_timer):
+            if timer is not None and timer.active():
+                timer.cancel()
+        self._hello_timer = self._heartbeat_timer = None
 
     def close_with(self, code: int, reason: str) -> None:
         """Start the closing handshake with ``code`` and ``reason`` (idempotent)."""
@@ -131,15 +171,14 @@ class VortexProtocolMixin:
         if conn is None:
             self._on_first_frame(payload)
             return
+        self._last_received = self._vortex_clock().seconds()
         try:
             self._vortex_handler().on_frame(conn, payload)
         except Exception:
             logger.exception("bus handler failed on a frame from %s", conn)
 
     def onClose(self, wasClean: bool, code: Optional[int], reason: Optional[str]) -> None:  # noqa: N802, N803
-        if self._hello_timer is not None and self._hello_timer.active():
-            self._hello_timer.cancel()
-        self._hello_timer = None
+        self._cancel_timers()
         close = self._close_reason()
         conn = self.conn
         if conn is not None:
