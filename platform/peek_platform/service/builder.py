@@ -1,7 +1,9 @@
 """Assembles a service's tree: the plugin host, then the sites that expose the plugins."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+from twisted.application.service import Service
 
 from peek_platform.config import ServiceConfig
 from peek_platform.plugin.host import PluginHost, ServicePluginSpec
@@ -26,8 +28,12 @@ def build_service_tree(
     make_platform_hook: Callable[[PluginHost, str, RegistrationLog], object],
     sites: list[SiteSpec],
     accepted_service_names: frozenset[str] = frozenset(),
+    before_plugins: Sequence[Service] = (),
 ) -> PeekServiceTree:
-    """A tree that starts the plugins, then opens the sites; shutdown runs backwards."""
+    """A tree that starts ``before_plugins`` (e.g. the bus), the plugins, then the sites.
+
+    Shutdown runs backwards, so the bus outlives the plugins that use it.
+    """
     from twisted.internet import reactor
 
     service = config.service
@@ -39,6 +45,8 @@ def build_service_tree(
     )
     host = PluginHost(spec, clock=reactor)
     tree = PeekServiceTree(service, host)
+    for child in before_plugins:
+        child.setServiceParent(tree)
     PluginHostService(host, lambda: config["plugin.enabled"]).setServiceParent(tree)
     for site in sites:
         ListeningSite(

@@ -8,6 +8,7 @@ from peek_platform.plugin.host import PluginHost
 from peek_platform.service.builder import SiteSpec, build_service_tree
 from peek_platform.service.runner import run_service
 from peek_platform.service.tree import PeekServiceTree
+from peek_platform.vortex.transport.wiring import VORTEX_PATH, server_hub_service
 from peek_platform.web.plugin_site import PluginSiteRoot
 from peek_plugin_base.registrations import RegistrationLog
 from peek_plugin_base.server.PluginServerEntryHookABC import PluginServerEntryHookABC
@@ -15,9 +16,11 @@ from peek_server.platform_hook import ServerPlatformHook
 
 
 def build(config: ServiceConfig) -> PeekServiceTree:
-    """Plugins first, then the admin and platform sites (stopped in reverse)."""
+    """The bus hub, then plugins, then the admin and platform sites (stopped in reverse)."""
     admin_root = PluginSiteRoot("admin")
     platform_root = PluginSiteRoot("platform")
+    vortex = server_hub_service(config)
+    platform_root.putChild(VORTEX_PATH, vortex.endpoint.resource())
 
     def make_hook(host: PluginHost, name: str, log: RegistrationLog) -> ServerPlatformHook:
         return ServerPlatformHook(host, name, log, config, admin_root, platform_root)
@@ -34,6 +37,7 @@ def build(config: ServiceConfig) -> PeekServiceTree:
         ],
         # A plugin that only asks for "storage" still runs here: the server owns storage.
         accepted_service_names=frozenset({"server", "storage"}),
+        before_plugins=[vortex],
     )
 
 

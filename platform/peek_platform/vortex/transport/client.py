@@ -76,6 +76,7 @@ class _ClientFactory(WebSocketClientFactory):
         super().__init__(service.url)
         self.service = service
         self.hello = hello
+        self.noisy = False
         self.setProtocolOptions(**protocol_options(service.limits))
 
 

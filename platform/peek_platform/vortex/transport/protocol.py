@@ -193,7 +193,10 @@ class VortexProtocolMixin:
     def _close_reason(self) -> CloseReason:
         """Who ended the connection and why, from autobahn's close bookkeeping."""
         if (self.closedByMe or self.failedByMe) and self.localCloseCode:
-            return CloseReason(self.localCloseCode, self.localCloseReason or "", by_us=True)
+            local = self.localCloseReason or ""
+            if isinstance(local, bytes):
+                local = local.decode("utf-8", "replace")
+            return CloseReason(self.localCloseCode, local, by_us=True)
         if self.remoteCloseCode:
             return CloseReason(self.remoteCloseCode, self.remoteCloseReason or "", by_us=False)
         reason = self.wasNotCleanReason or "connection lost"

@@ -78,6 +78,7 @@ class _ServerFactory(WebSocketServerFactory):
     def __init__(self, endpoint: "VortexServerEndpoint") -> None:
         super().__init__()
         self.endpoint = endpoint
+        self.noisy = False
         self.setProtocolOptions(**protocol_options(endpoint.limits))
 
 
