@@ -1,9 +1,17 @@
 """The hello exchange: who may connect under which name, and how refusals look."""
 
+from twisted.internet import reactor
 from twisted.internet.defer import Deferred
+from twisted.internet.protocol import Protocol, ServerFactory
 from twisted.trial.unittest import TestCase
 
-from peek_platform.vortex.transport import AccessPolicy, CloseCode, Hello, VortexServerEndpoint
+from peek_platform.vortex.transport import (
+    AccessPolicy,
+    CloseCode,
+    Hello,
+    TransportLimits,
+    VortexServerEndpoint,
+)
 from tests.vortex_transport.harness import (
     FAST,
     TOKEN,
@@ -112,6 +120,35 @@ class HelloTests(TestCase):
             await wait_for(lambda: service._failures >= 2, what="two refused attempts")
             assert not started.called
             assert self.endpoint.connections == []
+        return Deferred.fromCoroutine(run())
+
+
+class HelloTimeoutTests(TestCase):
+    """A connection that never says hello."""
+
+    def test_silent_peer_closed_after_hello_timeout(self) -> Deferred[None]:
+        """No hello within the timeout: closed with 4408 and a reason naming the timeout."""
+        async def run() -> None:
+            endpoint = server_endpoint(limits=TransportLimits(hello_timeout_seconds=0.2))
+            port = listen(endpoint)
+            self.addCleanup(port.stopListening)
+            code, reason = await probe(port.getHost().port, []).closed
+            assert code == CloseCode.HELLO_TIMEOUT and "no hello within 0.2s" in reason
+        return Deferred.fromCoroutine(run())
+
+    def test_stop_while_handshaking(self) -> Deferred[None]:
+        """Stopping the client service before any welcome ends cleanly, nothing left open."""
+        async def run() -> None:
+            # A server that accepts TCP but never answers the websocket upgrade.
+            silent = ServerFactory.forProtocol(Protocol)
+            port = reactor.listenTCP(0, silent, interface="127.0.0.1")
+            self.addCleanup(port.stopListening)
+            service = client(port.getHost().port)
+            started = service.startService()
+            await wait_for(lambda: service._protocol is not None, what="the TCP connection")
+            await service.stopService()
+            await wait_for(lambda: service._protocol is None, what="the socket to close")
+            assert not started.called and service.connection is None
         return Deferred.fromCoroutine(run())
 
 

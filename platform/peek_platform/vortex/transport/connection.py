@@ -164,7 +164,12 @@ class VortexConnection:
         return waiter
 
     def close(self, code: int = 1000, reason: str = "") -> None:
-        """Close with a websocket close code (1000 or 3000-4999) and a reason text."""
+        """Close with a websocket close code (1000, 1001 or 3000-4999) and a reason text.
+
+        The reason is cut to the 123 bytes a close frame can carry.
+        """
+        if code not in (1000, 1001) and not 3000 <= code <= 4999:
+            raise ValueError(f"close code must be 1000, 1001 or 3000-4999, got {code}")
         if not self._closed:
             self._protocol.close_with(code, reason)
 

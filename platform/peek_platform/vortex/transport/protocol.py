@@ -156,6 +156,12 @@ class VortexProtocolMixin:
         """Start the closing handshake with ``code`` and ``reason`` (idempotent)."""
         if self.state in (self.STATE_CLOSING, self.STATE_CLOSED):
             return
+        if self.state != self.STATE_OPEN:
+            # Still in the HTTP upgrade: there is no websocket to send a close frame on.
+            self.wasClean = False
+            self.wasNotCleanReason = reason
+            self.dropConnection(abort=True)
+            return
         # sendClose refuses 1001 (going away), which a shutting-down endpoint should send.
         self.sendCloseFrame(code=code, reasonUtf8=truncate_reason(reason).encode("utf-8"),
                             isReply=False)
