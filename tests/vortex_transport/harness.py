@@ -1,5 +1,6 @@
 """Transport test helpers: a listening endpoint, a recording handler, deadline waits."""
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any, Optional
@@ -48,6 +49,29 @@ class RecordingHandler:
 
     def frames_from(self, conn: VortexConnection) -> list[bytes]:
         return [data for c, data in self.frames if c is conn]
+
+
+class LogRecords(logging.Handler):
+    """Collects the records of the ``peek_platform`` loggers during one test."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def warnings_mentioning(self, text: str) -> list[str]:
+        return [r.getMessage() for r in self.records
+                if r.levelno >= logging.WARNING and text in r.getMessage()]
+
+    @classmethod
+    def attach(cls, test: Any) -> "LogRecords":
+        records = cls()
+        logger = logging.getLogger("peek_platform")
+        logger.addHandler(records)
+        test.addCleanup(logger.removeHandler, records)
+        return records
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 10.0,

@@ -10,11 +10,13 @@ from peek_platform.vortex.transport import (
     CloseCode,
     Hello,
     TransportLimits,
+    VortexClientService,
     VortexServerEndpoint,
 )
 from tests.vortex_transport.harness import (
     FAST,
     TOKEN,
+    LogRecords,
     RecordingHandler,
     client,
     listen,
@@ -34,7 +36,7 @@ class HelloTests(TestCase):
         self.addCleanup(self.port.stopListening)
         self.port_number = self.port.getHost().port
 
-    def _started(self, service):
+    def _started(self, service: VortexClientService) -> Deferred[None]:
         self.addCleanup(service.stopService)
         return service.startService()
 
@@ -56,10 +58,10 @@ class HelloTests(TestCase):
         """A token holder is accepted under its name; both sides share one uuid; frames flow."""
         return Deferred.fromCoroutine(self._hello_ok())
 
-    async def _refused(self, frames: list[bytes], binary: bool = True):
+    async def _refused(self, frames: list[bytes], binary: bool = True) -> tuple[int, str]:
+        """Send raw frames; the (code, reason) the server closed with."""
         factory = probe(self.port_number, frames, binary)
         code, reason = await factory.closed
-        await wait_for(lambda: not self.endpoint.connections or True)
         assert self.endpoint.connections == []
         assert factory.received == []  # no welcome, no frames
         return code, reason
@@ -67,9 +69,13 @@ class HelloTests(TestCase):
     def test_bad_token_rejected(self) -> Deferred[None]:
         """A wrong token closes with 4401 and a reason naming the problem."""
         async def run() -> None:
+            logs = LogRecords.attach(self)
             code, reason = await self._refused([Hello("peek-agent", "x" * 40).encode()])
             assert code == CloseCode.UNAUTHORISED
             assert "wrong token" in reason
+            # The refusal is logged before the close frame is sent, so it is already here.
+            [line] = logs.warnings_mentioning("wrong token")
+            assert "4401" in line and "x" * 40 not in line
         return Deferred.fromCoroutine(run())
 
     def test_missing_token_rejected(self) -> Deferred[None]:
@@ -171,4 +177,20 @@ class DeviceHelloTests(TestCase):
             assert [c.name for c in endpoint.connections] == ["peek-mobile"]
             code, _ = await probe(number, [Hello("peek-agent", TOKEN).encode()]).closed
             assert code == CloseCode.NAME_FORBIDDEN
+        return Deferred.fromCoroutine(run())
+
+    def test_configured_device_token(self) -> Deferred[None]:
+        """With vortex.deviceToken set, a device without it gets 4401; with it, it connects."""
+        async def run() -> None:
+            endpoint = VortexServerEndpoint("peek-client",
+                                            AccessPolicy.for_devices("d" * 20), FAST)
+            port = listen(endpoint)
+            self.addCleanup(port.stopListening)
+            number = port.getHost().port
+            code, _ = await probe(number, [Hello("peek-desktop").encode()]).closed
+            assert code == CloseCode.UNAUTHORISED
+            device = client(number, "peek-desktop", token="d" * 20)
+            self.addCleanup(device.stopService)
+            await device.startService()
+            assert [c.name for c in endpoint.connections] == ["peek-desktop"]
         return Deferred.fromCoroutine(run())

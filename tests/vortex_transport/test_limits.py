@@ -10,6 +10,7 @@ from peek_platform.errors import VortexBackPressureError, VortexFrameTooLargeErr
 from peek_platform.vortex.transport import CloseCode, Hello, TransportLimits
 from tests.vortex_transport.harness import (
     TOKEN,
+    LogRecords,
     RecordingHandler,
     client,
     listen,
@@ -23,15 +24,6 @@ LIMITS = TransportLimits(max_frame_bytes=64 * 1024, max_queued_bytes=1024 * 1024
                          heartbeat_timeout_seconds=30)
 
 
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 class LimitTests(TestCase):
     """Over real sockets on 127.0.0.1."""
 
@@ -41,9 +33,7 @@ class LimitTests(TestCase):
         self.port = listen(self.endpoint)
         self.addCleanup(self.port.stopListening)
         self.port_number = self.port.getHost().port
-        self.logs = _Records()
-        logging.getLogger("peek_platform").addHandler(self.logs)
-        self.addCleanup(logging.getLogger("peek_platform").removeHandler, self.logs)
+        self.logs = LogRecords.attach(self)
 
     async def _connected(self, name: str = "peek-agent"):
         handler = RecordingHandler()

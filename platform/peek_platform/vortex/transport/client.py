@@ -86,7 +86,8 @@ class VortexClientService(Service):
     ``startService`` returns a Deferred that fires on the first accepted connection, so
     a SequencedMultiService starts the next child (the plugins) only once connected.
     While the server is unreachable or refuses the hello, attempts repeat after
-    ``backoff.delay(n)`` seconds on ``clock``. A lost connection calls the handler's
+    ``backoff.delay(n)`` seconds on ``clock`` (which also drives the hello timeout and
+    the heartbeats; ``reactor`` makes the TCP connections). A lost connection calls the handler's
     ``on_close`` and reconnects the same way; every reconnect calls ``on_open`` with a
     new connection (new uuid). ``token`` is read before each attempt, so a token file the
     server creates later is picked up. If the service stops before the first connection,

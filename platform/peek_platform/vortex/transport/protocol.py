@@ -131,8 +131,12 @@ class VortexProtocolMixin:
         timeout = self._vortex_limits().heartbeat_timeout_seconds
         self._heartbeat_timer = clock.callLater(timeout, self._check_pong)
 
+    def _dataReceived(self, data: bytes) -> None:  # noqa: N802 - autobahn API
+        # Any bytes prove the peer alive: a big frame arriving slowly holds its pong back.
+        self._last_received = self._vortex_clock().seconds()
+        super()._dataReceived(data)  # type: ignore[misc]
+
     def _check_pong(self) -> None:
-        # A big frame arriving slowly may hold the pong back; any traffic proves life.
         if self._last_received >= self._ping_sent_at:
             self._schedule_ping()
             return
@@ -177,7 +181,6 @@ class VortexProtocolMixin:
         if conn is None:
             self._on_first_frame(payload)
             return
-        self._last_received = self._vortex_clock().seconds()
         try:
             self._vortex_handler().on_frame(conn, payload)
         except Exception:
