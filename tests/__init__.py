@@ -1,0 +1,1 @@
+"""Tests of the Peek platform, one folder per area."""

@@ -54,7 +54,7 @@ class VortexServerProtocol(VortexProtocolMixin, WebSocketServerProtocol):
         self.sendMessage(Welcome(endpoint.local_name, conn.uuid,
                                  endpoint.limits.max_frame_bytes).encode(), isBinary=True)
         self._accepted(conn)
-        endpoint._add(conn)
+        endpoint._add(conn, self)
         logger.info("connection from %s (%s) at %s authenticated", conn.name, conn.uuid,
                     self.peer)
         try:
@@ -147,10 +147,10 @@ class VortexServerEndpoint:
             conn.close(int(code), reason)
         return DeferredList(waits, consumeErrors=True)
 
-    def _add(self, conn: VortexConnection) -> None:
+    def _add(self, conn: VortexConnection, protocol: VortexServerProtocol) -> None:
         self._by_uuid[conn.uuid] = conn
         self._by_name.setdefault(conn.name, {})[conn.uuid] = conn
-        self._protocols[conn.uuid] = conn._protocol  # type: ignore[assignment]
+        self._protocols[conn.uuid] = protocol
 
     def _remove(self, conn: VortexConnection) -> None:
         self._by_uuid.pop(conn.uuid, None)
