@@ -1,1 +1,1 @@
-"""Tests of the Peek platform, one folder per area."""
+"""The platform test suite."""
