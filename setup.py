@@ -50,6 +50,7 @@ setup(
         "sqlalchemy>=2.0,<2.1",
         "alembic>=1.12",
         "psycopg[binary]>=3.1",
+        "autobahn>=23.1",
     ],
     extras_require={
         "test": [

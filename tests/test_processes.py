@@ -4,8 +4,9 @@ import json
 import signal
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import pytest
 
@@ -14,9 +15,26 @@ from tests.support import ServiceProcess, free_port, write_plugin
 EXAMPLES = ["peek_plugin_noop", "peek_plugin_tutorial"]
 
 
-def service_config(service: str, enabled: list[str], **extra: Any) -> dict[str, Any]:
-    """A config for ``service`` on free ports with the given plugins, logging at DEBUG."""
+@pytest.fixture(scope="module")
+def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A running server for the client, agent and worker tests to connect to (their plugins
+    load only once connected); yields their ``peekServer`` config section."""
+    home = tmp_path_factory.mktemp("upstream") / "home"
+    config = service_config("server", [])
+    server = ServiceProcess("server", home, config)
+    server.wait_log("Peek server is running")
+    yield {"httpPort": config["httpServer"]["platform"]["sitePort"],
+           "tokenFile": str(home / "platform.token")}
+    server.stop()
+
+
+def service_config(service: str, enabled: list[str],
+                   upstream: Optional[dict[str, Any]] = None, **extra: Any) -> dict[str, Any]:
+    """A config for ``service`` on free ports with the given plugins, logging at DEBUG;
+    client, agent and worker connect to the ``upstream`` server."""
     config: dict[str, Any] = {"plugin": {"enabled": enabled}, "logging": {"level": "DEBUG"}}
+    if upstream is not None and service != "server":
+        config["peekServer"] = upstream
     if service == "server":
         config["httpServer"] = {"admin": {"sitePort": free_port()},
                                 "platform": {"sitePort": free_port()}}
@@ -40,11 +58,11 @@ def ordered(log: str, *needles: str) -> bool:
 
 @pytest.mark.parametrize("service", ["server", "client", "agent", "worker"])
 def test_service_runs_example_plugins_and_stops_in_reverse_on_sigterm(
-    tmp_path: Path, service: str
+    tmp_path: Path, service: str, upstream: dict[str, Any]
 ) -> None:
     """Each run_peek_* loads and starts noop and tutorial, and SIGTERM stops then unloads
     them in reverse order and exits 0 within 10 s."""
-    proc = ServiceProcess(service, tmp_path / "home", service_config(service, EXAMPLES))
+    proc = ServiceProcess(service, tmp_path / "home", service_config(service, EXAMPLES, upstream))
     proc.wait_log(f"Peek {service} is running")
     log = proc.log()
     assert ordered(log, f"peek_plugin_noop {service}: load",
@@ -92,14 +110,16 @@ def test_server_writes_defaults_keeps_edits_and_listens(tmp_path: Path) -> None:
     assert kept["handWritten"] == {"keep": True}
 
 
-def test_failing_plugin_is_reported_and_dependant_skipped(tmp_path: Path) -> None:
+def test_failing_plugin_is_reported_and_dependant_skipped(
+    tmp_path: Path, upstream: dict[str, Any]
+) -> None:
     """A plugin raising in load() is named with its traceback; its dependant is skipped with
     that reason; the example plugins keep running."""
     plugins = tmp_path / "plugins"
     write_plugin(plugins, "fx_proc_broken", behaviour={"load": "raise"})
     write_plugin(plugins, "fx_proc_needs_broken", requires=("fx_proc_broken",))
     enabled = ["peek_plugin_noop", "fx_proc_broken", "fx_proc_needs_broken"]
-    proc = ServiceProcess("agent", tmp_path / "home", service_config("agent", enabled),
+    proc = ServiceProcess("agent", tmp_path / "home", service_config("agent", enabled, upstream),
                           pythonpath=plugins)
     proc.wait_log("Peek agent is running")
     log = proc.log()
@@ -112,13 +132,13 @@ def test_failing_plugin_is_reported_and_dependant_skipped(tmp_path: Path) -> Non
     assert proc.stop() == 0
 
 
-def test_sighup_adds_and_removes_plugins(tmp_path: Path) -> None:
+def test_sighup_adds_and_removes_plugins(tmp_path: Path, upstream: dict[str, Any]) -> None:
     """SIGHUP re-reads config.json: removed plugins stop and unload, added ones start."""
     home = tmp_path / "home"
-    proc = ServiceProcess("worker", home, service_config("worker", ["peek_plugin_noop"]))
+    proc = ServiceProcess("worker", home, service_config("worker", ["peek_plugin_noop"], upstream))
     proc.wait_log("Peek worker is running")
     (home / "config.json").write_text(json.dumps(
-        service_config("worker", ["peek_plugin_tutorial"])))
+        service_config("worker", ["peek_plugin_tutorial"], upstream)))
     proc.signal(signal.SIGHUP)
     proc.wait_log("Plugin peek_plugin_tutorial started")
     log = proc.log()
@@ -128,10 +148,10 @@ def test_sighup_adds_and_removes_plugins(tmp_path: Path) -> None:
     assert proc.stop() == 0
 
 
-def test_sighup_with_broken_config_keeps_running(tmp_path: Path) -> None:
+def test_sighup_with_broken_config_keeps_running(tmp_path: Path, upstream: dict[str, Any]) -> None:
     """A config that no longer parses is reported on SIGHUP; the service runs on unchanged."""
     home = tmp_path / "home"
-    proc = ServiceProcess("agent", home, service_config("agent", ["peek_plugin_noop"]))
+    proc = ServiceProcess("agent", home, service_config("agent", ["peek_plugin_noop"], upstream))
     proc.wait_log("Peek agent is running")
     (home / "config.json").write_text("{ broken")
     proc.signal(signal.SIGHUP)
@@ -159,9 +179,9 @@ def test_port_in_use_fails_start_with_exit_1(tmp_path: Path) -> None:
     assert "peek_plugin_noop server: unload" in log
 
 
-def test_sigint_stops_gracefully_like_sigterm(tmp_path: Path) -> None:
+def test_sigint_stops_gracefully_like_sigterm(tmp_path: Path, upstream: dict[str, Any]) -> None:
     """Ctrl-C (SIGINT) runs the same sequenced shutdown and exits 0."""
-    proc = ServiceProcess("agent", tmp_path / "home", service_config("agent", EXAMPLES))
+    proc = ServiceProcess("agent", tmp_path / "home", service_config("agent", EXAMPLES, upstream))
     proc.wait_log("Peek agent is running")
     proc.signal(signal.SIGINT)
     assert proc.proc.wait(10) == 0

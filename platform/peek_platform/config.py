@@ -50,6 +50,24 @@ def _is_bool(value: Any) -> Optional[str]:
     return None
 
 
+def _is_str(value: Any) -> Optional[str]:
+    if not isinstance(value, str):
+        return f"must be a string (may be empty), got {value!r}"
+    return None
+
+
+def _is_positive_number(value: Any) -> Optional[str]:
+    if type(value) not in (int, float) or not value > 0:
+        return f"must be a number > 0, got {value!r}"
+    return None
+
+
+def _is_token(value: Any) -> Optional[str]:
+    if not isinstance(value, str) or (value and (len(value) < 16 or not value.isprintable())):
+        return f"must be empty or a printable token of at least 16 characters, got {value!r}"
+    return None
+
+
 def _is_log_level(value: Any) -> Optional[str]:
     if not isinstance(value, str) or value.upper() not in LOG_LEVELS:
         return f"must be one of {', '.join(LOG_LEVELS)}, got {value!r}"
@@ -112,6 +130,29 @@ SETTINGS: tuple[Setting, ...] = (
             "host of the server service"),
     Setting("peekServer.httpPort", 8011, _is_port, _CLIENTS,
             "port of the server's platform site"),
+    Setting("peekServer.token", "", _is_token, _CLIENTS,
+            "platform token for the bus; empty: read it from peekServer.tokenFile"),
+    Setting("peekServer.tokenFile", "", _is_str, _CLIENTS,
+            "file holding the platform token; empty: platform.token in the server's default"
+            " home (same machine)"),
+    Setting("peekServer.reconnectInitialSeconds", 0.5, _is_positive_number, _CLIENTS,
+            "first delay before reconnecting to the server (doubles, jittered)"),
+    Setting("peekServer.reconnectMaxSeconds", 30, _is_positive_number, _CLIENTS,
+            "longest delay between reconnect attempts"),
+    Setting("vortex.maxFrameBytes", 16 * 1024 * 1024, _is_int_at_least(1024), SERVICES,
+            "largest bus frame accepted or sent; bigger frames close that connection"),
+    Setting("vortex.maxQueuedBytes", 64 * 1024 * 1024, _is_int_at_least(1024), SERVICES,
+            "outbound bytes queued per bus connection before senders get back-pressure"),
+    Setting("vortex.maxDecompressedBytes", 64 * 1024 * 1024, _is_int_at_least(1024),
+            SERVICES, "largest decompressed bus payload the codec accepts"),
+    Setting("vortex.heartbeatSeconds", 10, _is_positive_number, SERVICES,
+            "interval of bus heartbeat pings"),
+    Setting("vortex.heartbeatTimeoutSeconds", 20, _is_positive_number, SERVICES,
+            "a bus peer that does not answer a ping within this is dropped"),
+    Setting("vortex.helloTimeoutSeconds", 10, _is_positive_number, SERVICES,
+            "time a new bus connection has to complete its hello"),
+    Setting("vortex.deviceToken", "", _is_token, ("client",),
+            "when set, devices must present it in their bus hello; empty: anonymous devices"),
     Setting("httpServer.mobile.sitePort", 8000, _is_port, ("client",),
             "mobile device site port"),
     Setting("httpServer.mobile.bindAddress", "0.0.0.0", _is_nonempty_str, ("client",),

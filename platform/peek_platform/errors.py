@@ -10,9 +10,14 @@
     │   ├── PluginLoadError            import / plugin_package.json / entry hook / load()
     │   ├── PluginStartError           start() raised or its Deferred failed
     │   └── PluginDependencyError      a required plugin is missing, failed, or in a cycle
-    └── StorageError                   the database cannot be used (names the schema)
-        ├── SchemaMigrationError       a schema (the platform's or a plugin's) did not migrate
-        └── PluginStorageError         a plugin's storage declaration is wrong
+    ├── StorageError                   the database cannot be used (names the schema)
+    │   ├── SchemaMigrationError       a schema (the platform's or a plugin's) did not migrate
+    │   └── PluginStorageError         a plugin's storage declaration is wrong
+    └── VortexTransportError           the bus websocket transport could not do something
+        ├── VortexTokenError               the platform token cannot be created or found
+        ├── VortexConnectionClosedError    a send on a connection that is already closed
+        ├── VortexFrameTooLargeError       an outbound frame above the frame size limit
+        └── VortexBackPressureError        the connection's outbound queue is full
 
 Plugin-facing storage errors (a newer schema, a failing migration script, a bad setting)
 live in ``peek_plugin_base.storage.StorageErrors``; the platform wraps them in
@@ -89,3 +94,49 @@ class SchemaMigrationError(StorageError):
 
 class PluginStorageError(StorageError):
     """A plugin's storage declaration (name, alembicDir, entry hook) is not usable."""
+
+
+class VortexTransportError(PeekError):
+    """The bus transport could not do something; carries a short code and a message.
+
+    ``code`` is a stable, machine-readable word (``"back-pressure"``, ``"closed"``, ...);
+    the message says which connection and why. No traceback ever crosses the wire.
+    """
+
+    code = "transport"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class VortexTokenError(VortexTransportError):
+    """The platform token cannot be created (server) or found (other services)."""
+
+    code = "token"
+
+
+class VortexConnectionClosedError(VortexTransportError):
+    """A frame was sent on a connection that is closed; names the connection."""
+
+    code = "closed"
+
+
+class VortexFrameTooLargeError(VortexTransportError):
+    """An outbound frame exceeds the configured maximum frame size."""
+
+    code = "frame-too-large"
+
+
+class VortexBackPressureError(VortexTransportError):
+    """The connection's outbound queue is full; wait for ``conn.writable()`` and retry."""
+
+    code = "back-pressure"
+
+    def __init__(self, connection: str, queued: int, limit: int) -> None:
+        super().__init__(
+            f"{connection}: outbound queue full ({queued} bytes queued, limit {limit});"
+            " wait for writable() before sending more"
+        )
+        self.queued = queued
+        self.limit = limit

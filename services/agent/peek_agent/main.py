@@ -9,17 +9,22 @@ from peek_platform.plugin.host import PluginHost
 from peek_platform.service.builder import build_service_tree
 from peek_platform.service.runner import run_service
 from peek_platform.service.tree import PeekServiceTree
+from peek_platform.vortex.transport.wiring import upstream_service
+from peek_plugin_base import PeekVortexUtil
 from peek_plugin_base.agent.PluginAgentEntryHookABC import PluginAgentEntryHookABC
 from peek_plugin_base.registrations import RegistrationLog
 
 
 def build(config: ServiceConfig) -> PeekServiceTree:
-    """The agent hosts plugins only; it serves no HTTP site."""
+    """The agent connects to the server's bus, then hosts plugins; it serves no HTTP site."""
 
     def make_hook(host: PluginHost, name: str, log: RegistrationLog) -> AgentPlatformHook:
         return AgentPlatformHook(host, name, log, config)
 
-    return build_service_tree(config, PluginAgentEntryHookABC, make_hook, [])
+    return build_service_tree(
+        config, PluginAgentEntryHookABC, make_hook, [],
+        before_plugins=[upstream_service(config, PeekVortexUtil.peekAgentName)],
+    )
 
 
 def main(argv: Optional[list[str]] = None) -> None:

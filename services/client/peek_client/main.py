@@ -9,15 +9,24 @@ from peek_platform.plugin.host import PluginHost
 from peek_platform.service.builder import SiteSpec, build_service_tree
 from peek_platform.service.runner import run_service
 from peek_platform.service.tree import PeekServiceTree
+from peek_platform.vortex.transport.wiring import (
+    VORTEX_PATH,
+    device_hub_service,
+    upstream_service,
+)
 from peek_platform.web.plugin_site import PluginSiteRoot
+from peek_plugin_base import PeekVortexUtil
 from peek_plugin_base.client.PluginClientEntryHookABC import PluginClientEntryHookABC
 from peek_plugin_base.registrations import RegistrationLog
 
 
 def build(config: ServiceConfig) -> PeekServiceTree:
-    """Plugins first, then the mobile and desktop sites (stopped in reverse)."""
+    """Bus (upstream, devices), then plugins, then the mobile and desktop sites."""
     mobile_root = PluginSiteRoot("mobile")
     desktop_root = PluginSiteRoot("desktop")
+    devices = device_hub_service(config)
+    mobile_root.putChild(VORTEX_PATH, devices.endpoint.resource())
+    desktop_root.putChild(VORTEX_PATH, devices.endpoint.resource())
 
     def make_hook(host: PluginHost, name: str, log: RegistrationLog) -> ClientPlatformHook:
         return ClientPlatformHook(
@@ -34,6 +43,7 @@ def build(config: ServiceConfig) -> PeekServiceTree:
             SiteSpec("desktop-site", desktop_root, "httpServer.desktop.sitePort",
                      "httpServer.desktop.bindAddress"),
         ],
+        before_plugins=[upstream_service(config, PeekVortexUtil.peekClientName), devices],
     )
 
 

@@ -9,6 +9,7 @@ from peek_platform.service.builder import SiteSpec, build_service_tree
 from peek_platform.service.runner import run_service
 from peek_platform.service.tree import PeekServiceTree
 from peek_platform.storage.service import StorageService
+from peek_platform.vortex.transport.wiring import VORTEX_PATH, server_hub_service
 from peek_platform.web.plugin_site import PluginSiteRoot
 from peek_plugin_base.registrations import RegistrationLog
 from peek_plugin_base.server.PluginServerEntryHookABC import PluginServerEntryHookABC
@@ -16,10 +17,16 @@ from peek_server.platform_hook import ServerPlatformHook
 
 
 def build(config: ServiceConfig) -> PeekServiceTree:
-    """Storage, then plugins, then the admin and platform sites (stopped in reverse)."""
+    """Storage, the bus hub, then plugins, then the admin and platform sites.
+
+    Shutdown runs backwards: close the ports, stop and unload the plugins, close the bus,
+    dispose the database engines.
+    """
     admin_root = PluginSiteRoot("admin")
     platform_root = PluginSiteRoot("platform")
     storage = StorageService(config)
+    vortex = server_hub_service(config)
+    platform_root.putChild(VORTEX_PATH, vortex.endpoint.resource())
 
     def make_hook(host: PluginHost, name: str, log: RegistrationLog) -> ServerPlatformHook:
         return ServerPlatformHook(
@@ -41,7 +48,7 @@ def build(config: ServiceConfig) -> PeekServiceTree:
         accepted_service_names=frozenset({"server", "storage"}),
         # The platform schema is migrated before any plugin loads, each storage plugin's
         # schema just before that plugin is built, and engines are disposed after they stop.
-        before_plugins=[storage],
+        before_plugins=[storage, vortex],
         before_load=storage.before_load,
     )
 

@@ -1,0 +1,1 @@
+"""The platform side of the bus: the websocket transport (``transport``) under the router."""

@@ -1,0 +1,219 @@
+"""Behaviour shared by both ends of a bus websocket: hello gate, frame limits, close reasons."""
+
+import logging
+from typing import Any, Optional
+
+import txaio
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+
+from peek_platform.vortex.transport.connection import (
+    CloseReason,
+    TransportLimits,
+    VortexConnection,
+    VortexHandler,
+)
+from peek_platform.vortex.transport.hello import HELLO_MAX_BYTES, CloseCode, HelloError
+
+logger = logging.getLogger(__name__)
+
+#: Websocket close reasons are limited to 123 UTF-8 bytes.
+_REASON_MAX_BYTES = 123
+
+
+def truncate_reason(reason: str) -> str:
+    """A close reason cut to what a websocket close frame can carry."""
+    data = reason.encode("utf-8")[:_REASON_MAX_BYTES]
+    return data.decode("utf-8", "ignore")
+
+
+def protocol_options(limits: TransportLimits) -> dict[str, Any]:
+    """autobahn factory options for these limits (sizes, timeouts, clean failures).
+
+    Heartbeats are ours, not autobahn's auto-ping: its timers are quantised to whole
+    seconds, which makes sub-second intervals fire early and tests flaky.
+    """
+    return {
+        "maxFramePayloadSize": limits.max_frame_bytes,
+        "maxMessagePayloadSize": limits.max_frame_bytes,
+        "openHandshakeTimeout": limits.hello_timeout_seconds,
+        "closeHandshakeTimeout": 1,
+        # Send a close frame with the reason rather than dropping TCP silently.
+        "failByDrop": False,
+        # Bus frames are compressed (or not) by the codec above; never twice.
+        "perMessageCompressionAccept": lambda offers: None,
+    }
+
+
+class VortexProtocolMixin:
+    """Mixed into autobahn's server and client protocols (placed first in the bases).
+
+    Until the hello exchange completes, frames are capped at HELLO_MAX_BYTES and the
+    first one is handed to ``_on_first_frame``; afterwards frames go to the handler.
+    Each connection's end is logged once, by ``_log_close``.
+    """
+
+    # autobahn's own per-connection warnings would log every failure a second time.
+    log = txaio.make_logger(level="error")
+
+    conn: Optional[VortexConnection] = None
+    _hello_timer: Optional[IDelayedCall] = None
+    _heartbeat_timer: Optional[IDelayedCall] = None
+    _last_received: float = 0.0
+    _ping_sent_at: float = 0.0
+    _rejected: bool = False
+
+    # Provided by the concrete protocol.
+    def _vortex_limits(self) -> TransportLimits:
+        raise NotImplementedError
+
+    def _vortex_handler(self) -> VortexHandler:
+        raise NotImplementedError
+
+    def _vortex_clock(self) -> IReactorTime:
+        raise NotImplementedError
+
+    def _on_first_frame(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def _on_closed(self, reason: CloseReason) -> None:
+        raise NotImplementedError
+
+    def onOpen(self) -> None:  # noqa: N802 - autobahn API
+        self.maxFramePayloadSize = HELLO_MAX_BYTES
+        self.maxMessagePayloadSize = HELLO_MAX_BYTES
+        timeout = self._vortex_limits().hello_timeout_seconds
+        self._hello_timer = self._vortex_clock().callLater(timeout, self._hello_timed_out)
+        self._on_open_socket()
+
+    def _on_open_socket(self) -> None:
+        """Hook: the websocket handshake is done; the hello exchange starts."""
+
+    def _hello_timed_out(self) -> None:
+        self._hello_timer = None
+        self.reject(HelloError(CloseCode.HELLO_TIMEOUT, "no hello within "
+                               f"{self._vortex_limits().hello_timeout_seconds}s"))
+
+    def reject(self, error: HelloError) -> None:
+        """Refuse the hello exchange: log once, close with the error's code and reason."""
+        self._rejected = True
+        self._log_reject(error)
+        self.close_with(int(error.code), error.reason)
+
+    def _log_reject(self, error: HelloError) -> None:
+        logger.warning("bus connection from %s refused: %s %s", self.peer, int(error.code),
+                       error.reason)
+
+    def _accepted(self, conn: VortexConnection) -> None:
+        """The hello exchange succeeded: lift the frame cap, become the transport's producer."""
+        if self._hello_timer is not None and self._hello_timer.active():
+            self._hello_timer.cancel()
+        self._hello_timer = None
+        limits = conn.limits
+        self.maxFramePayloadSize = limits.max_frame_bytes
+        self.maxMessagePayloadSize = limits.max_frame_bytes
+        self.conn = conn
+        self._last_received = self._vortex_clock().seconds()
+        self._schedule_ping()
+        # A twisted.web channel that handed us its socket may still be its producer.
+        if getattr(self.transport, "producer", None) is not None:
+            self.transport.unregisterProducer()
+        self.transport.registerProducer(conn, True)
+
+    def _schedule_ping(self) -> None:
+        interval = self._vortex_limits().heartbeat_seconds
+        self._heartbeat_timer = self._vortex_clock().callLater(interval, self._send_ping)
+
+    def _send_ping(self) -> None:
+        """Ping, then expect the pong (or any frame) within the heartbeat timeout."""
+        clock = self._vortex_clock()
+        self._ping_sent_at = clock.seconds()
+        self.sendPing()
+        timeout = self._vortex_limits().heartbeat_timeout_seconds
+        self._heartbeat_timer = clock.callLater(timeout, self._check_pong)
+
+    def _dataReceived(self, data: bytes) -> None:  # noqa: N802 - autobahn API
+        # Any bytes prove the peer alive: a big frame arriving slowly holds its pong back.
+        self._last_received = self._vortex_clock().seconds()
+        super()._dataReceived(data)  # type: ignore[misc]
+
+    def _check_pong(self) -> None:
+        if self._last_received >= self._ping_sent_at:
+            self._schedule_ping()
+            return
+        self._heartbeat_timer = None
+        # autobahn's own dead-peer path: record the reason, abort the TCP connection.
+        self.onAutoPingTimeout()
+
+    def onPong(self, payload: bytes) -> None:  # noqa: N802 - autobahn API
+        self._last_received = self._vortex_clock().seconds()
+        if self._heartbeat_timer is not None and self._heartbeat_timer.active():
+            self._heartbeat_timer.cancel()
+        self._schedule_ping()
+
+    def _cancel_timers(self) -> None:
+        for timer in (self._hello_timer, self._heartbeat_timer):
+            if timer is not None and timer.active():
+                timer.cancel()
+        self._hello_timer = self._heartbeat_timer = None
+
+    def close_with(self, code: int, reason: str) -> None:
+        """Start the closing handshake with ``code`` and ``reason`` (idempotent)."""
+        if self.state in (self.STATE_CLOSING, self.STATE_CLOSED):
+            return
+        if self.state != self.STATE_OPEN:
+            # Still in the HTTP upgrade: there is no websocket to send a close frame on.
+            self.wasClean = False
+            self.wasNotCleanReason = reason
+            self.dropConnection(abort=True)
+            return
+        # sendClose refuses 1001 (going away), which a shutting-down endpoint should send.
+        self.sendCloseFrame(code=code, reasonUtf8=truncate_reason(reason).encode("utf-8"),
+                            isReply=False)
+
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:  # noqa: N802, N803
+        if self._rejected:
+            return
+        if not isBinary:
+            self.reject(HelloError(CloseCode.TEXT_FRAME, "text frames are not accepted;"
+                                   " the bus speaks binary frames"))
+            return
+        conn = self.conn
+        if conn is None:
+            self._on_first_frame(payload)
+            return
+        try:
+            self._vortex_handler().on_frame(conn, payload)
+        except Exception:
+            logger.exception("bus handler failed on a frame from %s", conn)
+
+    def onClose(self, wasClean: bool, code: Optional[int], reason: Optional[str]) -> None:  # noqa: N802, N803
+        self._cancel_timers()
+        close = self._close_reason()
+        conn = self.conn
+        if conn is not None:
+            conn._mark_closed()
+        self._on_closed(close)
+        if conn is not None:
+            try:
+                self._vortex_handler().on_close(conn, close)
+            except Exception:
+                logger.exception("bus handler failed on the close of %s", conn)
+
+    def _close_reason(self) -> CloseReason:
+        """Who ended the connection and why, from autobahn's close bookkeeping."""
+        if (self.closedByMe or self.failedByMe) and self.localCloseCode:
+            local = self.localCloseReason or ""
+            if isinstance(local, bytes):
+                local = local.decode("utf-8", "replace")
+            return CloseReason(self.localCloseCode, local, by_us=True)
+        if self.remoteCloseCode:
+            return CloseReason(self.remoteCloseCode, self.remoteCloseReason or "", by_us=False)
+        reason = self.wasNotCleanReason or "connection lost"
+        if "ping timeout" in reason:
+            reason = "heartbeat timeout: the peer did not answer a ping in time"
+        return CloseReason(int(CloseCode.ABNORMAL), reason, by_us=bool(self.droppedByMe))
+
+    def _log_close(self, what: str, close: CloseReason) -> None:
+        """The one log line for the end of an accepted connection."""
+        normal = close.code in (CloseCode.NORMAL, CloseCode.GOING_AWAY)
+        logger.log(logging.INFO if normal else logging.WARNING, "%s: %s", what, close)

@@ -1,0 +1,189 @@
+"""The accepting side: a websocket resource for a twisted.web site and its live connections."""
+
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any, Optional
+
+from autobahn.twisted.resource import WebSocketResource
+from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.interfaces import IReactorTime
+from twisted.web.server import Request
+
+from peek_platform.vortex.transport.access import AccessPolicy
+from peek_platform.vortex.transport.connection import (
+    DEFAULT_LIMITS,
+    CloseReason,
+    NullHandler,
+    TransportLimits,
+    VortexConnection,
+    VortexHandler,
+)
+from peek_platform.vortex.transport.hello import CloseCode, Hello, HelloError, Welcome
+from peek_platform.vortex.transport.protocol import VortexProtocolMixin, protocol_options
+
+logger = logging.getLogger(__name__)
+
+
+class VortexServerProtocol(VortexProtocolMixin, WebSocketServerProtocol):
+    """One accepted websocket: waits for a hello, checks it, then carries frames."""
+
+    factory: "_ServerFactory"
+
+    def _vortex_limits(self) -> TransportLimits:
+        return self.factory.endpoint.limits
+
+    def _vortex_handler(self) -> VortexHandler:
+        return self.factory.endpoint.handler
+
+    def _vortex_clock(self) -> IReactorTime:
+        return self.factory.endpoint.clock
+
+    def _on_first_frame(self, data: bytes) -> None:
+        endpoint = self.factory.endpoint
+        try:
+            hello = Hello.decode(data)
+            endpoint.policy.authorise(hello)
+        except HelloError as e:
+            self.reject(e)
+            return
+        conn = VortexConnection(self, hello.name, str(uuid.uuid4()), endpoint.local_name,
+                                self.peer, endpoint.limits)
+        self.sendMessage(Welcome(endpoint.local_name, conn.uuid,
+                                 endpoint.limits.max_frame_bytes).encode(), isBinary=True)
+        self._accepted(conn)
+        endpoint._add(conn, self)
+        logger.info("connection from %s (%s) at %s authenticated", conn.name, conn.uuid,
+                    self.peer)
+        try:
+            endpoint.handler.on_open(conn)
+        except Exception:
+            logger.exception("bus handler failed on the opening of %s", conn)
+
+    def _on_closed(self, reason: CloseReason) -> None:
+        conn = self.conn
+        if conn is None:
+            if not self._rejected:
+                logger.debug("bus connection %s ended before its hello: %s", self.peer, reason)
+            return
+        self.factory.endpoint._remove(conn)
+        self._log_close(f"{conn.name} ({conn.uuid}) disconnected", reason)
+
+
+class _ServerFactory(WebSocketServerFactory):
+    protocol = VortexServerProtocol
+
+    def __init__(self, endpoint: "VortexServerEndpoint") -> None:
+        super().__init__()
+        self.endpoint = endpoint
+        self.noisy = False
+        self.setProtocolOptions(**protocol_options(endpoint.limits))
+
+
+class _VortexResource(WebSocketResource):
+    """autobahn's resource, minus twisted.web's idle timeout on the socket it takes over."""
+
+    def render(self, request: Request) -> Any:
+        request.channel.setTimeout(None)
+        return super().render(request)
+
+
+class VortexServerEndpoint:
+    """Accepts bus connections on one or more sites and tracks them by name and uuid.
+
+    Mount ``resource()`` on a twisted.web site (``root.putChild(b"vortexws", ...)``);
+    each mount shares this endpoint's policy, limits, handler and registry. Set
+    ``handler`` to the router (a ``NullHandler`` drops frames until then).
+    """
+
+    def __init__(
+        self,
+        local_name: str,
+        policy: AccessPolicy,
+        limits: TransportLimits = DEFAULT_LIMITS,
+        handler: Optional[VortexHandler] = None,
+        clock: Optional[IReactorTime] = None,
+    ) -> None:
+        if clock is None:
+            from twisted.internet import reactor as clock
+        self.local_name = local_name
+        self.policy = policy
+        self.limits = limits
+        self.handler: VortexHandler = handler or NullHandler()
+        self.clock = clock
+        self._by_uuid: dict[str, VortexConnection] = {}
+        self._by_name: dict[str, dict[str, VortexConnection]] = {}
+        self._protocols: dict[str, VortexServerProtocol] = {}
+        self._factory = _ServerFactory(self)
+
+    def resource(self) -> WebSocketResource:
+        """A twisted.web resource that upgrades requests to bus connections."""
+        return _VortexResource(self._factory)
+
+    def connections_named(self, name: str) -> list[VortexConnection]:
+        """The live connections whose authenticated vortex name is ``name``."""
+        return list(self._by_name.get(name, {}).values())
+
+    def connection(self, conn_uuid: str) -> Optional[VortexConnection]:
+        """The live connection with this uuid, if any."""
+        return self._by_uuid.get(conn_uuid)
+
+    @property
+    def connections(self) -> list[VortexConnection]:
+        """Every live, authenticated connection."""
+        return list(self._by_uuid.values())
+
+    def close_all(
+        self, code: int = CloseCode.GOING_AWAY, reason: str = "shutting down"
+    ) -> Deferred[Any]:
+        """Close every connection; fires when all sockets are gone."""
+        waits = []
+        for conn in self.connections:
+            protocol = self._protocols.get(conn.uuid)
+            if protocol is not None:
+                waits.append(protocol.is_closed)
+            conn.close(int(code), reason)
+        return DeferredList(waits, consumeErrors=True)
+
+    def _add(self, conn: VortexConnection, protocol: VortexServerProtocol) -> None:
+        self._by_uuid[conn.uuid] = conn
+        self._by_name.setdefault(conn.name, {})[conn.uuid] = conn
+        self._protocols[conn.uuid] = protocol
+
+    def _remove(self, conn: VortexConnection) -> None:
+        self._by_uuid.pop(conn.uuid, None)
+        self._protocols.pop(conn.uuid, None)
+        named = self._by_name.get(conn.name)
+        if named is not None:
+            named.pop(conn.uuid, None)
+            if not named:
+                del self._by_name[conn.name]
+
+
+class VortexHubService(Service):
+    """Owns a server endpoint in a service tree; closes its connections at shutdown.
+
+    ``prepare`` runs at start (the server creates its platform token there). Add it
+    before the plugin host so that it stops after the plugins.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        endpoint: VortexServerEndpoint,
+        prepare: Optional[Callable[[], None]] = None,
+    ) -> None:
+        self.name = name
+        self.endpoint = endpoint
+        self._prepare = prepare
+
+    def startService(self) -> None:  # noqa: N802 - twisted API
+        super().startService()
+        if self._prepare is not None:
+            self._prepare()
+
+    def stopService(self) -> Deferred[Any]:  # noqa: N802 - twisted API
+        super().stopService()
+        return self.endpoint.close_all()

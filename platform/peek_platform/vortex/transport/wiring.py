@@ -1,0 +1,73 @@
+"""Builds the transport's services from a service's config.json (used by each main.py)."""
+
+from peek_platform.config import ServiceConfig
+from peek_platform.vortex.transport.access import AccessPolicy
+from peek_platform.vortex.transport.backoff import Backoff
+from peek_platform.vortex.transport.client import VortexClientService
+from peek_platform.vortex.transport.connection import TransportLimits
+from peek_platform.vortex.transport.platform_token import ensure_server_token, find_service_token
+from peek_platform.vortex.transport.server import VortexHubService, VortexServerEndpoint
+from peek_plugin_base import PeekVortexUtil
+
+#: The path of the bus endpoint on every site that offers one.
+VORTEX_PATH = b"vortexws"
+
+
+def limits_from_config(config: ServiceConfig) -> TransportLimits:
+    """The ``vortex.*`` settings as TransportLimits."""
+    return TransportLimits(
+        max_frame_bytes=config["vortex.maxFrameBytes"],
+        max_queued_bytes=config["vortex.maxQueuedBytes"],
+        max_decompressed_bytes=config["vortex.maxDecompressedBytes"],
+        heartbeat_seconds=config["vortex.heartbeatSeconds"],
+        heartbeat_timeout_seconds=config["vortex.heartbeatTimeoutSeconds"],
+        hello_timeout_seconds=config["vortex.helloTimeoutSeconds"],
+    )
+
+
+def server_hub_service(config: ServiceConfig) -> VortexHubService:
+    """The server's bus hub (service name ``vortex``); creates the platform token at start.
+
+    Mount ``service.endpoint.resource()`` at ``VORTEX_PATH`` on the platform site.
+    """
+    token: list[str] = []
+    endpoint = VortexServerEndpoint(
+        PeekVortexUtil.peekServerName,
+        AccessPolicy.for_server(lambda: token[0] if token else None),
+        limits_from_config(config),
+    )
+    return VortexHubService(
+        "vortex", endpoint, prepare=lambda: token.append(ensure_server_token(config.home)))
+
+
+def device_hub_service(config: ServiceConfig) -> VortexHubService:
+    """A client service's device hub (service name ``vortex-devices``).
+
+    Mount ``service.endpoint.resource()`` at ``VORTEX_PATH`` on the mobile and desktop sites.
+    """
+    endpoint = VortexServerEndpoint(
+        PeekVortexUtil.peekClientName,
+        AccessPolicy.for_devices(config["vortex.deviceToken"]),
+        limits_from_config(config),
+    )
+    return VortexHubService("vortex-devices", endpoint)
+
+
+def upstream_service(config: ServiceConfig, vortex_name: str) -> VortexClientService:
+    """The connection of a client, agent or worker to the server (service name ``vortex``).
+
+    Add it to the tree before the plugin host: its start waits for the first connection.
+    """
+    url = f"ws://{config['peekServer.host']}:{config['peekServer.httpPort']}/vortexws"
+    return VortexClientService(
+        "vortex",
+        url,
+        vortex_name,
+        token=lambda: find_service_token(config),
+        limits=limits_from_config(config),
+        backoff=Backoff(
+            initial=min(config["peekServer.reconnectInitialSeconds"],
+                        config["peekServer.reconnectMaxSeconds"]),
+            maximum=config["peekServer.reconnectMaxSeconds"],
+        ),
+    )
