@@ -41,6 +41,8 @@ def main() -> int:
     run_dir = Path(os.environ.get("PEEK_RUN_DIR", REPO / ".run"))
     bin_dir = Path(sys.executable).parent
     procs: list[tuple[str, subprocess.Popen[str]]] = []
+    # Client, agent and worker find the server's platform token through its home.
+    env = dict(os.environ, PEEK_SERVER_HOME=str(run_dir / "peek-server.home"))
     for service in SERVICES:
         home = _prepare_home(run_dir, service)
         proc = subprocess.Popen(
@@ -48,6 +50,7 @@ def main() -> int:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            env=env,
             start_new_session=True,  # Ctrl-C reaches only us; we stop each service in order
         )
         threading.Thread(target=_pump, args=(service, proc.stdout), daemon=True).start()
