@@ -9,6 +9,7 @@ from peek_platform.plugin.host import PluginHost
 from peek_platform.service.builder import build_service_tree
 from peek_platform.service.runner import run_service
 from peek_platform.service.tree import PeekServiceTree
+from peek_platform.vortex.bridge import attach_bus
 from peek_platform.vortex.transport.wiring import upstream_service
 from peek_plugin_base import PeekVortexUtil
 from peek_plugin_base.agent.PluginAgentEntryHookABC import PluginAgentEntryHookABC
@@ -21,9 +22,12 @@ def build(config: ServiceConfig) -> PeekServiceTree:
     def make_hook(host: PluginHost, name: str, log: RegistrationLog) -> AgentPlatformHook:
         return AgentPlatformHook(host, name, log, config)
 
+    upstream = upstream_service(config, PeekVortexUtil.peekAgentName)
+    attach_bus(config, PeekVortexUtil.peekAgentName, [upstream])
+
     return build_service_tree(
         config, PluginAgentEntryHookABC, make_hook, [],
-        before_plugins=[upstream_service(config, PeekVortexUtil.peekAgentName)],
+        before_plugins=[upstream],
     )
 
 

@@ -9,6 +9,7 @@ from peek_platform.plugin.host import PluginHost
 from peek_platform.service.builder import SiteSpec, build_service_tree
 from peek_platform.service.runner import run_service
 from peek_platform.service.tree import PeekServiceTree
+from peek_platform.vortex.bridge import attach_bus
 from peek_platform.vortex.transport.wiring import (
     VORTEX_PATH,
     device_hub_service,
@@ -25,6 +26,8 @@ def build(config: ServiceConfig) -> PeekServiceTree:
     mobile_root = PluginSiteRoot("mobile")
     desktop_root = PluginSiteRoot("desktop")
     devices = device_hub_service(config)
+    upstream = upstream_service(config, PeekVortexUtil.peekClientName)
+    attach_bus(config, PeekVortexUtil.peekClientName, [upstream, devices], forward_foreign=True)
     mobile_root.putChild(VORTEX_PATH, devices.endpoint.resource())
     desktop_root.putChild(VORTEX_PATH, devices.endpoint.resource())
 
@@ -43,7 +46,7 @@ def build(config: ServiceConfig) -> PeekServiceTree:
             SiteSpec("desktop-site", desktop_root, "httpServer.desktop.sitePort",
                      "httpServer.desktop.bindAddress"),
         ],
-        before_plugins=[upstream_service(config, PeekVortexUtil.peekClientName), devices],
+        before_plugins=[upstream, devices],
     )
 
 

@@ -9,8 +9,10 @@ from peek_platform.service.builder import SiteSpec, build_service_tree
 from peek_platform.service.runner import run_service
 from peek_platform.service.tree import PeekServiceTree
 from peek_platform.storage.service import StorageService
+from peek_platform.vortex.bridge import attach_bus
 from peek_platform.vortex.transport.wiring import VORTEX_PATH, server_hub_service
 from peek_platform.web.plugin_site import PluginSiteRoot
+from peek_plugin_base import PeekVortexUtil
 from peek_plugin_base.registrations import RegistrationLog
 from peek_plugin_base.server.PluginServerEntryHookABC import PluginServerEntryHookABC
 from peek_server.platform_hook import ServerPlatformHook
@@ -26,6 +28,7 @@ def build(config: ServiceConfig) -> PeekServiceTree:
     platform_root = PluginSiteRoot("platform")
     storage = StorageService(config)
     vortex = server_hub_service(config)
+    attach_bus(config, PeekVortexUtil.peekServerName, [vortex])
     platform_root.putChild(VORTEX_PATH, vortex.endpoint.resource())
 
     def make_hook(host: PluginHost, name: str, log: RegistrationLog) -> ServerPlatformHook:

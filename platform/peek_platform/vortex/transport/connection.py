@@ -119,6 +119,17 @@ class VortexConnection:
     def __repr__(self) -> str:
         return f"<VortexConnection {self.name} {self.uuid} {self.peer}>"
 
+    # The router identifies senders by these two names (its VortexSender protocol).
+    @property
+    def vortex_name(self) -> str:
+        """The peer's authenticated vortex name (same as ``name``)."""
+        return self.name
+
+    @property
+    def vortex_uuid(self) -> str:
+        """This connection's uuid (same as ``uuid``)."""
+        return self.uuid
+
     def __str__(self) -> str:
         return f"{self.name} ({self.uuid})"
 

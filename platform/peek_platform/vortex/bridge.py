@@ -1,0 +1,149 @@
+"""Joins a process's payload router to its transport connections.
+
+The bridge is the ``VortexHandler`` of every transport in the process (the server's hub,
+or the upstream connection of a client, agent or worker plus a client service's device
+hub) and the router's ``send`` callable:
+
+- a received frame goes to ``router.receive`` with the connection as the sender, so
+  handlers see the peer's authenticated vortex name and the connection's uuid;
+- sending to a vortex name reaches every open connection of that name; sending to a
+  connection reaches that connection;
+- a lost connection fails the requests waiting on it (and on its name, when it was the
+  last connection of that name), then tells the connection listeners, which is how
+  observers resubscribe and RPC handlers re-announce after a reconnect.
+
+A frame whose routing header cannot be read closes only that connection, with close code
+4422 and the reason, logged once; every other connection carries on.
+"""
+
+import logging
+from collections.abc import Callable
+from typing import Union
+
+from peek_platform.config import ServiceConfig
+from peek_platform.errors import VortexTransportError
+from peek_platform.vortex.transport.client import VortexClientService
+from peek_platform.vortex.transport.connection import CloseReason, VortexConnection
+from peek_platform.vortex.transport.server import VortexHubService
+from peek_plugin_base.vortex.codec import configure_default_codec
+from peek_plugin_base.vortex.errors import ConnectionLostError, NoTransportError, VortexError
+from peek_plugin_base.vortex.router import PayloadRouter, default_router
+
+logger = logging.getLogger(__name__)
+
+#: Close code for a frame whose routing header is not a valid bus message.
+CLOSE_MALFORMED_MESSAGE = 4422
+
+ConnectionListener = Callable[[VortexConnection], None]
+
+
+class BusBridge:
+    """The router's transport: routes frames in, resolves destinations out."""
+
+    def __init__(
+        self, router: PayloadRouter, local_name: str, forward_foreign: bool = False
+    ) -> None:
+        self.router = router
+        self.local_name = local_name
+        self._by_name: dict[str, dict[str, VortexConnection]] = {}
+        self._open_listeners: list[ConnectionListener] = []
+        self._close_listeners: list[ConnectionListener] = []
+        router.set_send(self.send)
+        router.set_local_vortex_names((local_name,))
+        router.forward_foreign = forward_foreign
+
+    # ---- listeners
+
+    def add_listeners(
+        self, on_open: ConnectionListener | None = None, on_close: ConnectionListener | None = None
+    ) -> Callable[[], None]:
+        """Be told of every connection opening / closing; returns a function that unsubscribes."""
+        if on_open is not None:
+            self._open_listeners.append(on_open)
+        if on_close is not None:
+            self._close_listeners.append(on_close)
+
+        def remove() -> None:
+            if on_open in self._open_listeners:
+                self._open_listeners.remove(on_open)
+            if on_close in self._close_listeners:
+                self._close_listeners.remove(on_close)
+
+        return remove
+
+    def connections_named(self, name: str) -> list[VortexConnection]:
+        """Open connections whose peer is ``name``."""
+        return list(self._by_name.get(name, {}).values())
+
+    # ---- VortexHandler
+
+    def on_open(self, conn: VortexConnection) -> None:
+        self._by_name.setdefault(conn.name, {})[conn.uuid] = conn
+        self._notify(self._open_listeners, conn)
+
+    def on_frame(self, conn: VortexConnection, data: bytes) -> None:
+        try:
+            self.router.receive(data, conn)
+        except VortexError as e:
+            logger.warning("Closing %s: it sent a message that is not valid: %s", conn, e)
+            conn.close(CLOSE_MALFORMED_MESSAGE, f"malformed message: {e}")
+
+    def on_close(self, conn: VortexConnection, reason: CloseReason) -> None:
+        named = self._by_name.get(conn.name, {})
+        named.pop(conn.uuid, None)
+        why = f"connection to {conn} lost: {reason}"
+        self.router.fail_pending(conn, why)
+        if not named:
+            self._by_name.pop(conn.name, None)
+            self.router.fail_pending(conn.name, why)
+        self._notify(self._close_listeners, conn)
+
+    # ---- the router's send callable
+
+    def send(self, destination: Union[str, VortexConnection], data: bytes) -> None:
+        """Send to every connection of a vortex name, or to one connection."""
+        if not isinstance(destination, str):
+            if destination.closed:
+                raise ConnectionLostError(f"connection {destination} is closed")
+            destination.send(data)
+            return
+        targets = self.connections_named(destination)
+        if not targets:
+            raise NoTransportError(f"no connection to vortex {destination!r}")
+        if len(targets) == 1:
+            targets[0].send(data)
+            return
+        for conn in targets:
+            # One slow or closing peer must not stop the others from getting the message.
+            try:
+                conn.send(data)
+            except VortexTransportError as e:
+                logger.warning("Could not send to %s: %s", conn, e)
+
+    @staticmethod
+    def _notify(listeners: list[ConnectionListener], conn: VortexConnection) -> None:
+        for listener in list(listeners):
+            try:
+                listener(conn)
+            except Exception:
+                logger.exception("Bus connection listener %r failed for %s", listener, conn)
+
+
+def attach_bus(
+    config: ServiceConfig,
+    local_name: str,
+    transports: list[Union[VortexClientService, VortexHubService]],
+    forward_foreign: bool = False,
+) -> BusBridge:
+    """Join the process-wide router (the one plugins' handlers use) to ``transports``.
+
+    Also applies the codec limit from ``vortex.maxDecompressedBytes``.
+    """
+    configure_default_codec(max_inflated_bytes=config["vortex.maxDecompressedBytes"])
+    bridge = BusBridge(default_router(), local_name, forward_foreign)
+    for transport in transports:
+        if isinstance(transport, VortexHubService):
+            transport.endpoint.handler = bridge
+        else:
+            transport.handler = bridge
+    return bridge
