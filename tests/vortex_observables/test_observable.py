@@ -5,6 +5,7 @@ import random
 import pytest
 
 from peek_plugin_base.registrations import RegistrationLog, registering_for
+from peek_plugin_base.testing import MemoryConnection, MemoryNode
 from peek_plugin_base.vortex import (
     ObservableMessages,
     PayloadEnvelope,
@@ -28,7 +29,9 @@ from tests.vortex_observables.harness import (
 )
 
 
-def device(platform: Platform, name: str = "peek-mobile", dest: str = "peek-server"):
+def device(
+    platform: Platform, name: str = "peek-mobile", dest: str = "peek-server"
+) -> tuple[MemoryNode, MemoryConnection, TupleDataObserverClient]:
     """A device node linked to ``dest`` with an observer client; returns (node, link, client)."""
     node = platform.bus.node(name)
     target = platform.server if dest == "peek-server" else next(
@@ -307,3 +310,15 @@ def test_plugin_rollback_drops_the_handler() -> None:
     fresh = client.subscribeToTupleSelector(selector("b"))
     p.settle()
     assert fresh.tuples is None and p.provider.calls == 1
+
+
+def test_a_poll_waiting_when_the_handler_shuts_down_gets_an_error() -> None:
+    """Shutting down answers polls still waiting for a provider run with a clear error."""
+    p = Platform(deferred=True)
+    _, _, client = device(p)
+    polled = client.pollForTuples(selector("a"))
+    p.settle()
+    assert not polled.called
+    p.handler.shutdown()
+    with pytest.raises(RemoteError, match="ObservableShutdown"):
+        result_of(polled)

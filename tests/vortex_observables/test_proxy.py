@@ -3,7 +3,7 @@
 import pytest
 
 from peek_plugin_base.registrations import RegistrationLog, registering_for
-from peek_plugin_base.testing import MemoryNode
+from peek_plugin_base.testing import MemoryConnection, MemoryNode
 from peek_plugin_base.vortex import (
     PayloadEnvelope,
     TupleDataObservableProxyHandler,
@@ -33,7 +33,9 @@ class ClientService:
             OBSERVABLE, "peek-server", FILT, router=self.node.router
         )
 
-    def device(self, name: str = "peek-mobile"):
+    def device(
+        self, name: str = "peek-mobile"
+    ) -> tuple[MemoryNode, MemoryConnection, TupleDataObserverClient]:
         """A device linked to this client service; returns (node, link, observer client)."""
         node: MemoryNode = self.platform.bus.node(name)
         link = self.platform.link(node, self.node)

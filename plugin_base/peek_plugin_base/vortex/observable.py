@@ -201,6 +201,17 @@ class TupleDataObservableHandler:
             if selection.scheduled is not None and selection.scheduled.active():
                 selection.scheduled.cancel()
             selection.scheduled = None
+            # Polls waiting for a run that will never come get an answer, not a timeout.
+            for _, send in selection.waiters:
+                send_quietly(
+                    send,
+                    self._messages.error(
+                        selection.key, "ObservableShutdown",
+                        f"observable {self.observableName!r} shut down",
+                    ),
+                    "a shutdown error",
+                )
+            selection.waiters = []
         self._selections.clear()
         self._by_uuid.clear()
 
