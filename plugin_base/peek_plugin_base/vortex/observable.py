@@ -124,6 +124,27 @@ class TupleDataObservableHandler:
     when it closes (through :func:`~peek_plugin_base.vortex.connection_events.connection_events`).
     The handler records itself with the loading plugin, so unloading the plugin shuts it
     down.
+
+    Typical wiring (the seed's tutorial, with our imports)::
+
+        # server service, in start()
+        observable = TupleDataObservableHandler(
+            observableName=tutorialObservableName, additionalFilt=tutorialFilt)
+        observable.addTupleProvider(StringIntTuple.tupleName(), StringIntTupleProvider())
+        ...
+        observable.notifyOfTupleUpdate(TupleSelector(StringIntTuple.tupleName(), {}))
+
+        # client service, in start()
+        TupleDataObservableProxyHandler(
+            observableName=tutorialObservableName, proxyToVortexName=peekServerName,
+            additionalFilt=tutorialFilt)
+
+        # a Python device or test
+        observer = TupleDataObserverClient(
+            observableName=tutorialObservableName, destVortexName=peekClientName,
+            additionalFilt=tutorialFilt)
+        rows = observer.subscribeToTupleSelector(TupleSelector(StringIntTuple.tupleName(), {}))
+        rows.subscribe(lambda tuples: print(tuples))
     """
 
     def __init__(
