@@ -92,12 +92,15 @@ class ObservableMessages:
         return self.filt(op)
 
     def subscribe(self, selectorKey: str) -> PayloadEnvelope:
+        """A ``subscribe`` message for the selector with key ``selectorKey``."""
         return PayloadEnvelope(filt=self.filt(OP_SUBSCRIBE, selectorKey))
 
     def unsubscribe(self, selectorKey: str) -> PayloadEnvelope:
+        """A ``unsubscribe`` message for the selector with key ``selectorKey``."""
         return PayloadEnvelope(filt=self.filt(OP_UNSUBSCRIBE, selectorKey))
 
     def poll(self, selectorKey: str) -> PayloadEnvelope:
+        """A ``poll`` message for the selector with key ``selectorKey``."""
         return PayloadEnvelope(filt=self.filt(OP_POLL, selectorKey))
 
     def provider_filt(self, selectorKey: str) -> dict[str, Any]:
