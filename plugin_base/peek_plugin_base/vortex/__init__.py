@@ -126,3 +126,37 @@ __all__ = [
     "registeredTupleNames",
     "removeTupleType",
 ]
+
+# Observable data (TupleDataObservableHandler, its client-service proxy and a Python
+# observer), connection notices for them, and the seed's txhttputil helpers.
+from peek_plugin_base.vortex.connection_events import (  # noqa: E402
+    ConnectionEvents,
+    ConnectionListener,
+    connection_events,
+)
+from peek_plugin_base.vortex.modules import filterModules  # noqa: E402
+from peek_plugin_base.vortex.observable import (  # noqa: E402
+    TupleDataObservableHandler,
+    TuplesProviderABC,
+)
+from peek_plugin_base.vortex.observable_proxy import TupleDataObservableProxyHandler  # noqa: E402
+from peek_plugin_base.vortex.observable_wire import ObservableMessages  # noqa: E402
+from peek_plugin_base.vortex.observer_client import (  # noqa: E402
+    ObservedTuples,
+    TupleDataObserverClient,
+)
+from peek_plugin_base.vortex.threads import deferToThreadWrap  # noqa: E402
+
+__all__ += [
+    "ConnectionEvents",
+    "ConnectionListener",
+    "ObservableMessages",
+    "ObservedTuples",
+    "TupleDataObservableHandler",
+    "TupleDataObservableProxyHandler",
+    "TupleDataObserverClient",
+    "TuplesProviderABC",
+    "connection_events",
+    "deferToThreadWrap",
+    "filterModules",
+]

@@ -1,0 +1,257 @@
+"""A Python observer of observable data, for devices, services and tests."""
+
+import logging
+from collections.abc import Callable
+from typing import Any, Optional
+
+from twisted.internet.defer import Deferred
+
+from peek_plugin_base.registrations import record_registration
+from peek_plugin_base.vortex.connection_events import connection_events
+from peek_plugin_base.vortex.errors import RemoteError, VortexError
+from peek_plugin_base.vortex.observable_wire import (
+    OP_ERROR,
+    OP_UPDATE,
+    ObservableMessages,
+    is_newer,
+)
+from peek_plugin_base.vortex.payload import PayloadEnvelope
+from peek_plugin_base.vortex.router import (
+    PayloadEndpoint,
+    PayloadRouter,
+    VortexSender,
+    default_router,
+)
+from peek_plugin_base.vortex.tuple_selector import TupleSelector
+
+logger = logging.getLogger(__name__)
+
+TuplesListener = Callable[[list[Any]], None]
+ErrorListener = Callable[[RemoteError], None]
+
+
+class ObservedTuples:
+    """One local subscription to a selector: the latest tuples and listeners for new ones.
+
+    ``tuples`` is None until the first data arrives, then the latest list received.
+    :meth:`subscribe` adds a listener called with each new list (and at once with the
+    current one, if any). :meth:`unsubscribe` ends this subscription; the remote one
+    ends when the selector's last local subscription does.
+    """
+
+    def __init__(self, client: "TupleDataObserverClient", tupleSelector: TupleSelector) -> None:
+        self.tupleSelector = tupleSelector
+        self.tuples: Optional[list[Any]] = None
+        #: The last error the observable reported for this selector (cleared by new data).
+        self.error: Optional[RemoteError] = None
+        #: How many data updates this subscription received.
+        self.updateCount = 0
+        self._client = client
+        self._listeners: list[TuplesListener] = []
+        self._error_listeners: list[ErrorListener] = []
+        self._waiting: list[Deferred[list[Any]]] = []
+        self.active = True
+
+    def subscribe(
+        self, onTuples: TuplesListener, onError: Optional[ErrorListener] = None
+    ) -> Callable[[], None]:
+        """Call ``onTuples`` with every new list (now, too, if data is here); returns undo."""
+        self._listeners.append(onTuples)
+        if onError is not None:
+            self._error_listeners.append(onError)
+        if self.tuples is not None:
+            self._call(onTuples, self.tuples)
+
+        def remove() -> None:
+            if onTuples in self._listeners:
+                self._listeners.remove(onTuples)
+            if onError is not None and onError in self._error_listeners:
+                self._error_listeners.remove(onError)
+
+        return remove
+
+    def nextTuples(self) -> "Deferred[list[Any]]":
+        """A Deferred firing with the next list that arrives (not the current one)."""
+        d: Deferred[list[Any]] = Deferred()
+        self._waiting.append(d)
+        return d
+
+    def unsubscribe(self) -> None:
+        """End this subscription (safe to call more than once)."""
+        if self.active:
+            self.active = False
+            self._client._remove_subject(self)
+
+    def _emit(self, tuples: list[Any]) -> None:
+        self.tuples = tuples
+        self.error = None
+        self.updateCount += 1
+        for listener in list(self._listeners):
+            self._call(listener, tuples)
+        waiting, self._waiting = self._waiting, []
+        for d in waiting:
+            d.callback(tuples)
+
+    def _emit_error(self, error: RemoteError) -> None:
+        self.error = error
+        for listener in list(self._error_listeners):
+            self._call(listener, error)
+
+    @staticmethod
+    def _call(listener: Callable[[Any], None], value: Any) -> None:
+        try:
+            listener(value)
+        except Exception:
+            logger.exception("Observer listener %r failed", listener)
+
+    def __repr__(self) -> str:
+        count = None if self.tuples is None else len(self.tuples)
+        return f"ObservedTuples({self.tupleSelector!r}, tuples=<{count}>)"
+
+
+class _Watched:
+    __slots__ = ("selector", "subjects", "epoch", "version", "tuples")
+
+    def __init__(self, selector: TupleSelector) -> None:
+        self.selector = selector
+        self.subjects: list[ObservedTuples] = []
+        self.epoch: Optional[str] = None
+        self.version = 0
+        self.tuples: Optional[list[Any]] = None
+
+
+class TupleDataObserverClient:
+    """Observes the data of ``observableName`` served by ``destVortexName``.
+
+    ``destVortexName`` is the server (``peek-server``) for services, or the client
+    service for devices, where a
+    :class:`~peek_plugin_base.vortex.observable_proxy.TupleDataObservableProxyHandler`
+    answers. Local subscriptions to one selector share one remote subscription. Each
+    update is decoded once, on arrival, and handed to every local subscription in
+    arrival order; updates not newer than the data held (by epoch and version) are
+    dropped, so the data only moves forward. When the connection to ``destVortexName``
+    opens again, every watched selector is subscribed again and converges.
+    """
+
+    def __init__(
+        self,
+        observableName: str,
+        destVortexName: str,
+        additionalFilt: Optional[dict[str, Any]] = None,
+        router: Optional[PayloadRouter] = None,
+    ) -> None:
+        self._messages = ObservableMessages(observableName, additionalFilt)
+        self._dest = destVortexName
+        self._router = router or default_router()
+        self._watched: dict[str, _Watched] = {}
+        self._active = True
+        self._endpoints = [
+            PayloadEndpoint(self._messages.endpoint_filt(op), cb, destVortexName, self._router)
+            for op, cb in ((OP_UPDATE, self._on_update), (OP_ERROR, self._on_error))
+        ]
+        self._events = connection_events(self._router)
+        self._events.add_listener(self)
+        record_registration(
+            f"observer of {observableName!r} at {destVortexName!r}", self.shutdown
+        )
+
+    # ---- API
+
+    def subscribeToTupleSelector(self, tupleSelector: TupleSelector) -> ObservedTuples:
+        """Start observing ``tupleSelector``; the result holds and announces its data."""
+        key = tupleSelector.toJsonStr()
+        watched = self._watched.get(key)
+        subject = ObservedTuples(self, tupleSelector)
+        if watched is None:
+            watched = self._watched[key] = _Watched(tupleSelector)
+            watched.subjects.append(subject)
+            self._send(self._messages.subscribe(key))
+        else:
+            watched.subjects.append(subject)
+            if watched.tuples is not None:
+                subject._emit(watched.tuples)
+        return subject
+
+    def pollForTuples(
+        self, tupleSelector: TupleSelector, timeout: Optional[float] = None
+    ) -> "Deferred[list[Any]]":
+        """The selector's current tuples, once (fails with the remote error or a timeout)."""
+        d = self._router.request(
+            self._messages.poll(tupleSelector.toJsonStr()), self._dest, timeout=timeout
+        )
+        d.addCallback(lambda envelope: envelope.decodePayload().tuples)
+        return d
+
+    def unsubscribe(self, tupleSelector: TupleSelector) -> None:
+        """End every local subscription to ``tupleSelector`` and the remote one."""
+        watched = self._watched.get(tupleSelector.toJsonStr())
+        if watched is not None:
+            for subject in list(watched.subjects):
+                subject.unsubscribe()
+
+    def shutdown(self) -> None:
+        """Stop observing everything (remote subscriptions are dropped)."""
+        if not self._active:
+            return
+        self._active = False
+        for endpoint in self._endpoints:
+            endpoint.shutdown()
+        self._events.remove_listener(self)
+        for key in list(self._watched):
+            self._send(self._messages.unsubscribe(key))
+        self._watched.clear()
+
+    @property
+    def watchedSelectorCount(self) -> int:
+        return len(self._watched)
+
+    # ---- connection notices
+
+    def on_connection_open(self, connection: VortexSender) -> None:
+        """The observable's side is (back) online: subscribe again to everything watched."""
+        if connection.vortex_name == self._dest:
+            for key in list(self._watched):
+                self._send(self._messages.subscribe(key))
+
+    def on_connection_lost(self, connection: VortexSender) -> None:
+        """Nothing to do: data is kept, and the next open resubscribes."""
+
+    # ---- internals
+
+    def _remove_subject(self, subject: ObservedTuples) -> None:
+        key = subject.tupleSelector.toJsonStr()
+        watched = self._watched.get(key)
+        if watched is None or subject not in watched.subjects:
+            return
+        watched.subjects.remove(subject)
+        if not watched.subjects:
+            del self._watched[key]
+            if self._active:
+                self._send(self._messages.unsubscribe(key))
+
+    def _send(self, envelope: PayloadEnvelope) -> None:
+        # Not connected is normal (the far side restarts); reconnecting resubscribes.
+        try:
+            self._router.send(envelope, self._dest)
+        except VortexError as e:
+            logger.debug("Observer of %r: send failed: %s", self._messages.observableName, e)
+
+    def _on_update(self, payloadEnvelope: PayloadEnvelope, **_: Any) -> None:
+        watched = self._watched.get(ObservableMessages.selector_key(payloadEnvelope))
+        if watched is None:
+            return
+        epoch, version = ObservableMessages.version_of(payloadEnvelope)
+        if not is_newer(epoch, version, watched.epoch, watched.version):
+            return
+        tuples = payloadEnvelope.decodePayload().tuples
+        watched.epoch, watched.version, watched.tuples = epoch, version, tuples
+        for subject in list(watched.subjects):
+            subject._emit(tuples)
+
+    def _on_error(self, payloadEnvelope: PayloadEnvelope, **_: Any) -> None:
+        watched = self._watched.get(ObservableMessages.selector_key(payloadEnvelope))
+        if watched is None or payloadEnvelope.error is None:
+            return
+        error = RemoteError(*payloadEnvelope.error)
+        for subject in list(watched.subjects):
+            subject._emit_error(error)

@@ -1,0 +1,1 @@
+"""Tests of observable data: handler, client-service proxy and observer client over MemoryBus."""
