@@ -20,7 +20,6 @@ from peek_plugin_base.vortex import (
     TupleSelector,
     TuplesProviderABC,
     addTupleType,
-    connection_events,
     default_codec,
 )
 
@@ -117,18 +116,12 @@ class Platform:
 
     def link(self, a: MemoryNode, b: MemoryNode) -> MemoryConnection:
         """Connect two nodes and report the new connection on both sides; returns a's end."""
-        a_end, b_end = self.bus.link(a, b)
-        connection_events(a.router).connection_opened(a_end)
-        connection_events(b.router).connection_opened(b_end)
+        a_end, _ = self.bus.link(a, b)
         return a_end
 
     def unlink(self, a_end: MemoryConnection) -> None:
         """Drop a link and report it closed on both sides."""
-        b_end = a_end.reverse
         self.bus.unlink(a_end)
-        connection_events(a_end.local.router).connection_closed(a_end)
-        if b_end is not None:
-            connection_events(b_end.local.router).connection_closed(b_end)
 
     def settle(self) -> None:
         """Run everything due now (provider runs are scheduled on the next turn)."""

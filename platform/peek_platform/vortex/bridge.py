@@ -9,15 +9,14 @@ hub) and the router's ``send`` callable:
 - sending to a vortex name reaches every open connection of that name; sending to a
   connection reaches that connection;
 - a lost connection fails the requests waiting on it (and on its name, when it was the
-  last connection of that name), then tells the connection listeners, which is how
-  observers resubscribe and RPC handlers re-announce after a reconnect.
+  last connection of that name), then reports it to ``connection_events(router)``, which
+  is how observers resubscribe and subscriptions of vanished peers are dropped.
 
 A frame whose routing header cannot be read closes only that connection, with close code
 4422 and the reason, logged once; every other connection carries on.
 """
 
 import logging
-from collections.abc import Callable
 from typing import Union
 
 from peek_platform.config import ServiceConfig
@@ -26,6 +25,7 @@ from peek_platform.vortex.transport.client import VortexClientService
 from peek_platform.vortex.transport.connection import CloseReason, VortexConnection
 from peek_platform.vortex.transport.server import VortexHubService
 from peek_plugin_base.vortex.codec import configure_default_codec
+from peek_plugin_base.vortex.connection_events import connection_events
 from peek_plugin_base.vortex.errors import ConnectionLostError, NoTransportError, VortexError
 from peek_plugin_base.vortex.router import PayloadRouter, default_router
 
@@ -33,9 +33,6 @@ logger = logging.getLogger(__name__)
 
 #: Close code for a frame whose routing header is not a valid bus message.
 CLOSE_MALFORMED_MESSAGE = 4422
-
-ConnectionListener = Callable[[VortexConnection], None]
-
 
 class BusBridge:
     """The router's transport: routes frames in, resolves destinations out."""
@@ -46,30 +43,9 @@ class BusBridge:
         self.router = router
         self.local_name = local_name
         self._by_name: dict[str, dict[str, VortexConnection]] = {}
-        self._open_listeners: list[ConnectionListener] = []
-        self._close_listeners: list[ConnectionListener] = []
         router.set_send(self.send)
         router.set_local_vortex_names((local_name,))
         router.forward_foreign = forward_foreign
-
-    # ---- listeners
-
-    def add_listeners(
-        self, on_open: ConnectionListener | None = None, on_close: ConnectionListener | None = None
-    ) -> Callable[[], None]:
-        """Be told of every connection opening / closing; returns a function that unsubscribes."""
-        if on_open is not None:
-            self._open_listeners.append(on_open)
-        if on_close is not None:
-            self._close_listeners.append(on_close)
-
-        def remove() -> None:
-            if on_open in self._open_listeners:
-                self._open_listeners.remove(on_open)
-            if on_close in self._close_listeners:
-                self._close_listeners.remove(on_close)
-
-        return remove
 
     def connections_named(self, name: str) -> list[VortexConnection]:
         """Open connections whose peer is ``name``."""
@@ -79,7 +55,7 @@ class BusBridge:
 
     def on_open(self, conn: VortexConnection) -> None:
         self._by_name.setdefault(conn.name, {})[conn.uuid] = conn
-        self._notify(self._open_listeners, conn)
+        connection_events(self.router).connection_opened(conn)
 
     def on_frame(self, conn: VortexConnection, data: bytes) -> None:
         try:
@@ -96,7 +72,7 @@ class BusBridge:
         if not named:
             self._by_name.pop(conn.name, None)
             self.router.fail_pending(conn.name, why)
-        self._notify(self._close_listeners, conn)
+        connection_events(self.router).connection_closed(conn)
 
     # ---- the router's send callable
 
@@ -119,14 +95,6 @@ class BusBridge:
                 conn.send(data)
             except VortexTransportError as e:
                 logger.warning("Could not send to %s: %s", conn, e)
-
-    @staticmethod
-    def _notify(listeners: list[ConnectionListener], conn: VortexConnection) -> None:
-        for listener in list(listeners):
-            try:
-                listener(conn)
-            except Exception:
-                logger.exception("Bus connection listener %r failed for %s", listener, conn)
 
 
 def attach_bus(

@@ -6,7 +6,6 @@ holds ``DbConnection`` and so on); the names are also re-exported here.
 
 from peek_plugin_base.storage.AlembicEnvBase import AlembicEnvBase
 from peek_plugin_base.storage.DbConnection import DbConnection
-from peek_plugin_base.storage.DeferUtil import deferToThreadWrap, deferToThreadWrapWithLogger
 from peek_plugin_base.storage.PluginSettings import (
     PropertyKey,
     SettingTables,
@@ -20,6 +19,7 @@ from peek_plugin_base.storage.StorageErrors import (
     StorageError,
 )
 from peek_plugin_base.storage.TypeDecorators import PeekLargeBinary
+from peek_plugin_base.vortex.threads import deferToThreadWrap, deferToThreadWrapWithLogger
 
 __all__ = [
     "AlembicEnvBase",

@@ -7,7 +7,8 @@ name and uuid. Sending to a vortex name reaches every linked connection of that 
 
 Delivery is synchronous but never re-entrant: a message sent while another is being handled
 is queued and delivered, in order, once the current one returns, so a test sees the same
-ordering a real reactor would give, deterministically and without running one.
+ordering a real reactor would give, deterministically and without running one. Links and
+unlinks are reported to ``connection_events`` like a real transport's hello and close.
 """
 
 import logging
@@ -17,6 +18,7 @@ from typing import Optional, Union
 
 from twisted.internet.interfaces import IReactorTime
 
+from peek_plugin_base.vortex.connection_events import connection_events
 from peek_plugin_base.vortex.router import PayloadRouter
 
 logger = logging.getLogger(__name__)
@@ -104,6 +106,8 @@ class MemoryBus:
         a_to_b.reverse, b_to_a.reverse = b_to_a, a_to_b
         a.connections.append(a_to_b)
         b.connections.append(b_to_a)
+        connection_events(a.router).connection_opened(a_to_b)
+        connection_events(b.router).connection_opened(b_to_a)
         return a_to_b, b_to_a
 
     def unlink(self, connection: MemoryConnection) -> None:
@@ -116,6 +120,7 @@ class MemoryBus:
             end.local.router.fail_pending(end)
             if not any(c.vortex_name == end.vortex_name for c in end.local.connections):
                 end.local.router.fail_pending(end.vortex_name)
+            connection_events(end.local.router).connection_closed(end)
 
     def enqueue(self, node: MemoryNode, data: bytes, sender: MemoryConnection) -> None:
         """Deliver now, or after the message currently being handled."""

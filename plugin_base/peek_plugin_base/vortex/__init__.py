@@ -145,7 +145,7 @@ from peek_plugin_base.vortex.observer_client import (  # noqa: E402
     ObservedTuples,
     TupleDataObserverClient,
 )
-from peek_plugin_base.vortex.threads import deferToThreadWrap  # noqa: E402
+from peek_plugin_base.vortex.threads import deferToThreadWrap, deferToThreadWrapWithLogger  # noqa: E402
 
 __all__ += [
     "ConnectionEvents",
@@ -158,5 +158,6 @@ __all__ += [
     "TuplesProviderABC",
     "connection_events",
     "deferToThreadWrap",
+    "deferToThreadWrapWithLogger",
     "filterModules",
 ]

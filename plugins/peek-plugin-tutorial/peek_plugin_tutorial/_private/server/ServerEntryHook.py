@@ -9,7 +9,7 @@ from peek_plugin_base.server.PluginServerEntryHookABC import PluginServerEntryHo
 from peek_plugin_base.server.PluginServerStorageEntryHookABC import (
     PluginServerStorageEntryHookABC,
 )
-from peek_plugin_base.storage.DeferUtil import deferToThreadWrap
+from peek_plugin_base.vortex import deferToThreadWrap
 from peek_plugin_tutorial._private.storage import DeclarativeBase
 from peek_plugin_tutorial._private.storage.DeclarativeBase import loadStorageTuples
 from peek_plugin_tutorial._private.storage.Setting import globalSetting
