@@ -126,3 +126,44 @@ __all__ = [
     "registeredTupleNames",
     "removeTupleType",
 ]
+
+# Actions and RPC (see the docstrings of TupleActionProcessor and VortexRPC).
+from peek_plugin_base.vortex.action_processor import (  # noqa: E402
+    TupleActionProcessor,
+    TupleActionProcessorDelegateABC,
+)
+from peek_plugin_base.vortex.action_proxy import TupleActionProcessorProxy  # noqa: E402
+from peek_plugin_base.vortex.action_push_client import TupleActionPushClient  # noqa: E402
+from peek_plugin_base.vortex.actions import (  # noqa: E402
+    TupleActionABC,
+    TupleGenericAction,
+    TupleUpdateAction,
+)
+from peek_plugin_base.vortex.call_errors import (  # noqa: E402
+    AccessDeniedError,
+    ActionTimeoutError,
+    CallRefusedError,
+    InvalidActionError,
+    RpcTimeoutError,
+    UnknownActionTypeError,
+)
+from peek_plugin_base.vortex.rpc import RpcHandle, VortexRPC, vortexRPC  # noqa: E402
+
+__all__ += [
+    "AccessDeniedError",
+    "ActionTimeoutError",
+    "CallRefusedError",
+    "InvalidActionError",
+    "RpcHandle",
+    "RpcTimeoutError",
+    "TupleActionABC",
+    "TupleActionProcessor",
+    "TupleActionProcessorDelegateABC",
+    "TupleActionProcessorProxy",
+    "TupleActionPushClient",
+    "TupleGenericAction",
+    "TupleUpdateAction",
+    "UnknownActionTypeError",
+    "VortexRPC",
+    "vortexRPC",
+]
