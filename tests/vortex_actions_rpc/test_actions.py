@@ -343,3 +343,24 @@ def test_plugin_rollback_removes_processor_and_proxy(bus: MemoryBus, store: Stor
     assert any("tuple action processor" in d for d in log.descriptions)
     log.rollback()
     assert server.router.endpoint_count == 0 and client.router.endpoint_count == 0
+
+
+class AsyncDelegate(TupleActionProcessorDelegateABC):
+    """A coroutine delegate whose result is not tuples when asked to misbehave."""
+
+    async def processTupleAction(self, tupleAction: TupleActionABC) -> Any:
+        if isinstance(tupleAction, ToggleCapsAction):
+            return "not tuples"
+        return StringIntTuple(id=tupleAction.stringIntId)
+
+
+def test_coroutine_delegate_and_a_bad_result_each_get_one_answer(bus: MemoryBus) -> None:
+    """A coroutine delegate's single tuple is answered as a list; a non-tuple result is an
+    error response (TypeError), still exactly one."""
+    _, device, _, push = server_and_device(bus, AsyncDelegate())  # type: ignore[arg-type]
+    received = record_received(device)
+    assert result_of(push.pushAction(AddIntValueAction(stringIntId=9))) == [StringIntTuple(id=9)]
+    with pytest.raises(RemoteError) as info:
+        result_of(push.pushAction(ToggleCapsAction(stringIntId=1)))
+    assert info.value.code == "TypeError" and "str" in info.value.message
+    assert len(received) == 2

@@ -3,7 +3,6 @@
 import logging
 from abc import ABCMeta, abstractmethod
 from collections import OrderedDict
-from collections.abc import Callable
 from typing import Any, Optional, Union
 
 from twisted.internet.defer import maybeDeferred
@@ -17,15 +16,19 @@ from peek_plugin_base.vortex.call_errors import (
     InvalidActionError,
     UnknownActionTypeError,
 )
-from peek_plugin_base.vortex.errors import RemoteError, VortexError
+from peek_plugin_base.vortex.call_support import (
+    AcceptNames,
+    Responder,
+    accept_set,
+    error_envelope,
+    error_of,
+)
+from peek_plugin_base.vortex.errors import VortexError
 from peek_plugin_base.vortex.payload import Payload, PayloadEnvelope
 from peek_plugin_base.vortex.router import PayloadEndpoint, PayloadRouter, default_router
 from peek_plugin_base.vortex.tuples import Tuple
 
 logger = logging.getLogger(__name__)
-
-AcceptNames = Union[None, str, list[str], tuple[str, ...], set[str], frozenset[str]]
-Responder = Callable[..., None]
 
 
 class TupleActionProcessorDelegateABC(metaclass=ABCMeta):
@@ -36,28 +39,6 @@ class TupleActionProcessorDelegateABC(metaclass=ABCMeta):
         """Perform ``tupleAction``; return the result tuples (a list, one tuple or None),
         a Deferred of them, or be a coroutine. Raising (or failing the Deferred) sends the
         exception's type name and message to the caller as the action's error."""
-
-
-def accept_set(acceptOnlyFromVortex: AcceptNames) -> Optional[frozenset[str]]:
-    """The accepted sender names as a frozenset (None: everyone)."""
-    if acceptOnlyFromVortex is None:
-        return None
-    if isinstance(acceptOnlyFromVortex, str):
-        return frozenset((acceptOnlyFromVortex,))
-    return frozenset(acceptOnlyFromVortex)
-
-
-def error_of(failure: Failure) -> tuple[str, str]:
-    """``(code, message)`` for an error reply: the exception's type name and text."""
-    exc = failure.value
-    if isinstance(exc, RemoteError):
-        return exc.code, exc.message
-    return type(exc).__name__, str(exc)
-
-
-def error_envelope(code: str, message: str) -> PayloadEnvelope:
-    """A reply carrying only an error (replies have an empty filt)."""
-    return PayloadEnvelope(filt={}, error=(code, message))
 
 
 class _Response:
@@ -286,7 +267,7 @@ class TupleActionProcessor:
         elif isinstance(result, (list, tuple)):
             tuples = list(result)
         else:
-            raise InvalidActionError(
+            raise TypeError(
                 f"the delegate returned {type(result).__name__}; expected a list of tuples, "
                 "one tuple or None"
             )

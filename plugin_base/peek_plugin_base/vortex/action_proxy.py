@@ -6,8 +6,8 @@ from typing import Any, Optional
 from twisted.python.failure import Failure
 
 from peek_plugin_base.registrations import record_registration
-from peek_plugin_base.vortex.action_processor import Responder, error_envelope, error_of
 from peek_plugin_base.vortex.actions import action_filt
+from peek_plugin_base.vortex.call_support import Responder, error_envelope, error_of
 from peek_plugin_base.vortex.payload import PayloadEnvelope
 from peek_plugin_base.vortex.router import PayloadEndpoint, PayloadRouter, default_router
 

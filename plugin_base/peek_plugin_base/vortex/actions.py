@@ -2,24 +2,11 @@
 
 import datetime
 import uuid
-from typing import Any, Optional, TypeVar
+from typing import Any, Optional
 
-from peek_plugin_base.registrations import RegistrationLog, registering_for
+from peek_plugin_base.vortex.call_support import register_platform_tuple
 from peek_plugin_base.vortex.tuple_selector import TupleSelector
-from peek_plugin_base.vortex.tuples import Tuple, TupleField, addTupleType
-
-T = TypeVar("T", bound=type)
-
-
-def register_platform_tuple(cls: T) -> T:
-    """Register a tuple type the platform itself owns.
-
-    These modules may first be imported while some plugin is loading; registering under
-    a throwaway log keeps that plugin's rollback from unregistering platform types.
-    """
-    with registering_for(RegistrationLog("peek_plugin_base")):
-        addTupleType(cls)
-    return cls
+from peek_plugin_base.vortex.tuples import Tuple, TupleField
 
 
 def _new_action_id() -> str:

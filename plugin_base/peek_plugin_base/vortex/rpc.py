@@ -12,15 +12,15 @@ from twisted.internet.defer import TimeoutError as DeferTimeoutError
 from twisted.python.failure import Failure
 
 from peek_plugin_base.registrations import record_registration
-from peek_plugin_base.vortex.action_processor import (
+from peek_plugin_base.vortex.call_errors import AccessDeniedError, RpcTimeoutError
+from peek_plugin_base.vortex.call_support import (
     AcceptNames,
     Responder,
     accept_set,
     error_envelope,
     error_of,
+    register_platform_tuple,
 )
-from peek_plugin_base.vortex.actions import register_platform_tuple
-from peek_plugin_base.vortex.call_errors import AccessDeniedError, RpcTimeoutError
 from peek_plugin_base.vortex.errors import RemoteError, ReplyTimeoutError, RoutingError
 from peek_plugin_base.vortex.payload import Payload, PayloadEnvelope
 from peek_plugin_base.vortex.router import PayloadEndpoint, PayloadRouter, default_router

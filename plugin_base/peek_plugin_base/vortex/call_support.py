@@ -1,0 +1,54 @@
+"""Helpers shared by the action and RPC handlers: sender checks, error replies, platform tuples."""
+
+from collections.abc import Callable
+from typing import Optional, TypeVar, Union
+
+from twisted.python.failure import Failure
+
+from peek_plugin_base.registrations import RegistrationLog, registering_for
+from peek_plugin_base.vortex.errors import RemoteError
+from peek_plugin_base.vortex.payload import PayloadEnvelope
+from peek_plugin_base.vortex.tuples import addTupleType
+
+#: What ``acceptOnlyFromVortex`` may be: None (everyone), one name or several.
+AcceptNames = Union[None, str, list[str], tuple[str, ...], set[str], frozenset[str]]
+#: The ``sendResponse`` callable an endpoint callback is given.
+Responder = Callable[..., None]
+
+T = TypeVar("T", bound=type)
+
+
+def accept_set(acceptOnlyFromVortex: AcceptNames) -> Optional[frozenset[str]]:
+    """The accepted sender names as a frozenset (None: everyone)."""
+    if acceptOnlyFromVortex is None:
+        return None
+    if isinstance(acceptOnlyFromVortex, str):
+        return frozenset((acceptOnlyFromVortex,))
+    return frozenset(acceptOnlyFromVortex)
+
+
+def error_of(failure: Failure) -> tuple[str, str]:
+    """``(code, message)`` for an error reply: the exception's type name and text.
+
+    A :class:`RemoteError` (a failure passed on from further away) keeps its own code.
+    """
+    exc = failure.value
+    if isinstance(exc, RemoteError):
+        return exc.code, exc.message
+    return type(exc).__name__, str(exc)
+
+
+def error_envelope(code: str, message: str) -> PayloadEnvelope:
+    """A reply carrying only an error (replies have an empty filt)."""
+    return PayloadEnvelope(filt={}, error=(code, message))
+
+
+def register_platform_tuple(cls: T) -> T:
+    """Register a tuple type the platform itself owns.
+
+    These modules may first be imported while some plugin is loading; registering under
+    a throwaway log keeps that plugin's rollback from unregistering platform types.
+    """
+    with registering_for(RegistrationLog("peek_plugin_base")):
+        addTupleType(cls)
+    return cls
