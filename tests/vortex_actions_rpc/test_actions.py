@@ -18,6 +18,7 @@ from peek_plugin_base.vortex import (
     Payload,
     PayloadEnvelope,
     RemoteError,
+    RoutingError,
     TupleActionABC,
     TupleActionProcessor,
     TupleActionProcessorDelegateABC,
@@ -364,3 +365,17 @@ def test_coroutine_delegate_and_a_bad_result_each_get_one_answer(bus: MemoryBus)
         result_of(push.pushAction(ToggleCapsAction(stringIntId=1)))
     assert info.value.code == "TypeError" and "str" in info.value.message
     assert len(received) == 2
+
+
+def test_one_handler_per_processor_name_on_a_bus(bus: MemoryBus, store: Store) -> None:
+    """A second processor or a proxy of the same name on one bus is refused (it would make
+    a second response); after shutdown the name is free again."""
+    server = bus.node("peek-server")
+    first = TupleActionProcessor(NAME, FILT, defaultDelegate=store, router=server.router)
+    with pytest.raises(RoutingError, match="already handled"):
+        TupleActionProcessor(NAME, {"other": 1}, defaultDelegate=store, router=server.router)
+    with pytest.raises(RoutingError, match="already handled"):
+        TupleActionProcessorProxy(NAME, "peek-server", FILT, router=server.router)
+    assert server.router.endpoint_count == 1
+    first.shutdown()
+    TupleActionProcessorProxy(NAME, "peek-server", FILT, router=server.router)

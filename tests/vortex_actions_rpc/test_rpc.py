@@ -356,3 +356,25 @@ def test_start_in_the_wrong_service_or_twice_is_an_error(bus: MemoryBus) -> None
     serverSubInts.start(router=server.router)
     with pytest.raises(RoutingError, match="already started"):
         serverSubInts.start(router=server.router)
+
+
+def test_calling_an_rpc_this_process_should_serve_but_does_not_fails_fast(
+    bus: MemoryBus,
+) -> None:
+    """In the listening service, calling an RPC that was never started fails at once."""
+    server, _ = server_agent(bus)
+    with pytest.raises(RoutingError, match="not been started"):
+        result_of(serverSubInts.via(server.router)(1))
+
+
+def test_a_reimported_rpc_of_the_same_name_cannot_serve_twice(bus: MemoryBus) -> None:
+    """A second RPC object with the same name (e.g. a module imported twice) is refused
+    while the first serves, so one call never gets two answers from one process."""
+    server, _ = server_agent(bus)
+    handle = serverSubInts.start(router=server.router)
+    twin = vortexRPC("peek-server", additionalFilt=FILT)(serverSubInts.__wrapped__)
+    assert twin.rpcName == serverSubInts.rpcName
+    with pytest.raises(RoutingError, match="already handled"):
+        twin.start(router=server.router)
+    handle.shutdown()
+    twin.start(router=server.router)

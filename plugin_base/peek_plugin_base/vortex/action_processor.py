@@ -20,8 +20,10 @@ from peek_plugin_base.vortex.call_support import (
     AcceptNames,
     Responder,
     accept_set,
+    claim_key,
     error_envelope,
     error_of,
+    release_key,
 )
 from peek_plugin_base.vortex.errors import VortexError
 from peek_plugin_base.vortex.payload import Payload, PayloadEnvelope
@@ -132,6 +134,7 @@ class TupleActionProcessor:
     arrives while the first is still running waits for that same response. Responses are
     remembered ``dedupeSeconds`` on the router's clock, at most ``dedupeMaxEntries``.
 
+    One processor (or proxy) per name and router: a second one is a ``RoutingError``.
     ``acceptOnlyFromVortex`` limits senders by their authenticated vortex name (through a
     client proxy, the sender is the client service); others get an ``AccessDeniedError``.
 
@@ -170,6 +173,7 @@ class TupleActionProcessor:
         self._refused_logged: set[str] = set()
         self._router = router or default_router()
         self._cache = ActionResponseCache(self._router.clock, dedupeSeconds, dedupeMaxEntries)
+        claim_key(self._router, self.filt["key"], self)
         self._endpoint = PayloadEndpoint(self.filt, self._on_action, router=self._router)
         record_registration(
             f"tuple action processor {tupleActionProcessorName!r}", self.shutdown
@@ -194,6 +198,7 @@ class TupleActionProcessor:
     def shutdown(self) -> None:
         """Stop receiving actions; safe to call more than once."""
         self._endpoint.shutdown()
+        release_key(self._router, self.filt["key"], self)
 
     # ---- receiving
 

@@ -7,7 +7,13 @@ from twisted.python.failure import Failure
 
 from peek_plugin_base.registrations import record_registration
 from peek_plugin_base.vortex.actions import action_filt
-from peek_plugin_base.vortex.call_support import Responder, error_envelope, error_of
+from peek_plugin_base.vortex.call_support import (
+    Responder,
+    claim_key,
+    error_envelope,
+    error_of,
+    release_key,
+)
 from peek_plugin_base.vortex.payload import PayloadEnvelope
 from peek_plugin_base.vortex.router import PayloadEndpoint, PayloadRouter, default_router
 
@@ -52,6 +58,7 @@ class TupleActionProcessorProxy:
         self.filt = action_filt(tupleActionProcessorName, additionalFilt)
         self.timeoutSeconds = timeoutSeconds
         self._router = router or default_router()
+        claim_key(self._router, self.filt["key"], self)
         self._endpoint = PayloadEndpoint(self.filt, self._forward, router=self._router)
         record_registration(
             f"tuple action proxy {tupleActionProcessorName!r} -> {proxyToVortexName!r}",
@@ -61,6 +68,7 @@ class TupleActionProcessorProxy:
     def shutdown(self) -> None:
         """Stop forwarding; safe to call more than once."""
         self._endpoint.shutdown()
+        release_key(self._router, self.filt["key"], self)
 
     def _forward(
         self,

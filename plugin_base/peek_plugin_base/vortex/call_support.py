@@ -1,13 +1,15 @@
 """Helpers shared by the action and RPC handlers: sender checks, error replies, platform tuples."""
 
+import weakref
 from collections.abc import Callable
 from typing import Optional, TypeVar, Union
 
 from twisted.python.failure import Failure
 
 from peek_plugin_base.registrations import RegistrationLog, registering_for
-from peek_plugin_base.vortex.errors import RemoteError
+from peek_plugin_base.vortex.errors import RemoteError, RoutingError
 from peek_plugin_base.vortex.payload import PayloadEnvelope
+from peek_plugin_base.vortex.router import PayloadRouter
 from peek_plugin_base.vortex.tuples import addTupleType
 
 #: What ``acceptOnlyFromVortex`` may be: None (everyone), one name or several.
@@ -52,3 +54,28 @@ def register_platform_tuple(cls: T) -> T:
     with registering_for(RegistrationLog("peek_plugin_base")):
         addTupleType(cls)
     return cls
+
+
+# Which handler owns each filt key on each router: two owners would answer one call twice.
+_claims: "weakref.WeakKeyDictionary[PayloadRouter, dict[str, object]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def claim_key(router: PayloadRouter, key: str, owner: object) -> None:
+    """Make ``owner`` the only action/RPC handler of filt ``key`` on ``router``."""
+    claims = _claims.setdefault(router, {})
+    existing = claims.get(key)
+    if existing is not None and existing is not owner:
+        raise RoutingError(
+            f"{key!r} is already handled on this bus by {existing!r}; one handler per name "
+            f"(each call must be answered once), cannot add {owner!r}"
+        )
+    claims[key] = owner
+
+
+def release_key(router: PayloadRouter, key: str, owner: object) -> None:
+    """Undo :func:`claim_key` (only if ``owner`` still holds the key)."""
+    claims = _claims.get(router)
+    if claims is not None and claims.get(key) is owner:
+        del claims[key]

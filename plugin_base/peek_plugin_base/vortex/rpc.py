@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any, Optional
 
 from twisted.internet import threads
-from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.defer import Deferred, fail, maybeDeferred
 from twisted.internet.defer import TimeoutError as DeferTimeoutError
 from twisted.python.failure import Failure
 
@@ -17,9 +17,11 @@ from peek_plugin_base.vortex.call_support import (
     AcceptNames,
     Responder,
     accept_set,
+    claim_key,
     error_envelope,
     error_of,
     register_platform_tuple,
+    release_key,
 )
 from peek_plugin_base.vortex.errors import RemoteError, ReplyTimeoutError, RoutingError
 from peek_plugin_base.vortex.payload import Payload, PayloadEnvelope
@@ -51,12 +53,6 @@ class _RpcResultTuple(Tuple):
     result = TupleField()
 
 
-# Which RPCs each router serves, by name: a second start under one name is a mistake.
-_served: "weakref.WeakKeyDictionary[PayloadRouter, dict[str, RpcHandle]]" = (
-    weakref.WeakKeyDictionary()
-)
-
-
 def _as_remote_error(failure: Failure) -> RemoteError:
     code, message = error_of(failure)
     return RemoteError(code, message)
@@ -71,6 +67,7 @@ class RpcHandle:
         self.funcSelf = funcSelf
         self.active = True
         self._refused_logged: set[str] = set()
+        claim_key(router, rpc.filt["key"], self)
         self.endpoint = PayloadEndpoint(rpc.filt, self._on_call, router=router)
 
     def shutdown(self) -> None:
@@ -79,9 +76,7 @@ class RpcHandle:
             return
         self.active = False
         self.endpoint.shutdown()
-        served = _served.get(self.router)
-        if served is not None and served.get(self.rpc.rpcName) is self:
-            del served[self.rpc.rpcName]
+        release_key(self.router, self.rpc.filt["key"], self)
         if self.rpc._handles.get(self.router) is self:
             del self.rpc._handles[self.router]
 
@@ -240,11 +235,10 @@ class VortexRPC:
                 f"RPC {self.rpcName} listens as {self.listeningVortexName!r}, but this "
                 f"process is {', '.join(sorted(names))}; start it in that service instead"
             )
-        served = _served.setdefault(router, {})
-        if self.rpcName in served:
+        existing = self._handles.get(router)
+        if existing is not None and existing.active:
             raise RoutingError(f"RPC {self.rpcName} is already started on this bus")
         handle = RpcHandle(self, router, funcSelf)
-        served[self.rpcName] = handle
         self._handles[router] = handle
         record_registration(f"RPC {self.rpcName}", handle.shutdown)
         return handle
@@ -265,10 +259,16 @@ class VortexRPC:
             call = Payload(filt=self.filt, tuples=[_RpcArgsTuple(args=list(args), kwargs=kwargs)])
             envelope = call.makePayloadEnvelope()
         except Exception as e:
-            return Deferred.fromCoroutine(_raise(e))
+            return fail(e)
         handle = self._handles.get(router)
         if handle is not None and handle.active:
             return self._call_locally(handle, envelope)
+        if self.listeningVortexName in router.local_vortex_names:
+            # Sending would only loop back to this process and wait out the timeout.
+            return fail(RoutingError(
+                f"RPC {self.rpcName} is served by this process "
+                f"({self.listeningVortexName!r}) but has not been started here"
+            ))
         d = router.request(envelope, self.listeningVortexName, timeout=self.timeoutSeconds)
         d.addCallbacks(_result_of, self._timed_out)
         return d
@@ -306,10 +306,6 @@ class VortexRPC:
 
     def __repr__(self) -> str:
         return f"VortexRPC({self.rpcName!r} on {self.listeningVortexName!r})"
-
-
-async def _raise(exc: Exception) -> Any:
-    raise exc
 
 
 def _result_of(reply: PayloadEnvelope) -> Any:
