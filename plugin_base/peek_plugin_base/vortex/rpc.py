@@ -97,8 +97,8 @@ class RpcHandle:
     ) -> None:
         rpc = self.rpc
         if payloadEnvelope.messageId is None:
-            logger.warning("RPC %s called by %s without a message id: ignored",
-                           rpc.rpcName, vortexName)
+            logger.debug("RPC %s called by %s without a message id: ignored",
+                         rpc.rpcName, vortexName)
             return
 
         def answer(envelope: PayloadEnvelope) -> None:
@@ -163,7 +163,8 @@ class VortexRPC:
     or :class:`~peek_plugin_base.vortex.errors.ConnectionLostError`. A call made in the
     process whose router serves the RPC runs it locally, with the same copying of
     arguments and results and the same errors; ``acceptOnlyFromVortex`` does not apply to
-    such local calls.
+    such local calls. Calling it in the listening service before :meth:`start` fails at
+    once with :class:`~peek_plugin_base.vortex.errors.RoutingError`.
 
     Several connections with the listening name: a call goes to the vortex name, so every
     connection of that name (e.g. two agents sharing the ``peek-agent`` credential) runs
