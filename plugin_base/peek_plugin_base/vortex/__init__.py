@@ -60,7 +60,27 @@ Porting from the original platform: ``from vortex.Tuple import ...``,
 (about a microsecond per small tuple, so typical payloads need no thread).
 """
 
+from peek_plugin_base.vortex.action_processor import (
+    TupleActionProcessor,
+    TupleActionProcessorDelegateABC,
+)
+from peek_plugin_base.vortex.action_proxy import TupleActionProcessorProxy
+from peek_plugin_base.vortex.action_push_client import TupleActionPushClient
+from peek_plugin_base.vortex.actions import TupleActionABC, TupleGenericAction, TupleUpdateAction
+from peek_plugin_base.vortex.call_errors import (
+    AccessDeniedError,
+    ActionTimeoutError,
+    CallRefusedError,
+    InvalidActionError,
+    RpcTimeoutError,
+    UnknownActionTypeError,
+)
 from peek_plugin_base.vortex.codec import VortexCodec, configure_default_codec, default_codec
+from peek_plugin_base.vortex.connection_events import (
+    ConnectionEvents,
+    ConnectionListener,
+    connection_events,
+)
 from peek_plugin_base.vortex.errors import (
     CodecError,
     ConnectionLostError,
@@ -77,6 +97,11 @@ from peek_plugin_base.vortex.errors import (
     UnknownTupleTypeError,
     VortexError,
 )
+from peek_plugin_base.vortex.modules import filterModules
+from peek_plugin_base.vortex.observable import TupleDataObservableHandler, TuplesProviderABC
+from peek_plugin_base.vortex.observable_proxy import TupleDataObservableProxyHandler
+from peek_plugin_base.vortex.observable_wire import ObservableMessages
+from peek_plugin_base.vortex.observer_client import ObservedTuples, TupleDataObserverClient
 from peek_plugin_base.vortex.payload import Payload, PayloadEnvelope
 from peek_plugin_base.vortex.router import (
     LocalSender,
@@ -85,6 +110,8 @@ from peek_plugin_base.vortex.router import (
     VortexSender,
     default_router,
 )
+from peek_plugin_base.vortex.rpc import RpcHandle, VortexRPC, vortexRPC
+from peek_plugin_base.vortex.threads import deferToThreadWrap, deferToThreadWrapWithLogger
 from peek_plugin_base.vortex.tuple_selector import TupleSelector
 from peek_plugin_base.vortex.tuples import (
     Tuple,
@@ -95,13 +122,21 @@ from peek_plugin_base.vortex.tuples import (
 )
 
 __all__ = [
+    "AccessDeniedError",
+    "ActionTimeoutError",
+    "CallRefusedError",
     "CodecError",
+    "ConnectionEvents",
+    "ConnectionListener",
     "ConnectionLostError",
     "DecodeError",
     "DuplicateTupleTypeError",
     "EncodeError",
+    "InvalidActionError",
     "LocalSender",
     "NoTransportError",
+    "ObservableMessages",
+    "ObservedTuples",
     "Payload",
     "PayloadEndpoint",
     "PayloadEnvelope",
@@ -110,54 +145,39 @@ __all__ = [
     "RemoteError",
     "ReplyTimeoutError",
     "RoutingError",
+    "RpcHandle",
+    "RpcTimeoutError",
     "Tuple",
-    "TupleField",
-    "TupleSelector",
-    "TupleTypeError",
-    "UndeclaredFieldError",
-    "UnknownTupleTypeError",
-    "VortexCodec",
-    "VortexError",
-    "VortexSender",
-    "addTupleType",
-    "configure_default_codec",
-    "default_codec",
-    "default_router",
-    "registeredTupleNames",
-    "removeTupleType",
-]
-
-# Observable data (TupleDataObservableHandler, its client-service proxy and a Python
-# observer), connection notices for them, and the seed's txhttputil helpers.
-from peek_plugin_base.vortex.connection_events import (  # noqa: E402
-    ConnectionEvents,
-    ConnectionListener,
-    connection_events,
-)
-from peek_plugin_base.vortex.modules import filterModules  # noqa: E402
-from peek_plugin_base.vortex.observable import (  # noqa: E402
-    TupleDataObservableHandler,
-    TuplesProviderABC,
-)
-from peek_plugin_base.vortex.observable_proxy import TupleDataObservableProxyHandler  # noqa: E402
-from peek_plugin_base.vortex.observable_wire import ObservableMessages  # noqa: E402
-from peek_plugin_base.vortex.observer_client import (  # noqa: E402
-    ObservedTuples,
-    TupleDataObserverClient,
-)
-from peek_plugin_base.vortex.threads import deferToThreadWrap, deferToThreadWrapWithLogger  # noqa: E402
-
-__all__ += [
-    "ConnectionEvents",
-    "ConnectionListener",
-    "ObservableMessages",
-    "ObservedTuples",
+    "TupleActionABC",
+    "TupleActionProcessor",
+    "TupleActionProcessorDelegateABC",
+    "TupleActionProcessorProxy",
+    "TupleActionPushClient",
     "TupleDataObservableHandler",
     "TupleDataObservableProxyHandler",
     "TupleDataObserverClient",
+    "TupleField",
+    "TupleGenericAction",
+    "TupleSelector",
+    "TupleTypeError",
+    "TupleUpdateAction",
     "TuplesProviderABC",
+    "UndeclaredFieldError",
+    "UnknownActionTypeError",
+    "UnknownTupleTypeError",
+    "VortexCodec",
+    "VortexError",
+    "VortexRPC",
+    "VortexSender",
+    "addTupleType",
+    "configure_default_codec",
     "connection_events",
+    "default_codec",
+    "default_router",
     "deferToThreadWrap",
     "deferToThreadWrapWithLogger",
     "filterModules",
+    "registeredTupleNames",
+    "removeTupleType",
+    "vortexRPC",
 ]

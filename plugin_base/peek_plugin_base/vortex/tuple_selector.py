@@ -4,10 +4,10 @@ from typing import Any, Optional
 
 import orjson
 
-from peek_plugin_base.vortex.tuples import Tuple, TupleField, addTupleType
+from peek_plugin_base.vortex.tuples import Tuple, TupleField, register_platform_tuple
 
 
-@addTupleType
+@register_platform_tuple
 class TupleSelector(Tuple):
     """``TupleSelector(name, selector)``: which tuples an observer wants.
 

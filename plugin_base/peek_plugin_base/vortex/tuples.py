@@ -4,9 +4,9 @@ import copy
 import operator
 import weakref
 from collections.abc import Callable
-from typing import Any, ClassVar, Optional
+from typing import Any, ClassVar, Optional, TypeVar
 
-from peek_plugin_base.registrations import record_registration
+from peek_plugin_base.registrations import RegistrationLog, record_registration, registering_for
 from peek_plugin_base.vortex.errors import DuplicateTupleTypeError, TupleTypeError
 
 _MUTABLE_DEFAULTS = (list, dict, set, bytearray)
@@ -279,3 +279,17 @@ class Tuple:
             f"{k}={v!r}" for k, v in zip(info.fields or (), info.getter(self), strict=True)
         )
         return f"{type(self).__name__}({values})"
+
+
+TypeT = TypeVar("TypeT", bound=type)
+
+
+def register_platform_tuple(cls: TypeT) -> TypeT:
+    """Register a tuple type the platform itself owns.
+
+    These modules may first be imported while some plugin is loading; registering under
+    a throwaway log keeps that plugin's rollback from unregistering platform types.
+    """
+    with registering_for(RegistrationLog("peek_plugin_base")):
+        addTupleType(cls)
+    return cls

@@ -1,0 +1,352 @@
+"""``@vortexRPC``: call a function that runs in another service as if it were local."""
+
+import functools
+import logging
+import weakref
+from collections.abc import Callable
+from typing import Any, Optional
+
+from twisted.internet import threads
+from twisted.internet.defer import Deferred, fail, maybeDeferred
+from twisted.internet.defer import TimeoutError as DeferTimeoutError
+from twisted.python.failure import Failure
+
+from peek_plugin_base.registrations import record_registration
+from peek_plugin_base.vortex.call_errors import AccessDeniedError, RpcTimeoutError
+from peek_plugin_base.vortex.call_support import (
+    AcceptNames,
+    Responder,
+    accept_set,
+    claim_key,
+    error_envelope,
+    error_of,
+    release_key,
+)
+from peek_plugin_base.vortex.errors import RemoteError, ReplyTimeoutError, RoutingError
+from peek_plugin_base.vortex.payload import Payload, PayloadEnvelope
+from peek_plugin_base.vortex.router import PayloadEndpoint, PayloadRouter, default_router
+from peek_plugin_base.vortex.tuples import Tuple, TupleField, register_platform_tuple
+
+logger = logging.getLogger(__name__)
+
+#: Runs a blocking function in a thread and returns a Deferred (tests may swap it).
+defer_to_thread: Callable[..., Deferred] = threads.deferToThread
+
+
+@register_platform_tuple
+class _RpcArgsTuple(Tuple):
+    """The arguments of one RPC call."""
+
+    __tupleType__ = "vortex.rpc.Args"
+
+    args = TupleField(defaultValue=list)
+    kwargs = TupleField(defaultValue=dict)
+
+
+@register_platform_tuple
+class _RpcResultTuple(Tuple):
+    """The return value of one RPC call."""
+
+    __tupleType__ = "vortex.rpc.Result"
+
+    result = TupleField()
+
+
+def _as_remote_error(failure: Failure) -> RemoteError:
+    code, message = error_of(failure)
+    return RemoteError(code, message)
+
+
+class RpcHandle:
+    """One started RPC on one router; :meth:`shutdown` stops it answering."""
+
+    def __init__(self, rpc: "VortexRPC", router: PayloadRouter, funcSelf: Any) -> None:
+        self.rpc = rpc
+        self.router = router
+        self.funcSelf = funcSelf
+        self.active = True
+        self._refused_logged: set[str] = set()
+        claim_key(router, rpc.filt["key"], self)
+        self.endpoint = PayloadEndpoint(rpc.filt, self._on_call, router=router)
+
+    def shutdown(self) -> None:
+        """Stop answering calls; safe to call more than once."""
+        if not self.active:
+            return
+        self.active = False
+        self.endpoint.shutdown()
+        release_key(self.router, self.rpc.filt["key"], self)
+        if self.rpc._handles.get(self.router) is self:
+            del self.rpc._handles[self.router]
+
+    def invoke(self, args: list[Any], kwargs: dict[str, Any]) -> Deferred:
+        """Run the function with decoded arguments (in a thread if the RPC says so)."""
+        if self.funcSelf is not None:
+            args = [self.funcSelf, *args]
+        if self.rpc.deferToThread:
+            return defer_to_thread(self.rpc.func, *args, **kwargs)
+        return maybeDeferred(self.rpc.func, *args, **kwargs)
+
+    def _on_call(
+        self,
+        payloadEnvelope: PayloadEnvelope,
+        vortexName: str,
+        vortexUuid: str,
+        sendResponse: Responder,
+    ) -> None:
+        rpc = self.rpc
+        if payloadEnvelope.messageId is None:
+            logger.debug("RPC %s called by %s without a message id: ignored",
+                         rpc.rpcName, vortexName)
+            return
+
+        def answer(envelope: PayloadEnvelope) -> None:
+            try:
+                sendResponse(envelope)
+            except Exception as e:  # the caller may be gone; nothing else to tell
+                logger.warning("RPC %s: could not answer %s (%s): %s",
+                               rpc.rpcName, vortexName, vortexUuid, e)
+
+        accept = rpc.acceptOnly
+        if accept is not None and vortexName not in accept:
+            # One warning per sender name, so a misbehaving peer cannot flood the log.
+            level = logging.DEBUG if vortexName in self._refused_logged else logging.WARNING
+            self._refused_logged.add(vortexName)
+            logger.log(level, "RPC %s refused a call from vortex %r (accepts only %s)",
+                       rpc.rpcName, vortexName, sorted(accept))
+            exc = AccessDeniedError(
+                f"RPC {rpc.rpcName} does not accept calls from vortex {vortexName!r}"
+            )
+            answer(error_envelope(type(exc).__name__, str(exc)))
+            return
+        try:
+            (call,) = payloadEnvelope.decodePayload().tuples
+            if type(call) is not _RpcArgsTuple:
+                raise TypeError(f"expected {_RpcArgsTuple.__tupleType__}, got {call!r}")
+        except Exception as e:
+            logger.warning("RPC %s: undecodable call from %s: %s", rpc.rpcName, vortexName, e)
+            answer(error_envelope(type(e).__name__, f"RPC {rpc.rpcName}: bad call: {e}"))
+            return
+        logger.debug("RPC %s called by %s", rpc.rpcName, vortexName)
+
+        def succeeded(result: Any) -> None:
+            try:
+                reply = Payload(filt={}, tuples=[_RpcResultTuple(result=result)])
+                answer(reply.makePayloadEnvelope())
+            except Exception as e:
+                logger.error("RPC %s: cannot send its result: %s", rpc.rpcName, e)
+                answer(error_envelope(type(e).__name__, f"RPC {rpc.rpcName} result: {e}"))
+
+        def failed(failure: Failure) -> None:
+            code, message = error_of(failure)
+            if rpc.logExceptions:
+                logger.warning("RPC %s called by %s raised %s",
+                               rpc.rpcName, vortexName, failure.getTraceback())
+            answer(error_envelope(code, message))
+
+        self.invoke(call.args, call.kwargs).addCallbacks(succeeded, failed)
+
+    def __repr__(self) -> str:
+        return f"RpcHandle({self.rpc.rpcName!r}, active={self.active})"
+
+
+class VortexRPC:
+    """A function callable from other services; made by :func:`vortexRPC`.
+
+    In the listening service, :meth:`start` (``funcSelf`` for methods) registers the
+    handler and returns an :class:`RpcHandle`. Anywhere, calling the object sends the
+    arguments to ``listeningVortexName`` and returns a Deferred firing with the function's
+    return value (a value, a Deferred or a coroutine's result), or failing with
+    :class:`~peek_plugin_base.vortex.errors.RemoteError` (``code`` = the remote exception's
+    type name, ``message`` = its text), :class:`RpcTimeoutError` after ``timeoutSeconds``,
+    or :class:`~peek_plugin_base.vortex.errors.ConnectionLostError`. A call made in the
+    process whose router serves the RPC runs it locally, with the same copying of
+    arguments and results and the same errors; ``acceptOnlyFromVortex`` does not apply to
+    such local calls. Calling it in the listening service before :meth:`start` fails at
+    once with :class:`~peek_plugin_base.vortex.errors.RoutingError`.
+
+    Several connections with the listening name: a call goes to the vortex name, so every
+    connection of that name (e.g. two agents sharing the ``peek-agent`` credential) runs
+    it; the first answer settles the call and later answers are dropped. The bus routes by
+    name and has no view of which connections exist, so it cannot pick one; for the normal
+    topology (one connection per service name) this is exactly one run. RPCs served by
+    several processes of one name should be idempotent, or each process should listen
+    under its own name.
+
+    Wire format (frame and tagged values: :class:`~peek_plugin_base.vortex.codec.VortexCodec`)
+    ------------------------------------------------------------------------------------
+    Call: header ``f`` = ``{**additionalFilt, "key": "vortex.rpc.<rpcName>"}`` (``rpcName``
+    is the function's module and qualified name, e.g.
+    ``peek_plugin_tutorial._private.agent.RpcForServer.RpcForServer.subInts``), ``m`` a
+    message id, ``d`` the listening vortex name; the body is one ``vortex.rpc.Args`` tuple
+    with fields ``args`` (list) and ``kwargs`` (dict of string keys). Arguments may be any
+    value the codec carries, tuples included.
+
+    Answer: ``f`` = ``{}``, ``r`` = the call's ``m``, and either a body holding one
+    ``vortex.rpc.Result`` tuple with field ``result``, or ``e`` = ``[code, message]``:
+    the exception's type name and text, ``AccessDeniedError`` for a refused sender, or the
+    decode error of a malformed call. Never a traceback.
+    """
+
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        listeningVortexName: str,
+        acceptOnlyFromVortex: AcceptNames = None,
+        additionalFilt: Optional[dict[str, Any]] = None,
+        deferToThread: bool = False,
+        timeoutSeconds: float = 30.0,
+        logExceptions: bool = True,
+        router: Optional[PayloadRouter] = None,
+    ) -> None:
+        if func.__module__ == "__main__":
+            # The name would differ between the process running the script and the others.
+            raise RoutingError(
+                f"@vortexRPC {func.__qualname__}: RPCs must live in an importable module, "
+                "not in __main__"
+            )
+        self.func = func
+        self.rpcName = f"{func.__module__}.{func.__qualname__}"
+        self.listeningVortexName = listeningVortexName
+        self.acceptOnly = accept_set(acceptOnlyFromVortex)
+        self.filt = {**(additionalFilt or {}), "key": f"vortex.rpc.{self.rpcName}"}
+        self.deferToThread = deferToThread
+        self.timeoutSeconds = timeoutSeconds
+        self.logExceptions = logExceptions
+        self._router = router
+        self._handles: weakref.WeakKeyDictionary[PayloadRouter, RpcHandle] = (
+            weakref.WeakKeyDictionary()
+        )
+        functools.update_wrapper(self, func)
+
+    # ---- listening side
+
+    def start(self, funcSelf: Any = None, router: Optional[PayloadRouter] = None) -> RpcHandle:
+        """Serve this RPC on ``router`` (default: the decorator's, else the process's).
+
+        Fails if the router's process has other vortex names than the listening one, or if
+        an RPC of this name is already served there. The registration is recorded against
+        the loading plugin, so unloading it stops the RPC.
+        """
+        router = router or self._router or default_router()
+        names = router.local_vortex_names
+        if names and self.listeningVortexName not in names:
+            raise RoutingError(
+                f"RPC {self.rpcName} listens as {self.listeningVortexName!r}, but this "
+                f"process is {', '.join(sorted(names))}; start it in that service instead"
+            )
+        existing = self._handles.get(router)
+        if existing is not None and existing.active:
+            raise RoutingError(f"RPC {self.rpcName} is already started on this bus")
+        handle = RpcHandle(self, router, funcSelf)
+        self._handles[router] = handle
+        record_registration(f"RPC {self.rpcName}", handle.shutdown)
+        return handle
+
+    # ---- calling side
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Deferred:
+        """Call the RPC through the process's router; see the class docstring."""
+        return self.callVia(self._router or default_router(), *args, **kwargs)
+
+    def via(self, router: PayloadRouter) -> Callable[..., Deferred]:
+        """A caller that uses ``router`` (one of several simulated services in a test)."""
+        return functools.partial(self.callVia, router)
+
+    def callVia(self, router: PayloadRouter, *args: Any, **kwargs: Any) -> Deferred:
+        """Call the RPC through ``router``."""
+        try:
+            call = Payload(filt=self.filt, tuples=[_RpcArgsTuple(args=list(args), kwargs=kwargs)])
+            envelope = call.makePayloadEnvelope()
+        except Exception as e:
+            return fail(e)
+        handle = self._handles.get(router)
+        if handle is not None and handle.active:
+            return self._call_locally(handle, envelope)
+        if self.listeningVortexName in router.local_vortex_names:
+            # Sending would only loop back to this process and wait out the timeout.
+            return fail(RoutingError(
+                f"RPC {self.rpcName} is served by this process "
+                f"({self.listeningVortexName!r}) but has not been started here"
+            ))
+        d = router.request(envelope, self.listeningVortexName, timeout=self.timeoutSeconds)
+        d.addCallbacks(_result_of, self._timed_out)
+        return d
+
+    def _call_locally(self, handle: RpcHandle, envelope: PayloadEnvelope) -> Deferred:
+        # Through the codec both ways, so a local call copies and checks values as a remote
+        # one would and the caller cannot tell the difference.
+        (call,) = envelope.decodePayload().tuples
+        d = handle.invoke(call.args, call.kwargs)
+
+        def copy_result(result: Any) -> Any:
+            return _result_of(
+                Payload(tuples=[_RpcResultTuple(result=result)]).makePayloadEnvelope()
+            )
+
+        d.addCallbacks(copy_result, lambda f: Failure(_as_remote_error(f)))
+        d.addTimeout(self.timeoutSeconds, handle.router.clock)
+        d.addErrback(self._local_timed_out, handle)
+        return d
+
+    def _timed_out(self, failure: Failure) -> Failure:
+        exc = failure.value
+        if isinstance(exc, ReplyTimeoutError) and not isinstance(exc, RpcTimeoutError):
+            return Failure(RpcTimeoutError(
+                self.rpcName, f"vortex {self.listeningVortexName!r}", exc.timeout, exc.message_id
+            ))
+        return failure
+
+    def _local_timed_out(self, failure: Failure, handle: RpcHandle) -> Failure:
+        if failure.check(DeferTimeoutError):
+            return Failure(RpcTimeoutError(
+                self.rpcName, "this process (local call)", self.timeoutSeconds, "local"
+            ))
+        return failure
+
+    def __repr__(self) -> str:
+        return f"VortexRPC({self.rpcName!r} on {self.listeningVortexName!r})"
+
+
+def _result_of(reply: PayloadEnvelope) -> Any:
+    tuples = reply.decodePayload().tuples
+    if len(tuples) != 1 or type(tuples[0]) is not _RpcResultTuple:
+        raise RemoteError("InvalidRpcAnswer", f"expected one vortex.rpc.Result, got {tuples!r}")
+    return tuples[0].result
+
+
+def vortexRPC(
+    listeningVortexName: str,
+    acceptOnlyFromVortex: AcceptNames = None,
+    additionalFilt: Optional[dict[str, Any]] = None,
+    deferToThread: bool = False,
+    timeoutSeconds: float = 30.0,
+    logExceptions: bool = True,
+    router: Optional[PayloadRouter] = None,
+) -> Callable[[Callable[..., Any]], VortexRPC]:
+    """Decorator: make a function or method an RPC served by ``listeningVortexName``.
+
+    ::
+
+        class RpcForServer:
+            def makeHandlers(self):
+                yield self.subInts.start(funcSelf=self)     # in the agent
+
+            @vortexRPC(peekAgentName, additionalFilt=tutorialFilt)
+            def subInts(self, val1, kwval1=9):
+                return val1 - kwval1
+
+        result = await RpcForServer.subInts(7, kwval1=5)     # in the server: 2
+
+    ``acceptOnlyFromVortex`` (a name or names) is checked against the caller's
+    authenticated vortex name; ``deferToThread`` runs blocking functions in the reactor's
+    thread pool; ``timeoutSeconds`` bounds how long a caller waits. See :class:`VortexRPC`.
+    """
+
+    def decorate(func: Callable[..., Any]) -> VortexRPC:
+        return VortexRPC(
+            func, listeningVortexName, acceptOnlyFromVortex, additionalFilt, deferToThread,
+            timeoutSeconds, logExceptions, router,
+        )
+
+    return decorate

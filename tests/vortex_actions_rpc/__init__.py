@@ -1,0 +1,1 @@
+"""Tests of bus actions (processor, proxy, push client) and @vortexRPC over the in-memory bus."""

@@ -1,0 +1,19 @@
+"""Shared fixtures: an in-memory bus whose routers all run on one task.Clock."""
+
+import pytest
+from twisted.internet.task import Clock
+
+from peek_plugin_base.testing import MemoryBus
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """The time source every router on the bus uses."""
+    return Clock()
+
+
+@pytest.fixture
+def bus(clock: Clock) -> MemoryBus:
+    """An in-memory bus whose reply timeouts and caches run on ``clock``."""
+    return MemoryBus(clock)
+

@@ -1,0 +1,381 @@
+"""Actions: one response per action, idempotent retries, the client proxy and the push client."""
+
+import datetime
+import logging
+from typing import Any
+
+import orjson
+import pytest
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
+
+from peek_plugin_base.registrations import RegistrationLog, registering_for
+from peek_plugin_base.testing import MemoryBus
+from peek_plugin_base.vortex import (
+    AccessDeniedError,
+    ActionTimeoutError,
+    InvalidActionError,
+    Payload,
+    PayloadEnvelope,
+    RemoteError,
+    RoutingError,
+    TupleActionABC,
+    TupleActionProcessor,
+    TupleActionProcessorDelegateABC,
+    TupleActionProcessorProxy,
+    TupleActionPushClient,
+    TupleGenericAction,
+    TupleSelector,
+    TupleUpdateAction,
+    UnknownActionTypeError,
+)
+from peek_plugin_base.vortex.errors import ReplyTimeoutError
+from tests.support import result_of
+from tests.vortex_actions_rpc.helpers import (
+    AddIntValueAction,
+    OrphanAction,
+    StringIntTuple,
+    ToggleCapsAction,
+    record_received,
+)
+
+NAME = "tutorialActions"
+FILT = {"plugin": "peek_plugin_tutorial"}
+
+
+class Store(TupleActionProcessorDelegateABC):
+    """The tutorial's controller over an in-memory table; records every action it runs."""
+
+    def __init__(self) -> None:
+        self.rows = {1: StringIntTuple(id=1, string1="Hello", int1=10)}
+        self.ran: list[TupleActionABC] = []
+        self.pending: list[Deferred[Any]] = []
+        self.hold = False
+
+    def processTupleAction(self, tupleAction: TupleActionABC) -> Any:
+        self.ran.append(tupleAction)
+        if self.hold:
+            # Finish later, like a delegate that waits on a database thread.
+            d: Deferred[Any] = Deferred()
+            self.pending.append(d)
+            return d.addCallback(lambda _: self._apply(tupleAction))
+        return self._apply(tupleAction)
+
+    def _apply(self, action: TupleActionABC) -> list[StringIntTuple]:
+        if isinstance(action, AddIntValueAction):
+            if action.offset == 0:
+                raise ValueError("offset must not be zero")
+            row = self.rows[action.stringIntId]
+            row.int1 += action.offset
+            return [row]
+        assert isinstance(action, ToggleCapsAction)
+        row = self.rows[action.stringIntId]
+        row.string1 = row.string1.lower() if row.string1[0].isupper() else row.string1.upper()
+        return [row]
+
+
+@pytest.fixture
+def store() -> Store:
+    """A fresh delegate with one row (id 1, "Hello", 10)."""
+    return Store()
+
+
+def server_and_device(bus: MemoryBus, store: Store, **processor_args: Any) -> tuple:
+    """A server with the tutorial's processor and a device linked straight to it."""
+    server, device = bus.node("peek-server"), bus.node("device")
+    bus.link(device, server)
+    processor = TupleActionProcessor(
+        NAME, additionalFilt=FILT, defaultDelegate=store, router=server.router, **processor_args
+    )
+    push = TupleActionPushClient(NAME, "peek-server", additionalFilt=FILT, router=device.router)
+    return server, device, processor, push
+
+
+def test_action_tuples_carry_a_fresh_id_and_time_and_survive_the_wire() -> None:
+    """Every constructed action gets its own uuid and a UTC time; decoding keeps both."""
+    a, b = AddIntValueAction(stringIntId=1, offset=2), AddIntValueAction(stringIntId=1, offset=2)
+    assert a.uuid != b.uuid and len(a.uuid) == 36
+    assert a.dateTime.tzinfo is not None
+    assert abs(a.dateTime - datetime.datetime.now(datetime.UTC)) < datetime.timedelta(seconds=5)
+    generic = TupleGenericAction("click", {"button": "ok"})
+    update = TupleUpdateAction(
+        "tests.actions_rpc.StringIntTuple", TupleSelector("t", {"id": 1}), [1], {"int1": 5}
+    )
+    decoded = Payload.fromVortexMsg(Payload(tuples=[a, generic, update]).toVortexMsg()).tuples
+    assert decoded == [a, generic, update]
+    assert (decoded[1].key, decoded[1].data) == ("click", {"button": "ok"})
+    assert decoded[2].tupleSelector == TupleSelector("t", {"id": 1})
+    assert decoded[2].tupleTypeName == "tests.actions_rpc.StringIntTuple"
+
+
+def test_success_gets_exactly_one_response_with_the_result_tuples(
+    bus: MemoryBus, store: Store
+) -> None:
+    """A successful action is answered once, with the delegate's tuples."""
+    _, device, _, push = server_and_device(bus, store)
+    received = record_received(device)
+    result = result_of(push.pushAction(AddIntValueAction(stringIntId=1, offset=5)))
+    assert result == [StringIntTuple(id=1, string1="Hello", int1=15)]
+    assert len(received) == 1 and received[0].error is None
+
+
+def test_delegate_error_gets_exactly_one_error_response(bus: MemoryBus, store: Store) -> None:
+    """A delegate exception reaches the pusher as its type name and message, once."""
+    _, device, _, push = server_and_device(bus, store)
+    received = record_received(device)
+    with pytest.raises(RemoteError) as info:
+        result_of(push.pushAction(AddIntValueAction(stringIntId=1, offset=0)))
+    assert (info.value.code, info.value.message) == ("ValueError", "offset must not be zero")
+    assert len(received) == 1
+
+
+def test_deferred_delegate_answers_when_it_finishes(bus: MemoryBus, store: Store) -> None:
+    """A delegate returning an unfired Deferred is answered when it fires, not before."""
+    _, device, _, push = server_and_device(bus, store)
+    store.hold = True
+    received = record_received(device)
+    pushed = push.pushAction(ToggleCapsAction(stringIntId=1))
+    assert not pushed.called and received == []
+    store.pending[0].callback(None)
+    assert result_of(pushed)[0].string1 == "hello"
+    assert len(received) == 1
+
+
+def test_unknown_action_type_is_an_error_naming_it(bus: MemoryBus, store: Store) -> None:
+    """A type without delegate (and no default) gets UnknownActionTypeError naming it."""
+    server, device, processor, push = server_and_device(bus, store)
+    processor.shutdown()
+    typed = TupleActionProcessor(NAME, additionalFilt=FILT, router=server.router)
+    typed.setDelegate(AddIntValueAction, store)
+    with pytest.raises(RemoteError) as info:
+        result_of(push.pushAction(OrphanAction()))
+    assert info.value.code == UnknownActionTypeError.__name__
+    assert OrphanAction.tupleName() in info.value.message
+    assert result_of(push.pushAction(AddIntValueAction(stringIntId=1, offset=1)))[0].int1 == 11
+    assert store.ran and not any(isinstance(a, OrphanAction) for a in store.ran)
+
+
+def test_type_not_registered_on_the_server_is_an_error_naming_it(
+    bus: MemoryBus, store: Store
+) -> None:
+    """An action whose type the server does not know is answered with the decode error."""
+    _, device, processor, _ = server_and_device(bus, store)
+    body = orjson.dumps({"T": [["elsewhere.SomeAction", ["uuid"]]], "R": [[0, ["abc"]]]})
+    request = PayloadEnvelope(filt=processor.filt, encodedPayload=body)
+    with pytest.raises(RemoteError) as info:
+        result_of(device.router.request(request, "peek-server"))
+    assert info.value.code == "UnknownTupleTypeError"
+    assert "elsewhere.SomeAction" in info.value.message
+    assert store.ran == []
+
+
+def test_per_type_delegate_wins_over_the_default(bus: MemoryBus, store: Store) -> None:
+    """setDelegate routes one type to its delegate; other types go to the default."""
+    _, _, processor, push = server_and_device(bus, store)
+    toggler = Store()
+    processor.setDelegate(ToggleCapsAction, toggler)
+    result_of(push.pushAction(ToggleCapsAction(stringIntId=1)))
+    result_of(push.pushAction(AddIntValueAction(stringIntId=1, offset=1)))
+    assert [type(a) for a in toggler.ran] == [ToggleCapsAction]
+    assert [type(a) for a in store.ran] == [AddIntValueAction]
+
+
+def test_not_exactly_one_action_is_refused(bus: MemoryBus, store: Store) -> None:
+    """A message with two actions, or a non-action tuple, is refused without running."""
+    _, device, processor, _ = server_and_device(bus, store)
+    for tuples in ([AddIntValueAction(), AddIntValueAction()], [StringIntTuple(id=1)], []):
+        with pytest.raises(RemoteError) as info:
+            result_of(device.router.request(Payload(processor.filt, tuples), "peek-server"))
+        assert info.value.code == InvalidActionError.__name__
+    assert store.ran == []
+
+
+def test_retry_with_the_same_id_returns_the_first_result_without_running_again(
+    bus: MemoryBus, store: Store
+) -> None:
+    """A repeated action id gets the first answer; the delegate ran once."""
+    _, _, _, push = server_and_device(bus, store)
+    action = AddIntValueAction(stringIntId=1, offset=5)
+    first = result_of(push.pushAction(action))
+    again = result_of(push.pushAction(action))
+    assert first == again == [StringIntTuple(id=1, string1="Hello", int1=15)]
+    assert len(store.ran) == 1 and store.rows[1].int1 == 15
+    with pytest.raises(RemoteError):
+        result_of(push.pushAction(failing := AddIntValueAction(stringIntId=1, offset=0)))
+    with pytest.raises(RemoteError) as info:
+        result_of(push.pushAction(failing))
+    assert info.value.code == "ValueError" and len(store.ran) == 2
+
+
+def test_concurrent_retry_waits_for_the_same_result(bus: MemoryBus, store: Store) -> None:
+    """A retry arriving while the first run is in progress gets that run's answer."""
+    _, device, processor, push = server_and_device(bus, store)
+    store.hold = True
+    received = record_received(device)
+    action = AddIntValueAction(stringIntId=1, offset=3)
+    first, second = push.pushAction(action), push.pushAction(action)
+    assert len(store.ran) == 1 and processor.cache.running_count == 1
+    assert not first.called and not second.called
+    store.pending[0].callback(None)
+    assert result_of(first) == result_of(second) == [StringIntTuple(id=1, string1="Hello", int1=13)]
+    assert len(received) == 2 and received[0].encodedPayload == received[1].encodedPayload
+
+
+def test_dedupe_memory_expires_on_the_clock(bus: MemoryBus, store: Store, clock: Clock) -> None:
+    """After dedupeSeconds a repeated id runs again: the cache is bounded in time."""
+    _, _, processor, push = server_and_device(bus, store, dedupeSeconds=60.0)
+    action = AddIntValueAction(stringIntId=1, offset=1)
+    result_of(push.pushAction(action))
+    clock.advance(59)
+    result_of(push.pushAction(action))
+    assert len(store.ran) == 1
+    clock.advance(2)
+    assert result_of(push.pushAction(action))[0].int1 == 12
+    assert len(store.ran) == 2 and len(processor.cache) == 1
+
+
+def test_dedupe_memory_is_bounded_in_size(bus: MemoryBus, store: Store) -> None:
+    """Beyond dedupeMaxEntries the oldest answer is forgotten (and only that one)."""
+    _, _, processor, push = server_and_device(bus, store, dedupeMaxEntries=2)
+    a, b, c = (AddIntValueAction(stringIntId=1, offset=1) for _ in range(3))
+    for action in (a, b, c):
+        result_of(push.pushAction(action))
+    assert len(processor.cache) == 2
+    result_of(push.pushAction(c))
+    assert len(store.ran) == 3
+    result_of(push.pushAction(a))
+    assert len(store.ran) == 4
+
+
+def test_proxy_relays_device_actions_and_answers_without_reencoding(
+    bus: MemoryBus, store: Store
+) -> None:
+    """device -> client proxy -> server processor and back; the body bytes are unchanged."""
+    server, client, device = bus.node("peek-server"), bus.node("peek-client"), bus.node("device")
+    bus.link(client, server)
+    bus.link(device, client)
+    TupleActionProcessor(NAME, FILT, defaultDelegate=store, acceptOnlyFromVortex="peek-client",
+                         router=server.router)
+    TupleActionProcessorProxy(NAME, "peek-server", additionalFilt=FILT, router=client.router)
+    push = TupleActionPushClient(NAME, "peek-client", additionalFilt=FILT, router=device.router)
+    at_server, at_device = record_received(server), record_received(device)
+    action = AddIntValueAction(stringIntId=1, offset=4)
+    assert result_of(push.pushAction(action)) == [StringIntTuple(id=1, string1="Hello", int1=14)]
+    sent_body = Payload(push.filt, [action]).makePayloadEnvelope().encodedPayload
+    assert at_server[0].encodedPayload == sent_body
+    assert len(at_device) == 1
+    with pytest.raises(RemoteError) as info:
+        result_of(push.pushAction(AddIntValueAction(stringIntId=1, offset=0)))
+    assert info.value.code == "ValueError" and len(at_device) == 2
+
+
+def test_proxy_answers_with_an_error_when_the_server_does_not(
+    bus: MemoryBus, clock: Clock
+) -> None:
+    """With no server answer the proxy still answers the device once, with a timeout."""
+    server, client, device = bus.node("peek-server"), bus.node("peek-client"), bus.node("device")
+    bus.link(client, server)  # the server runs no processor: nobody answers
+    bus.link(device, client)
+    TupleActionProcessorProxy(NAME, "peek-server", FILT, router=client.router, timeoutSeconds=5)
+    push = TupleActionPushClient(NAME, "peek-client", FILT, router=device.router)
+    at_device = record_received(device)
+    pushed = push.pushAction(AddIntValueAction(), timeout=10)
+    clock.advance(5)
+    with pytest.raises(RemoteError) as info:
+        result_of(pushed)
+    assert info.value.code == ReplyTimeoutError.__name__ and len(at_device) == 1
+
+
+def test_push_client_times_out_naming_the_action(bus: MemoryBus, clock: Clock) -> None:
+    """No answer within the timeout fails the push with ActionTimeoutError naming it."""
+    server, device = bus.node("peek-server"), bus.node("device")
+    bus.link(device, server)
+    push = TupleActionPushClient(NAME, "peek-server", FILT, router=device.router)
+    action = AddIntValueAction()
+    pushed = push.pushAction(action, timeout=3)
+    clock.advance(2.9)
+    assert not pushed.called
+    clock.advance(0.2)
+    with pytest.raises(ActionTimeoutError) as info:
+        result_of(pushed)
+    assert action.uuid in str(info.value) and AddIntValueAction.tupleName() in str(info.value)
+    assert isinstance(info.value, ReplyTimeoutError)
+
+
+def test_push_client_retry_after_a_lost_attempt_runs_the_action_once(
+    bus: MemoryBus, store: Store, clock: Clock
+) -> None:
+    """A retried push resends the same id; a late processor answers it and runs it once."""
+    server, device = bus.node("peek-server"), bus.node("device")
+    bus.link(device, server)
+    push = TupleActionPushClient(NAME, "peek-server", FILT, router=device.router)
+    pushed = push.pushAction(AddIntValueAction(stringIntId=1, offset=2), timeout=1, retries=2)
+    clock.advance(1)  # attempt 1 times out; attempt 2 goes out at once and is lost too
+    TupleActionProcessor(NAME, FILT, defaultDelegate=store, router=server.router)
+    assert not pushed.called
+    clock.advance(1)  # attempt 2 times out; attempt 3 (same id) is answered
+    assert result_of(pushed)[0].int1 == 12
+    assert len(store.ran) == 1
+
+
+def test_processor_refuses_senders_outside_accept_only(
+    bus: MemoryBus, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """acceptOnlyFromVortex refuses other senders with AccessDeniedError, warning once."""
+    _, _, _, push = server_and_device(bus, store, acceptOnlyFromVortex=["peek-client"])
+    with caplog.at_level(logging.DEBUG, "peek_plugin_base.vortex"):
+        for _ in range(2):
+            with pytest.raises(RemoteError) as info:
+                result_of(push.pushAction(AddIntValueAction(stringIntId=1, offset=1)))
+            assert info.value.code == AccessDeniedError.__name__
+            assert "'device'" in info.value.message
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "refused" in r.msg]
+    assert len(warnings) == 1 and store.ran == []
+
+
+def test_plugin_rollback_removes_processor_and_proxy(bus: MemoryBus, store: Store) -> None:
+    """Processors and proxies made while a plugin loads are removed by its rollback."""
+    server, client = bus.node("peek-server"), bus.node("peek-client")
+    log = RegistrationLog("peek_plugin_tutorial")
+    with registering_for(log):
+        TupleActionProcessor(NAME, FILT, defaultDelegate=store, router=server.router)
+        TupleActionProcessorProxy(NAME, "peek-server", FILT, router=client.router)
+    assert server.router.endpoint_count == 1 and client.router.endpoint_count == 1
+    assert any("tuple action processor" in d for d in log.descriptions)
+    log.rollback()
+    assert server.router.endpoint_count == 0 and client.router.endpoint_count == 0
+
+
+class AsyncDelegate(TupleActionProcessorDelegateABC):
+    """A coroutine delegate whose result is not tuples when asked to misbehave."""
+
+    async def processTupleAction(self, tupleAction: TupleActionABC) -> Any:
+        if isinstance(tupleAction, ToggleCapsAction):
+            return "not tuples"
+        return StringIntTuple(id=tupleAction.stringIntId)
+
+
+def test_coroutine_delegate_and_a_bad_result_each_get_one_answer(bus: MemoryBus) -> None:
+    """A coroutine delegate's single tuple is answered as a list; a non-tuple result is an
+    error response (TypeError), still exactly one."""
+    _, device, _, push = server_and_device(bus, AsyncDelegate())  # type: ignore[arg-type]
+    received = record_received(device)
+    assert result_of(push.pushAction(AddIntValueAction(stringIntId=9))) == [StringIntTuple(id=9)]
+    with pytest.raises(RemoteError) as info:
+        result_of(push.pushAction(ToggleCapsAction(stringIntId=1)))
+    assert info.value.code == "TypeError" and "str" in info.value.message
+    assert len(received) == 2
+
+
+def test_one_handler_per_processor_name_on_a_bus(bus: MemoryBus, store: Store) -> None:
+    """A second processor or a proxy of the same name on one bus is refused (it would make
+    a second response); after shutdown the name is free again."""
+    server = bus.node("peek-server")
+    first = TupleActionProcessor(NAME, FILT, defaultDelegate=store, router=server.router)
+    with pytest.raises(RoutingError, match="already handled"):
+        TupleActionProcessor(NAME, {"other": 1}, defaultDelegate=store, router=server.router)
+    with pytest.raises(RoutingError, match="already handled"):
+        TupleActionProcessorProxy(NAME, "peek-server", FILT, router=server.router)
+    assert server.router.endpoint_count == 1
+    first.shutdown()
+    TupleActionProcessorProxy(NAME, "peek-server", FILT, router=server.router)
