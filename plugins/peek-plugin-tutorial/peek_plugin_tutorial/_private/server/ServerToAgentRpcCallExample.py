@@ -1,7 +1,6 @@
 """The server calling an RPC the agent serves (chapter "Add Vortex RPC")."""
 
 import logging
-from typing import Optional
 
 from twisted.internet.defer import CancelledError, Deferred
 
@@ -20,7 +19,8 @@ class ServerToAgentRpcCallExample:
     """
 
     def __init__(self) -> None:
-        self._running: Optional[Deferred[None]] = None
+        #: Runs not finished yet (several agents, or one reconnecting, may overlap).
+        self._running: set[Deferred[None]] = set()
         self._active = True
 
     def start(self) -> "ServerToAgentRpcCallExample":
@@ -29,7 +29,14 @@ class ServerToAgentRpcCallExample:
     def agentOnline(self) -> None:
         """Run the example now (the agent just said its RPCs are served)."""
         if self._active:
-            self._running = Deferred.fromCoroutine(self.run())
+            d = Deferred.fromCoroutine(self.run())
+            if not d.called:
+                self._running.add(d)
+                d.addBoth(self._finished, d)
+
+    def _finished(self, result: object, d: "Deferred[None]") -> object:
+        self._running.discard(d)
+        return result
 
     async def run(self) -> None:
         """Call the agent and log the answer; a failure is logged, never raised."""
@@ -45,6 +52,5 @@ class ServerToAgentRpcCallExample:
 
     def shutdown(self) -> None:
         self._active = False
-        if self._running is not None:
-            self._running.cancel()
-            self._running = None
+        for d in list(self._running):
+            d.cancel()
