@@ -2,6 +2,7 @@
 Python device on a client service."""
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
@@ -99,7 +100,7 @@ def wait_log(proc: ServiceProcess, text: str, count: int = 1,
     return result
 
 
-def wait_until(condition: Any, timeout: float, what: str) -> "Deferred[None]":
+def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> "Deferred[None]":
     """Fires once ``condition()`` is true; fails naming ``what`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     result: Deferred[None] = Deferred()
