@@ -4,6 +4,10 @@ import logging
 from typing import Any
 
 from peek_plugin_base.agent.PluginAgentEntryHookABC import PluginAgentEntryHookABC
+from peek_plugin_tutorial._private.agent.AgentToServerRpcCallExample import (
+    AgentToServerRpcCallExample,
+)
+from peek_plugin_tutorial._private.agent.RpcForServer import RpcForServer
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +24,10 @@ class AgentEntryHook(PluginAgentEntryHookABC):
         logger.debug("Loaded")
 
     def start(self) -> None:
+        # Chapter "Add Vortex RPC": serve the server's calls, then call the server's RPCs
+        # (now, and again after every reconnect).
+        self._loadedObjects.extend(RpcForServer().makeHandlers())
+        self._loadedObjects.append(AgentToServerRpcCallExample().start())
         logger.debug("Started")
 
     def stop(self) -> None:

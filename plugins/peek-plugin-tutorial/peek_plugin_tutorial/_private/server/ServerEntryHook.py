@@ -1,7 +1,7 @@
 """The tutorial plugin's entry point on the server service."""
 
 import logging
-from typing import Any
+from typing import Any, Optional
 
 from sqlalchemy import MetaData
 
@@ -10,6 +10,11 @@ from peek_plugin_base.server.PluginServerStorageEntryHookABC import (
     PluginServerStorageEntryHookABC,
 )
 from peek_plugin_base.vortex import deferToThreadWrap
+from peek_plugin_tutorial._private.server.RpcForAgent import RpcForAgent
+from peek_plugin_tutorial._private.server.ServerToAgentRpcCallExample import (
+    ServerToAgentRpcCallExample,
+)
+from peek_plugin_tutorial._private.server.TutorialApi import TutorialApi
 from peek_plugin_tutorial._private.storage import DeclarativeBase
 from peek_plugin_tutorial._private.storage.DeclarativeBase import loadStorageTuples
 from peek_plugin_tutorial._private.storage.Setting import globalSetting
@@ -28,6 +33,8 @@ class ServerEntryHook(PluginServerEntryHookABC, PluginServerStorageEntryHookABC)
         super().__init__(*args, **kwargs)
         #: Everything start() creates; stop() shuts each down, newest first.
         self._loadedObjects: list[Any] = []
+        #: The API other plugins get while this plugin runs (chapter "Add Plugin Python API").
+        self._api: Optional[TutorialApi] = None
 
     def load(self) -> None:
         loadStorageTuples()
@@ -41,6 +48,18 @@ class ServerEntryHook(PluginServerEntryHookABC, PluginServerStorageEntryHookABC)
         # Database work runs in a thread; the reactor thread only waits for the result.
         settings = await self._loadSettings()
         logger.info("Tutorial settings: %s", settings)
+
+        # Chapter "Add Vortex RPC": serve the agent's calls, and call the agent's RPCs
+        # each time it says it is online.
+        server_to_agent = ServerToAgentRpcCallExample().start()
+        self._loadedObjects.append(server_to_agent)
+        self._loadedObjects.extend(
+            RpcForAgent(self.dbSessionCreator, server_to_agent.agentOnline).makeHandlers()
+        )
+
+        # Chapter "Add Plugin Python API": the object other plugins get.
+        self._api = TutorialApi()
+        self._loadedObjects.append(self._api)
         logger.debug("Started")
 
     @deferToThreadWrap
@@ -57,7 +76,13 @@ class ServerEntryHook(PluginServerEntryHookABC, PluginServerStorageEntryHookABC)
     def stop(self) -> None:
         while self._loadedObjects:
             self._loadedObjects.pop().shutdown()
+        self._api = None
         logger.debug("Stopped")
+
+    @property
+    def publishedServerApi(self) -> Optional[TutorialApi]:
+        """The TutorialApiABC implementation other server plugins get (None when stopped)."""
+        return self._api
 
     def unload(self) -> None:
         logger.debug("Unloaded")

@@ -1,0 +1,1 @@
+"""The tutorial's public server-side API: what other server plugins may import and use."""
