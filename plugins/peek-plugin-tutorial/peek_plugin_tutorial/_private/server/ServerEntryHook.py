@@ -10,9 +10,20 @@ from peek_plugin_base.server.PluginServerStorageEntryHookABC import (
     PluginServerStorageEntryHookABC,
 )
 from peek_plugin_base.vortex import deferToThreadWrap
+from peek_plugin_tutorial._private.server.admin_backend import makeAdminBackendHandlers
+from peek_plugin_tutorial._private.server.controller.StringIntController import (
+    StringIntController,
+)
+from peek_plugin_tutorial._private.server.TupleActionProcessor import (
+    makeTupleActionProcessorHandler,
+)
+from peek_plugin_tutorial._private.server.TupleDataObservable import (
+    makeTupleDataObservableHandler,
+)
 from peek_plugin_tutorial._private.storage import DeclarativeBase
 from peek_plugin_tutorial._private.storage.DeclarativeBase import loadStorageTuples
 from peek_plugin_tutorial._private.storage.Setting import globalSetting
+from peek_plugin_tutorial._private.tuples import loadPrivateTuples
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +42,7 @@ class ServerEntryHook(PluginServerEntryHookABC, PluginServerStorageEntryHookABC)
 
     def load(self) -> None:
         loadStorageTuples()
+        loadPrivateTuples()
         logger.debug("Loaded")
 
     @property
@@ -41,6 +53,17 @@ class ServerEntryHook(PluginServerEntryHookABC, PluginServerStorageEntryHookABC)
         # Database work runs in a thread; the reactor thread only waits for the result.
         settings = await self._loadSettings()
         logger.info("Tutorial settings: %s", settings)
+
+        # Data chapters: the observable, the admin tuple loader (which notifies the
+        # observable) and the action processor (whose controller notifies it too).
+        observable = makeTupleDataObservableHandler(self.dbSessionCreator)
+        self._loadedObjects.append(observable)
+        self._loadedObjects.extend(
+            makeAdminBackendHandlers(observable, self.dbSessionCreator)
+        )
+        controller = StringIntController(self.dbSessionCreator, observable)
+        self._loadedObjects.append(controller)
+        self._loadedObjects.append(makeTupleActionProcessorHandler(controller))
         logger.debug("Started")
 
     @deferToThreadWrap
