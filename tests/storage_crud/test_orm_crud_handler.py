@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
 from twisted.python import threadable
 
 from peek_plugin_base.storage import (
@@ -13,7 +14,7 @@ from peek_plugin_base.storage import (
     OrmCrudHandlerExtension,
     TupleLoaderClient,
 )
-from peek_plugin_base.vortex import Payload, RemoteError
+from peek_plugin_base.vortex import Payload, RemoteError, ReplyTimeoutError
 from tests.storage_crud.crud_tables import (
     CrudRow,
     NotARow,
@@ -296,6 +297,43 @@ class _CrudTests(BusTestCase):
     def test_a_request_without_message_id_is_processed(self) -> Deferred[None]:
         """A save sent without a message id is still written (and simply not answered)."""
         return Deferred.fromCoroutine(self._no_message_id())
+
+
+    async def _accept_only(self) -> None:
+        self.handler.shutdown()
+        handler = self.make_handler(retreiveAll=True, acceptOnlyFromVortex="peek-admin")
+        dispatched: list[str] = []
+        real_handle = handler._handle
+
+        def counting_handle(envelope: Any, vortexName: str, sendResponse: Any) -> Any:
+            dispatched.append(vortexName)
+            return real_handle(envelope, vortexName, sendResponse)
+
+        handler._handle = counting_handle  # type: ignore[method-assign]
+        clock = Clock()
+        self.admin.router.set_clock(clock)
+        refused = self.loader.save([CrudRow(name="from a stranger")])
+        # The memory bus delivers synchronously: the router has already decided.
+        assert dispatched == []
+        clock.advance(self.loader.timeoutSeconds)
+        try:
+            await refused
+        except ReplyTimeoutError:
+            pass
+        else:
+            raise AssertionError("a sender not in acceptOnlyFromVortex must get no answer")
+
+        admin = self.device("peek-admin")
+        allowed = TupleLoaderClient(FILT, "peek-server", admin.router, 10)
+        assert [r.name for r in await allowed.save([CrudRow(name="from the admin")])] == [
+            "from the admin"]
+        assert dispatched == ["peek-admin"]
+        assert [name for _, name, _ in self.stored()] == ["from the admin"]
+
+    def test_accept_only_from_vortex_limits_who_may_edit(self) -> Deferred[None]:
+        """With acceptOnlyFromVortex, requests from other vortex names never reach the
+        handler (they time out unanswered); the named peer's requests work."""
+        return Deferred.fromCoroutine(self._accept_only())
 
 
 class CrudOnSqlite(_CrudTests):
