@@ -12,11 +12,6 @@ START, END = "<!-- porting-table:start -->", "<!-- porting-table:end -->"
 
 #: Names provided by branches not merged into this one yet; each is expected to fail to
 #: import here (strict: once it imports, the entry must be removed from this set).
-PENDING_ON_OTHER_BRANCHES = {
-    # The tuple-loader chapter (branch tutorial-data) adds OrmCrudHandler to storage.
-    "peek_plugin_base.storage.OrmCrudHandler.OrmCrudHandler",
-    "peek_plugin_base.storage.OrmCrudHandler.OrmCrudHandlerExtension",
-}
 
 #: Seed imports the table must keep covering (the original tutorial uses each of them).
 REQUIRED_SEED_NAMES = [
@@ -91,18 +86,7 @@ def test_the_table_covers_the_seed_imports() -> None:
     assert not missing, f"the porting table lost: {missing}"
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.xfail(
-        strict=True, raises=(ImportError, AttributeError),
-        reason="provided by another branch; remove from PENDING_ON_OTHER_BRANCHES once merged"))
-    if name in PENDING_ON_OTHER_BRANCHES else name
-    for name in our_names()
-])
+@pytest.mark.parametrize("name", our_names())
 def test_our_name_exists(name: str) -> None:
     """Every name in the table's "ours" column imports."""
     assert resolve(name) is not None
-
-
-def test_pending_names_are_in_the_table() -> None:
-    """The pending list only excuses names the table actually uses."""
-    assert PENDING_ON_OTHER_BRANCHES <= set(our_names())

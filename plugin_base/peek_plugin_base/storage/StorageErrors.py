@@ -6,7 +6,11 @@
     ├── SchemaNameError                the metadata's schema is not the plugin's schema
     ├── SchemaNewerThanCodeError       the database was migrated by newer code
     ├── MigrationFailedError           a migration script failed; everything was rolled back
-    └── SettingError                   a settings key is unknown or a value has the wrong type
+    ├── SettingError                   a settings key is unknown or a value has the wrong type
+    └── CrudError                      an OrmCrudHandler refused a request (sent as its reply)
+        ├── CrudRequestError           the request is malformed (e.g. a delete naming no rows)
+        ├── CrudTupleTypeError         a row is not of the handler's declarative class
+        └── CrudRowNotFoundError       a row to load, update or delete does not exist
 """
 
 from typing import Optional
@@ -47,3 +51,19 @@ class MigrationFailedError(StorageError):
 
 class SettingError(StorageError):
     """A settings key is not declared, or a value does not match the key's type."""
+
+
+class CrudError(StorageError):
+    """An OrmCrudHandler refused a request; the requester gets the class name and message."""
+
+
+class CrudRequestError(CrudError):
+    """A CRUD request is malformed, e.g. a delete that names no rows."""
+
+
+class CrudTupleTypeError(CrudError):
+    """A CRUD request carried a tuple that is not a row of the handler's declarative class."""
+
+
+class CrudRowNotFoundError(CrudError):
+    """A row a CRUD request names by its primary key does not exist."""

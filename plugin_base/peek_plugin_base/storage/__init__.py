@@ -6,25 +6,37 @@ holds ``DbConnection`` and so on); the names are also re-exported here.
 
 from peek_plugin_base.storage.AlembicEnvBase import AlembicEnvBase
 from peek_plugin_base.storage.DbConnection import DbConnection
+from peek_plugin_base.storage.OrmCrudHandler import OrmCrudHandler, OrmCrudHandlerExtension
 from peek_plugin_base.storage.PluginSettings import (
     PropertyKey,
     SettingTables,
     declareSettingTables,
 )
 from peek_plugin_base.storage.StorageErrors import (
+    CrudError,
+    CrudRequestError,
+    CrudRowNotFoundError,
+    CrudTupleTypeError,
     MigrationFailedError,
     SchemaNameError,
     SchemaNewerThanCodeError,
     SettingError,
     StorageError,
 )
+from peek_plugin_base.storage.TupleLoaderClient import TupleLoaderClient
 from peek_plugin_base.storage.TypeDecorators import PeekLargeBinary
 from peek_plugin_base.vortex.threads import deferToThreadWrap, deferToThreadWrapWithLogger
 
 __all__ = [
     "AlembicEnvBase",
+    "CrudError",
+    "CrudRequestError",
+    "CrudRowNotFoundError",
+    "CrudTupleTypeError",
     "DbConnection",
     "MigrationFailedError",
+    "OrmCrudHandler",
+    "OrmCrudHandlerExtension",
     "PeekLargeBinary",
     "PropertyKey",
     "SchemaNameError",
@@ -32,6 +44,7 @@ __all__ = [
     "SettingError",
     "SettingTables",
     "StorageError",
+    "TupleLoaderClient",
     "declareSettingTables",
     "deferToThreadWrap",
     "deferToThreadWrapWithLogger",

@@ -4,6 +4,13 @@ import logging
 from typing import Any
 
 from peek_plugin_base.client.PluginClientEntryHookABC import PluginClientEntryHookABC
+from peek_plugin_tutorial._private.client.DeviceTupleDataObservableProxy import (
+    makeDeviceTupleDataObservableProxy,
+)
+from peek_plugin_tutorial._private.client.DeviceTupleProcessorActionProxy import (
+    makeTupleActionProcessorProxy,
+)
+from peek_plugin_tutorial._private.tuples import loadPrivateTuples
 
 logger = logging.getLogger(__name__)
 
@@ -17,9 +24,13 @@ class ClientEntryHook(PluginClientEntryHookABC):
         self._loadedObjects: list[Any] = []
 
     def load(self) -> None:
+        loadPrivateTuples()
         logger.debug("Loaded")
 
     def start(self) -> None:
+        # Devices reach the server's observable and action processor through these.
+        self._loadedObjects.append(makeDeviceTupleDataObservableProxy())
+        self._loadedObjects.append(makeTupleActionProcessorProxy())
         logger.debug("Started")
 
     def stop(self) -> None:

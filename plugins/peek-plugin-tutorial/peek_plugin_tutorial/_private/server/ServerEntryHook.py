@@ -10,14 +10,25 @@ from peek_plugin_base.server.PluginServerStorageEntryHookABC import (
     PluginServerStorageEntryHookABC,
 )
 from peek_plugin_base.vortex import deferToThreadWrap
+from peek_plugin_tutorial._private.server.admin_backend import makeAdminBackendHandlers
+from peek_plugin_tutorial._private.server.controller.StringIntController import (
+    StringIntController,
+)
 from peek_plugin_tutorial._private.server.RpcForAgent import RpcForAgent
 from peek_plugin_tutorial._private.server.ServerToAgentRpcCallExample import (
     ServerToAgentRpcCallExample,
+)
+from peek_plugin_tutorial._private.server.TupleActionProcessor import (
+    makeTupleActionProcessorHandler,
+)
+from peek_plugin_tutorial._private.server.TupleDataObservable import (
+    makeTupleDataObservableHandler,
 )
 from peek_plugin_tutorial._private.server.TutorialApi import TutorialApi
 from peek_plugin_tutorial._private.storage import DeclarativeBase
 from peek_plugin_tutorial._private.storage.DeclarativeBase import loadStorageTuples
 from peek_plugin_tutorial._private.storage.Setting import globalSetting
+from peek_plugin_tutorial._private.tuples import loadPrivateTuples
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +49,7 @@ class ServerEntryHook(PluginServerEntryHookABC, PluginServerStorageEntryHookABC)
 
     def load(self) -> None:
         loadStorageTuples()
+        loadPrivateTuples()
         logger.debug("Loaded")
 
     @property
@@ -48,6 +60,17 @@ class ServerEntryHook(PluginServerEntryHookABC, PluginServerStorageEntryHookABC)
         # Database work runs in a thread; the reactor thread only waits for the result.
         settings = await self._loadSettings()
         logger.info("Tutorial settings: %s", settings)
+
+        # Data chapters: the observable, the admin tuple loader (which notifies the
+        # observable) and the action processor (whose controller notifies it too).
+        observable = makeTupleDataObservableHandler(self.dbSessionCreator)
+        self._loadedObjects.append(observable)
+        self._loadedObjects.extend(
+            makeAdminBackendHandlers(observable, self.dbSessionCreator)
+        )
+        controller = StringIntController(self.dbSessionCreator, observable)
+        self._loadedObjects.append(controller)
+        self._loadedObjects.append(makeTupleActionProcessorHandler(controller))
 
         # Chapter "Add Vortex RPC": serve the agent's calls, and call the agent's RPCs
         # each time it says it is online.

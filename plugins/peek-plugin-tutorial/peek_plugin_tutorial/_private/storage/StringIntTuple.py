@@ -5,16 +5,19 @@ from typing import Optional
 from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from peek_plugin_base.vortex import Tuple, addTupleType
+from peek_plugin_tutorial._private.PluginNames import tutorialTuplePrefix
 from peek_plugin_tutorial._private.storage.DeclarativeBase import DeclarativeBase
 
 
-class StringIntTuple(DeclarativeBase):
-    """One row of pl_tutorial.StringIntTuple.
+@addTupleType
+class StringIntTuple(Tuple, DeclarativeBase):
+    """One row of pl_tutorial.StringIntTuple, and a bus tuple (its columns are the fields).
 
-    The Tuple chapter of the bus makes this class a vortex tuple as well, so rows can be
-    sent to the admin page and to devices.
+    Rows travel to the admin tuple loader and, through the observable, to devices.
     """
 
+    __tupleType__ = tutorialTuplePrefix + "StringIntTuple"
     __tablename__ = "StringIntTuple"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

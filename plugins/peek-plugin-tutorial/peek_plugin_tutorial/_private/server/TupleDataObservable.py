@@ -1,0 +1,25 @@
+"""The tutorial's observable on the server, with its tuple providers registered."""
+
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session
+
+from peek_plugin_base.vortex import TupleDataObservableHandler
+from peek_plugin_tutorial._private.PluginNames import tutorialFilt, tutorialObservableName
+from peek_plugin_tutorial._private.server.tuple_providers.StringIntTupleProvider import (
+    StringIntTupleProvider,
+)
+from peek_plugin_tutorial._private.storage.StringIntTuple import StringIntTuple
+
+
+def makeTupleDataObservableHandler(
+    ormSessionCreator: Callable[[], Session],
+) -> TupleDataObservableHandler:
+    """The observable devices (through the client service) subscribe to."""
+    observable = TupleDataObservableHandler(
+        observableName=tutorialObservableName, additionalFilt=tutorialFilt
+    )
+    observable.addTupleProvider(
+        StringIntTuple.tupleName(), StringIntTupleProvider(ormSessionCreator)
+    )
+    return observable

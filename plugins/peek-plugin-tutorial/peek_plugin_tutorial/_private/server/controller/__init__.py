@@ -1,0 +1,1 @@
+"""Controllers: the tutorial's server-side logic (processing actions, changing data)."""

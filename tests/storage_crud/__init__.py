@@ -1,0 +1,1 @@
+"""OrmCrudHandler and the tutorial's data chapters over the bus, on SQLite and PostgreSQL."""
