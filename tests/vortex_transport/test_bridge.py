@@ -4,8 +4,14 @@ from twisted.internet.defer import Deferred
 from twisted.trial.unittest import TestCase
 
 from peek_platform.vortex.bridge import CLOSE_MALFORMED_MESSAGE, BusBridge
-from peek_plugin_base.vortex import Payload, PayloadEndpoint
-from peek_plugin_base.vortex.errors import ConnectionLostError, NoTransportError
+from peek_plugin_base.vortex import (
+    Payload,
+    PayloadEndpoint,
+    TupleSelector,
+    configure_default_codec,
+    default_codec,
+)
+from peek_plugin_base.vortex.errors import ConnectionLostError, NoTransportError, RemoteError
 from peek_plugin_base.vortex.router import PayloadRouter
 from tests.vortex_transport.harness import (
     RecordingHandler,
@@ -107,3 +113,29 @@ class BridgeTests(TestCase):
     def test_lost_connection_fails_requests_in_flight(self) -> Deferred[None]:
         """Closing the connection fails the waiting request at once, not at its timeout."""
         return Deferred.fromCoroutine(self._loss())
+
+    async def _zip_bomb(self) -> None:
+        def handle(payloadEnvelope, sendResponse, **_):
+            payloadEnvelope.decodePayload()  # inflating past the limit raises here
+            sendResponse(Payload(payloadEnvelope.filt, result="decoded"))
+
+        PayloadEndpoint({"key": "bomb"}, handle, router=self.server_router)
+        agent_router, _, _ = await self._agent()
+        # 16 MiB of one character compresses to under 128 KiB: a small frame, a huge body.
+        bomb = Payload({"key": "bomb"}, [TupleSelector("x", {"s": "0" * (16 << 20)})])
+        frame_body = bomb.makePayloadEnvelope()
+        assert len(frame_body.toVortexMsg()) < 128 * 1024
+        saved = default_codec.max_inflated_bytes
+        configure_default_codec(max_inflated_bytes=1 << 20)
+        self.addCleanup(configure_default_codec, max_inflated_bytes=saved)
+        with self.assertRaises(RemoteError) as raised:
+            await agent_router.request(frame_body, "peek-server")
+        assert raised.exception.code == "PayloadTooLargeError"
+        small = Payload({"key": "bomb"}, [TupleSelector("x", {"s": "ok"})])
+        reply = await agent_router.request(small, "peek-server")
+        assert reply.decodePayload().result == "decoded"
+
+    def test_zip_bomb_is_refused_and_the_connection_survives(self) -> Deferred[None]:
+        """A tiny frame inflating past vortex.maxDecompressedBytes gets an error reply naming
+        the limit error; the same connection keeps working."""
+        return Deferred.fromCoroutine(self._zip_bomb())
