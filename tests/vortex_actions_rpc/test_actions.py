@@ -16,7 +16,9 @@ from peek_plugin_base.vortex import (
     ActionTimeoutError,
     InvalidActionError,
     Payload,
+    PayloadEndpoint,
     PayloadEnvelope,
+    PayloadRouter,
     RemoteError,
     RoutingError,
     TupleActionABC,
@@ -29,7 +31,8 @@ from peek_plugin_base.vortex import (
     TupleUpdateAction,
     UnknownActionTypeError,
 )
-from peek_plugin_base.vortex.errors import ReplyTimeoutError
+from peek_plugin_base.vortex.actions import action_filt
+from peek_plugin_base.vortex.errors import NoEndpointError, ReplyTimeoutError
 from tests.support import result_of
 from tests.vortex_actions_rpc.helpers import (
     AddIntValueAction,
@@ -269,13 +272,19 @@ def test_proxy_relays_device_actions_and_answers_without_reencoding(
     assert info.value.code == "ValueError" and len(at_device) == 2
 
 
+def silent_processor(router: PayloadRouter) -> PayloadEndpoint:
+    """An endpoint on the action key that never answers (a hung server-side handler)."""
+    return PayloadEndpoint(action_filt(NAME, FILT), lambda **_: None, router=router)
+
+
 def test_proxy_answers_with_an_error_when_the_server_does_not(
     bus: MemoryBus, clock: Clock
 ) -> None:
     """With no server answer the proxy still answers the device once, with a timeout."""
     server, client, device = bus.node("peek-server"), bus.node("peek-client"), bus.node("device")
-    bus.link(client, server)  # the server runs no processor: nobody answers
+    bus.link(client, server)
     bus.link(device, client)
+    silent_processor(server.router)
     TupleActionProcessorProxy(NAME, "peek-server", FILT, router=client.router, timeoutSeconds=5)
     push = TupleActionPushClient(NAME, "peek-client", FILT, router=device.router)
     at_device = record_received(device)
@@ -290,6 +299,7 @@ def test_push_client_times_out_naming_the_action(bus: MemoryBus, clock: Clock) -
     """No answer within the timeout fails the push with ActionTimeoutError naming it."""
     server, device = bus.node("peek-server"), bus.node("device")
     bus.link(device, server)
+    silent_processor(server.router)
     push = TupleActionPushClient(NAME, "peek-server", FILT, router=device.router)
     action = AddIntValueAction()
     pushed = push.pushAction(action, timeout=3)
@@ -309,8 +319,10 @@ def test_push_client_retry_after_a_lost_attempt_runs_the_action_once(
     server, device = bus.node("peek-server"), bus.node("device")
     bus.link(device, server)
     push = TupleActionPushClient(NAME, "peek-server", FILT, router=device.router)
+    hung = silent_processor(server.router)
     pushed = push.pushAction(AddIntValueAction(stringIntId=1, offset=2), timeout=1, retries=2)
     clock.advance(1)  # attempt 1 times out; attempt 2 goes out at once and is lost too
+    hung.shutdown()
     TupleActionProcessor(NAME, FILT, defaultDelegate=store, router=server.router)
     assert not pushed.called
     clock.advance(1)  # attempt 2 times out; attempt 3 (same id) is answered
@@ -379,3 +391,17 @@ def test_one_handler_per_processor_name_on_a_bus(bus: MemoryBus, store: Store) -
     assert server.router.endpoint_count == 1
     first.shutdown()
     TupleActionProcessorProxy(NAME, "peek-server", FILT, router=server.router)
+
+
+def test_push_to_a_process_without_the_processor_fails_at_once(
+    bus: MemoryBus, clock: Clock
+) -> None:
+    """A server not running the processor answers NoEndpointError now, not at the timeout."""
+    server, device = bus.node("peek-server"), bus.node("device")
+    bus.link(device, server)
+    push = TupleActionPushClient(NAME, "peek-server", FILT, router=device.router)
+    pushed = push.pushAction(AddIntValueAction(), timeout=30)
+    with pytest.raises(RemoteError) as info:
+        result_of(pushed)
+    assert info.value.code == NoEndpointError.__name__
+    assert "peek-server has no handler" in info.value.message

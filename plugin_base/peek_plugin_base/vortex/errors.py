@@ -15,6 +15,8 @@
         ├── NoTransportError        nothing to send with (transport not attached)
         ├── ReplyTimeoutError       no reply to a request within its timeout
         ├── ConnectionLostError     the peer a request went to disconnected first
+        ├── NoEndpointError         the receiving process has no handler for the filt
+        │                           (sent back as a RemoteError with this code)
         └── RemoteError             the remote handler failed; carries its code and message
 """
 
@@ -86,6 +88,14 @@ class PayloadTooLargeError(DecodeError):
 
 class RoutingError(VortexError):
     """A message could not be routed, or a request got no usable answer."""
+
+
+class NoEndpointError(RoutingError):
+    """The receiving process has no endpoint for a request's filt (e.g. plugin not running).
+
+    The receiver answers the request at once with this error's name as the code, so the
+    caller gets a RemoteError instead of waiting for its timeout.
+    """
 
 
 class NoTransportError(RoutingError):

@@ -38,6 +38,7 @@ from twisted.python.failure import Failure
 from peek_plugin_base.registrations import record_registration
 from peek_plugin_base.vortex.errors import (
     ConnectionLostError,
+    NoEndpointError,
     NoTransportError,
     RemoteError,
     ReplyTimeoutError,
@@ -277,6 +278,13 @@ class PayloadRouter:
         endpoints = self.endpoints_for(envelope.filt)
         if not endpoints:
             logger.debug("No endpoint for filt %r from %s", envelope.filt, _describe(sender))
+            if envelope.messageId is not None:
+                # A caller waiting for a reply learns now, not at its timeout.
+                where = ", ".join(sorted(self.local_vortex_names)) or "this process"
+                error = (NoEndpointError.__name__,
+                         f"{where} has no handler for key {envelope.filt.get('key')!r}")
+                self.send_reply(envelope, PayloadEnvelope(filt=envelope.filt, error=error),
+                                sender)
             return
         respond = self._responder(envelope, sender)
         for endpoint in endpoints:
