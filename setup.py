@@ -40,6 +40,10 @@ setup(
     include_package_data=True,
     install_requires=[
         "twisted>=24.7",
+        # Worker tasks: Celery with JSON only; Redis for the production broker/backend
+        # (RabbitMQ needs nothing more: kombu brings py-amqp).
+        "celery>=5.4,<6",
+        "redis>=5",
     ],
     extras_require={
         "test": [

@@ -6,10 +6,15 @@
     ├── ConfigError                    config.json cannot be used
     │   ├── ConfigParseError           not valid JSON (file, line, column)
     │   └── ConfigValidationError      parsed, but values are wrong (all problems at once)
-    └── PluginError                    one plugin, named, could not do something
-        ├── PluginLoadError            import / plugin_package.json / entry hook / load()
-        ├── PluginStartError           start() raised or its Deferred failed
-        └── PluginDependencyError      a required plugin is missing, failed, or in a cycle
+    ├── PluginError                    one plugin, named, could not do something
+    │   ├── PluginLoadError            import / plugin_package.json / entry hook / load()
+    │   ├── PluginStartError           start() raised or its Deferred failed
+    │   ├── PluginDependencyError      a required plugin is missing, failed, or in a cycle
+    │   └── PluginTaskModuleError      a worker plugin's celeryApp / celeryAppIncludes unusable
+    └── WorkerServiceError             the worker service cannot run its Celery worker
+
+Errors of queued worker tasks are plugin-facing and live in
+``peek_plugin_base.worker.errors``.
 """
 
 from pathlib import Path
@@ -65,3 +70,11 @@ class PluginStartError(PluginError):
 
 class PluginDependencyError(PluginError):
     """A plugin named in requiresPlugins is missing, failed, or part of a cycle."""
+
+
+class PluginTaskModuleError(PluginError):
+    """A worker plugin's task modules cannot be imported, or it brings its own Celery app."""
+
+
+class WorkerServiceError(PeekError):
+    """The worker service cannot run (e.g. a plugin's lifecycle needs the reactor)."""

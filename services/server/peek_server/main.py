@@ -3,6 +3,10 @@
 import sys
 from typing import Optional
 
+from twisted.application.service import IService
+
+from peek_platform.celery_glue.caller_service import TaskCallerService
+from peek_platform.celery_glue.settings import CelerySettings
 from peek_platform.config import ServiceConfig
 from peek_platform.plugin.host import PluginHost
 from peek_platform.service.builder import SiteSpec, build_service_tree
@@ -14,15 +18,22 @@ from peek_plugin_base.server.PluginServerEntryHookABC import PluginServerEntryHo
 from peek_server.platform_hook import ServerPlatformHook
 
 
+def _add_before_plugins(tree: PeekServiceTree, service: IService) -> None:
+    """Start ``service`` before the plugin host (and so stop it after the plugins)."""
+    service.setServiceParent(tree)
+    tree.services.remove(service)
+    tree.services.insert(tree.services.index(tree.getServiceNamed("plugins")), service)
+
+
 def build(config: ServiceConfig) -> PeekServiceTree:
-    """Plugins first, then the admin and platform sites (stopped in reverse)."""
+    """Task caller, plugins, then the admin and platform sites (stopped in reverse)."""
     admin_root = PluginSiteRoot("admin")
     platform_root = PluginSiteRoot("platform")
 
     def make_hook(host: PluginHost, name: str, log: RegistrationLog) -> ServerPlatformHook:
         return ServerPlatformHook(host, name, log, config, admin_root, platform_root)
 
-    return build_service_tree(
+    tree = build_service_tree(
         config,
         PluginServerEntryHookABC,
         make_hook,
@@ -35,6 +46,9 @@ def build(config: ServiceConfig) -> PeekServiceTree:
         # A plugin that only asks for "storage" still runs here: the server owns storage.
         accepted_service_names=frozenset({"server", "storage"}),
     )
+    # Plugins may queue worker tasks from start() until their stop() has finished.
+    _add_before_plugins(tree, TaskCallerService(CelerySettings.from_config(config)))
+    return tree
 
 
 def main(argv: Optional[list[str]] = None) -> None:

@@ -1,0 +1,124 @@
+"""The embedded broker: a kombu transport on one SQLite file shared by server and worker.
+
+Messages are rows of ``peek_message(id, queue, payload)``; the payload is kombu's JSON
+encoding of the message (never pickle). A consumer claims the oldest row of a queue and
+deletes it in one statement, so each message is delivered once, at most: a worker killed
+mid-task loses it even with ``acks_late`` (use Redis or RabbitMQ when that matters).
+
+Fanout exchanges (Celery's control broadcasts such as ``revoke``) work across processes:
+bindings are rows of ``peek_binding(exchange, queue)`` and a fanout message is copied to
+every bound queue. Topic exchanges (task events) do not, so the transport reports the
+driver type ``sql``, which makes Celery leave task events off on it.
+
+The broker URL is ``peeksqlite://`` with the file in the transport option ``sqlite_path``.
+"""
+
+import sqlite3
+from pathlib import Path
+from queue import Empty
+from typing import Any
+
+from kombu.transport import virtual
+from kombu.utils.json import dumps, loads
+
+from peek_platform.celery_glue.sqlite_store import SqliteFile
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS peek_message (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue TEXT NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS peek_message_queue ON peek_message (queue, id);
+CREATE TABLE IF NOT EXISTS peek_binding (
+    exchange TEXT NOT NULL,
+    queue TEXT NOT NULL,
+    PRIMARY KEY (exchange, queue)
+);
+"""
+
+_files: dict[str, SqliteFile] = {}
+
+
+def _file(path: str) -> SqliteFile:
+    if path not in _files:
+        _files[path] = SqliteFile(Path(path), SCHEMA)
+    return _files[path]
+
+
+class Channel(virtual.Channel):
+    """A kombu virtual channel whose queues live in the SQLite file."""
+
+    supports_fanout = True
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        path = self.connection.client.transport_options.get("sqlite_path")
+        if not path:
+            raise ValueError("the peeksqlite transport needs the transport option sqlite_path")
+        return _file(path).connection()
+
+    def _new_queue(self, queue: str, **kwargs: Any) -> None:
+        self._db  # noqa: B018 - opening creates the file and schema early
+
+    def _put(self, queue: str, message: dict[str, Any], **kwargs: Any) -> None:
+        self._db.execute(
+            "INSERT INTO peek_message (queue, payload) VALUES (?, ?)", (queue, dumps(message))
+        )
+
+    def _get(self, queue: str, timeout: Any = None) -> dict[str, Any]:
+        row = self._db.execute(
+            "DELETE FROM peek_message WHERE id = (SELECT id FROM peek_message WHERE queue = ?"
+            " ORDER BY id LIMIT 1) RETURNING payload",
+            (queue,),
+        ).fetchone()
+        if row is None:
+            raise Empty()
+        return loads(row[0])
+
+    def _purge(self, queue: str) -> int:
+        return self._db.execute("DELETE FROM peek_message WHERE queue = ?", (queue,)).rowcount
+
+    def _size(self, queue: str) -> int:
+        return self._db.execute(
+            "SELECT COUNT(*) FROM peek_message WHERE queue = ?", (queue,)
+        ).fetchone()[0]
+
+    def _delete(self, queue: str, *args: Any, **kwargs: Any) -> None:
+        self._purge(queue)
+        self._db.execute("DELETE FROM peek_binding WHERE queue = ?", (queue,))
+
+    def _queue_bind(self, exchange: str, routing_key: str, pattern: str, queue: str) -> None:
+        if self.typeof(exchange).type == "fanout":
+            self._db.execute(
+                "INSERT OR IGNORE INTO peek_binding (exchange, queue) VALUES (?, ?)",
+                (exchange, queue),
+            )
+
+    def _put_fanout(self, exchange: str, message: dict[str, Any], routing_key: str,
+                    **kwargs: Any) -> None:
+        self._db.execute(
+            "INSERT INTO peek_message (queue, payload) "
+            "SELECT queue, ? FROM peek_binding WHERE exchange = ?",
+            (dumps(message), exchange),
+        )
+
+
+class Transport(virtual.Transport):
+    """The embedded SQLite broker transport (alias ``peeksqlite``)."""
+
+    Channel = Channel
+    #: Seconds between polls of an empty queue; ``polling_interval`` overrides it.
+    polling_interval = 0.01
+    default_port = 0
+    connection_errors = (sqlite3.OperationalError,)
+    channel_errors = (sqlite3.OperationalError,)
+    # "sql" makes Celery's event dispatcher stay off: topic routing is per process here.
+    driver_type = "sql"
+    driver_name = "sqlite3"
+    implements = virtual.Transport.implements.extend(
+        asynchronous=False, exchange_type=frozenset(["direct", "topic", "fanout"])
+    )
+
+    def driver_version(self) -> str:
+        return sqlite3.sqlite_version
