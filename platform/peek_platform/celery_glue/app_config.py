@@ -14,6 +14,7 @@ from celery import Celery
 from celery.app import backends as celery_backends
 
 from peek_platform.celery_glue.settings import CelerySettings
+from peek_plugin_base.worker.CeleryApp import REVOKE_VIA_BACKEND
 
 SQLITE_TRANSPORT = "peek_platform.celery_glue.sqlite_transport:Transport"
 SQLITE_BACKEND = "peek_platform.celery_glue.backends:SqliteResultBackend"
@@ -35,7 +36,7 @@ def celery_conf(settings: CelerySettings) -> dict[str, Any]:
     transport_options: dict[str, Any] = {}
     if settings.broker_embedded:
         settings.embedded_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        broker_url = "peeksqlite://"
+        broker_url = "peeksqlite://localhost/"
         transport_options.update(
             sqlite_path=str(settings.broker_path), polling_interval=EMBEDDED_POLL_SECONDS
         )
@@ -86,6 +87,9 @@ def celery_conf(settings: CelerySettings) -> dict[str, Any]:
         # server a second publish per task.
         task_send_sent_event=False,
     )
+    # A busy prefork or solo worker reads the embedded broker's control queue only between
+    # tasks, too late for a revoke; tasks check the result backend before they run instead.
+    conf[REVOKE_VIA_BACKEND] = settings.broker_embedded
     for key, value in settings.extra.items():
         if isinstance(value, dict) and isinstance(conf.get(key), dict):
             conf[key] = {**conf[key], **value}

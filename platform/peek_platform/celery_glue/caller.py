@@ -28,6 +28,7 @@ from kombu.exceptions import OperationalError
 from twisted.internet.defer import Deferred, fail
 
 from peek_platform.celery_glue.result_watchers import RawResult, watcher_for
+from peek_plugin_base.worker.CeleryApp import REVOKE_VIA_BACKEND
 from peek_plugin_base.worker.DeferTask import TaskCallerABC
 from peek_plugin_base.worker.errors import (
     RemoteTaskError,
@@ -203,6 +204,8 @@ class TaskCaller(TaskCallerABC):
 
     def _revoke(self, task_id: str) -> None:
         try:
+            if self._app.conf.get(REVOKE_VIA_BACKEND):
+                self._app.backend.mark_as_revoked(task_id, reason="cancelled by the caller")
             self._app.control.revoke(task_id)
         except Exception as e:  # noqa: BLE001 - a lost revoke only wastes worker time
             logger.warning("Could not revoke cancelled task %s: %s", task_id, e)
@@ -248,7 +251,9 @@ class TaskCaller(TaskCallerABC):
             if task_id not in self._pending_ids or task_id in seen:
                 continue
             try:
-                meta = backend.decode_result(raw)
+                # decode(), not decode_result(): the remote exception stays a description
+                # (type name, message) and is never re-created here.
+                meta = backend.decode(raw)
             except Exception as e:  # noqa: BLE001 - e.g. a result in a refused content type
                 meta = {"status": states.FAILURE,
                         "result": {"exc_type": type(e).__name__, "exc_message": [str(e)]}}

@@ -10,7 +10,7 @@ bindings are rows of ``peek_binding(exchange, queue)`` and a fanout message is c
 every bound queue. Topic exchanges (task events) do not, so the transport reports the
 driver type ``sql``, which makes Celery leave task events off on it.
 
-The broker URL is ``peeksqlite://`` with the file in the transport option ``sqlite_path``.
+The broker URL is ``peeksqlite://localhost/`` with the file in the transport option ``sqlite_path``.
 """
 
 import sqlite3

@@ -26,9 +26,25 @@ re-submits a task on its own.
 from collections.abc import Callable
 from typing import Any, Optional, TypeVar, overload
 
-from celery import Celery, Task
+from celery import Celery, Task, states
+from celery.exceptions import Ignore
 
 from peek_plugin_base.registrations import record_registration
+
+#: Set in the app's config when revocations travel through the result backend (the
+#: embedded broker cannot reach a worker whose pool is busy with a control broadcast).
+REVOKE_VIA_BACKEND = "peek_revoke_via_backend"
+
+
+class PeekTask(Task):
+    """The base of every ``peekTask``: skips a task revoked through the result backend."""
+
+    def before_start(self, task_id: str, args: Any, kwargs: Any) -> None:
+        if self.app.conf.get(REVOKE_VIA_BACKEND) and (
+            self.backend.get_state(task_id) == states.REVOKED
+        ):
+            raise Ignore()
+
 
 #: The one Celery app of this process. The platform configures it before use.
 celeryApp = Celery("peek", set_as_current=False)
@@ -56,6 +72,7 @@ def peekTask(fun: Optional[F] = None, **options: Any) -> Any:
     if serializer != "json":
         raise ValueError(f"worker tasks are JSON only; serializer {serializer!r} is refused")
     options["shared"] = False
+    options.setdefault("base", PeekTask)
 
     def declare(f: F) -> Task:
         task = celeryApp.task(**options)(f)

@@ -1,0 +1,82 @@
+"""A real ``run_peek_worker`` on each broker, driven by the platform's task caller."""
+
+import pytest
+from twisted.internet.defer import CancelledError
+
+from peek_plugin_base.worker.errors import RemoteTaskError, WorkerTaskError
+from tests.worker.support import Broker, wait_until
+
+
+def test_results_and_remote_failures(broker: Broker, start_worker, start_caller) -> None:
+    """Results come back as values; a task raising on the worker fails the Deferred with the
+    remote exception's type name and message; unencodable arguments fail before queueing."""
+    worker = start_worker(broker)
+    stack = start_caller(broker)
+
+    assert stack.call("add", 2, 3) == 5
+    with pytest.raises(RemoteTaskError) as raised:
+        stack.call("fail", "no such ledger")
+    assert raised.value.exc_type == "ValueError"
+    assert raised.value.exc_message == "no such ledger"
+    assert "ValueError" in (raised.value.remote_traceback or "")
+    with pytest.raises(WorkerTaskError, match="could not be queued"):
+        stack.call("add", object(), 1)
+    assert stack.caller.pending_count == 0
+
+    assert worker.terminate() == 0
+    steps = [line.split()[0] for line in worker.lifecycle_path.read_text().splitlines()]
+    assert steps == ["load", "start", "stop", "unload"]
+
+
+def test_many_tasks_in_flight_without_a_thread_each(broker: Broker, start_worker,
+                                                    start_caller) -> None:
+    """200 tasks in flight at once all resolve, with the caller's two threads only."""
+    import threading
+
+    start_worker(broker, pool="prefork", concurrency=2)
+    stack = start_caller(broker)
+    before = threading.active_count()
+    deferreds = [stack.defer("add", i, i) for i in range(200)]
+    assert threading.active_count() == before
+    assert [stack.pump.wait(d) for d in deferreds] == [2 * i for i in range(200)]
+
+
+def test_cancel_revokes_the_task(broker: Broker, start_worker, start_caller, tmp_path) -> None:
+    """Cancelling a queued task's Deferred fails it with CancelledError and the worker never
+    runs the task."""
+    worker = start_worker(broker, pool="prefork", concurrency=1, prefetchMultiplier=1)
+    stack = start_caller(broker)
+    started, release = tmp_path / "started", tmp_path / "release"
+    blocker = stack.defer("block", str(started), str(release))
+    wait_until(started.exists, 20, "the blocking task to start")
+
+    marker = tmp_path / "must-not-exist"
+    queued = stack.defer("touch", str(marker))
+    queued.cancel()
+    with pytest.raises(CancelledError):
+        stack.pump.wait(queued)
+    if broker.kind == "embedded":
+        # The revocation is stored in the result backend, where the task checks it.
+        wait_until(lambda: any('"REVOKED"' in value for _, _, value in
+                               stack.app.backend.changes_since(0)), 20, "the revocation")
+    else:
+        # Redis and RabbitMQ reach the busy worker's control consumer at once.
+        worker.wait_log("flagged as revoked", 20)
+
+    release.touch()
+    assert stack.pump.wait(blocker) == "released"
+    assert stack.call("add", 1, 1) == 2  # the worker got past the revoked message
+    assert not marker.exists()
+
+
+def test_prefork_children_have_no_reactor(tmp_path, start_worker, start_caller,
+                                          request) -> None:
+    """Tasks run in forked pool processes that never imported the Twisted reactor."""
+    from tests.worker.conftest import make_broker
+
+    broker = make_broker("embedded", tmp_path, request)
+    worker = start_worker(broker, pool="prefork", concurrency=2)
+    stack = start_caller(broker)
+    info = stack.call("process_info")
+    assert info["reactor_imported"] is False
+    assert info["pid"] != worker.proc.pid
