@@ -46,13 +46,11 @@ def _delete_amqp_queue(queue: str) -> None:
     from kombu import Connection
 
     with Connection(AMQP_URL, connect_timeout=5) as conn:
-        channel = conn.channel()
-        for delete in (lambda: channel.queue_delete(queue),
-                       lambda: channel.exchange_delete(queue)):
+        for method in ("queue_delete", "exchange_delete"):
             try:
-                delete()
+                getattr(conn.channel(), method)(queue)
             except Exception:  # noqa: BLE001 - already gone
-                channel = conn.channel()
+                pass
 
 
 def make_broker(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Broker:
