@@ -169,46 +169,64 @@ class TaskCaller(TaskCallerABC):
     # ---------------------------------------------------------- publisher thread
 
     def _publish_loop(self) -> None:
+        # This thread owns one broker connection (not the app's shared pool), so after an
+        # outage it can simply drop it and connect afresh for the next task.
+        connection: Any = None
+        producer: Any = None
         while True:
             job = self._jobs.get()
             if job is _STOP:
-                return
-            if job[0] is _REVOKE:
-                self._revoke(job[1])
-                continue
-            task, task_id, args, kwargs, options = job
-            name = task if isinstance(task, str) else task.name
+                break
             try:
-                if isinstance(task, str):
-                    self._app.send_task(task, args, kwargs, task_id=task_id, retry=False,
-                                        **options)
+                if producer is None:
+                    connection = self._app.connection_for_write()
+                    producer = self._app.amqp.Producer(connection)
+                if job[0] is _REVOKE:
+                    self._revoke(job[1], connection)
                 else:
-                    task.apply_async(args, kwargs, task_id=task_id, retry=False, **options)
-            except Exception as e:  # noqa: BLE001 - every failure goes to the caller
-                error = self._publish_error(name, task_id, e)
-                self._call_from_thread(self._publish_failed, task_id, error)
-            else:
-                if self._broker_down:
-                    self._broker_down = False
-                    logger.info("Task broker reachable again")
+                    self._send(job, producer)
+            except Exception as e:  # noqa: BLE001 - the broker connection failed
+                _close_quietly(connection)
+                connection = producer = None
+                if job[0] is _REVOKE:
+                    logger.warning("Could not revoke cancelled task %s: %s", job[1], e)
+                else:
+                    name = job[0] if isinstance(job[0], str) else job[0].name
+                    self._call_from_thread(self._publish_failed, job[1],
+                                           self._broker_error(name, job[1], e))
+        _close_quietly(connection)
 
-    def _publish_error(self, name: str, task_id: str, e: Exception) -> WorkerTaskError:
-        if isinstance(e, (OperationalError, ConnectionError, OSError)) or _is_connection_error(e):
-            if not self._broker_down:
-                self._broker_down = True
-                logger.error("Task broker unreachable; tasks fail until it is back: %s", e)
-            # Pooled connections may be half dead; the next task opens a fresh one.
-            self._app.pool.force_close_all()
-            return TaskBrokerUnavailableError(name, task_id, f"the task broker is unreachable: {e}")
-        return WorkerTaskError(name, task_id, f"could not be queued: {type(e).__name__}: {e}")
-
-    def _revoke(self, task_id: str) -> None:
+    def _send(self, job: tuple[Any, ...], producer: Any) -> None:
+        task, task_id, args, kwargs, options = job
+        name = task if isinstance(task, str) else task.name
         try:
-            if self._app.conf.get(REVOKE_VIA_BACKEND):
-                self._app.backend.mark_as_revoked(task_id, reason="cancelled by the caller")
-            self._app.control.revoke(task_id)
-        except Exception as e:  # noqa: BLE001 - a lost revoke only wastes worker time
-            logger.warning("Could not revoke cancelled task %s: %s", task_id, e)
+            if isinstance(task, str):
+                self._app.send_task(task, args, kwargs, task_id=task_id, retry=False,
+                                    producer=producer, **options)
+            else:
+                task.apply_async(args, kwargs, task_id=task_id, retry=False,
+                                 producer=producer, **options)
+        except Exception as e:
+            if _is_connection_error(e):
+                raise
+            error = WorkerTaskError(name, task_id,
+                                    f"could not be queued: {type(e).__name__}: {e}")
+            self._call_from_thread(self._publish_failed, task_id, error)
+            return
+        if self._broker_down:
+            self._broker_down = False
+            logger.info("Task broker reachable again")
+
+    def _broker_error(self, name: str, task_id: str, e: Exception) -> WorkerTaskError:
+        if not self._broker_down:
+            self._broker_down = True
+            logger.error("Task broker unreachable; tasks fail until it is back: %s", e)
+        return TaskBrokerUnavailableError(name, task_id, f"the task broker is unreachable: {e}")
+
+    def _revoke(self, task_id: str, connection: Any) -> None:
+        if self._app.conf.get(REVOKE_VIA_BACKEND):
+            self._app.backend.mark_as_revoked(task_id, reason="cancelled by the caller")
+        self._app.control.revoke(task_id, connection=connection)
 
     # ----------------------------------------------------------- listener thread
 
@@ -275,12 +293,20 @@ class TaskCaller(TaskCallerABC):
 
 
 def _is_connection_error(e: Exception) -> bool:
-    try:
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.exceptions import TimeoutError as RedisTimeoutError
-    except ImportError:  # pragma: no cover - redis is a dependency
-        return False
-    return isinstance(e, (RedisConnectionError, RedisTimeoutError))
+    """Whether ``e`` means the broker is unreachable (rather than a bad task or argument)."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return isinstance(e, (OperationalError, ConnectionError, TimeoutError, OSError,
+                          RedisConnectionError, RedisTimeoutError))
+
+
+def _close_quietly(connection: Any) -> None:
+    if connection is not None:
+        try:
+            connection.close()
+        except Exception:  # noqa: BLE001 - it is broken already
+            pass
 
 
 def _remote_error(task_name: str, task_id: str, meta: dict[str, Any]) -> RemoteTaskError:
