@@ -80,3 +80,42 @@ def test_prefork_children_have_no_reactor(tmp_path, start_worker, start_caller,
     info = stack.call("process_info")
     assert info["reactor_imported"] is False
     assert info["pid"] != worker.proc.pid
+
+
+def test_plugin_with_broken_task_module_fails_alone(tmp_path, start_worker, start_caller,
+                                                   request) -> None:
+    """A plugin whose celeryAppIncludes cannot be imported is failed and unloaded; the
+    worker runs the other plugins' tasks."""
+    from tests.worker.conftest import make_broker
+    from tests.worker.support import PLUGIN, WorkerProcess
+
+    broker = make_broker("embedded", tmp_path, request)
+    worker = WorkerProcess(tmp_path / "w", broker, enabled=["peek_plugin_workerbroken", PLUGIN])
+    request.addfinalizer(worker.cleanup)
+    worker.start()
+    assert "Plugin peek_plugin_workerbroken failed: importing celeryAppIncludes" in worker.log()
+    stack = start_caller(broker)
+    assert stack.call("add", 20, 22) == 42
+    assert worker.terminate() == 0
+
+
+def test_defer_task_goes_through_the_installed_caller(tmp_path, start_worker, start_caller,
+                                                     request) -> None:
+    """``peek_plugin_base``'s deferTask uses the caller the platform installed, and fails
+    clearly when none is installed."""
+    from peek_plugin_base.worker.DeferTask import deferTask, installTaskCaller
+    from peek_plugin_base.worker.errors import TaskCallerNotRunningError
+    from tests.worker.conftest import make_broker
+
+    outcome: list = []
+    deferTask("peek_plugin_workertest.tasks.add", 1, 1).addErrback(outcome.append)
+    assert outcome[0].check(TaskCallerNotRunningError)
+
+    broker = make_broker("embedded", tmp_path, request)
+    start_worker(broker)
+    stack = start_caller(broker)
+    installTaskCaller(stack.caller)
+    try:
+        assert stack.pump.wait(deferTask("peek_plugin_workertest.tasks.add", 4, 5)) == 9
+    finally:
+        installTaskCaller(None)
