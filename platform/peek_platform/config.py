@@ -165,6 +165,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("celery.redisVisibilityTimeoutSeconds", 3600, _is_positive_seconds, _CELERY,
             "Redis broker: an unacknowledged task (acks_late) is redelivered after this; "
             "it must exceed the longest such task"),
+    Setting("celery.worker.nodeName", "peek-worker@%h", _is_nonempty_str, ("worker",),
+            "Celery node name (%h = host name); unique per worker process on one broker, "
+            "or control messages such as revoke reach only one of the same-named workers"),
     Setting("celery.worker.concurrency", 0, _is_int_at_least(0), ("worker",),
             "pool processes or threads; 0 = one per CPU"),
     Setting("celery.worker.pool", "prefork", _is_choice(WORKER_POOLS), ("worker",),

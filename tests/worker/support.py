@@ -177,8 +177,11 @@ class WorkerProcess:
         config = {
             "plugin": {"enabled": self.enabled},
             "logging": {"level": "INFO"},
-            "celery": self.broker.celery_config(**{"pool": "solo", "concurrency": 1,
-                                                   **self.worker_config}),
+            "celery": self.broker.celery_config(**{
+                "pool": "solo", "concurrency": 1,
+                # Unique per worker: same-named workers would share one control queue.
+                "nodeName": f"peek-test-{uuid.uuid4().hex[:8]}@%h",
+                **self.worker_config}),
         }
         (self.home / "config.json").write_text(json.dumps(config, indent=2))
         env = dict(os.environ, PEEK_TEST_LIFECYCLE=str(self.lifecycle_path))

@@ -6,6 +6,7 @@ format: JSON only, for task messages, results and events; a message in any other
 type (pickle above all) is refused by the worker without being decoded.
 """
 
+import logging
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -100,6 +101,8 @@ def celery_conf(settings: CelerySettings) -> dict[str, Any]:
 
 def configure_app(app: Celery, settings: CelerySettings) -> None:
     """Apply ``settings`` to ``app`` (before it connects, consumes or sends anything)."""
+    # At DEBUG this logger prints the generated source of every task signature.
+    logging.getLogger("celery.utils.functional").setLevel(logging.INFO)
     app.conf.update(celery_conf(settings))
     bad = [c for c in app.conf.accept_content if c not in ("json", "application/json")]
     if bad:

@@ -24,6 +24,7 @@ class CelerySettings:
     result_expires_seconds: int = 3600
     redis_visibility_timeout_seconds: float = 3600.0
     # Worker only (the server ignores them).
+    node_name: str = "peek-worker@%h"
     concurrency: int = 0
     pool: str = "prefork"
     prefetch_multiplier: int = 4
@@ -83,6 +84,7 @@ class CelerySettings:
             task_queue=config["celery.taskQueue"],
             result_expires_seconds=config["celery.resultExpiresSeconds"],
             redis_visibility_timeout_seconds=config["celery.redisVisibilityTimeoutSeconds"],
+            node_name=get("celery.worker.nodeName", "peek-worker@%h"),
             concurrency=get("celery.worker.concurrency", 0),
             pool=get("celery.worker.pool", "prefork"),
             prefetch_multiplier=get("celery.worker.prefetchMultiplier", 4),

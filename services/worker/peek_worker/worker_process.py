@@ -14,7 +14,7 @@ therefore finish without waiting on the reactor.
 import argparse
 import importlib
 import logging
-import socket
+import logging.handlers
 import sys
 from collections.abc import Coroutine
 from typing import Any, Optional
@@ -142,6 +142,23 @@ def _keep_our_logging(**_: Any) -> None:
     """Celery leaves logging alone when a receiver handles ``setup_logging``."""
 
 
+def _child_logging(**_: Any) -> None:
+    """In a pool process, append to the log without rotating it.
+
+    Only the main process may rotate the file; a pool process reopens it when it notices
+    the main process rotated it, instead of rotating it a second time.
+    """
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, logging.handlers.RotatingFileHandler):
+            watched = logging.handlers.WatchedFileHandler(handler.baseFilename,
+                                                          encoding="utf-8")
+            watched.setFormatter(handler.formatter)
+            watched.setLevel(handler.level)
+            root.removeHandler(handler)
+            root.addHandler(watched)
+
+
 def run_worker(argv: Optional[list[str]] = None) -> int:
     """Run the worker service until it is stopped; returns the exit code."""
     args = _parser().parse_args(argv)
@@ -170,6 +187,7 @@ def run_worker(argv: Optional[list[str]] = None) -> int:
         args.log_stdout or config["logging.logToStdout"],
     )
     signals.setup_logging.connect(_keep_our_logging, weak=False)
+    signals.worker_process_init.connect(_child_logging, weak=False)
     logger.info("Peek worker starting; home %s; log %s", home, log_file)
     configure_app(celeryApp, settings)
 
@@ -189,7 +207,7 @@ def run_worker(argv: Optional[list[str]] = None) -> int:
     )
 
     worker = celeryApp.Worker(
-        hostname=f"peek-worker@{socket.gethostname()}",
+        hostname=settings.node_name,
         quiet=True,
         loglevel=config["logging.level"],
         pool_cls=settings.pool,
