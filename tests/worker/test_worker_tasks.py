@@ -119,3 +119,59 @@ def test_defer_task_goes_through_the_installed_caller(tmp_path, start_worker, st
         assert stack.pump.wait(deferTask("peek_plugin_workertest.tasks.add", 4, 5)) == 9
     finally:
         installTaskCaller(None)
+
+
+def test_threads_pool_and_soft_time_limit(tmp_path, start_worker, start_caller,
+                                          request) -> None:
+    """The threads pool runs tasks; on prefork the configured soft time limit stops a long
+    task with SoftTimeLimitExceeded, reported to the caller by name."""
+    from tests.worker.conftest import make_broker
+
+    broker = make_broker("embedded", tmp_path, request)
+    threads = start_worker(broker, pool="threads", concurrency=2)
+    stack = start_caller(broker)
+    assert stack.call("add", 3, 4) == 7
+    assert threads.terminate() == 0
+
+    start_worker(broker, pool="prefork", concurrency=1, softTimeLimitSeconds=0.5,
+                 hardTimeLimitSeconds=20)
+    with pytest.raises(RemoteTaskError) as raised:
+        stack.call("block", str(tmp_path / "started"), str(tmp_path / "never"))
+    assert raised.value.exc_type == "SoftTimeLimitExceeded"
+
+
+def test_task_events_reach_an_event_monitor(tmp_path, start_worker, start_caller,
+                                            request) -> None:
+    """With Redis, the worker sends task events (what Flower shows): a monitor sees the
+    task's received and succeeded events."""
+    import threading
+
+    from tests.worker.conftest import make_broker
+
+    broker = make_broker("redis", tmp_path, request)
+    start_worker(broker)
+    stack = start_caller(broker)
+    seen: list[dict] = []
+    receivers: list = []
+
+    def monitor() -> None:
+        with stack.app.connection_for_read() as conn:
+            receiver = stack.app.events.Receiver(conn, handlers={"*": seen.append})
+            receivers.append(receiver)
+            for _ in receiver.itercapture(limit=None, timeout=None, wakeup=False):
+                pass
+
+    thread = threading.Thread(target=monitor, daemon=True)
+    thread.start()
+    try:
+        # Events are broadcast: wait until the monitor provably receives one of ours.
+        with stack.app.events.default_dispatcher() as dispatcher:
+            wait_until(lambda: dispatcher.send("test-probe") or
+                       any(e["type"] == "test-probe" for e in seen), 20, "the monitor")
+        assert stack.call("add", 5, 5) == 10
+        wait_until(lambda: {"task-received", "task-succeeded"} <=
+                   {e["type"] for e in seen if e.get("uuid")}, 20, "task events")
+    finally:
+        for receiver in receivers:
+            receiver.should_stop = True
+        thread.join(10)

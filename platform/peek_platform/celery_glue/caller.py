@@ -248,7 +248,7 @@ class TaskCaller(TaskCallerABC):
                 found: list[RawResult] = []
                 if clock() >= next_catch_up:
                     # Results may have been stored while we were not listening.
-                    found.extend(watcher.fetch(list(self._pending_ids)))
+                    found.extend(watcher.fetch(list(self._pending_ids.copy())))
                     next_catch_up = clock() + CATCH_UP_SECONDS
                 found.extend(watcher.poll(LISTEN_TIMEOUT_SECONDS))
                 self._deliver(backend, found)
