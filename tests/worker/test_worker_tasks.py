@@ -7,9 +7,11 @@ from peek_plugin_base.worker.errors import RemoteTaskError, WorkerTaskError
 from tests.worker.support import Broker, wait_until
 
 
-def test_results_and_remote_failures(broker: Broker, start_worker, start_caller) -> None:
+def test_results_and_remote_failures(broker: Broker, start_worker, start_caller,
+                                     tmp_path) -> None:
     """Results come back as values; a task raising on the worker fails the Deferred with the
-    remote exception's type name and message; unencodable arguments fail before queueing."""
+    remote exception's type name and message, and ran once (no retry unless opted in);
+    unencodable arguments fail before queueing."""
     worker = start_worker(broker)
     stack = start_caller(broker)
 
@@ -21,6 +23,11 @@ def test_results_and_remote_failures(broker: Broker, start_worker, start_caller)
     assert "ValueError" in (raised.value.remote_traceback or "")
     with pytest.raises(WorkerTaskError, match="could not be queued"):
         stack.call("add", object(), 1)
+    attempts = tmp_path / "attempts"
+    with pytest.raises(RemoteTaskError, match="RuntimeError: once only"):
+        stack.call("fail_counting", str(attempts), "once only")
+    assert stack.call("add", 0, 0) == 0  # the solo worker is past the failed task
+    assert attempts.read_text().splitlines() == ["attempt"]
     assert stack.caller.pending_count == 0
 
     assert worker.terminate() == 0

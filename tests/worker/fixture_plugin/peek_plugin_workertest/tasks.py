@@ -73,3 +73,11 @@ def credit_ledger(self: Any, db: str, amount: int, applied: str, release: str) -
         return conn.execute("SELECT balance FROM ledger").fetchone()[0]
     finally:
         conn.close()
+
+
+@peekTask
+def fail_counting(path: str, message: str) -> None:
+    """Record the attempt, then fail: shows how often a failing task ran."""
+    with open(path, "a") as f:
+        f.write("attempt\n")
+    raise RuntimeError(message)
