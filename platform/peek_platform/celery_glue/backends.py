@@ -35,7 +35,13 @@ _SQLITE_URL_PREFIX = "peeksqlite://"
 
 
 class SqliteResultBackend(KeyValueStoreBackend):
-    """Results in an SQLite file: ``peeksqlite:///absolute/path/results.sqlite``."""
+    """Results in an SQLite file: ``peeksqlite:///absolute/path/results.sqlite``.
+
+    One row per task: ``key`` is ``celery-task-meta-<task id>`` (bytes), ``value`` the
+    result meta encoded with the app's result serializer (JSON: ``{"status", "result",
+    "traceback", "children", "date_done", "task_id"}``), ``expires`` a Unix time after
+    which the row is swept. Writes replace the row, giving it a new, larger ``id``.
+    """
 
     supports_native_join = False
 

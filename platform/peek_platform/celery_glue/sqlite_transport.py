@@ -47,7 +47,13 @@ def _file(path: str) -> SqliteFile:
 
 
 class Channel(virtual.Channel):
-    """A kombu virtual channel whose queues live in the SQLite file."""
+    """A kombu virtual channel whose queues live in the SQLite file.
+
+    A row of ``peek_message`` holds one message: ``queue`` its queue name and ``payload``
+    kombu's message dict as JSON (``{"body": <base64 of the JSON task body>,
+    "content-type": "application/json", "headers": {...}, "properties": {...}}``). Rows
+    are consumed in ``id`` order per queue.
+    """
 
     supports_fanout = True
 
