@@ -216,15 +216,19 @@ def run_worker(argv: Optional[list[str]] = None) -> int:
         without_mingle=True,
         without_gossip=True,
     )
+    exit_code = EXIT_OK
     try:
         logger.info("Peek worker is running")
         worker.start()
+        exit_code = worker.exitcode or EXIT_OK
+    except Exception:
+        logger.critical("Peek worker: Celery failed", exc_info=True)
+        exit_code = EXIT_START_FAILED
     finally:
         logger.info("Peek worker: Celery stopped; stopping plugins")
         try:
             run_now(host.stop_all(), "stopping plugins")
         except WorkerServiceError as e:
             logger.error("%s", e)
-    exit_code = worker.exitcode or EXIT_OK
     logger.info("Peek worker stopped (exit code %s)", exit_code)
     return int(exit_code)
