@@ -162,9 +162,9 @@ SETTINGS: tuple[Setting, ...] = (
             "same folder (the default is a sibling of the service homes)"),
     Setting("celery.resultExpiresSeconds", 3600, _is_int_at_least(1), _CELERY,
             "how long a result nobody collected stays in the backend"),
-    Setting("celery.redisVisibilityTimeoutSeconds", 3600, _is_positive_seconds, _CELERY,
-            "Redis broker: an unacknowledged task (acks_late) is redelivered after this; "
-            "it must exceed the longest such task"),
+    Setting("celery.visibilityTimeoutSeconds", 3600, _is_positive_seconds, _CELERY,
+            "Redis and embedded brokers: an unacknowledged task (acks_late) is redelivered "
+            "after this; it must exceed the longest such task"),
     Setting("celery.worker.nodeName", "peek-worker@%h", _is_nonempty_str, ("worker",),
             "Celery node name (%h = host name); unique per worker process on one broker, "
             "or control messages such as revoke reach only one of the same-named workers"),

@@ -68,7 +68,7 @@ class Broker:
             "resultUrl": self.result_url,
             "taskQueue": self.queue,
             "embeddedDir": str(self.embedded_dir),
-            "redisVisibilityTimeoutSeconds": self.visibility_timeout,
+            "visibilityTimeoutSeconds": self.visibility_timeout,
             "worker": worker,
         }
 
@@ -80,7 +80,7 @@ class Broker:
             result_url=result_url or self.result_url,
             embedded_dir=self.embedded_dir,
             task_queue=self.queue,
-            redis_visibility_timeout_seconds=self.visibility_timeout,
+            visibility_timeout_seconds=self.visibility_timeout,
         )
 
 

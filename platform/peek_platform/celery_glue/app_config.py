@@ -39,12 +39,13 @@ def celery_conf(settings: CelerySettings) -> dict[str, Any]:
         settings.embedded_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         broker_url = "peeksqlite://localhost/"
         transport_options.update(
-            sqlite_path=str(settings.broker_path), polling_interval=EMBEDDED_POLL_SECONDS
+            sqlite_path=str(settings.broker_path), polling_interval=EMBEDDED_POLL_SECONDS,
+            visibility_timeout=settings.visibility_timeout_seconds,
         )
     else:
         broker_url = settings.broker_url
         if urlsplit(broker_url).scheme in ("redis", "rediss"):
-            transport_options["visibility_timeout"] = settings.redis_visibility_timeout_seconds
+            transport_options["visibility_timeout"] = settings.visibility_timeout_seconds
     if settings.result_embedded:
         settings.embedded_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         result_backend = f"peeksqlite://{settings.results_path.as_posix()}"

@@ -22,7 +22,7 @@ class CelerySettings:
     embedded_dir: Path
     task_queue: str = "peek"
     result_expires_seconds: int = 3600
-    redis_visibility_timeout_seconds: float = 3600.0
+    visibility_timeout_seconds: float = 3600.0
     # Worker only (the server ignores them).
     node_name: str = "peek-worker@%h"
     concurrency: int = 0
@@ -83,7 +83,7 @@ class CelerySettings:
                                                .expanduser().absolute())),
             task_queue=config["celery.taskQueue"],
             result_expires_seconds=config["celery.resultExpiresSeconds"],
-            redis_visibility_timeout_seconds=config["celery.redisVisibilityTimeoutSeconds"],
+            visibility_timeout_seconds=config["celery.visibilityTimeoutSeconds"],
             node_name=get("celery.worker.nodeName", "peek-worker@%h"),
             concurrency=get("celery.worker.concurrency", 0),
             pool=get("celery.worker.pool", "prefork"),

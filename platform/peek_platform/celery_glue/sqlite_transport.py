@@ -1,9 +1,9 @@
 """The embedded broker: a kombu transport on one SQLite file shared by server and worker.
 
-Messages are rows of ``peek_message(id, queue, payload)``; the payload is kombu's JSON
-encoding of the message (never pickle). A consumer claims the oldest row of a queue and
-deletes it in one statement, so each message is delivered once, at most: a worker killed
-mid-task loses it even with ``acks_late`` (use Redis or RabbitMQ when that matters).
+Messages are rows of ``peek_message``; the payload is kombu's JSON encoding of the
+message (never pickle). Unacknowledged deliveries are redelivered after the visibility
+timeout (transport option ``visibility_timeout``), as on Redis, so a late-ack task whose
+worker is killed runs again on the next worker.
 
 Fanout exchanges (Celery's control broadcasts such as ``revoke``) work across processes:
 bindings are rows of ``peek_binding(exchange, queue)`` and a fanout message is copied to
@@ -14,6 +14,7 @@ The broker URL is ``peeksqlite://localhost/`` with the file in the transport opt
 """
 
 import sqlite3
+import time
 from pathlib import Path
 from queue import Empty
 from typing import Any
@@ -27,7 +28,9 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS peek_message (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     queue TEXT NOT NULL,
-    payload TEXT NOT NULL
+    payload TEXT NOT NULL,
+    -- NULL: waiting; else the Unix time when an unacknowledged delivery expires.
+    reserved_until REAL
 );
 CREATE INDEX IF NOT EXISTS peek_message_queue ON peek_message (queue, id);
 CREATE TABLE IF NOT EXISTS peek_binding (
@@ -53,9 +56,19 @@ class Channel(virtual.Channel):
     kombu's message dict as JSON (``{"body": <base64 of the JSON task body>,
     "content-type": "application/json", "headers": {...}, "properties": {...}}``). Rows
     are consumed in ``id`` order per queue.
+
+    Delivery works like the Redis transport's: taking a message reserves its row for the
+    visibility timeout; acknowledging deletes it, rejecting with requeue or a clean close
+    releases it, and a consumer that dies leaves it to reappear when the reservation
+    expires. Queues consumed without acknowledgements delete the row when taking it.
     """
 
     supports_fanout = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._rows: dict[str, int] = {}
+        self._no_ack_queues: set[str] = set()
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -63,6 +76,10 @@ class Channel(virtual.Channel):
         if not path:
             raise ValueError("the peeksqlite transport needs the transport option sqlite_path")
         return _file(path).connection()
+
+    @property
+    def _visibility_timeout(self) -> float:
+        return float(self.connection.client.transport_options.get("visibility_timeout", 3600))
 
     def _new_queue(self, queue: str, **kwargs: Any) -> None:
         self._db  # noqa: B018 - opening creates the file and schema early
@@ -73,14 +90,59 @@ class Channel(virtual.Channel):
         )
 
     def _get(self, queue: str, timeout: Any = None) -> dict[str, Any]:
-        row = self._db.execute(
-            "DELETE FROM peek_message WHERE id = (SELECT id FROM peek_message WHERE queue = ?"
-            " ORDER BY id LIMIT 1) RETURNING payload",
-            (queue,),
-        ).fetchone()
+        now = time.time()
+        if queue in self._no_ack_queues:
+            row = self._db.execute(
+                "DELETE FROM peek_message WHERE id = (SELECT id FROM peek_message"
+                " WHERE queue = ? AND (reserved_until IS NULL OR reserved_until < ?)"
+                " ORDER BY id LIMIT 1) RETURNING id, payload",
+                (queue, now),
+            ).fetchone()
+        else:
+            row = self._db.execute(
+                "UPDATE peek_message SET reserved_until = ? WHERE id = (SELECT id FROM"
+                " peek_message WHERE queue = ? AND (reserved_until IS NULL OR"
+                " reserved_until < ?) ORDER BY id LIMIT 1) RETURNING id, payload",
+                (now + self._visibility_timeout, queue, now),
+            ).fetchone()
         if row is None:
             raise Empty()
-        return loads(row[0])
+        message = loads(row[1])
+        if queue not in self._no_ack_queues:
+            self._rows[message["properties"]["delivery_tag"]] = row[0]
+        return message
+
+    def _forget_row(self, delivery_tag: str) -> None:
+        row_id = self._rows.pop(delivery_tag, None)
+        if row_id is not None:
+            self._db.execute("DELETE FROM peek_message WHERE id = ?", (row_id,))
+
+    def basic_consume(self, queue: str, no_ack: bool, *args: Any, **kwargs: Any) -> Any:
+        if no_ack:
+            self._no_ack_queues.add(queue)
+        return super().basic_consume(queue, no_ack, *args, **kwargs)
+
+    def basic_get(self, queue: str, no_ack: bool = False, **kwargs: Any) -> Any:
+        message = super().basic_get(queue, no_ack, **kwargs)
+        if message is not None and no_ack:
+            self._forget_row(message.delivery_tag)
+        return message
+
+    def basic_ack(self, delivery_tag: str, multiple: bool = False) -> None:
+        super().basic_ack(delivery_tag, multiple)
+        self._forget_row(delivery_tag)
+
+    def basic_reject(self, delivery_tag: str, requeue: bool = False) -> None:
+        super().basic_reject(delivery_tag, requeue)  # requeue goes through _restore
+        self._forget_row(delivery_tag)
+
+    def _restore(self, message: Any) -> None:
+        row_id = self._rows.pop(message.delivery_tag, None)
+        if row_id is None:
+            super()._restore(message)
+            return
+        self._db.execute("UPDATE peek_message SET reserved_until = NULL WHERE id = ?",
+                         (row_id,))
 
     def _purge(self, queue: str) -> int:
         return self._db.execute("DELETE FROM peek_message WHERE queue = ?", (queue,)).rowcount
