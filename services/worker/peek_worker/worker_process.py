@@ -20,6 +20,7 @@ from collections.abc import Coroutine
 from typing import Any, Optional
 
 from celery import signals
+from celery.utils.nodenames import host_format
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
@@ -207,7 +208,7 @@ def run_worker(argv: Optional[list[str]] = None) -> int:
     )
 
     worker = celeryApp.Worker(
-        hostname=settings.node_name,
+        hostname=host_format(settings.node_name),
         quiet=True,
         loglevel=config["logging.level"],
         pool_cls=settings.pool,
