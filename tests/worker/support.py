@@ -296,3 +296,9 @@ class TcpProxy:
             except OSError:
                 pass
             s.close()
+
+
+#: The ``start_worker`` fixture: ``start_worker(broker, wait_ready=True, **worker_config)``.
+StartWorker = Callable[..., WorkerProcess]
+#: The ``start_caller`` fixture: ``start_caller(broker, broker_url=..., result_url=...)``.
+StartCaller = Callable[..., CallerStack]

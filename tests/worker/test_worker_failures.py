@@ -10,7 +10,7 @@ import pytest
 
 from peek_plugin_base.worker.errors import TaskBrokerUnavailableError
 from tests.worker.conftest import make_broker
-from tests.worker.support import TASKS, TcpProxy, wait_until
+from tests.worker.support import TASKS, StartCaller, StartWorker, TcpProxy, wait_until
 
 
 def _lines(path: Path) -> list[str]:
@@ -19,7 +19,11 @@ def _lines(path: Path) -> list[str]:
 
 @pytest.mark.parametrize("kind", ["embedded", "redis", "rabbitmq"])
 def test_killed_worker_redelivers_late_ack_task_and_effect_happens_once(
-    kind: str, tmp_path: Path, request: pytest.FixtureRequest, start_worker, start_caller
+    kind: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    start_worker: StartWorker,
+    start_caller: StartCaller,
 ) -> None:
     """A late-ack task whose worker is SIGKILLed after applying its effect runs again on the
     next worker, and the idempotent pattern (task id recorded with the effect) applies the
@@ -52,7 +56,10 @@ def test_killed_worker_redelivers_late_ack_task_and_effect_happens_once(
 
 
 def test_caller_survives_the_broker_going_away(
-    tmp_path: Path, request: pytest.FixtureRequest, start_worker, start_caller
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    start_worker: StartWorker,
+    start_caller: StartCaller,
 ) -> None:
     """With Redis unreachable, queueing fails at once with TaskBrokerUnavailableError; when it
     returns, new tasks work again and a result stored during the outage is still delivered."""
@@ -101,7 +108,10 @@ class _Unpickled:
 
 
 def test_pickle_message_is_refused(
-    tmp_path: Path, request: pytest.FixtureRequest, start_worker, start_caller
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    start_worker: StartWorker,
+    start_caller: StartCaller,
 ) -> None:
     """A pickle-encoded task message on the queue is refused without being unpickled, and the
     worker carries on with JSON tasks."""

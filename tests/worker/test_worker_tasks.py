@@ -1,14 +1,20 @@
 """A real ``run_peek_worker`` on each broker, driven by the platform's task caller."""
 
+from pathlib import Path
+
 import pytest
 from twisted.internet.defer import CancelledError
 
 from peek_plugin_base.worker.errors import RemoteTaskError, WorkerTaskError
-from tests.worker.support import Broker, wait_until
+from tests.worker.support import Broker, StartCaller, StartWorker, wait_until
 
 
-def test_results_and_remote_failures(broker: Broker, start_worker, start_caller,
-                                     tmp_path) -> None:
+def test_results_and_remote_failures(
+    broker: Broker,
+    start_worker: StartWorker,
+    start_caller: StartCaller,
+    tmp_path: Path,
+) -> None:
     """Results come back as values; a task raising on the worker fails the Deferred with the
     remote exception's type name and message, and ran once (no retry unless opted in);
     unencodable arguments fail before queueing."""
@@ -35,8 +41,11 @@ def test_results_and_remote_failures(broker: Broker, start_worker, start_caller,
     assert steps == ["load", "start", "stop", "unload"]
 
 
-def test_many_tasks_in_flight_without_a_thread_each(broker: Broker, start_worker,
-                                                    start_caller) -> None:
+def test_many_tasks_in_flight_without_a_thread_each(
+    broker: Broker,
+    start_worker: StartWorker,
+    start_caller: StartCaller,
+) -> None:
     """200 tasks in flight at once all resolve, with the caller's two threads only."""
     import threading
 
@@ -48,7 +57,12 @@ def test_many_tasks_in_flight_without_a_thread_each(broker: Broker, start_worker
     assert [stack.pump.wait(d) for d in deferreds] == [2 * i for i in range(200)]
 
 
-def test_cancel_revokes_the_task(broker: Broker, start_worker, start_caller, tmp_path) -> None:
+def test_cancel_revokes_the_task(
+    broker: Broker,
+    start_worker: StartWorker,
+    start_caller: StartCaller,
+    tmp_path: Path,
+) -> None:
     """Cancelling a queued task's Deferred fails it with CancelledError and the worker never
     runs the task."""
     worker = start_worker(broker, pool="prefork", concurrency=1, prefetchMultiplier=1)
@@ -76,8 +90,12 @@ def test_cancel_revokes_the_task(broker: Broker, start_worker, start_caller, tmp
     assert not marker.exists()
 
 
-def test_prefork_children_have_no_reactor(tmp_path, start_worker, start_caller,
-                                          request) -> None:
+def test_prefork_children_have_no_reactor(
+    tmp_path: Path,
+    start_worker: StartWorker,
+    start_caller: StartCaller,
+    request: pytest.FixtureRequest,
+) -> None:
     """Tasks run in forked pool processes that never imported the Twisted reactor."""
     from tests.worker.conftest import make_broker
 
@@ -89,8 +107,12 @@ def test_prefork_children_have_no_reactor(tmp_path, start_worker, start_caller,
     assert info["pid"] != worker.proc.pid
 
 
-def test_plugin_with_broken_task_module_fails_alone(tmp_path, start_worker, start_caller,
-                                                   request) -> None:
+def test_plugin_with_broken_task_module_fails_alone(
+    tmp_path: Path,
+    start_worker: StartWorker,
+    start_caller: StartCaller,
+    request: pytest.FixtureRequest,
+) -> None:
     """A plugin whose celeryAppIncludes cannot be imported is failed and unloaded; the
     worker runs the other plugins' tasks."""
     from tests.worker.conftest import make_broker
@@ -106,8 +128,12 @@ def test_plugin_with_broken_task_module_fails_alone(tmp_path, start_worker, star
     assert worker.terminate() == 0
 
 
-def test_defer_task_goes_through_the_installed_caller(tmp_path, start_worker, start_caller,
-                                                     request) -> None:
+def test_defer_task_goes_through_the_installed_caller(
+    tmp_path: Path,
+    start_worker: StartWorker,
+    start_caller: StartCaller,
+    request: pytest.FixtureRequest,
+) -> None:
     """``peek_plugin_base``'s deferTask uses the caller the platform installed, and fails
     clearly when none is installed."""
     from peek_plugin_base.worker.DeferTask import deferTask, installTaskCaller
@@ -128,8 +154,12 @@ def test_defer_task_goes_through_the_installed_caller(tmp_path, start_worker, st
         installTaskCaller(None)
 
 
-def test_threads_pool_and_soft_time_limit(tmp_path, start_worker, start_caller,
-                                          request) -> None:
+def test_threads_pool_and_soft_time_limit(
+    tmp_path: Path,
+    start_worker: StartWorker,
+    start_caller: StartCaller,
+    request: pytest.FixtureRequest,
+) -> None:
     """The threads pool runs tasks; on prefork the configured soft time limit stops a long
     task with SoftTimeLimitExceeded, reported to the caller by name."""
     from tests.worker.conftest import make_broker
@@ -147,8 +177,12 @@ def test_threads_pool_and_soft_time_limit(tmp_path, start_worker, start_caller,
     assert raised.value.exc_type == "SoftTimeLimitExceeded"
 
 
-def test_task_events_reach_an_event_monitor(tmp_path, start_worker, start_caller,
-                                            request) -> None:
+def test_task_events_reach_an_event_monitor(
+    tmp_path: Path,
+    start_worker: StartWorker,
+    start_caller: StartCaller,
+    request: pytest.FixtureRequest,
+) -> None:
     """With Redis, the worker sends task events (what Flower shows): a monitor sees the
     task's received and succeeded events."""
     import threading
