@@ -14,7 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
+from urllib.parse import urlsplit
 
+import pytest
 from celery import Celery
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
@@ -82,6 +84,43 @@ class Broker:
             task_queue=self.queue,
             visibility_timeout_seconds=self.visibility_timeout,
         )
+
+
+def require_server(url: str, name: str) -> None:
+    """Skip when the server is not running; under CI (``$CI`` set) fail instead."""
+    parts = urlsplit(url)
+    if port_open(parts.hostname or "127.0.0.1", parts.port or 0):
+        return
+    message = f"{name} is not reachable at {url}"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _delete_amqp_queue(queue: str) -> None:
+    from kombu import Connection
+
+    with Connection(AMQP_URL, connect_timeout=5) as conn:
+        for method in ("queue_delete", "exchange_delete"):
+            try:
+                getattr(conn.channel(), method)(queue)
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+
+
+def make_broker(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Broker:
+    """A fresh broker of ``kind`` for one test (cleaned up by the test's finalizers)."""
+    queue = f"peek-test-{uuid.uuid4().hex[:10]}"
+    embedded_dir = tmp_path / "peek-celery"
+    if kind == "embedded":
+        return Broker(kind, "embedded", "embedded", queue, embedded_dir)
+    redis = request.getfixturevalue("redis_url")
+    if kind == "redis":
+        return Broker(kind, redis, redis, queue, embedded_dir)
+    assert kind == "rabbitmq"
+    require_server(AMQP_URL, "RabbitMQ")
+    request.addfinalizer(lambda: _delete_amqp_queue(queue))
+    return Broker(kind, AMQP_URL, redis, queue, embedded_dir)
 
 
 class Pump:

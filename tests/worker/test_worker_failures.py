@@ -9,8 +9,14 @@ from urllib.parse import urlsplit
 import pytest
 
 from peek_plugin_base.worker.errors import TaskBrokerUnavailableError
-from tests.worker.conftest import make_broker
-from tests.worker.support import TASKS, StartCaller, StartWorker, TcpProxy, wait_until
+from tests.worker.support import (
+    TASKS,
+    StartCaller,
+    StartWorker,
+    TcpProxy,
+    make_broker,
+    wait_until,
+)
 
 
 def _lines(path: Path) -> list[str]:

@@ -6,7 +6,15 @@ import pytest
 from twisted.internet.defer import CancelledError
 
 from peek_plugin_base.worker.errors import RemoteTaskError, WorkerTaskError
-from tests.worker.support import Broker, StartCaller, StartWorker, wait_until
+from tests.worker.support import (
+    PLUGIN,
+    Broker,
+    StartCaller,
+    StartWorker,
+    WorkerProcess,
+    make_broker,
+    wait_until,
+)
 
 
 def test_results_and_remote_failures(
@@ -97,8 +105,6 @@ def test_prefork_children_have_no_reactor(
     request: pytest.FixtureRequest,
 ) -> None:
     """Tasks run in forked pool processes that never imported the Twisted reactor."""
-    from tests.worker.conftest import make_broker
-
     broker = make_broker("embedded", tmp_path, request)
     worker = start_worker(broker, pool="prefork", concurrency=2)
     stack = start_caller(broker)
@@ -115,9 +121,6 @@ def test_plugin_with_broken_task_module_fails_alone(
 ) -> None:
     """A plugin whose celeryAppIncludes cannot be imported is failed and unloaded; the
     worker runs the other plugins' tasks."""
-    from tests.worker.conftest import make_broker
-    from tests.worker.support import PLUGIN, WorkerProcess
-
     broker = make_broker("embedded", tmp_path, request)
     worker = WorkerProcess(tmp_path / "w", broker, enabled=["peek_plugin_workerbroken", PLUGIN])
     request.addfinalizer(worker.cleanup)
@@ -138,8 +141,6 @@ def test_defer_task_goes_through_the_installed_caller(
     clearly when none is installed."""
     from peek_plugin_base.worker.DeferTask import deferTask, installTaskCaller
     from peek_plugin_base.worker.errors import TaskCallerNotRunningError
-    from tests.worker.conftest import make_broker
-
     outcome: list = []
     deferTask("peek_plugin_workertest.tasks.add", 1, 1).addErrback(outcome.append)
     assert outcome[0].check(TaskCallerNotRunningError)
@@ -162,8 +163,6 @@ def test_threads_pool_and_soft_time_limit(
 ) -> None:
     """The threads pool runs tasks; on prefork the configured soft time limit stops a long
     task with SoftTimeLimitExceeded, reported to the caller by name."""
-    from tests.worker.conftest import make_broker
-
     broker = make_broker("embedded", tmp_path, request)
     threads = start_worker(broker, pool="threads", concurrency=2)
     stack = start_caller(broker)
@@ -186,8 +185,6 @@ def test_task_events_reach_an_event_monitor(
     """With Redis, the worker sends task events (what Flower shows): a monitor sees the
     task's received and succeeded events."""
     import threading
-
-    from tests.worker.conftest import make_broker
 
     broker = make_broker("redis", tmp_path, request)
     start_worker(broker)
