@@ -213,3 +213,32 @@ def test_task_events_reach_an_event_monitor(
         for receiver in receivers:
             receiver.should_stop = True
         thread.join(10)
+
+
+def test_sigterm_lets_the_running_task_finish(
+    tmp_path: Path,
+    start_worker: StartWorker,
+    start_caller: StartCaller,
+    request: pytest.FixtureRequest,
+) -> None:
+    """SIGTERM is a warm shutdown: the running task completes and its caller gets the result,
+    then the plugins stop and unload, and the worker exits 0."""
+    import signal
+
+    broker = make_broker("embedded", tmp_path, request)
+    worker = start_worker(broker)
+    stack = start_caller(broker)
+    started, release = tmp_path / "started", tmp_path / "release"
+    running = stack.defer("block", str(started), str(release))
+    wait_until(started.exists, 20, "the task to start")
+
+    assert worker.proc is not None
+    worker.proc.send_signal(signal.SIGTERM)
+    stdout = worker.home / "stdout.txt"
+    wait_until(lambda: "Warm shutdown" in stdout.read_text(), 20, "the warm shutdown")
+    assert worker.proc.poll() is None  # still finishing the task
+    release.touch()
+    assert stack.pump.wait(running) == "released"
+    assert worker.proc.wait(30) == 0
+    steps = [line.split()[0] for line in worker.lifecycle_path.read_text().splitlines()]
+    assert steps[-2:] == ["stop", "unload"]

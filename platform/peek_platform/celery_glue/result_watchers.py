@@ -51,7 +51,11 @@ class _KeyMixin:
 
 
 class RedisResultWatcher(_KeyMixin):
-    """One pattern subscription to every result channel (Celery publishes each result)."""
+    """One pattern subscription to every result channel (Celery publishes each result).
+
+    Redis pub/sub ignores database numbers, so this sees every result published on the
+    Redis server; the listener drops those that are not its own pending tasks.
+    """
 
     def __init__(self, backend: PeekRedisBackend) -> None:
         self.backend = backend
