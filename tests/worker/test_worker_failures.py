@@ -11,6 +11,7 @@ import pytest
 from peek_plugin_base.worker.errors import TaskBrokerUnavailableError
 from tests.worker.support import (
     TASKS,
+    Broker,
     StartCaller,
     StartWorker,
     TcpProxy,
@@ -114,36 +115,26 @@ class _Unpickled:
 
 
 def test_pickle_message_is_refused(
+    broker: Broker,
     tmp_path: Path,
-    request: pytest.FixtureRequest,
     start_worker: StartWorker,
     start_caller: StartCaller,
 ) -> None:
     """A pickle-encoded task message on the queue is refused without being unpickled, and the
     worker carries on with JSON tasks."""
-    broker = make_broker("redis", tmp_path, request)
     worker = start_worker(broker)
     stack = start_caller(broker)
     proof = tmp_path / "unpickled"
 
     with stack.app.producer_or_acquire() as producer:
         producer.publish(
-            pickle.dumps(((1, 2), {}, {})),
-            exchange=broker.queue,
-            routing_key=broker.queue,
-            content_type="application/x-python-serialize",
-            content_encoding="binary",
-            headers={"lang": "py", "task": f"{TASKS}.add", "id": "pickled-1",
-                     "argsrepr": "", "kwargsrepr": "", "origin": "test",
-                     "evil": pickle.dumps(_Unpickled(str(proof))).hex()},
-        )
-        producer.publish(
             pickle.dumps(_Unpickled(str(proof))),
             exchange=broker.queue,
             routing_key=broker.queue,
+            declare=[stack.app.amqp.queues[broker.queue]],
             content_type="application/x-python-serialize",
             content_encoding="binary",
-            headers={"lang": "py", "task": f"{TASKS}.add", "id": "pickled-2"},
+            headers={"lang": "py", "task": f"{TASKS}.add", "id": "pickled-1"},
         )
     worker.wait_log("untrusted content", 20)
     assert stack.call("add", 2, 2) == 4
