@@ -9,7 +9,7 @@ gossip or mingle), warm up, then measure
 Prints one RESULT line per measurement, then the platform/raw ratios (target <= 1.25) and
 the embedded broker's throughput (target >= 100 tasks/s).
 
-Usage: worker_bench.py [--brokers embedded,redis,rabbitmq] [--runs N]
+Usage: worker_bench.py [--brokers embedded,redis,rabbitmq] [--runs N] [--raw-without-events]
 Redis: $PEEK_BENCH_REDIS_URL (default redis://127.0.0.1:6379/9, flushed before and after);
 RabbitMQ: $PEEK_BENCH_AMQP_URL (default amqp://guest:guest@127.0.0.1:5672//, results on Redis).
 """
@@ -143,9 +143,11 @@ def _measure(kind: str, spec: dict[str, Any], tmp: Path) -> dict[str, Any]:
     else:
         cmd = [sys.executable, "-m", "celery", "-A", "worker_bench_raw_app", "worker",
                "--loglevel=WARNING", "--pool=prefork", "--concurrency=2",
-               # Task events on, as the platform's worker has them by default (Flower).
-               "--task-events", "--without-gossip", "--without-mingle",
+               "--without-gossip", "--without-mingle",
                "-n", f"raw-bench-{uuid.uuid4().hex[:6]}@%h"]
+        if spec["raw_events"]:
+            # Task events on, as the platform's worker has them by default (Flower).
+            cmd.append("--task-events")
         env = dict(os.environ, BENCH_BROKER=spec["broker"], BENCH_BACKEND=spec["result"],
                    BENCH_QUEUE=spec["queue"])
     worker = subprocess.Popen(cmd, cwd=HERE, env=env, stdout=log, stderr=log,
@@ -177,12 +179,12 @@ def _flush_redis() -> None:
     client.close()
 
 
-def bench_broker(broker: str, runs: int, tmp: Path) -> None:
+def bench_broker(broker: str, runs: int, tmp: Path, raw_events: bool) -> None:
     """Platform and raw Celery on one broker; prints their RESULT lines and the ratios."""
     queue = f"peek-bench-{uuid.uuid4().hex[:6]}"
     url = {"embedded": "embedded", "redis": REDIS_URL, "rabbitmq": AMQP_URL}[broker]
     result = "embedded" if broker == "embedded" else REDIS_URL
-    spec = {"broker": url, "result": result, "queue": queue,
+    spec = {"broker": url, "result": result, "queue": queue, "raw_events": raw_events,
             "embedded_dir": str(tmp / f"celery-{queue}")}
     kinds = ["platform"] if broker == "embedded" else ["platform", "raw"]
     measured: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
@@ -199,7 +201,7 @@ def bench_broker(broker: str, runs: int, tmp: Path) -> None:
     for kind in kinds:
         runs_ok = measured[kind]
         label = "platform (deferTask on the reactor)" if kind == "platform" else (
-            "raw Celery (delay().get())")
+            f"raw Celery (delay().get(), task events {'on' if raw_events else 'off'})")
         print(f"RESULT worker {broker} {label} round trip: median "
               f"{_median(runs_ok, 'latency_ms'):.2f} ms of {N_LATENCY} sequential "
               f"[median of {len(runs_ok)} run(s)]", flush=True)
@@ -230,6 +232,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--brokers", default="embedded,redis")
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--raw-without-events", action="store_true",
+                        help="run the raw baseline worker without task events (the "
+                        "platform's worker always sends them)")
     parser.add_argument("--child", choices=["platform", "raw"], help=argparse.SUPPRESS)
     parser.add_argument("--spec", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -241,7 +246,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="peek-worker-bench-"))
     try:
         for broker in args.brokers.split(","):
-            bench_broker(broker.strip(), args.runs, tmp)
+            bench_broker(broker.strip(), args.runs, tmp, not args.raw_without_events)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
