@@ -111,3 +111,13 @@ def test_defaults_give_the_embedded_broker_and_server_shares_broker_keys(tmp_pat
     assert worker.broker_embedded and worker.result_embedded
     assert worker.embedded_dir == server.embedded_dir == tmp_path / "peek-celery"
     assert "worker" not in server_config.data["celery"]
+
+
+def test_server_starts_task_caller_before_plugins(tmp_path: Path) -> None:
+    """The server's tree starts the task caller before the plugins (so plugins can queue
+    tasks from start()) and therefore stops it after them."""
+    from peek_server.main import build
+
+    config = ServiceConfig.load("server", tmp_path)
+    names = [service.name for service in build(config)]
+    assert names.index("worker-tasks") == names.index("plugins") - 1
