@@ -13,7 +13,7 @@ import pytest
 from peek_platform.celery_glue.settings import CelerySettings
 from peek_platform.config import ServiceConfig
 from peek_platform.errors import ConfigValidationError
-from tests.worker.support import wait_until
+from tests.worker.support import make_broker, wait_until
 
 
 def _free_port() -> int:
@@ -44,15 +44,23 @@ def _stop(proc: subprocess.Popen[bytes]) -> int:
         raise
 
 
-def test_tutorial_task_end_to_end_on_the_embedded_broker(tmp_path: Path) -> None:
-    """With nothing configured but the plugin, the tutorial's server asks the worker to add
-    and total numbers over the embedded broker and logs the answers; both exit 0 on SIGTERM."""
+@pytest.mark.parametrize("kind", ["embedded", "redis"])
+def test_tutorial_task_end_to_end(kind: str, tmp_path: Path,
+                                  request: pytest.FixtureRequest) -> None:
+    """With nothing configured but the plugin (embedded broker), or with both services'
+    celery URLs pointing at Redis, the tutorial's server asks the worker to add and total
+    numbers and logs the answers; both exit 0 on SIGTERM."""
     run_dir = tmp_path / "run"
     server_home, worker_home = run_dir / "peek-server.home", run_dir / "peek-worker.home"
     plugins = {"enabled": ["peek_plugin_tutorial"]}
-    _write_config(server_home, {"plugin": plugins, "httpServer": {
+    celery: dict = {}
+    if kind == "redis":
+        broker = make_broker(kind, tmp_path, request)
+        celery = {"brokerUrl": broker.broker_url, "resultUrl": broker.result_url,
+                  "taskQueue": broker.queue}
+    _write_config(server_home, {"plugin": plugins, "celery": celery, "httpServer": {
         "admin": {"sitePort": _free_port()}, "platform": {"sitePort": _free_port()}}})
-    _write_config(worker_home, {"plugin": plugins})
+    _write_config(worker_home, {"plugin": plugins, "celery": celery})
     server_log, worker_log = server_home / "peek-server.log", worker_home / "peek-worker.log"
 
     worker = _run("worker", worker_home)
@@ -65,8 +73,8 @@ def test_tutorial_task_end_to_end_on_the_embedded_broker(tmp_path: Path) -> None
 
         wait_until(answered, 60, "the tutorial's task results in the server log")
         assert "addNumbers(7, 5) returned 12" in server_log.read_text()
-        # Both found the same embedded folder: a sibling of the homes.
-        assert (run_dir / "peek-celery" / "broker.sqlite").exists()
+        # Embedded: both found the same folder, a sibling of the homes.
+        assert (run_dir / "peek-celery" / "broker.sqlite").exists() == (kind == "embedded")
     finally:
         assert _stop(server) == 0
         assert _stop(worker) == 0
