@@ -89,8 +89,9 @@ def celery_conf(settings: CelerySettings) -> dict[str, Any]:
         # server a second publish per task.
         task_send_sent_event=False,
     )
-    # A busy prefork or solo worker reads the embedded broker's control queue only between
-    # tasks, too late for a revoke; tasks check the result backend before they run instead.
+    # A solo-pool worker reads control messages (revoke) only between tasks, possibly after
+    # it has started a prefetched, revoked task. On the embedded broker a task also checks
+    # the result backend for a revocation before it runs (one local SQLite read).
     conf[REVOKE_VIA_BACKEND] = settings.broker_embedded
     for key, value in settings.extra.items():
         if isinstance(value, dict) and isinstance(conf.get(key), dict):

@@ -173,11 +173,18 @@ class Channel(virtual.Channel):
 
 
 class Transport(virtual.Transport):
-    """The embedded SQLite broker transport (alias ``peeksqlite``)."""
+    """The embedded SQLite broker transport (alias ``peeksqlite``).
+
+    It runs in Celery's event loop: a repeating timer drains ready messages, so the worker
+    uses its non-blocking prefork pool and keeps reading control messages (revoke) while
+    its pool is busy, exactly as with Redis.
+    """
 
     Channel = Channel
     #: Seconds between polls of an empty queue; ``polling_interval`` overrides it.
     polling_interval = 0.01
+    #: Most messages handed over per poll, so one poll cannot starve the event loop.
+    max_per_poll = 100
     default_port = 0
     connection_errors = (sqlite3.OperationalError,)
     channel_errors = (sqlite3.OperationalError,)
@@ -185,8 +192,19 @@ class Transport(virtual.Transport):
     driver_type = "sql"
     driver_name = "sqlite3"
     implements = virtual.Transport.implements.extend(
-        asynchronous=False, exchange_type=frozenset(["direct", "topic", "fanout"])
+        asynchronous=True, exchange_type=frozenset(["direct", "topic", "fanout"])
     )
 
     def driver_version(self) -> str:
         return sqlite3.sqlite_version
+
+    def register_with_event_loop(self, connection: Any, loop: Any) -> None:
+        loop.call_repeatedly(self.polling_interval, self._drain_ready, connection)
+
+    def _drain_ready(self, connection: Any) -> None:
+        """Deliver the messages that are ready now, without waiting."""
+        for _ in range(self.max_per_poll):
+            try:
+                self.cycle.get(self._deliver, timeout=0)
+            except Empty:
+                return

@@ -31,8 +31,8 @@ from celery.exceptions import Ignore
 
 from peek_plugin_base.registrations import record_registration
 
-#: Set in the app's config when revocations travel through the result backend (the
-#: embedded broker cannot reach a worker whose pool is busy with a control broadcast).
+#: Set in the app's config when revocations are also stored in the result backend, where
+#: a task checks them before it runs (on the embedded broker, where that read is cheap).
 REVOKE_VIA_BACKEND = "peek_revoke_via_backend"
 
 
