@@ -183,6 +183,8 @@ class Transport(virtual.Transport):
     Channel = Channel
     #: Seconds between polls of an empty queue; ``polling_interval`` overrides it.
     polling_interval = 0.01
+    #: Seconds between polls while the prefetch limit is reached.
+    busy_polling_interval = 0.001
     #: Most messages handed over per poll, so one poll cannot starve the event loop.
     max_per_poll = 100
     default_port = 0
@@ -198,13 +200,31 @@ class Transport(virtual.Transport):
     def driver_version(self) -> str:
         return sqlite3.sqlite_version
 
-    def register_with_event_loop(self, connection: Any, loop: Any) -> None:
-        loop.call_repeatedly(self.polling_interval, self._drain_ready, connection)
+    _busy_polls = 0
 
-    def _drain_ready(self, connection: Any) -> None:
-        """Deliver the messages that are ready now, without waiting."""
+    def register_with_event_loop(self, connection: Any, loop: Any) -> None:
+        loop.call_soon(self._drain_ready, connection, loop)
+
+    def _drain_ready(self, connection: Any, loop: Any) -> None:
+        """Deliver the messages that are ready now, then schedule the next poll.
+
+        Polls again at once after delivering, soon when the prefetch limit held messages
+        back (a pool process frees a slot within a task's time; backing off while it does
+        not), else after the interval.
+        """
+        delivered = 0
         for _ in range(self.max_per_poll):
             try:
                 self.cycle.get(self._deliver, timeout=0)
             except Empty:
-                return
+                break
+            delivered += 1
+        if delivered:
+            delay, self._busy_polls = 0.0, 0
+        elif any(ch._consumers and not ch.qos.can_consume() for ch in self.channels):
+            # Back off while the pool stays busy (long tasks), up to the normal interval.
+            delay = min(self.polling_interval, self.busy_polling_interval * 2 ** self._busy_polls)
+            self._busy_polls += 1
+        else:
+            delay, self._busy_polls = self.polling_interval, 0
+        loop.call_later(delay, self._drain_ready, connection, loop)
