@@ -147,3 +147,23 @@ def test_peek_task_refuses_non_json_serializers() -> None:
 
     with pytest.raises(ValueError, match="JSON only"):
         peekTask(serializer="pickle")
+
+
+def test_sigterm_to_the_whole_process_group_exits_cleanly(
+    broker: Broker,
+    start_worker: StartWorker,
+    start_caller: StartCaller,
+) -> None:
+    """SIGTERM sent to the worker and its pool processes at once (as systemd and `timeout`
+    do) still ends in a clean exit 0 with the plugins stopped, on every broker."""
+    import os
+    import signal
+
+    worker = start_worker(broker, pool="prefork", concurrency=2)
+    stack = start_caller(broker)
+    assert stack.call("add", 1, 1) == 2
+    assert worker.proc is not None
+    os.killpg(worker.proc.pid, signal.SIGTERM)
+    assert worker.proc.wait(30) == 0
+    steps = [line.split()[0] for line in worker.lifecycle_path.read_text().splitlines()]
+    assert steps[-2:] == ["stop", "unload"]
