@@ -51,6 +51,10 @@ setup(
         "alembic>=1.12",
         "psycopg[binary]>=3.1",
         "autobahn>=23.1",
+        # Worker tasks: Celery with JSON only; Redis for the production broker/backend
+        # (RabbitMQ needs nothing more: kombu brings py-amqp).
+        "celery>=5.4,<6",
+        "redis>=5",
     ],
     extras_require={
         "test": [

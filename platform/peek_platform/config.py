@@ -90,6 +90,44 @@ def _is_plugin_list(value: Any) -> Optional[str]:
     return None
 
 
+BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps", "pyamqp")
+RESULT_SCHEMES = ("redis", "rediss")
+WORKER_POOLS = ("prefork", "solo", "threads")
+
+
+def _is_celery_url(schemes: tuple[str, ...]) -> Validator:
+    def check(value: Any) -> Optional[str]:
+        if value == "embedded":
+            return None
+        if not isinstance(value, str) or value.partition("://")[0] not in schemes:
+            allowed = ", ".join(f"{s}://..." for s in schemes)
+            return f'must be "embedded" or a URL starting {allowed}; got {value!r}'
+        return None
+
+    return check
+
+
+def _is_choice(choices: tuple[str, ...]) -> Validator:
+    def check(value: Any) -> Optional[str]:
+        if value not in choices:
+            return f"must be one of {', '.join(choices)}, got {value!r}"
+        return None
+
+    return check
+
+
+def _is_seconds(value: Any) -> Optional[str]:
+    if type(value) not in (int, float) or value < 0:
+        return f"must be a number of seconds >= 0 (0 = no limit), got {value!r}"
+    return None
+
+
+def _is_positive_seconds(value: Any) -> Optional[str]:
+    if type(value) not in (int, float) or value <= 0:
+        return f"must be a number of seconds > 0, got {value!r}"
+    return None
+
+
 @dataclass(frozen=True)
 class Setting:
     """One documented key: where it lives, its default, and how it is checked."""
@@ -102,6 +140,7 @@ class Setting:
 
 
 _CLIENTS = ("client", "agent", "worker")
+_CELERY = ("server", "worker")
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("plugin.enabled", [], _is_plugin_list, SERVICES,
@@ -161,6 +200,40 @@ SETTINGS: tuple[Setting, ...] = (
             "desktop device site port"),
     Setting("httpServer.desktop.bindAddress", "0.0.0.0", _is_nonempty_str, ("client",),
             "desktop device site bind address"),
+    Setting("celery.brokerUrl", "embedded", _is_celery_url(BROKER_SCHEMES), _CELERY,
+            'task broker: "embedded" (SQLite files in celery.embeddedDir, nothing to install) '
+            "or redis://host:6379/0, amqp://user:pass@host:5672//; same on server and worker"),
+    Setting("celery.resultUrl", "embedded", _is_celery_url(RESULT_SCHEMES), _CELERY,
+            'task result backend: "embedded" or redis://host:6379/1; same on server and '
+            "worker"),
+    Setting("celery.taskQueue", "peek", _is_nonempty_str, _CELERY,
+            "queue the server sends tasks to and the worker consumes; same on both"),
+    Setting("celery.embeddedDir", "{home}/../peek-celery", _is_nonempty_str, _CELERY,
+            "folder of the embedded broker and results; server and worker must name the "
+            "same folder (the default is a sibling of the service homes)"),
+    Setting("celery.resultExpiresSeconds", 3600, _is_int_at_least(1), _CELERY,
+            "how long a result nobody collected stays in the backend"),
+    Setting("celery.visibilityTimeoutSeconds", 3600, _is_positive_seconds, _CELERY,
+            "Redis and embedded brokers: an unacknowledged task (acks_late) is redelivered "
+            "after this; it must exceed the longest such task"),
+    Setting("celery.worker.nodeName", "peek-worker@%h", _is_nonempty_str, ("worker",),
+            "Celery node name (%h = host name); unique per worker process on one broker, "
+            "or control messages such as revoke reach only one of the same-named workers"),
+    Setting("celery.worker.concurrency", 0, _is_int_at_least(0), ("worker",),
+            "pool processes or threads; 0 = one per CPU"),
+    Setting("celery.worker.pool", "prefork", _is_choice(WORKER_POOLS), ("worker",),
+            "prefork (processes; time limits enforced), solo (in the main process) or "
+            "threads"),
+    Setting("celery.worker.prefetchMultiplier", 4, _is_int_at_least(1), ("worker",),
+            "messages reserved per pool process; 1 is fairest for long tasks"),
+    Setting("celery.worker.softTimeLimitSeconds", 0, _is_seconds, ("worker",),
+            "SoftTimeLimitExceeded is raised in a task after this; 0 = none"),
+    Setting("celery.worker.hardTimeLimitSeconds", 0, _is_seconds, ("worker",),
+            "a task's process is killed after this (prefork only); 0 = none"),
+    Setting("celery.worker.maxTasksPerChild", 0, _is_int_at_least(0), ("worker",),
+            "replace a pool process after this many tasks; 0 = never"),
+    Setting("celery.worker.taskEvents", True, _is_bool, ("worker",),
+            "send task events (for Flower / celery events); not on the embedded broker"),
 )
 
 

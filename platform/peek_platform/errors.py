@@ -9,7 +9,9 @@
     ├── PluginError                    one plugin, named, could not do something
     │   ├── PluginLoadError            import / plugin_package.json / entry hook / load()
     │   ├── PluginStartError           start() raised or its Deferred failed
-    │   └── PluginDependencyError      a required plugin is missing, failed, or in a cycle
+    │   ├── PluginDependencyError      a required plugin is missing, failed, or in a cycle
+    │   └── PluginTaskModuleError      a worker plugin's celeryApp / celeryAppIncludes unusable
+    ├── WorkerServiceError             the worker service cannot run its Celery worker
     ├── StorageError                   the database cannot be used (names the schema)
     │   ├── SchemaMigrationError       a schema (the platform's or a plugin's) did not migrate
     │   └── PluginStorageError         a plugin's storage declaration is wrong
@@ -21,7 +23,8 @@
 
 Plugin-facing storage errors (a newer schema, a failing migration script, a bad setting)
 live in ``peek_plugin_base.storage.StorageErrors``; the platform wraps them in
-SchemaMigrationError with their message.
+SchemaMigrationError with their message. Errors of queued worker tasks are plugin-facing
+and live in ``peek_plugin_base.worker.errors``.
 """
 
 from pathlib import Path
@@ -140,3 +143,11 @@ class VortexBackPressureError(VortexTransportError):
         )
         self.queued = queued
         self.limit = limit
+
+
+class PluginTaskModuleError(PluginError):
+    """A worker plugin's task modules cannot be imported, or it brings its own Celery app."""
+
+
+class WorkerServiceError(PeekError):
+    """The worker service cannot run (e.g. a plugin's lifecycle needs the reactor)."""

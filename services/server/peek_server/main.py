@@ -3,6 +3,8 @@
 import sys
 from typing import Optional
 
+from peek_platform.celery_glue.caller_service import TaskCallerService
+from peek_platform.celery_glue.settings import CelerySettings
 from peek_platform.config import ServiceConfig
 from peek_platform.plugin.host import PluginHost
 from peek_platform.service.builder import SiteSpec, build_service_tree
@@ -19,14 +21,15 @@ from peek_server.platform_hook import ServerPlatformHook
 
 
 def build(config: ServiceConfig) -> PeekServiceTree:
-    """Storage, the bus hub, then plugins, then the admin and platform sites.
+    """Storage, the bus hub, the task caller, then plugins, then the admin and platform sites.
 
-    Shutdown runs backwards: close the ports, stop and unload the plugins, close the bus,
-    dispose the database engines.
+    Shutdown runs backwards: close the ports, stop and unload the plugins, stop queuing
+    tasks, close the bus, dispose the database engines.
     """
     admin_root = PluginSiteRoot("admin")
     platform_root = PluginSiteRoot("platform")
     storage = StorageService(config)
+    tasks = TaskCallerService(CelerySettings.from_config(config))
     vortex = server_hub_service(config)
     attach_bus(config, PeekVortexUtil.peekServerName, [vortex])
     platform_root.putChild(VORTEX_PATH, vortex.endpoint.resource())
@@ -51,7 +54,8 @@ def build(config: ServiceConfig) -> PeekServiceTree:
         accepted_service_names=frozenset({"server", "storage"}),
         # The platform schema is migrated before any plugin loads, each storage plugin's
         # schema just before that plugin is built, and engines are disposed after they stop.
-        before_plugins=[storage, vortex],
+        # Plugins may queue worker tasks from start() until their stop() has finished.
+        before_plugins=[storage, vortex, tasks],
         before_load=storage.before_load,
     )
 

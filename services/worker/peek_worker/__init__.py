@@ -1,1 +1,1 @@
-"""The Peek worker service: hosts worker plugins (Celery tasks arrive with the worker issue)."""
+"""The Peek worker service: a Celery worker that runs the enabled plugins' tasks."""

@@ -9,6 +9,9 @@ from peek_plugin_base.server.PluginServerEntryHookABC import PluginServerEntryHo
 from peek_plugin_base.server.PluginServerStorageEntryHookABC import (
     PluginServerStorageEntryHookABC,
 )
+from peek_plugin_base.server.PluginServerWorkerEntryHookABC import (
+    PluginServerWorkerEntryHookABC,
+)
 from peek_plugin_base.vortex import deferToThreadWrap
 from peek_plugin_tutorial._private.server.admin_backend import makeAdminBackendHandlers
 from peek_plugin_tutorial._private.server.controller.StringIntController import (
@@ -25,6 +28,9 @@ from peek_plugin_tutorial._private.server.TupleDataObservable import (
     makeTupleDataObservableHandler,
 )
 from peek_plugin_tutorial._private.server.TutorialApi import TutorialApi
+from peek_plugin_tutorial._private.server.TutorialTaskController import (
+    TutorialTaskController,
+)
 from peek_plugin_tutorial._private.storage import DeclarativeBase
 from peek_plugin_tutorial._private.storage.DeclarativeBase import loadStorageTuples
 from peek_plugin_tutorial._private.storage.Setting import globalSetting
@@ -33,7 +39,9 @@ from peek_plugin_tutorial._private.tuples import loadPrivateTuples
 logger = logging.getLogger(__name__)
 
 
-class ServerEntryHook(PluginServerEntryHookABC, PluginServerStorageEntryHookABC):
+class ServerEntryHook(
+    PluginServerEntryHookABC, PluginServerStorageEntryHookABC, PluginServerWorkerEntryHookABC
+):
     """Builds the plugin's server-side objects in start() and tears them down in stop().
 
     The server migrates schema pl_tutorial before constructing this class, so the
@@ -83,6 +91,11 @@ class ServerEntryHook(PluginServerEntryHookABC, PluginServerStorageEntryHookABC)
         # Chapter "Add Plugin Python API": the object other plugins get.
         self._api = TutorialApi()
         self._loadedObjects.append(self._api)
+
+        # Chapter "Add Worker Service": queue a task on the worker and log its result.
+        task_controller = TutorialTaskController()
+        self._loadedObjects.append(task_controller)
+        task_controller.start()
         logger.debug("Started")
 
     @deferToThreadWrap

@@ -16,6 +16,11 @@ class WorkerEntryHook(PluginWorkerEntryHookABC):
         #: Everything start() creates; stop() shuts each down, newest first.
         self._loadedObjects: list[Any] = []
 
+    @property
+    def celeryAppIncludes(self) -> list[str]:
+        """The modules holding this plugin's worker tasks; the worker imports them."""
+        return ["peek_plugin_tutorial._private.worker.TutorialTasks"]
+
     def load(self) -> None:
         logger.debug("Loaded")
 

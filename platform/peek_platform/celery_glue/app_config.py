@@ -1,0 +1,111 @@
+"""Configures the process's one Celery app from :class:`CelerySettings`.
+
+The same function configures the server (which queues tasks) and the worker (which runs
+them), so both always agree on the broker, the result backend, the queue and the wire
+format: JSON only, for task messages, results and events; a message in any other content
+type (pickle above all) is refused by the worker without being decoded.
+"""
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+import kombu.transport
+from celery import Celery
+from celery.app import backends as celery_backends
+
+from peek_platform.celery_glue.settings import CelerySettings
+from peek_plugin_base.worker.CeleryApp import REVOKE_VIA_BACKEND
+
+SQLITE_TRANSPORT = "peek_platform.celery_glue.sqlite_transport:Transport"
+SQLITE_BACKEND = "peek_platform.celery_glue.backends:SqliteResultBackend"
+REDIS_BACKEND = "peek_platform.celery_glue.backends:PeekRedisBackend"
+
+#: Seconds between polls of the embedded broker's empty queues.
+EMBEDDED_POLL_SECONDS = 0.01
+
+
+def register_aliases() -> None:
+    """Make ``peeksqlite://`` name the embedded broker transport and result backend."""
+    kombu.transport.TRANSPORT_ALIASES["peeksqlite"] = SQLITE_TRANSPORT
+    celery_backends.BACKEND_ALIASES["peeksqlite"] = SQLITE_BACKEND
+
+
+def celery_conf(settings: CelerySettings) -> dict[str, Any]:
+    """The Celery settings for ``settings`` (worker-only ones are harmless on the server)."""
+    register_aliases()
+    transport_options: dict[str, Any] = {}
+    if settings.broker_embedded:
+        settings.embedded_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        broker_url = "peeksqlite://localhost/"
+        transport_options.update(
+            sqlite_path=str(settings.broker_path), polling_interval=EMBEDDED_POLL_SECONDS,
+            visibility_timeout=settings.visibility_timeout_seconds,
+        )
+    else:
+        broker_url = settings.broker_url
+        if urlsplit(broker_url).scheme in ("redis", "rediss"):
+            transport_options["visibility_timeout"] = settings.visibility_timeout_seconds
+    if settings.result_embedded:
+        settings.embedded_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        result_backend = f"peeksqlite://{settings.results_path.as_posix()}"
+    else:
+        result_backend = f"{REDIS_BACKEND}+{settings.result_url}"
+
+    conf: dict[str, Any] = dict(
+        broker_url=broker_url,
+        broker_transport_options=transport_options,
+        result_backend=result_backend,
+        # JSON only, everywhere: a broker message can never make us unpickle.
+        task_serializer="json",
+        result_serializer="json",
+        event_serializer="json",
+        accept_content=["json"],
+        result_accept_content=["json"],
+        task_default_queue=settings.task_queue,
+        task_default_exchange=settings.task_queue,
+        task_default_routing_key=settings.task_queue,
+        enable_utc=True,
+        timezone="UTC",
+        result_expires=settings.result_expires_seconds,
+        # A failed publish is reported to the caller at once; queueing is never retried
+        # behind its back (a retried publish can queue a task twice).
+        task_publish_retry=False,
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=4.0,
+        # Opt-in late-ack tasks go back on the queue when their pool process dies.
+        task_reject_on_worker_lost=True,
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,
+        worker_concurrency=settings.effective_concurrency,
+        worker_pool=settings.pool,
+        worker_prefetch_multiplier=settings.prefetch_multiplier,
+        worker_max_tasks_per_child=settings.max_tasks_per_child or None,
+        task_soft_time_limit=settings.soft_time_limit_seconds or None,
+        task_time_limit=settings.hard_time_limit_seconds or None,
+        worker_send_task_events=settings.task_events,
+        # Flower sees tasks and workers from worker events; "sent" events would cost the
+        # server a second publish per task.
+        task_send_sent_event=False,
+    )
+    # A solo-pool worker reads control messages (revoke) only between tasks, possibly after
+    # it has started a prefetched, revoked task. On the embedded broker a task also checks
+    # the result backend for a revocation before it runs (one local SQLite read).
+    conf[REVOKE_VIA_BACKEND] = settings.broker_embedded
+    for key, value in settings.extra.items():
+        if isinstance(value, dict) and isinstance(conf.get(key), dict):
+            conf[key] = {**conf[key], **value}
+        else:
+            conf[key] = value
+    return conf
+
+
+def configure_app(app: Celery, settings: CelerySettings) -> None:
+    """Apply ``settings`` to ``app`` (before it connects, consumes or sends anything)."""
+    # At DEBUG this logger prints the generated source of every task signature.
+    logging.getLogger("celery.utils.functional").setLevel(logging.INFO)
+    app.conf.update(celery_conf(settings))
+    bad = [c for c in app.conf.accept_content if c not in ("json", "application/json")]
+    if bad:
+        raise ValueError(f"only JSON content is accepted, not {bad}")

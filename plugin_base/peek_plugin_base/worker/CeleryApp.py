@@ -1,0 +1,85 @@
+"""THE Celery app of a Peek process, and the decorator plugins declare worker tasks with.
+
+There is exactly one app per process. Worker plugins declare their tasks on it with
+:func:`peekTask` in the modules they list in ``celeryAppIncludes``; the worker service
+configures the app from its ``config.json`` and consumes those tasks; the server service
+configures the same app from its ``config.json`` and queues the tasks with
+:func:`peek_plugin_base.worker.DeferTask.deferTask`. Messages are JSON only; pickle is never
+accepted.
+
+Delivery is at most once by default: the message is acknowledged when the worker takes it,
+so a worker that dies mid-task does not run it again. A task that must survive a worker
+crash opts in with ``@peekTask(acks_late=True)``: the message is acknowledged only after the
+task returns, so a crash redelivers it, and the task MUST then be idempotent. The pattern:
+
+1. Use the task id (``self.request.id`` with ``bind=True``) as the idempotency key; it is the
+   same on every delivery of one call.
+2. Record the key in the same transaction that applies the task's effect, e.g. insert it
+   into an ``applied(task_id PRIMARY KEY)`` table and apply the effect only when the insert
+   added a row. A redelivered call then finds its key and skips the effect.
+3. Return the same result either way (compute it from stored state, not from the effect).
+
+Retries are opt-in too (Celery's ``autoretry_for`` / ``self.retry``); the platform never
+re-submits a task on its own.
+"""
+
+from collections.abc import Callable
+from typing import Any, Optional, TypeVar, overload
+
+from celery import Celery, Task, states
+from celery.exceptions import Ignore
+
+from peek_plugin_base.registrations import record_registration
+
+#: Set in the app's config when revocations are also stored in the result backend, where
+#: a task checks them before it runs (on the embedded broker, where that read is cheap).
+REVOKE_VIA_BACKEND = "peek_revoke_via_backend"
+
+
+class PeekTask(Task):
+    """The base of every ``peekTask``: skips a task revoked through the result backend."""
+
+    def before_start(self, task_id: str, args: Any, kwargs: Any) -> None:
+        if self.app.conf.get(REVOKE_VIA_BACKEND) and (
+            self.backend.get_state(task_id) == states.REVOKED
+        ):
+            raise Ignore()
+
+
+#: The one Celery app of this process. The platform configures it before use.
+celeryApp = Celery("peek", set_as_current=False)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@overload
+def peekTask(fun: F) -> Task: ...
+
+
+@overload
+def peekTask(fun: None = None, **options: Any) -> Callable[[F], Task]: ...
+
+
+def peekTask(fun: Optional[F] = None, **options: Any) -> Any:
+    """Declare a worker task on :data:`celeryApp`: ``@peekTask`` or ``@peekTask(bind=True)``.
+
+    ``options`` are Celery task options (``bind``, ``acks_late``, ``autoretry_for``,
+    ``max_retries``, ``soft_time_limit``, ``name`` ...). The task is registered on this app
+    only (not as a Celery "shared" task), and removed again when the plugin that declared
+    it unloads.
+    """
+    serializer = options.get("serializer", "json")
+    if serializer != "json":
+        raise ValueError(f"worker tasks are JSON only; serializer {serializer!r} is refused")
+    options["shared"] = False
+    options.setdefault("base", PeekTask)
+
+    def declare(f: F) -> Task:
+        task = celeryApp.task(**options)(f)
+        name = task.name
+        record_registration(f"worker task {name}", lambda: celeryApp.tasks.pop(name, None))
+        return task
+
+    if fun is not None:
+        return declare(fun)
+    return declare

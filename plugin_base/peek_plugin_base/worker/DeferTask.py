@@ -1,0 +1,69 @@
+"""Queue a worker task from the server and get a Deferred for its result.
+
+::
+
+    from peek_plugin_base.worker.DeferTask import deferTask
+
+    total = await deferTask(addNumbers, 1, 2)
+
+The Deferred fires with the task's return value, or fails with a
+:class:`~peek_plugin_base.worker.errors.WorkerTaskError` (``RemoteTaskError`` when the task
+raised on the worker, with the remote type name and message). Cancelling it revokes the
+task. No thread is held while a task is in flight, and a task is queued exactly once.
+
+The platform installs the process's task caller (:class:`TaskCallerABC`) when it starts;
+plugins only call :func:`deferTask`.
+"""
+
+from abc import ABCMeta, abstractmethod
+from typing import Any, Optional, Union
+
+from celery import Task
+from twisted.internet.defer import Deferred, fail
+
+from peek_plugin_base.worker.errors import TaskCallerNotRunningError
+
+_caller: Optional["TaskCallerABC"] = None
+
+
+class TaskCallerABC(metaclass=ABCMeta):
+    """What the platform provides to queue tasks and wait for their results."""
+
+    @abstractmethod
+    def deferTask(
+        self,
+        task: Union[Task, str],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        options: dict[str, Any],
+    ) -> Deferred[Any]:
+        """Queue ``task`` and return a Deferred for its result."""
+
+
+def installTaskCaller(caller: Optional[TaskCallerABC]) -> None:
+    """Platform use only: make ``caller`` the process's task caller (None removes it)."""
+    global _caller
+    _caller = caller
+
+
+def deferTask(task: Union[Task, str], *args: Any, **kwargs: Any) -> Deferred[Any]:
+    """Queue ``task(*args, **kwargs)`` on the workers; a Deferred for its result.
+
+    ``task`` is a task declared with ``peekTask`` or a task name. Arguments and the result
+    travel as JSON.
+    """
+    return deferTaskWithOptions(task, args, kwargs)
+
+
+def deferTaskWithOptions(
+    task: Union[Task, str],
+    args: tuple[Any, ...] = (),
+    kwargs: Optional[dict[str, Any]] = None,
+    **options: Any,
+) -> Deferred[Any]:
+    """Like :func:`deferTask`, with Celery publish options (``countdown``, ``queue`` ...)."""
+    caller = _caller
+    name = task if isinstance(task, str) else task.name
+    if caller is None:
+        return fail(TaskCallerNotRunningError(name, None, "no task caller runs in this process"))
+    return caller.deferTask(task, tuple(args), dict(kwargs or {}), options)

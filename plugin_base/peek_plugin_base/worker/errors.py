@@ -1,0 +1,55 @@
+"""Errors a server-side plugin sees when it queues a worker task.
+
+::
+
+    WorkerTaskError                    a queued task did not produce a result
+    ├── RemoteTaskError                the task raised on the worker (remote type and message)
+    ├── TaskRevokedError               the task was revoked before it finished
+    ├── TaskBrokerUnavailableError     the task could not be queued: the broker is unreachable
+    └── TaskCallerNotRunningError      no task caller runs in this process (or it stopped)
+"""
+
+from typing import Optional
+
+
+class WorkerTaskError(Exception):
+    """The root of the errors a ``deferTask`` Deferred can fail with."""
+
+    def __init__(self, task_name: str, task_id: Optional[str], message: str) -> None:
+        super().__init__(f"task {task_name}" + (f" [{task_id}]" if task_id else "") +
+                         f": {message}")
+        self.task_name = task_name
+        self.task_id = task_id
+
+
+class RemoteTaskError(WorkerTaskError):
+    """The task raised on the worker.
+
+    The remote exception is never re-created in the caller (its class may not exist here
+    and building it could run code); its type name, message and traceback text are kept.
+    """
+
+    def __init__(
+        self,
+        task_name: str,
+        task_id: str,
+        exc_type: str,
+        exc_message: str,
+        remote_traceback: Optional[str] = None,
+    ) -> None:
+        super().__init__(task_name, task_id, f"{exc_type}: {exc_message}")
+        self.exc_type = exc_type
+        self.exc_message = exc_message
+        self.remote_traceback = remote_traceback
+
+
+class TaskRevokedError(WorkerTaskError):
+    """Someone revoked the task before it finished."""
+
+
+class TaskBrokerUnavailableError(WorkerTaskError):
+    """The task could not be queued because the broker cannot be reached."""
+
+
+class TaskCallerNotRunningError(WorkerTaskError):
+    """This process runs no task caller, or it stopped before the task finished."""

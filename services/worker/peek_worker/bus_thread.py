@@ -1,0 +1,67 @@
+"""The worker's bus connection: a reactor in one thread of the main process.
+
+Celery's prefork pool forks the main process, and a running reactor (its epoll descriptor,
+its waker pipe, its threads) must not be shared with the children. So the reactor starts
+only once Celery reports the worker ready, after the pool has forked its children, and runs
+in a daemon thread without signal handlers (Celery owns the signals). Children forked later
+(``celery.worker.maxTasksPerChild``) inherit the imported but not running reactor and never
+touch it. At shutdown the connection closes after the plugins have stopped.
+"""
+
+import logging
+import threading
+from typing import Any, Optional
+
+from twisted.internet.defer import maybeDeferred
+
+from peek_platform.config import ServiceConfig
+from peek_platform.vortex.bridge import attach_bus
+from peek_platform.vortex.transport.client import VortexClientService
+from peek_platform.vortex.transport.wiring import upstream_service
+from peek_plugin_base import PeekVortexUtil
+
+logger = logging.getLogger(__name__)
+
+
+class WorkerBusThread:
+    """Connects the worker to the server's bus from a reactor thread."""
+
+    def __init__(self, config: ServiceConfig) -> None:
+        self._config = config
+        self._thread: Optional[threading.Thread] = None
+        self._upstream: Optional[VortexClientService] = None
+
+    def start(self, **_: Any) -> None:
+        """Start the reactor thread and connect (a Celery ``worker_ready`` receiver)."""
+        if self._thread is not None:
+            return
+        from twisted.internet import reactor
+
+        upstream = upstream_service(self._config, PeekVortexUtil.peekWorkerName)
+        attach_bus(self._config, PeekVortexUtil.peekWorkerName, [upstream])
+        self._upstream = upstream
+        reactor.callWhenRunning(upstream.startService)
+        self._thread = threading.Thread(
+            target=reactor.run,
+            kwargs={"installSignalHandlers": False},
+            name="peek-worker-bus",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Close the connection and stop the reactor thread (waits up to ``timeout``)."""
+        thread, upstream = self._thread, self._upstream
+        if thread is None or upstream is None:
+            return
+        from twisted.internet import reactor
+
+        def shut_down() -> None:
+            d = maybeDeferred(upstream.stopService)
+            d.addBoth(lambda _: reactor.stop())
+
+        reactor.callFromThread(shut_down)
+        thread.join(timeout)
+        if thread.is_alive():
+            logger.warning("Peek worker: the bus thread did not stop within %.0fs", timeout)
+        self._thread = None

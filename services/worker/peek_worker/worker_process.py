@@ -1,0 +1,241 @@
+"""The worker process: config, logging, plugins, then a Celery worker in the foreground.
+
+Sequence: read and validate config.json -> logging -> configure the process's one Celery
+app -> load and start the enabled worker plugins -> import each plugin's
+``celeryAppIncludes`` -> run the Celery worker until it is told to stop (SIGTERM/SIGINT:
+warm shutdown, running tasks finish) -> stop and unload the plugins -> exit 0.
+
+The Twisted reactor is not run before the pool has forked: Celery's prefork pool forks this
+process, and a running reactor (its epoll descriptor, its threads) must not be shared with
+the children. The plugin host is driven without one, so worker plugins' ``load``/``start``/
+``stop`` must finish without waiting on the reactor; the bus connection starts in a reactor
+thread once the worker is ready (see :mod:`peek_worker.bus_thread`) and closes after the
+plugins have stopped.
+"""
+
+import argparse
+import importlib
+import logging
+import logging.handlers
+import sys
+from collections.abc import Coroutine
+from typing import Any, Optional
+
+from celery import signals
+from celery.utils.nodenames import host_format
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
+
+from peek_platform.celery_glue.app_config import configure_app
+from peek_platform.celery_glue.settings import CelerySettings
+from peek_platform.config import ServiceConfig, home_env_var, resolve_home, settings_for
+from peek_platform.errors import ConfigError, PluginTaskModuleError, WorkerServiceError
+from peek_platform.log_setup import setup_logging
+from peek_platform.plugin.discovery import installed_plugins
+from peek_platform.plugin.host import PluginHost, PluginRecord, PluginState, ServicePluginSpec
+from peek_plugin_base.registrations import RegistrationLog, registering_for
+from peek_plugin_base.worker.CeleryApp import celeryApp
+from peek_plugin_base.worker.PluginWorkerEntryHookABC import PluginWorkerEntryHookABC
+from peek_worker.bus_thread import WorkerBusThread
+from peek_worker.platform_hook import WorkerPlatformHook
+
+logger = logging.getLogger(__name__)
+
+SERVICE = "worker"
+EXIT_OK = 0
+EXIT_START_FAILED = 1
+EXIT_CONFIG = 78
+
+
+def _parser() -> argparse.ArgumentParser:
+    settings = "\n".join(
+        f"  {s.key} (default {s.default!r}): {s.doc}" for s in settings_for(SERVICE)
+    )
+    parser = argparse.ArgumentParser(
+        prog="run_peek_worker",
+        description="Run the Peek worker service: a Celery worker for the enabled plugins' "
+        "tasks.",
+        epilog=f"config.json keys for the worker service:\n{settings}\n\n"
+        "Signals: SIGTERM/SIGINT warm shutdown (running tasks finish, then plugins stop); "
+        "a second SIGINT or SIGQUIT stops at once; SIGHUP restarts the worker (re-reading "
+        "config.json).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--home",
+        help=f"service home holding config.json and logs (default: ${home_env_var(SERVICE)}"
+        " or ~/peek-worker.home)",
+    )
+    parser.add_argument("--check-config", action="store_true",
+                        help="validate config.json, report every problem, and exit")
+    parser.add_argument("--log-stdout", action="store_true",
+                        help="also log to stdout (default when a terminal)")
+    parser.add_argument("--list-plugins", action="store_true",
+                        help="list installed plugins (entry-point group peek.plugins) and exit")
+    return parser
+
+
+def run_now(coroutine: Coroutine[Any, Any, Any], what: str) -> Any:
+    """Run a plugin-host coroutine that must finish without a reactor; return its result."""
+    outcome: list[Any] = []
+    Deferred.fromCoroutine(coroutine).addBoth(outcome.append)
+    if not outcome:
+        raise WorkerServiceError(
+            f"{what} waited on the reactor; worker plugins' load/start/stop must finish "
+            "synchronously (the worker runs no reactor)"
+        )
+    if isinstance(outcome[0], Failure):
+        outcome[0].raiseException()
+    return outcome[0]
+
+
+def make_host(config: ServiceConfig) -> PluginHost:
+    """The worker's plugin host (no reactor clock: nothing here waits on time)."""
+
+    def make_hook(host: PluginHost, name: str, log: RegistrationLog) -> WorkerPlatformHook:
+        return WorkerPlatformHook(host, name, log, config)
+
+    spec = ServicePluginSpec(
+        service=SERVICE,
+        entry_hook_abc=PluginWorkerEntryHookABC,
+        accepted_service_names=frozenset({SERVICE}),
+        make_platform_hook=make_hook,
+    )
+    return PluginHost(spec)
+
+
+def import_task_modules(host: PluginHost, enabled: list[str]) -> list[str]:
+    """Import every running plugin's ``celeryAppIncludes``; returns the modules imported.
+
+    A plugin whose modules fail to import (or that brings a Celery app of its own) is
+    stopped and unloaded, its registrations (tasks) rolled back, and marked failed.
+    """
+    imported: list[str] = []
+    failed: dict[str, str] = {}
+    for name in host.active_names:
+        record = host.records[name]
+        hook = record.entry_hook
+        assert hook is not None
+        try:
+            if hook.celeryApp is not celeryApp:
+                raise PluginTaskModuleError(
+                    name, "celeryApp must be the platform's app "
+                    "(peek_plugin_base.worker.CeleryApp.celeryApp); declare tasks with peekTask",
+                )
+            with registering_for(record.registrations):
+                includes = list(hook.celeryAppIncludes)
+                for module in includes:
+                    importlib.import_module(module)
+        except Exception as e:
+            reason = e.reason if isinstance(e, PluginTaskModuleError) else (
+                f"importing celeryAppIncludes failed: {e!r}")
+            logger.error("Plugin %s failed: %s", name, reason, exc_info=True)
+            failed[name] = reason
+            continue
+        imported.extend(includes)
+    if failed:
+        run_now(host.apply_enabled([n for n in enabled if n not in failed]), "unloading plugins")
+        for name, reason in failed.items():
+            record = host.records.setdefault(name, PluginRecord(name))
+            record.state = PluginState.FAILED
+            record.reason = reason
+    return imported
+
+
+def _keep_our_logging(**_: Any) -> None:
+    """Celery leaves logging alone when a receiver handles ``setup_logging``."""
+
+
+def _child_logging(**_: Any) -> None:
+    """In a pool process, append to the log without rotating it.
+
+    Only the main process may rotate the file; a pool process reopens it when it notices
+    the main process rotated it, instead of rotating it a second time.
+    """
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, logging.handlers.RotatingFileHandler):
+            watched = logging.handlers.WatchedFileHandler(handler.baseFilename,
+                                                          encoding="utf-8")
+            watched.setFormatter(handler.formatter)
+            watched.setLevel(handler.level)
+            root.removeHandler(handler)
+            root.addHandler(watched)
+
+
+def run_worker(argv: Optional[list[str]] = None) -> int:
+    """Run the worker service until it is stopped; returns the exit code."""
+    args = _parser().parse_args(argv)
+    if args.list_plugins:
+        for name, version in installed_plugins().items():
+            print(f"{name} {version}")
+        return EXIT_OK
+
+    home = resolve_home(SERVICE, args.home)
+    try:
+        config = ServiceConfig.load(SERVICE, home, write_defaults=not args.check_config)
+        settings = CelerySettings.from_config(config)
+    except ConfigError as e:
+        print(f"run_peek_worker: config error: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.check_config:
+        print(f"{config.path}: OK")
+        return EXIT_OK
+
+    log_file = setup_logging(
+        SERVICE,
+        home,
+        config["logging.level"],
+        config["logging.rotateSizeMb"],
+        config["logging.rotationsToKeep"],
+        args.log_stdout or config["logging.logToStdout"],
+    )
+    signals.setup_logging.connect(_keep_our_logging, weak=False)
+    signals.worker_process_init.connect(_child_logging, weak=False)
+    logger.info("Peek worker starting; home %s; log %s", home, log_file)
+    configure_app(celeryApp, settings)
+
+    host = make_host(config)
+    enabled = list(config["plugin.enabled"])
+    try:
+        run_now(host.start_plugins(enabled), "starting plugins")
+        modules = import_task_modules(host, enabled)
+    except WorkerServiceError as e:
+        logger.critical("Peek worker failed to start: %s", e)
+        return EXIT_START_FAILED
+    tasks = sorted(name for name in celeryApp.tasks if not name.startswith("celery."))
+    logger.info(
+        "Peek worker: %s; queue %s; pool %s x %d; %d task module(s), tasks: %s",
+        settings.describe(), settings.task_queue, settings.pool,
+        settings.effective_concurrency, len(modules), ", ".join(tasks) or "none",
+    )
+
+    worker = celeryApp.Worker(
+        hostname=host_format(settings.node_name),
+        quiet=True,
+        loglevel=config["logging.level"],
+        pool_cls=settings.pool,
+        concurrency=settings.effective_concurrency,
+        # Mingle and gossip broadcast to every worker on the broker; none is needed here.
+        without_mingle=True,
+        without_gossip=True,
+    )
+    bus = WorkerBusThread(config)
+    signals.worker_ready.connect(bus.start, weak=False)
+    exit_code = EXIT_OK
+    try:
+        logger.info("Peek worker is running")
+        worker.start()
+        exit_code = worker.exitcode or EXIT_OK
+    except Exception:
+        logger.critical("Peek worker: Celery failed", exc_info=True)
+        exit_code = EXIT_START_FAILED
+    finally:
+        logger.info("Peek worker: Celery stopped; stopping plugins")
+        try:
+            run_now(host.stop_all(), "stopping plugins")
+        except WorkerServiceError as e:
+            logger.error("%s", e)
+        bus.stop()
+    logger.info("Peek worker stopped (exit code %s)", exit_code)
+    return int(exit_code)

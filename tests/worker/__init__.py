@@ -1,0 +1,1 @@
+"""Tests of the worker service, the task caller and the embedded broker."""

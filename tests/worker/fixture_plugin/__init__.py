@@ -1,0 +1,1 @@
+"""A folder put on the worker's PYTHONPATH so it can load the test plugin below."""
