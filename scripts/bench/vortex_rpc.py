@@ -9,6 +9,9 @@ on each side. ``--compare`` runs the same scenario with VortexPY 6.2.2 in its ow
 (vortexpy_bus_ref.py) and the raw autobahn echo (ws_echo_baseline.py, same frame size)
 and adds our/their ratios, then ``TARGET`` lines for the issue's targets. The last
 line is the throughput spread from 10 to 1000 in flight (target within +-20%).
+
+The machine is shared, so each side runs ``--repeats`` times, interleaved (ours, VortexPY,
+raw echo, ours, ...), and each level reports the run with the median calls/s.
 """
 
 import argparse
@@ -74,6 +77,15 @@ def echo_baseline(frame: int, inflight: int) -> dict[str, float]:
     return {"per_s": float(match.group(1))}
 
 
+def median_run(runs: list[dict[int, dict[str, Any]]]) -> dict[int, dict[str, Any]]:
+    """Per level, the run with the median calls/s (its other numbers come with it)."""
+    out = {}
+    for level in runs[0]:
+        ordered = sorted((run[level] for run in runs), key=lambda r: r["per_s"])
+        out[level] = ordered[len(ordered) // 2]
+    return out
+
+
 def us_per_call(r: dict[str, Any], side: str) -> float:
     return 1e6 * r[f"{side}_cpu_s"] / r["calls"]
 
@@ -83,19 +95,26 @@ def main() -> None:
     parser.add_argument("--levels", default="1,10,100,1000")
     parser.add_argument("--calls", type=int, default=20000, help="max calls per level")
     parser.add_argument("--seconds", type=float, default=3.0, help="max seconds per level")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per side (median)")
     parser.add_argument("--compare", action="store_true",
                         help="also run VortexPY 6.2.2 and the raw autobahn echo")
     args = parser.parse_args()
 
-    ours = run_levels("bus_bench_procs", args.levels, args.calls, args.seconds)
-    theirs: dict[int, dict[str, Any]] = {}
-    raw: Optional[dict[str, float]] = None
     frame = call_frame_bytes()
-    if args.compare:
-        theirs = run_levels("vortexpy_bus_ref", args.levels, args.calls, args.seconds,
-                            python=vortexpy_python())
-        if 1 in ours:
-            raw = echo_baseline(frame, 1)
+    vpy = vortexpy_python() if args.compare else None
+    our_runs, their_runs, raw_runs = [], [], []
+    for _ in range(args.repeats):
+        our_runs.append(run_levels("bus_bench_procs", args.levels, args.calls, args.seconds))
+        if vpy is not None:
+            their_runs.append(run_levels("vortexpy_bus_ref", args.levels, args.calls,
+                                         args.seconds, python=vpy))
+            if 1 in our_runs[0]:
+                raw_runs.append(echo_baseline(frame, 1))
+    ours = median_run(our_runs)
+    theirs = median_run(their_runs) if their_runs else {}
+    raw: Optional[dict[str, float]] = None
+    if raw_runs:
+        raw = sorted(raw_runs, key=lambda r: r["per_s"])[len(raw_runs) // 2]
 
     for level, r in sorted(ours.items()):
         line = (
@@ -103,7 +122,7 @@ def main() -> None:
             f"p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms "
             f"(CPU/call client {us_per_call(r, 'client'):.0f} us, "
             f"server {us_per_call(r, 'server'):.0f} us; {r['calls']} calls, "
-            f"{r['errors']} errors)"
+            f"{r['errors']} errors; median of {len(our_runs)})"
         )
         t = theirs.get(level)
         if t is not None:

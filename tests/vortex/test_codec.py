@@ -24,7 +24,7 @@ from peek_plugin_base.vortex import (
     addTupleType,
     configure_default_codec,
 )
-from peek_plugin_base.vortex.tuples import removeTupleType
+from peek_plugin_base.vortex.tuples import removeTupleType, tuple_info_for_name
 
 
 class Row(Tuple):
@@ -319,3 +319,22 @@ def test_configure_default_codec_changes_the_process_limits():
             Payload.fromVortexMsg(msg)
     finally:
         codec.max_inflated_bytes = 64 * 1024 * 1024
+
+
+def test_decode_plans_are_cached_per_wire_field_list_and_bounded():
+    """Bodies listing a type's fields in other orders or subsets decode right every time
+    (each field list has its own cached plan), and the plan cache stays bounded however
+    many field lists the wire brings."""
+    info = tuple_info_for_name(Row.__tupleType__)
+    info.decode_plans.clear()
+    orders = [["a", "b", "c"], ["c", "b", "a"], ["b"], ["a", "c"], ["c"], ["b", "a"],
+              ["a"], ["c", "a"], ["b", "c"], ["a", "b"], ["c", "a", "b"]]
+    for _ in range(2):
+        for fields in orders:
+            values = {"a": 1, "b": "two", "c": [3]}
+            body = orjson.dumps({"T": [["test.codec.Row", fields]],
+                                 "R": [[0, [values[f] for f in fields]]]})
+            (row,) = VortexCodec().decode_body(body)
+            expected = Row(**{f: values[f] for f in fields})
+            assert row == expected, fields
+    assert len(info.decode_plans) == 8

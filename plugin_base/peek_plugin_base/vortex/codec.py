@@ -36,6 +36,8 @@ _PLAIN_EXCEPT_INT = frozenset((str, bool, _NONE_TYPE))
 _CONTAINERS = frozenset((list, dict))
 _TAG_PREFIX = "~"
 _KNOWN_TAGS = frozenset(("~e", "~t", "~d", "~D", "~b", "~n", "~i", "~f", "~j"))
+# Decoding plans kept per tuple type: field lists come from the wire, so the cache is bounded.
+_PLANS_PER_TYPE = 8
 
 
 class VortexCodec:
@@ -374,7 +376,11 @@ class _BodyDecoder:
 
     @staticmethod
     def plan(entry: Any) -> tuple[TupleInfo, tuple[str, ...], list[tuple[str, Any]], bool]:
-        """(info, wire fields, missing TupleFields to default, fields identical to declared)."""
+        """(info, wire fields, missing TupleFields to default, fields identical to declared).
+
+        Plans are cached on the registered TupleInfo, so a type unregistered (or registered
+        again) never reuses an old plan; a few field lists per type at most.
+        """
         if (
             type(entry) is not list
             or len(entry) != 2
@@ -387,14 +393,26 @@ class _BodyDecoder:
         info = tuple_info_for_name(name)
         if info is None:
             raise UnknownTupleTypeError(name)
+        fields = tuple(wire_fields)
+        cached = info.decode_plans.get(fields)
+        if cached is not None:
+            return cached
+        plan = _BodyDecoder._make_plan(info, name, fields)
+        if len(info.decode_plans) < _PLANS_PER_TYPE:
+            info.decode_plans[fields] = plan
+        return plan
+
+    @staticmethod
+    def _make_plan(
+        info: TupleInfo, name: str, fields: tuple[str, ...]
+    ) -> tuple[TupleInfo, tuple[str, ...], list[tuple[str, Any]], bool]:
         try:
             info.resolve()
         except TupleTypeError as e:
             raise DecodeError(str(e)) from None
-        for field in wire_fields:
+        for field in fields:
             if field not in info.field_set:
                 raise UndeclaredFieldError(name, field)
-        fields = tuple(wire_fields)
         if len(set(fields)) != len(fields):
             raise DecodeError(f"tuple type {name!r} lists a field twice on the wire")
         missing = [(k, f) for k, f in info.tuple_fields if k not in fields]

@@ -4,6 +4,7 @@ import functools
 import logging
 import weakref
 from collections.abc import Callable
+from types import CoroutineType
 from typing import Any, Optional
 
 from twisted.internet import threads
@@ -144,7 +145,20 @@ class RpcHandle:
                                rpc.rpcName, vortexName, failure.getTraceback())
             answer(error_envelope(code, message))
 
-        self.invoke(call.args, call.kwargs).addCallbacks(succeeded, failed)
+        if rpc.deferToThread:
+            self.invoke(call.args, call.kwargs).addCallbacks(succeeded, failed)
+            return
+        # Most RPCs answer at once: build no Deferred unless the function returns one.
+        args = call.args if self.funcSelf is None else [self.funcSelf, *call.args]
+        try:
+            result = rpc.func(*args, **call.kwargs)
+        except Exception:
+            failed(Failure())
+            return
+        if isinstance(result, (Deferred, Failure, CoroutineType)):
+            maybeDeferred(lambda: result).addCallbacks(succeeded, failed)
+        else:
+            succeeded(result)
 
     def __repr__(self) -> str:
         return f"RpcHandle({self.rpc.rpcName!r}, active={self.active})"
