@@ -152,7 +152,8 @@ def main() -> None:
         spread = 100 * max(abs(v - mean) for v in span) / mean
         print(f"RESULT vortex_rpc spread 10..1000 in flight: "
               f"{' / '.join(f'{v:.0f}' for v in span)} calls/s, within +-{spread:.0f}% "
-              f"of their mean (target +-20%: {'met' if spread <= 20 else 'MISSED'})")
+              f"of their mean, highest/lowest x{max(span) / min(span):.2f} "
+              f"(target +-20%: {'met' if spread <= 20 else 'MISSED'})")
 
 
 if __name__ == "__main__":

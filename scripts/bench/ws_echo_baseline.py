@@ -61,7 +61,7 @@ def client(port: int, frame: int, inflight: int, n: int, warmup: int, max_second
             self.started: list[float] = []
             self.latencies: list[float] = []
             self.server_cpu: list[float] = []
-            for _ in range(inflight):
+            for _ in range(min(inflight, warmup)):
                 self.send()
 
         def send(self) -> None:
@@ -96,7 +96,8 @@ def client(port: int, frame: int, inflight: int, n: int, warmup: int, max_second
                 # Between warm-up and measurement the pipe drains; the CPU probe goes alone.
                 self.sendMessage(b"cpu?", isBinary=True)
             elif self.received < warmup:
-                self.send()
+                if self.sent < warmup:  # the warm-up drains fully before the probe
+                    self.send()
             elif self.received > warmup and self.sent < warmup + n:
                 self.send()
 
@@ -122,7 +123,9 @@ def main() -> None:
         serve(args.max_seconds)
         return
     if args.role == "client":
-        client(args.port, args.frame_bytes, args.inflight, args.n, args.warmup, args.max_seconds)
+        # The CPU probe rides on the end of the warm-up: at least one warm-up round trip.
+        client(args.port, args.frame_bytes, args.inflight, args.n, max(1, args.warmup),
+               args.max_seconds)
         return
     server = Child(["ws_echo_baseline.py", "serve", "--max-seconds", "90"])
     try:
