@@ -28,16 +28,16 @@ Roles (``python -c "import bus_bench_procs as m; m.main()" <role> ...``, which
     deliveries stop for ``--idle-seconds`` before that; ``converged`` counts the devices
     that got the final state).
 
-Every process stops by itself after ``--max-seconds``. The module is imported, never run
-as ``__main__``, so that the RPCs have the same name (``bus_bench_procs.benchEcho``) in
-every process.
+Every process stops by itself after ``--max-seconds``. With ``BENCH_PROFILE=<dir>`` each
+process runs under cProfile and writes ``<dir>/<role>-<pid>.prof`` when it ends. The
+module is imported, never run as ``__main__``, so that the RPCs have the same name
+(``bus_bench_procs.benchEcho``) in every process.
 """
 
 import argparse
 import json
 import logging
 import os
-import secrets
 import signal
 import sys
 import time
@@ -423,8 +423,3 @@ def dump_profile() -> None:
         profiler.disable()
         role = sys.argv[1] if len(sys.argv) > 1 else "proc"
         profiler.dump_stats(os.path.join(os.environ["BENCH_PROFILE"], f"{role}-{os.getpid()}.prof"))
-
-
-def new_token() -> str:
-    """A platform token for one benchmark run (passed to the roles in the environment)."""
-    return secrets.token_urlsafe(32)
