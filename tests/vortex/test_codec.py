@@ -24,7 +24,8 @@ from peek_plugin_base.vortex import (
     addTupleType,
     configure_default_codec,
 )
-from peek_plugin_base.vortex.tuples import removeTupleType
+from peek_plugin_base.vortex.codec import plain_row_body, read_plain_row
+from peek_plugin_base.vortex.tuples import removeTupleType, tuple_info_for_name
 
 
 class Row(Tuple):
@@ -319,3 +320,63 @@ def test_configure_default_codec_changes_the_process_limits():
             Payload.fromVortexMsg(msg)
     finally:
         codec.max_inflated_bytes = 64 * 1024 * 1024
+
+
+def test_decode_plans_are_cached_per_wire_field_list_and_bounded():
+    """Bodies listing a type's fields in other orders or subsets decode right every time
+    (each field list has its own cached plan), and the plan cache stays bounded however
+    many field lists the wire brings."""
+    info = tuple_info_for_name(Row.__tupleType__)
+    info.decode_plans.clear()
+    orders = [["a", "b", "c"], ["c", "b", "a"], ["b"], ["a", "c"], ["c"], ["b", "a"],
+              ["a"], ["c", "a"], ["b", "c"], ["a", "b"], ["c", "a", "b"]]
+    for _ in range(2):
+        for fields in orders:
+            values = {"a": 1, "b": "two", "c": [3]}
+            body = orjson.dumps({"T": [["test.codec.Row", fields]],
+                                 "R": [[0, [values[f] for f in fields]]]})
+            (row,) = VortexCodec().decode_body(body)
+            expected = Row(**{f: values[f] for f in fields})
+            assert row == expected, fields
+    assert len(info.decode_plans) == 8
+
+
+PLAIN_TABLE = [["test.codec.Row", ["a", "b", "c"]]]
+
+
+@pytest.mark.parametrize("row", [
+    [1, "two", [3.5, None, True]],
+    [{"k": {"n": [1, 2]}}, (1, 2), {}],
+    [-(2**63), 2**64 - 1, ""],
+])
+def test_plain_row_body_writes_what_the_encoder_writes(row):
+    """A row of JSON-native values gives byte for byte the body of the equivalent tuple,
+    and read_plain_row gives the row back (tuples as lists)."""
+    body = plain_row_body(PLAIN_TABLE, row)
+    assert body == VortexCodec().encode_body([Row(a=row[0], b=row[1], c=row[2])])
+    assert read_plain_row(body, PLAIN_TABLE) == orjson.loads(orjson.dumps(row))
+
+
+@pytest.mark.parametrize("value", [
+    math.nan, math.inf, datetime.datetime(2026, 1, 1), b"x", Decimal("1"), 2**64,
+    Row(a=1), {1: "non-string key"}, {"~d": "escaped"}, {1, 2}, [[[math.nan]]],
+])
+def test_plain_row_body_declines_values_that_need_the_encoder(value):
+    """Values the encoder tags, escapes or refuses are declined (None): the caller then
+    takes the tuple path, which tags them or raises."""
+    assert plain_row_body(PLAIN_TABLE, [value, None, None]) is None
+
+
+@pytest.mark.parametrize("body", [
+    b"not json",
+    orjson.dumps({"T": PLAIN_TABLE, "R": [[0, [1, 2, 3]]], "x": 1}),
+    orjson.dumps({"T": PLAIN_TABLE, "R": [[0, [1, 2, 3], [4, 5, 6]]]}),
+    orjson.dumps({"T": PLAIN_TABLE, "R": [[0, [1, 2]]]}),
+    orjson.dumps({"T": [["test.codec.Wrapper", ["inner"]]], "R": [[0, [1]]]}),
+    orjson.dumps({"T": PLAIN_TABLE, "R": [[1, [1, 2, 3]]]}),
+    orjson.dumps({"T": PLAIN_TABLE, "R": [[True, [1, 2, 3]]]}),
+])
+def test_read_plain_row_declines_every_other_body(body):
+    """Tagged bodies, several tuples, wrong widths, other types and bad indexes are not
+    read as a plain row (the full decoder handles or refuses them)."""
+    assert read_plain_row(body, PLAIN_TABLE) is None

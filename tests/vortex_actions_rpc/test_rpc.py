@@ -2,6 +2,7 @@
 
 import datetime
 import logging
+import math
 import threading
 from decimal import Decimal
 from typing import Any
@@ -163,6 +164,20 @@ def test_values_survive_the_trip(bus: MemoryBus) -> None:
             StringIntTuple(id=3, string1="s")]
     kwargs = {"nested": {"row": StringIntTuple(id=4), "n": [when]}, "empty": {}}
     assert result_of(echo.via(agent.router)(*args, **kwargs)) == [args, kwargs]
+
+
+def test_plain_and_tagged_values_take_their_paths_and_arrive_equal(bus: MemoryBus) -> None:
+    """JSON-native calls and answers (sent as plain rows, big ones compressed) and values
+    that need tags (NaN, 2**70, tuples inside) all arrive as sent."""
+    server, agent = server_agent(bus)
+    echo.start(router=server.router)
+    call = echo.via(agent.router)
+    big = "x" * 100_000
+    assert result_of(call(big, n=[1, (2, 3)])) == [[big], {"n": [1, [2, 3]]}]
+    nan, huge = result_of(call(math.nan, 2**70))[0]
+    assert math.isnan(nan) and huge == 2**70
+    assert result_of(call(k={"row": StringIntTuple(id=5)})) == [
+        [], {"k": {"row": StringIntTuple(id=5)}}]
 
 
 @pytest.mark.parametrize(

@@ -36,6 +36,8 @@ _PLAIN_EXCEPT_INT = frozenset((str, bool, _NONE_TYPE))
 _CONTAINERS = frozenset((list, dict))
 _TAG_PREFIX = "~"
 _KNOWN_TAGS = frozenset(("~e", "~t", "~d", "~D", "~b", "~n", "~i", "~f", "~j"))
+# Decoding plans kept per tuple type: field lists come from the wire, so the cache is bounded.
+_PLANS_PER_TYPE = 8
 
 
 class VortexCodec:
@@ -374,7 +376,11 @@ class _BodyDecoder:
 
     @staticmethod
     def plan(entry: Any) -> tuple[TupleInfo, tuple[str, ...], list[tuple[str, Any]], bool]:
-        """(info, wire fields, missing TupleFields to default, fields identical to declared)."""
+        """(info, wire fields, missing TupleFields to default, fields identical to declared).
+
+        Plans are cached on the registered TupleInfo, so a type unregistered (or registered
+        again) never reuses an old plan; a few field lists per type at most.
+        """
         if (
             type(entry) is not list
             or len(entry) != 2
@@ -387,14 +393,26 @@ class _BodyDecoder:
         info = tuple_info_for_name(name)
         if info is None:
             raise UnknownTupleTypeError(name)
+        fields = tuple(wire_fields)
+        cached = info.decode_plans.get(fields)
+        if cached is not None:
+            return cached
+        plan = _BodyDecoder._make_plan(info, name, fields)
+        if len(info.decode_plans) < _PLANS_PER_TYPE:
+            info.decode_plans[fields] = plan
+        return plan
+
+    @staticmethod
+    def _make_plan(
+        info: TupleInfo, name: str, fields: tuple[str, ...]
+    ) -> tuple[TupleInfo, tuple[str, ...], list[tuple[str, Any]], bool]:
         try:
             info.resolve()
         except TupleTypeError as e:
             raise DecodeError(str(e)) from None
-        for field in wire_fields:
+        for field in fields:
             if field not in info.field_set:
                 raise UndeclaredFieldError(name, field)
-        fields = tuple(wire_fields)
         if len(set(fields)) != len(fields):
             raise DecodeError(f"tuple type {name!r} lists a field twice on the wire")
         missing = [(k, f) for k, f in info.tuple_fields if k not in fields]
@@ -497,6 +515,69 @@ class _BodyDecoder:
         except (ValueError, ArithmeticError) as e:
             raise DecodeError(f"bad tagged value {tag!r}: {e}") from None
         raise DecodeError(f"unknown tagged value {tag!r}")
+
+
+def _is_plain(value: Any) -> bool:
+    """True when orjson writes ``value`` exactly as the body encoder would, untagged."""
+    vtype = type(value)
+    if vtype is str or vtype is int or vtype is bool or value is None:
+        return True
+    if vtype is float:
+        return value - value == 0.0
+    if vtype is list or vtype is tuple:
+        for item in value:
+            if not _is_plain(item):
+                return False
+        return True
+    if vtype is dict:
+        if len(value) == 1 and str(next(iter(value))).startswith(_TAG_PREFIX):
+            return False  # the encoder escapes these
+        for key, item in value.items():
+            if type(key) is not str or not _is_plain(item):
+                return False
+        return True
+    return False
+
+
+def plain_row_body(table: list[list[Any]], row: list[Any]) -> Optional[bytes]:
+    """The body of ONE tuple given as its row, if every value is JSON-native; else None.
+
+    ``table`` is the body's type table for that tuple's type (``[[name, [fields]]]``, the
+    fields in declared order). The bytes are exactly what ``encode_body`` writes for the
+    tuple, without building it: the RPC layer sends calls and answers this way. None
+    means a value needs a tag (datetime, bytes, Decimal, non-finite float, a tuple, ...)
+    or is not encodable at all: use ``encode_body``, which tags it or says what is wrong.
+    """
+    try:
+        if not _is_plain(row):
+            return None
+        return orjson.dumps({"T": table, "R": [[0, row]]})
+    except (RecursionError, orjson.JSONEncodeError):  # very deep nesting, ints beyond 64 bits
+        return None
+
+
+def read_plain_row(body: bytes, table: list[list[Any]]) -> Optional[list[Any]]:
+    """The row of a body holding exactly one untagged tuple of ``table``'s type, else None.
+
+    The counterpart of :func:`plain_row_body` (any encoder's body of that shape is read);
+    None means the body is something else: ``decode_body`` reads it or says what is wrong.
+    """
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if type(doc) is not dict or len(doc) != 2 or doc.get("T") != table:
+        return None
+    runs = doc.get("R")
+    if type(runs) is not list or len(runs) != 1:
+        return None
+    run = runs[0]
+    if type(run) is not list or len(run) != 2 or run[0] != 0 or type(run[0]) is not int:
+        return None
+    row = run[1]
+    if type(row) is not list or len(row) != len(table[0][1]):
+        return None
+    return row
 
 
 #: The codec used when none is given; the platform replaces its limits from configuration.

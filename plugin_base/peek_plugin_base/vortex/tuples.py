@@ -61,6 +61,7 @@ class TupleInfo:
 
     __slots__ = (
         "cls", "name", "fields", "field_set", "getter", "fast", "tuple_fields", "mapper",
+        "decode_plans",
     )
 
     def __init__(self, cls: type, name: str) -> None:
@@ -72,6 +73,8 @@ class TupleInfo:
         self.fast = False
         self.tuple_fields: tuple[tuple[str, TupleField], ...] = ()
         self.mapper: Any = None
+        #: The codec's decoding plans by wire field list (it owns and bounds this cache).
+        self.decode_plans: dict[tuple[str, ...], Any] = {}
 
     def resolve(self) -> "TupleInfo":
         """Work out the field list (TupleFields, then mapped columns) once."""
