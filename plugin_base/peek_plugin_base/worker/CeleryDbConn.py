@@ -139,7 +139,7 @@ class _ProcessDbConnection(DbConnection):
         with self._lock:
             if self._engine is None:
                 self._engine = _makeWorkerEngine(self._url, self._dbEngineArgs)
-                logger.debug("Worker process %d: database engine created", self.pid)
+                logger.info("Worker process %d: database engine created", self.pid)
             return self._engine
 
     def migrate(self) -> Any:
@@ -245,7 +245,10 @@ def onWorkerProcessShutdown(**_: Any) -> None:
         if current is None or current.pid != os.getpid():
             return
         _current = None
+    created = current._engine is not None
     current.closeAllSessions()
+    if created:
+        logger.info("Worker process %d: database engine disposed", current.pid)
 
 
 def _afterForkInChild() -> None:

@@ -27,7 +27,8 @@ def test_each_pool_process_has_its_own_engine(
 ) -> None:
     """Two prefork children each build their own engine, even though the plugin used the
     database in the main process before the fork; a child reuses its engine for every
-    later task; the worker exits cleanly (engines disposed)."""
+    later task, with a fresh session per task; each child disposes of its engine when the
+    worker stops."""
     create_schema(worker_db_url)
     monkeypatch.setenv("PEEK_TEST_DB_IN_START", "1")
     worker = start_db_worker(embedded_broker, worker_db_url)
@@ -50,9 +51,14 @@ def test_each_pool_process_has_its_own_engine(
         assert len({r["engine"] for r in results}) == 1
         assert [r["uses"] for r in results] == list(range(1, len(results) + 1))
         assert {r["rows"] for r in results} == {0}
+        assert all(r["fresh_session"] for r in results)
 
     assert worker.terminate() == 0
-    assert "Traceback" not in worker.log()
+    log = worker.log()
+    assert "Traceback" not in log
+    for pid in seen:
+        assert f"Worker process {pid}: database engine created" in log
+        assert f"Worker process {pid}: database engine disposed" in log
 
 
 def test_worker_never_migrates(

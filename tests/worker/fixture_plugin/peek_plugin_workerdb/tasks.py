@@ -41,7 +41,9 @@ def engine_identity(barrier: Optional[str] = None, parties: int = 0) -> dict[str
     result = stamp(CeleryDbConn.getDbEngine())
     session = CeleryDbConn.getDbSession()
     result["rows"] = session.scalar(select(func.count()).select_from(Item))
-    result["session"] = id(session)
+    # A session left open by an earlier task would still carry this mark.
+    result["fresh_session"] = "peek_test_used" not in session.info
+    session.info["peek_test_used"] = True
     return result
 
 
