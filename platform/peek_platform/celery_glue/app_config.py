@@ -22,6 +22,7 @@ from peek_plugin_base.worker.CeleryApp import REVOKE_VIA_BACKEND
 SQLITE_TRANSPORT = "peek_platform.celery_glue.sqlite_transport:Transport"
 SQLITE_BACKEND = "peek_platform.celery_glue.backends:SqliteResultBackend"
 REDIS_BACKEND = "peek_platform.celery_glue.backends:PeekRedisBackend"
+CONSUMER = "peek_platform.celery_glue.consumer:PeekConsumer"
 
 #: Seconds between polls of the embedded broker's empty queues.
 EMBEDDED_POLL_SECONDS = 0.01
@@ -80,6 +81,8 @@ def celery_conf(settings: CelerySettings) -> dict[str, Any]:
         worker_cancel_long_running_tasks_on_connection_loss=True,
         worker_hijack_root_logger=False,
         worker_redirect_stdouts=False,
+        # A task message the worker cannot decode fails that task (Celery only logs it).
+        worker_consumer=CONSUMER,
         worker_concurrency=settings.effective_concurrency,
         worker_pool=settings.pool,
         worker_prefetch_multiplier=settings.prefetch_multiplier,

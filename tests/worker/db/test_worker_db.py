@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
+from peek_plugin_base.vortex import Tuple, TupleField, addTupleType
 from peek_plugin_base.worker.errors import RemoteTaskError
 from tests.worker.db.support import call, create_schema, defer, schema_exists
 from tests.worker.support import Broker, StartCaller
@@ -144,3 +145,31 @@ def test_tuples_as_task_arguments_and_results(
 
     with pytest.raises(RemoteTaskError, match="expected an ItemTuple, got dict"):
         call(stack, "echo_tuple", {"label": "not a tuple"})
+
+
+@addTupleType
+class CallerOnlyTuple(Tuple):
+    """A tuple type registered in the test process only, never in the worker."""
+
+    __tupleType__ = "peek_test_worker_db.CallerOnlyTuple"
+
+    value = TupleField()
+
+
+def test_unknown_tuple_type_fails_the_task(
+    embedded_broker: Broker,
+    start_db_worker: Any,
+    start_caller: StartCaller,
+    sqlite_url: str,
+) -> None:
+    """A tuple whose type the worker has not registered is not built there: the task fails
+    with a decode error naming the type, and the worker goes on with the next task."""
+    from peek_plugin_workerdb.storage import ItemTuple
+
+    start_db_worker(embedded_broker, sqlite_url, concurrency=1)
+    stack = start_caller(embedded_broker)
+    with pytest.raises(RemoteTaskError) as raised:
+        call(stack, "echo_tuple", CallerOnlyTuple(value=1), timeout=20)
+    assert "peek_test_worker_db.CallerOnlyTuple" in str(raised.value)
+    assert raised.value.exc_type == "DecodeError"
+    assert call(stack, "echo_tuple", ItemTuple(label="x", blob=b"")).label == "X"
