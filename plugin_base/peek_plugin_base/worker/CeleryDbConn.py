@@ -29,11 +29,14 @@ On SQLite each schema is a file beside the main one (``peek.pl_tutorial.sqlite``
 ``peek.sqlite``, see :mod:`peek_plugin_base.storage.engine_factory`), attached to the
 connection, so plugin tables are queried with the same schema-qualified metadata as on
 PostgreSQL. Every schema file in the folder is attached when a connection is checked out,
-including schemas the server migrated after the worker started.
+including schemas the server migrated after the worker started. SQLite attaches at most
+10 databases per connection (its usual build limit); schemas beyond it are skipped with a
+warning, so use PostgreSQL with more storage plugins than that.
 """
 
 import logging
 import os
+import sqlite3
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -83,6 +86,28 @@ def sqliteSchemaFiles(database: Path) -> dict[str, Path]:
     return found
 
 
+#: SQLite's usual compile-time limit of attached databases per connection.
+_DEFAULT_ATTACH_LIMIT = 10
+_warnedAttachLimit: set[str] = set()
+
+
+def _attachLimit(dbapiConnection: Any) -> int:
+    getlimit = getattr(dbapiConnection, "getlimit", None)
+    if getlimit is None:
+        return _DEFAULT_ATTACH_LIMIT
+    return int(getlimit(sqlite3.SQLITE_LIMIT_ATTACHED))
+
+
+def _warnAttachLimit(limit: int, schema: str) -> None:
+    if schema not in _warnedAttachLimit:
+        _warnedAttachLimit.add(schema)
+        logger.warning(
+            "SQLite attaches at most %d schemas per connection; schema %s is not attached, "
+            "so worker tasks cannot use it (use PostgreSQL with this many storage plugins)",
+            limit, schema,
+        )
+
+
 def _makeWorkerEngine(url: URL, engineArgs: dict[str, Any]) -> Engine:
     """An engine on ``url`` that never creates anything (database file or schema)."""
     if url.get_backend_name() != "sqlite":
@@ -112,12 +137,17 @@ def _makeWorkerEngine(url: URL, engineArgs: dict[str, Any]) -> Engine:
         if record.info.get("peek_schemas_seen") == changed:
             return
         attached: set[str] = record.info.setdefault("peek_schemas", set())
+        limit = _attachLimit(dbapiConnection)
         cursor = dbapiConnection.cursor()
         try:
             for schema, path in sorted(sqliteSchemaFiles(main).items()):
-                if schema not in attached:
-                    cursor.execute(f'ATTACH DATABASE ? AS "{schema}"', (str(path),))
-                    attached.add(schema)
+                if schema in attached:
+                    continue
+                if len(attached) >= limit:
+                    _warnAttachLimit(limit, schema)
+                    continue
+                cursor.execute(f'ATTACH DATABASE ? AS "{schema}"', (str(path),))
+                attached.add(schema)
         finally:
             cursor.close()
         record.info["peek_schemas_seen"] = changed

@@ -173,3 +173,23 @@ def test_unknown_tuple_type_fails_the_task(
     assert "peek_test_worker_db.CallerOnlyTuple" in str(raised.value)
     assert raised.value.exc_type == "DecodeError"
     assert call(stack, "echo_tuple", ItemTuple(label="x", blob=b"")).label == "X"
+
+
+def test_sqlite_schemas_beyond_the_attach_limit_are_skipped_with_a_warning(
+    embedded_broker: Broker,
+    start_db_worker: Any,
+    start_caller: StartCaller,
+    sqlite_url: str,
+) -> None:
+    """With more schema files than SQLite can attach, the first ten (by name) are attached,
+    tasks using them work, and each skipped schema is named in a warning."""
+    create_schema(sqlite_url)
+    main = Path(make_url(sqlite_url).database or "")
+    for n in range(10):  # sorted after pl_workerdb: it is attached, pl_zz09 is not
+        sqlite3.connect(main.with_name(f"peek.pl_zz{n:02d}.sqlite")).close()
+    worker = start_db_worker(embedded_broker, sqlite_url, concurrency=1)
+    stack = start_caller(embedded_broker)
+    assert call(stack, "count_items") == 0
+    log = worker.log()
+    assert "schema pl_zz09 is not attached" in log
+    assert "pl_zz08 is not attached" not in log
