@@ -163,7 +163,12 @@ SETTINGS: tuple[Setting, ...] = (
             "platform site bind address"),
     Setting("sqlalchemy.connectUrl", "sqlite:///{home}/peek.sqlite", _is_nonempty_str,
             ("server",), "database URL; the default is an SQLite file in the home"),
-    Setting("sqlalchemy.engineArgs", {}, _is_engine_args, ("server",),
+    Setting("sqlalchemy.connectUrl", "sqlite:///{home}/../peek-server.home/peek.sqlite",
+            _is_nonempty_str, ("worker",),
+            "database URL worker tasks use (CeleryDbConn); must be the server's database; "
+            "the default is the server's default SQLite file in the sibling home "
+            "peek-server.home"),
+    Setting("sqlalchemy.engineArgs", {}, _is_engine_args, ("server", "worker"),
             "keyword arguments for SQLAlchemy's create_engine (pool_size, ...)"),
     Setting("peekServer.host", "127.0.0.1", _is_nonempty_str, _CLIENTS,
             "host of the server service"),

@@ -1,7 +1,8 @@
 """Celery glue shared by the server (task caller) and the worker (task runner).
 
 ``settings`` reads the ``celery.*`` keys, ``app_config`` configures the process's one
-Celery app (JSON only), ``sqlite_transport`` and ``backends`` are the embedded broker and
-result backend, ``caller`` queues tasks and returns Deferreds, ``caller_service`` runs the
-caller inside a Twisted service tree.
+Celery app (JSON only; ``tuple_json`` carries bus tuples inside it), ``sqlite_transport``
+and ``backends`` are the embedded broker and result backend, ``caller`` queues tasks and
+returns Deferreds, ``caller_service`` runs the caller inside a Twisted service tree,
+``consumer`` is the worker's message consumer.
 """

@@ -3,7 +3,8 @@
 The same function configures the server (which queues tasks) and the worker (which runs
 them), so both always agree on the broker, the result backend, the queue and the wire
 format: JSON only, for task messages, results and events; a message in any other content
-type (pickle above all) is refused by the worker without being decoded.
+type (pickle above all) is refused by the worker without being decoded. Bus tuples may be
+task arguments and results: they travel as tagged JSON (:class:`TupleJsonType`).
 """
 
 import logging
@@ -15,11 +16,13 @@ from celery import Celery
 from celery.app import backends as celery_backends
 
 from peek_platform.celery_glue.settings import CelerySettings
+from peek_platform.celery_glue.tuple_json import TupleJsonType
 from peek_plugin_base.worker.CeleryApp import REVOKE_VIA_BACKEND
 
 SQLITE_TRANSPORT = "peek_platform.celery_glue.sqlite_transport:Transport"
 SQLITE_BACKEND = "peek_platform.celery_glue.backends:SqliteResultBackend"
 REDIS_BACKEND = "peek_platform.celery_glue.backends:PeekRedisBackend"
+CONSUMER = "peek_platform.celery_glue.consumer:PeekConsumer"
 
 #: Seconds between polls of the embedded broker's empty queues.
 EMBEDDED_POLL_SECONDS = 0.01
@@ -78,6 +81,8 @@ def celery_conf(settings: CelerySettings) -> dict[str, Any]:
         worker_cancel_long_running_tasks_on_connection_loss=True,
         worker_hijack_root_logger=False,
         worker_redirect_stdouts=False,
+        # A task message the worker cannot decode fails that task (Celery only logs it).
+        worker_consumer=CONSUMER,
         worker_concurrency=settings.effective_concurrency,
         worker_pool=settings.pool,
         worker_prefetch_multiplier=settings.prefetch_multiplier,
@@ -106,6 +111,7 @@ def configure_app(app: Celery, settings: CelerySettings) -> None:
     # At DEBUG this logger prints the generated source of every task signature.
     logging.getLogger("celery.utils.functional").setLevel(logging.INFO)
     app.conf.update(celery_conf(settings))
+    TupleJsonType.register()
     bad = [c for c in app.conf.accept_content if c not in ("json", "application/json")]
     if bad:
         raise ValueError(f"only JSON content is accepted, not {bad}")

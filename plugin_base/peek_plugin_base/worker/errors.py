@@ -7,9 +7,19 @@
     ├── TaskRevokedError               the task was revoked before it finished
     ├── TaskBrokerUnavailableError     the task could not be queued: the broker is unreachable
     └── TaskCallerNotRunningError      no task caller runs in this process (or it stopped)
+
+And the errors a task meets using the database through ``CeleryDbConn``::
+
+    StorageError (peek_plugin_base.storage)
+    └── WorkerDbError                  the worker's database cannot be used as asked
+        ├── WorkerDbNotConfiguredError CeleryDbConn used outside a worker service
+        └── WorkerDbMissingError       the database (SQLite file) does not exist; the server
+                                       creates and migrates it, the worker never does
 """
 
 from typing import Optional
+
+from peek_plugin_base.storage.StorageErrors import StorageError
 
 
 class WorkerTaskError(Exception):
@@ -53,3 +63,20 @@ class TaskBrokerUnavailableError(WorkerTaskError):
 
 class TaskCallerNotRunningError(WorkerTaskError):
     """This process runs no task caller, or it stopped before the task finished."""
+
+
+class WorkerDbError(StorageError):
+    """A worker task cannot use the database as it asked (the message says why)."""
+
+    def __reduce__(self) -> tuple[type["WorkerDbError"], tuple[object, ...]]:
+        # Celery copies a task's exception through pickle (locally, to check it can be
+        # described); without this it would be reported as UnpickleableExceptionWrapper.
+        return type(self), (self.schema, self.reason)
+
+
+class WorkerDbNotConfiguredError(WorkerDbError):
+    """``CeleryDbConn`` was used in a process the worker service did not configure."""
+
+
+class WorkerDbMissingError(WorkerDbError):
+    """The configured database does not exist; only the server creates and migrates it."""

@@ -2,7 +2,9 @@
 
 Sequence: read and validate config.json -> logging -> configure the process's one Celery
 app -> load and start the enabled worker plugins -> import each plugin's
-``celeryAppIncludes`` -> run the Celery worker until it is told to stop (SIGTERM/SIGINT:
+``celeryAppIncludes`` -> set up worker DB access (``CeleryDbConn``: one engine per pool
+process, created lazily in it, disposed when it exits; the worker never migrates) -> run
+the Celery worker until it is told to stop (SIGTERM/SIGINT:
 warm shutdown, running tasks finish) -> stop and unload the plugins -> exit 0.
 
 The Twisted reactor is not run before the pool has forked: Celery's prefork pool forks this
@@ -34,6 +36,7 @@ from peek_platform.log_setup import setup_logging
 from peek_platform.plugin.discovery import installed_plugins
 from peek_platform.plugin.host import PluginHost, PluginRecord, PluginState, ServicePluginSpec
 from peek_plugin_base.registrations import RegistrationLog, registering_for
+from peek_plugin_base.worker import CeleryDbConn
 from peek_plugin_base.worker.CeleryApp import celeryApp
 from peek_plugin_base.worker.PluginWorkerEntryHookABC import PluginWorkerEntryHookABC
 from peek_worker.bus_thread import WorkerBusThread
@@ -163,6 +166,17 @@ def _child_logging(**_: Any) -> None:
             root.addHandler(watched)
 
 
+def setup_worker_db(config: ServiceConfig) -> None:
+    """Point ``CeleryDbConn`` at the worker's database and tie it to the pool's lifecycle."""
+    url = CeleryDbConn.configureWorkerDb(config["sqlalchemy.connectUrl"],
+                                         config["sqlalchemy.engineArgs"])
+    signals.worker_process_init.connect(CeleryDbConn.onWorkerProcessInit, weak=False)
+    signals.task_postrun.connect(CeleryDbConn.onTaskPostrun, weak=False)
+    signals.worker_process_shutdown.connect(CeleryDbConn.onWorkerProcessShutdown, weak=False)
+    logger.info("Peek worker: tasks use the database %s (never migrated here)",
+                url.render_as_string(hide_password=True))
+
+
 def run_worker(argv: Optional[list[str]] = None) -> int:
     """Run the worker service until it is stopped; returns the exit code."""
     args = _parser().parse_args(argv)
@@ -194,6 +208,7 @@ def run_worker(argv: Optional[list[str]] = None) -> int:
     signals.worker_process_init.connect(_child_logging, weak=False)
     logger.info("Peek worker starting; home %s; log %s", home, log_file)
     configure_app(celeryApp, settings)
+    setup_worker_db(config)
 
     host = make_host(config)
     enabled = list(config["plugin.enabled"])
@@ -237,5 +252,7 @@ def run_worker(argv: Optional[list[str]] = None) -> int:
         except WorkerServiceError as e:
             logger.error("%s", e)
         bus.stop()
+        # The solo and threads pools run tasks (and so may hold an engine) in this process.
+        CeleryDbConn.onWorkerProcessShutdown()
     logger.info("Peek worker stopped (exit code %s)", exit_code)
     return int(exit_code)

@@ -6,10 +6,14 @@ from sqlalchemy.orm import Session
 
 from peek_plugin_base.vortex import TupleDataObservableHandler
 from peek_plugin_tutorial._private.PluginNames import tutorialFilt, tutorialObservableName
+from peek_plugin_tutorial._private.server.tuple_providers.StringIntTotalTupleProvider import (
+    StringIntTotalTupleProvider,
+)
 from peek_plugin_tutorial._private.server.tuple_providers.StringIntTupleProvider import (
     StringIntTupleProvider,
 )
 from peek_plugin_tutorial._private.storage.StringIntTuple import StringIntTuple
+from peek_plugin_tutorial._private.tuples.StringIntTotalTuple import StringIntTotalTuple
 
 
 def makeTupleDataObservableHandler(
@@ -22,4 +26,6 @@ def makeTupleDataObservableHandler(
     observable.addTupleProvider(
         StringIntTuple.tupleName(), StringIntTupleProvider(ormSessionCreator)
     )
+    # Chapter "Add Worker Service": the table's total, summed by a worker task.
+    observable.addTupleProvider(StringIntTotalTuple.tupleName(), StringIntTotalTupleProvider())
     return observable

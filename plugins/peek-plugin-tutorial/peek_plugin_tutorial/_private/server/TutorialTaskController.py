@@ -7,7 +7,11 @@ from twisted.internet.defer import Deferred
 
 from peek_plugin_base.worker.DeferTask import deferTask
 from peek_plugin_base.worker.errors import WorkerTaskError
-from peek_plugin_tutorial._private.worker.TutorialTasks import addNumbers, totalList
+from peek_plugin_tutorial._private.worker.TutorialTasks import (
+    addNumbers,
+    totalList,
+    totalStringInts,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +31,9 @@ class TutorialTaskController:
             logger.info("Worker task addNumbers(7, 5) returned %s", total)
             list_total = await deferTask(totalList, [1, 2, 3.5])
             logger.info("Worker task totalList([1, 2, 3.5]) returned %s", list_total)
+            # A task that reads the database on the worker and returns a bus tuple.
+            totals = await deferTask(totalStringInts)
+            logger.info("Worker task totalStringInts returned %s", totals.total)
         except WorkerTaskError as e:
             logger.error("Worker task failed: %s", e)
 

@@ -9,6 +9,9 @@ from sqlalchemy.orm import Session
 from peek_plugin_base.storage import OrmCrudHandler, OrmCrudHandlerExtension
 from peek_plugin_base.vortex import TupleDataObservableHandler, TupleSelector
 from peek_plugin_tutorial._private.PluginNames import tutorialFilt
+from peek_plugin_tutorial._private.server.tuple_providers.StringIntTotalTupleProvider import (
+    stringIntTotalSelector,
+)
 from peek_plugin_tutorial._private.storage.StringIntTuple import StringIntTuple
 
 logger = logging.getLogger(__name__)
@@ -32,6 +35,8 @@ class _ExtUpdateObservable(OrmCrudHandlerExtension):
     ) -> None:
         # Notifies are coalesced by the observable, so one per row costs one provider run.
         self._tupleObservable.notifyOfTupleUpdate(TupleSelector(StringIntTuple.tupleName(), {}))
+        # The total changes too; its provider asks the worker to sum the table again.
+        self._tupleObservable.notifyOfTupleUpdate(stringIntTotalSelector())
 
     afterUpdateCommit = _tellObserver
     afterDeleteCommit = _tellObserver

@@ -14,6 +14,9 @@ from peek_plugin_base.vortex import (
     TupleSelector,
     deferToThreadWrap,
 )
+from peek_plugin_tutorial._private.server.tuple_providers.StringIntTotalTupleProvider import (
+    stringIntTotalSelector,
+)
 from peek_plugin_tutorial._private.storage.StringIntTuple import StringIntTuple
 from peek_plugin_tutorial._private.tuples.AddIntValueActionTuple import AddIntValueActionTuple
 from peek_plugin_tutorial._private.tuples.StringCapToggleActionTuple import (
@@ -57,6 +60,7 @@ class StringIntController(TupleActionProcessorDelegateABC):
 
     def _notify(self, result: list[Any]) -> list[Any]:
         self._tupleObservable.notifyOfTupleUpdate(TupleSelector(StringIntTuple.tupleName(), {}))
+        self._tupleObservable.notifyOfTupleUpdate(stringIntTotalSelector())
         return result
 
     def _row(self, session: Session, stringIntId: Any) -> StringIntTuple:

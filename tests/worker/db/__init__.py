@@ -1,0 +1,1 @@
+"""Worker tasks using the database (CeleryDbConn) and passing bus tuples."""
