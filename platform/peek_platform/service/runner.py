@@ -9,7 +9,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable
-from typing import Optional
+from typing import Optional, Union
 
 from twisted.internet.defer import Deferred, DeferredLock
 from twisted.python.failure import Failure
@@ -29,16 +29,20 @@ EXIT_CONFIG = 78
 TreeBuilder = Callable[[ServiceConfig], PeekServiceTree]
 
 
-def _parser(service: str) -> argparse.ArgumentParser:
+TWISTED_SIGNALS = (
+    "Signals: SIGTERM/SIGINT stop gracefully; SIGHUP reloads config.json "
+    "(log level, plugin.enabled)."
+)
+
+
+def _parser(service: str, description: str, signals_text: str) -> argparse.ArgumentParser:
     settings = "\n".join(
         f"  {s.key} (default {s.default!r}): {s.doc}" for s in settings_for(service)
     )
     parser = argparse.ArgumentParser(
         prog=f"run_peek_{service}",
-        description=f"Run the Peek {service} service and its enabled plugins.",
-        epilog=f"config.json keys for the {service} service:\n{settings}\n\n"
-        "Signals: SIGTERM/SIGINT stop gracefully; SIGHUP reloads config.json "
-        "(log level, plugin.enabled).",
+        description=description,
+        epilog=f"config.json keys for the {service} service:\n{settings}\n\n{signals_text}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -63,15 +67,20 @@ def _parser(service: str) -> argparse.ArgumentParser:
     return parser
 
 
-def run_service(service: str, build: TreeBuilder, argv: Optional[list[str]] = None) -> int:
-    """Run one service process until it is stopped; returns the exit code."""
-    # A stop request that arrives before the reactor installs its own handlers still ends in
-    # the sequenced shutdown (with exit 0) instead of killing the process mid-start.
-    early_stop: list[int] = []
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda signum, _frame: early_stop.append(signum))
+def prepare_service(
+    service: str,
+    argv: Optional[list[str]],
+    description: str,
+    signals_text: str,
+    extra_check: Optional[Callable[[ServiceConfig], object]] = None,
+) -> Union[ServiceConfig, int]:
+    """Everything every ``run_peek_*`` does before it starts: arguments, config, logging.
 
-    args = _parser(service).parse_args(argv)
+    Returns the validated config with logging set up, or the exit code when the command is
+    already done (``--list-plugins``, ``--check-config``, an unusable config).
+    ``extra_check`` may raise ConfigError for settings that need more than one key.
+    """
+    args = _parser(service, description, signals_text).parse_args(argv)
     if args.list_plugins:
         for name, version in installed_plugins().items():
             print(f"{name} {version}")
@@ -80,6 +89,8 @@ def run_service(service: str, build: TreeBuilder, argv: Optional[list[str]] = No
     home = resolve_home(service, args.home)
     try:
         config = ServiceConfig.load(service, home, write_defaults=not args.check_config)
+        if extra_check is not None:
+            extra_check(config)
     except ConfigError as e:
         print(f"run_peek_{service}: config error: {e}", file=sys.stderr)
         return EXIT_CONFIG
@@ -96,6 +107,25 @@ def run_service(service: str, build: TreeBuilder, argv: Optional[list[str]] = No
         args.log_stdout or config["logging.logToStdout"],
     )
     logger.info("Peek %s starting; home %s; log %s", service, home, log_file)
+    return config
+
+
+def run_service(service: str, build: TreeBuilder, argv: Optional[list[str]] = None) -> int:
+    """Run one service process until it is stopped; returns the exit code."""
+    # A stop request that arrives before the reactor installs its own handlers still ends in
+    # the sequenced shutdown (with exit 0) instead of killing the process mid-start.
+    early_stop: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, _frame: early_stop.append(signum))
+
+    prepared = prepare_service(
+        service, argv, f"Run the Peek {service} service and its enabled plugins.",
+        TWISTED_SIGNALS,
+    )
+    if isinstance(prepared, int):
+        return prepared
+    config = prepared
+    home = config.home
 
     from twisted.internet import reactor
 

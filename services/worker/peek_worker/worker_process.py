@@ -15,11 +15,9 @@ thread once the worker is ready (see :mod:`peek_worker.bus_thread`) and closes a
 plugins have stopped.
 """
 
-import argparse
 import importlib
 import logging
 import logging.handlers
-import sys
 from collections.abc import Coroutine
 from typing import Any, Optional
 
@@ -30,11 +28,10 @@ from twisted.python.failure import Failure
 
 from peek_platform.celery_glue.app_config import configure_app
 from peek_platform.celery_glue.settings import CelerySettings
-from peek_platform.config import ServiceConfig, home_env_var, resolve_home, settings_for
-from peek_platform.errors import ConfigError, PluginTaskModuleError, WorkerServiceError
-from peek_platform.log_setup import setup_logging
-from peek_platform.plugin.discovery import installed_plugins
+from peek_platform.config import ServiceConfig
+from peek_platform.errors import PluginTaskModuleError, WorkerServiceError
 from peek_platform.plugin.host import PluginHost, PluginRecord, PluginState, ServicePluginSpec
+from peek_platform.service.runner import EXIT_OK, EXIT_START_FAILED, prepare_service
 from peek_plugin_base.registrations import RegistrationLog, registering_for
 from peek_plugin_base.worker import CeleryDbConn
 from peek_plugin_base.worker.CeleryApp import celeryApp
@@ -45,37 +42,11 @@ from peek_worker.platform_hook import WorkerPlatformHook
 logger = logging.getLogger(__name__)
 
 SERVICE = "worker"
-EXIT_OK = 0
-EXIT_START_FAILED = 1
-EXIT_CONFIG = 78
-
-
-def _parser() -> argparse.ArgumentParser:
-    settings = "\n".join(
-        f"  {s.key} (default {s.default!r}): {s.doc}" for s in settings_for(SERVICE)
-    )
-    parser = argparse.ArgumentParser(
-        prog="run_peek_worker",
-        description="Run the Peek worker service: a Celery worker for the enabled plugins' "
-        "tasks.",
-        epilog=f"config.json keys for the worker service:\n{settings}\n\n"
-        "Signals: SIGTERM/SIGINT warm shutdown (running tasks finish, then plugins stop); "
-        "a second SIGINT or SIGQUIT stops at once; SIGHUP restarts the worker (re-reading "
-        "config.json).",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "--home",
-        help=f"service home holding config.json and logs (default: ${home_env_var(SERVICE)}"
-        " or ~/peek-worker.home)",
-    )
-    parser.add_argument("--check-config", action="store_true",
-                        help="validate config.json, report every problem, and exit")
-    parser.add_argument("--log-stdout", action="store_true",
-                        help="also log to stdout (default when a terminal)")
-    parser.add_argument("--list-plugins", action="store_true",
-                        help="list installed plugins (entry-point group peek.plugins) and exit")
-    return parser
+WORKER_SIGNALS = (
+    "Signals: SIGTERM/SIGINT warm shutdown (running tasks finish, then plugins stop); "
+    "a second SIGINT or SIGQUIT stops at once; SIGHUP restarts the worker (re-reading "
+    "config.json)."
+)
 
 
 def run_now(coroutine: Coroutine[Any, Any, Any], what: str) -> Any:
@@ -179,34 +150,17 @@ def setup_worker_db(config: ServiceConfig) -> None:
 
 def run_worker(argv: Optional[list[str]] = None) -> int:
     """Run the worker service until it is stopped; returns the exit code."""
-    args = _parser().parse_args(argv)
-    if args.list_plugins:
-        for name, version in installed_plugins().items():
-            print(f"{name} {version}")
-        return EXIT_OK
-
-    home = resolve_home(SERVICE, args.home)
-    try:
-        config = ServiceConfig.load(SERVICE, home, write_defaults=not args.check_config)
-        settings = CelerySettings.from_config(config)
-    except ConfigError as e:
-        print(f"run_peek_worker: config error: {e}", file=sys.stderr)
-        return EXIT_CONFIG
-    if args.check_config:
-        print(f"{config.path}: OK")
-        return EXIT_OK
-
-    log_file = setup_logging(
-        SERVICE,
-        home,
-        config["logging.level"],
-        config["logging.rotateSizeMb"],
-        config["logging.rotationsToKeep"],
-        args.log_stdout or config["logging.logToStdout"],
+    prepared = prepare_service(
+        SERVICE, argv,
+        "Run the Peek worker service: a Celery worker for the enabled plugins' tasks.",
+        WORKER_SIGNALS, extra_check=CelerySettings.from_config,
     )
+    if isinstance(prepared, int):
+        return prepared
+    config = prepared
+    settings = CelerySettings.from_config(config)
     signals.setup_logging.connect(_keep_our_logging, weak=False)
     signals.worker_process_init.connect(_child_logging, weak=False)
-    logger.info("Peek worker starting; home %s; log %s", home, log_file)
     configure_app(celeryApp, settings)
     setup_worker_db(config)
 
