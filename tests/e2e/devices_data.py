@@ -5,18 +5,17 @@ device (``peek-mobile``, anonymous) on a client service's mobile site, or a serv
 name with the platform token on the server's platform site.
 """
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
-from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 
 from peek_platform.vortex.bridge import BusBridge
 from peek_platform.vortex.transport import Backoff, VortexClientService
 from peek_plugin_base.vortex import PayloadRouter
 from tests.support import ServiceProcess, free_port
+from tests.vortex_transport.harness import wait_for
 
 
 def server_config(enabled: list[str], dbUrl: Optional[str] = None) -> dict[str, Any]:
@@ -76,23 +75,5 @@ class BusPeer:
 
 
 def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> "Deferred[Any]":
-    """Fires with the condition's first truthy value, polling on the reactor; fails after
-    ``timeout`` real seconds naming ``what``."""
-    deadline = time.monotonic() + timeout
-    result: Deferred[Any] = Deferred()
-
-    def poll() -> None:
-        try:
-            value = condition()
-        except Exception as e:
-            result.errback(e)
-            return
-        if value:
-            result.callback(value)
-        elif time.monotonic() > deadline:
-            result.errback(AssertionError(f"timed out after {timeout}s waiting for {what}"))
-        else:
-            reactor.callLater(0.02, poll)
-
-    poll()
-    return result
+    """Fires with the condition's first truthy value; fails after ``timeout`` real seconds."""
+    return wait_for(condition, timeout, what)
