@@ -110,13 +110,57 @@ def test_default_timeout_applies(clock, outbox):
     assert isinstance(got[0].value, ReplyTimeoutError)
 
 
-def test_reply_cancels_the_timer(router, outbox, clock):
-    """A replied request leaves no timer behind on the clock."""
+def test_reply_leaves_one_idle_timer_that_disarms(router, outbox, clock):
+    """A reply does not touch the router's one timeout timer (no per-call timer work):
+    the timer fires once at the old deadline, fails nothing and leaves the clock empty."""
     got = results(router.request(Payload({"key": "k"}), "peek-server", timeout=5))
     (_, request), = outbox.sent
     router.receive(reply_to(request), SERVER)
     assert isinstance(got[0], PayloadEnvelope)
-    assert clock.getDelayedCalls() == []
+    assert len(clock.getDelayedCalls()) == 1
+    clock.advance(5)
+    assert len(got) == 1 and clock.getDelayedCalls() == []
+
+
+def test_many_requests_share_one_timer(router, outbox, clock):
+    """However many requests wait, the clock holds one timer, and each request still
+    fails exactly at its own deadline, including shorter timeouts sent later."""
+    early = results(router.request(Payload({"key": "a"}), "peek-server", timeout=3))
+    clock.advance(1)
+    late = [results(router.request(Payload({"key": "b"}), "peek-server", timeout=5))
+            for _ in range(50)]
+    short = results(router.request(Payload({"key": "c"}), "peek-server", timeout=0.5))
+    assert len(clock.getDelayedCalls()) == 1
+    clock.advance(0.49)
+    assert short == []
+    clock.advance(0.01)  # t=1.5: the 0.5 s request sent at t=1
+    assert isinstance(short[0].value, ReplyTimeoutError) and early == []
+    clock.advance(1.49)
+    assert early == []
+    clock.advance(0.01)  # t=3
+    assert isinstance(early[0].value, ReplyTimeoutError)
+    assert all(g == [] for g in late) and router.pending_count == 50
+    clock.advance(2.99)
+    assert all(g == [] for g in late)
+    clock.advance(0.01)  # t=6
+    assert all(isinstance(g[0].value, ReplyTimeoutError) for g in late)
+    assert router.pending_count == 0 and clock.getDelayedCalls() == []
+
+
+def test_replied_requests_do_not_delay_later_timeouts(router, outbox, clock):
+    """After the timer fires for an already-answered request it re-arms for the next
+    waiting one, which still fails at its own deadline."""
+    first = results(router.request(Payload({"key": "k"}), "peek-server", timeout=2))
+    clock.advance(1)
+    second = results(router.request(Payload({"key": "k"}), "peek-server", timeout=2))
+    router.receive(reply_to(outbox.sent[0][1]), SERVER)
+    assert isinstance(first[0], PayloadEnvelope)
+    clock.advance(1)  # t=2: the timer finds only the answered first request's deadline
+    assert second == []
+    clock.advance(0.99)
+    assert second == []
+    clock.advance(0.01)  # t=3
+    assert isinstance(second[0].value, ReplyTimeoutError)
 
 
 def test_remote_error_arrives_as_code_and_message(router, outbox):
