@@ -62,6 +62,8 @@ _RESULT_TABLE = [[_RpcResultTuple.__tupleType__, list(_RpcResultTuple.tupleField
 
 
 def _envelope(filt: dict[str, Any], body: bytes) -> PayloadEnvelope:
+    if len(body) < default_codec.compress_threshold:
+        return PayloadEnvelope(filt, body)  # what pack_body would do, one call less
     packed, compression, size = default_codec.pack_body(body)
     return PayloadEnvelope(filt=filt, encodedPayload=packed, compression=compression,
                            inflatedSize=size)
@@ -84,8 +86,9 @@ def _answer_envelope(result: Any) -> PayloadEnvelope:
 
 def _row_of(envelope: PayloadEnvelope, table: list[list[Any]]) -> Optional[list[Any]]:
     """The row of a plain one-tuple body of ``table``'s type, else None (inflates if needed)."""
-    body = default_codec.unpack_body(
-        envelope.encodedPayload, envelope.compression, envelope.inflatedSize)
+    body = envelope.encodedPayload
+    if envelope.compression is not None or len(body) > default_codec.max_inflated_bytes:
+        body = default_codec.unpack_body(body, envelope.compression, envelope.inflatedSize)
     return read_plain_row(body, table)
 
 
