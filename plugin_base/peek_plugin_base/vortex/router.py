@@ -335,6 +335,8 @@ class PayloadRouter:
         except Exception as e:
             self._handler_failed(endpoint, envelope, sender, Failure(e))
             return
+        if result is None:
+            return
         if inspect.iscoroutine(result):
             result = ensureDeferred(result)
         if isinstance(result, Deferred):
