@@ -4,6 +4,7 @@ import logging
 from typing import Any, Optional
 
 import txaio
+from twisted.internet import tcp
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 from peek_platform.vortex.transport.connection import (
@@ -18,6 +19,9 @@ logger = logging.getLogger(__name__)
 
 #: Websocket close reasons are limited to 123 UTF-8 bytes.
 _REASON_MAX_BYTES = 123
+
+#: Plain TCP transports (not TLS), whose buffered frames a read flushes itself.
+_TCP_TRANSPORTS = (tcp.Server, tcp.Client)
 
 
 def truncate_reason(reason: str) -> str:
@@ -135,6 +139,22 @@ class VortexProtocolMixin:
         # Any bytes prove the peer alive: a big frame arriving slowly holds its pong back.
         self._last_received = self._vortex_clock().seconds()
         super()._dataReceived(data)  # type: ignore[misc]
+        self._flush_written()
+
+    def _flush_written(self) -> None:
+        """Write now what handling this read queued on this socket (replies, next calls).
+
+        Twisted would write it on its next loop turn: one more epoll round and dispatch
+        per request and per reply. Everything one read produced still goes out in one
+        write, so batching under load is unchanged. Plain TCP only (TLS transports buffer
+        differently and take the usual path). A failed write keeps its data buffered and
+        the socket registered for writing, so the reactor meets the same error on its
+        next turn and closes the connection as it always does.
+        """
+        transport = self.transport
+        if (type(transport) in _TCP_TRANSPORTS and transport._tempDataLen
+                and transport.connected and not transport.disconnecting):
+            transport.doWrite()
 
     def _check_pong(self) -> None:
         if self._last_received >= self._ping_sent_at:
