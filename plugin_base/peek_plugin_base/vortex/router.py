@@ -25,9 +25,8 @@ Timeouts cost no timer per request: each request records its deadline, and the r
 keeps ONE timer on its clock, armed for the earliest deadline it knows of. When it fires
 it fails every request whose deadline has passed and re-arms for the next one, so a
 request times out exactly at its deadline (no granularity beyond the clock's). A reply
-does not touch the timer: after the last reply it stays armed until it fires once,
-finds nothing due and disarms itself (cancelling a request or losing its connection
-disarms it at once when nothing else is waiting).
+only touches the timer when it was the last request waiting: the timer is then
+cancelled, so an idle router leaves nothing on its clock.
 
 Like the rest of Twisted, a router is used from the reactor thread only.
 """
@@ -381,8 +380,11 @@ class PayloadRouter:
                 reply_to, _describe(sender), _describe(dest),
             )
             return True
-        del self._pending[reply_to]  # type: ignore[arg-type]
-        # The timeout timer is left alone: see the module docstring.
+        pending_table = self._pending
+        del pending_table[reply_to]  # type: ignore[arg-type]
+        if not pending_table:
+            # Nothing left to time out: leave no timer behind on the clock.
+            self._disarm()
         if envelope.error is not None:
             pending.deferred.errback(RemoteError(*envelope.error))
         else:
