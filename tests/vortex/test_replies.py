@@ -119,6 +119,37 @@ def test_reply_cancels_the_timer(router, outbox, clock):
     assert clock.getDelayedCalls() == []
 
 
+def test_a_request_sent_from_a_reply_callback_keeps_the_timer(router, outbox, clock):
+    """One call after another (each sent from the previous reply's callback) reuses the
+    one timer instead of cancelling and re-making it; each call still times out at its
+    own deadline, and once the chain stops the clock is left empty."""
+    got: list = []
+
+    def next_call(reply: object = None, left: int = 3) -> None:
+        if reply is not None:
+            got.append(reply)
+        if left:
+            d = router.request(Payload({"key": "k"}), "peek-server", timeout=5)
+            d.addBoth(next_call, left - 1)
+
+    next_call()
+    [timer] = clock.getDelayedCalls()
+    for n in range(2):
+        clock.advance(1)
+        router.receive(reply_to(outbox.sent[n][1]), SERVER)
+        assert clock.getDelayedCalls() == [timer]
+    # t=2: the third call waits; the timer still holds the first call's deadline (t=5).
+    clock.advance(2.99)
+    assert len(got) == 2
+    clock.advance(0.01)  # t=5: nothing due; re-armed for the third call's t=7
+    assert len(got) == 2 and len(clock.getDelayedCalls()) == 1
+    clock.advance(1.99)
+    assert len(got) == 2
+    clock.advance(0.01)  # t=7
+    assert isinstance(got[2].value, ReplyTimeoutError)
+    assert router.pending_count == 0 and clock.getDelayedCalls() == []
+
+
 def test_many_requests_share_one_timer(router, outbox, clock):
     """However many requests wait, the clock holds one timer, and each request still
     fails exactly at its own deadline, including shorter timeouts sent later."""

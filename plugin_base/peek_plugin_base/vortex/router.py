@@ -25,8 +25,9 @@ Timeouts cost no timer per request: each request records its deadline, and the r
 keeps ONE timer on its clock, armed for the earliest deadline it knows of. When it fires
 it fails every request whose deadline has passed and re-arms for the next one, so a
 request times out exactly at its deadline (no granularity beyond the clock's). A reply
-only touches the timer when it was the last request waiting: the timer is then
-cancelled, so an idle router leaves nothing on its clock.
+only touches the timer when, once its callbacks have run, no request is left waiting:
+the timer is then cancelled, so an idle router leaves nothing on its clock. A caller
+whose callback sends the next request (one call after another) keeps the same timer.
 
 Like the rest of Twisted, a router is used from the reactor thread only.
 """
@@ -382,13 +383,16 @@ class PayloadRouter:
             return True
         pending_table = self._pending
         del pending_table[reply_to]  # type: ignore[arg-type]
-        if not pending_table:
-            # Nothing left to time out: leave no timer behind on the clock.
-            self._disarm()
-        if envelope.error is not None:
-            pending.deferred.errback(RemoteError(*envelope.error))
-        else:
-            pending.deferred.callback(envelope)
+        try:
+            if envelope.error is not None:
+                pending.deferred.errback(RemoteError(*envelope.error))
+            else:
+                pending.deferred.callback(envelope)
+        finally:
+            # Checked after the callbacks, which often send the next request: then the
+            # timer stays armed for it instead of being cancelled and made again.
+            if not pending_table:
+                self._disarm()
         return True
 
     # ---- sending
