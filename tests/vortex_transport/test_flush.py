@@ -1,4 +1,4 @@
-"""A read writes the frames its handling produced on the same socket before the next loop turn."""
+"""A read sends the frames its handling wrote on the same socket before the next loop turn."""
 
 from typing import Any
 
@@ -7,6 +7,7 @@ from twisted.internet.defer import Deferred
 from twisted.trial.unittest import TestCase
 
 from peek_platform.vortex.transport import VortexConnection
+from peek_platform.vortex.transport.protocol import ReadBatchWriter
 from tests.vortex_transport.harness import (
     RecordingHandler,
     client,
@@ -64,3 +65,100 @@ class FlushTests(TestCase):
             assert set(handler.left_after_read) == {0}, handler.left_after_read
 
         return Deferred.fromCoroutine(run())
+
+
+class RecordingTcpTransport:
+    """Just the parts of a Twisted TCP transport the writer reads, with scripted sends."""
+
+    def __init__(self, accepts: Any = None) -> None:
+        self.dataBuffer = b""
+        self.offset = 0
+        self._tempDataLen = 0
+        self.connected = True
+        self.disconnecting = False
+        self.accepts = accepts  # bytes one send takes (None: all), or an exception
+        self.sent: list[bytes] = []
+        self.buffered: list[bytes] = []
+        self.calls: list[str] = []
+
+    def writeSomeData(self, data: bytes) -> Any:  # noqa: N802 - twisted API
+        if isinstance(self.accepts, Exception):
+            return self.accepts
+        taken = len(data) if self.accepts is None else min(self.accepts, len(data))
+        self.sent.append(data[:taken])
+        return taken
+
+    def write(self, data: bytes) -> None:
+        self.buffered.append(data)
+        self._tempDataLen += len(data)
+
+    def loseConnection(self) -> None:  # noqa: N802 - twisted API
+        self.calls.append("loseConnection")
+
+    def abortConnection(self) -> None:  # noqa: N802 - twisted API
+        self.calls.append("abortConnection")
+
+    def getPeer(self) -> str:  # noqa: N802 - twisted API
+        return "peer"
+
+
+class ReadBatchWriterTests(TestCase):
+    """The writer's decisions, one per case."""
+
+    def test_one_read_leaves_in_one_send(self) -> None:
+        """Writes during a read are joined into one send when nothing older waits."""
+        transport = RecordingTcpTransport()
+        writer = ReadBatchWriter(transport)
+        writer.hold()
+        writer.write(b"a")
+        writer.writeSequence([b"b", b"c"])
+        assert transport.sent == [] and transport.buffered == []
+        writer.release()
+        assert transport.sent == [b"abc"] and transport.buffered == []
+        writer.write(b"outside a read")
+        assert transport.buffered == [b"outside a read"]
+
+    def test_older_buffered_bytes_keep_their_place(self) -> None:
+        """When Twisted still holds older bytes, the new ones queue behind them."""
+        transport = RecordingTcpTransport()
+        transport.write(b"older")
+        writer = ReadBatchWriter(transport)
+        writer.hold()
+        writer.write(b"newer")
+        writer.release()
+        assert transport.sent == [] and transport.buffered == [b"older", b"newer"]
+
+    def test_what_the_socket_does_not_take_is_buffered(self) -> None:
+        """A partial send hands the rest to the transport's write (back-pressure path)."""
+        transport = RecordingTcpTransport(accepts=2)
+        writer = ReadBatchWriter(transport)
+        writer.hold()
+        writer.write(b"abcdef")
+        writer.release()
+        assert transport.sent == [b"ab"] and transport.buffered == [b"cdef"]
+
+    def test_a_failed_send_is_left_to_the_reactor(self) -> None:
+        """A send error buffers everything, so the reactor's own write meets the error."""
+        transport = RecordingTcpTransport(accepts=ConnectionResetError("gone"))
+        writer = ReadBatchWriter(transport)
+        writer.hold()
+        writer.write(b"abc")
+        writer.release()
+        assert transport.buffered == [b"abc"]
+
+    def test_close_sends_first_abort_discards(self) -> None:
+        """loseConnection during a read sends what the read wrote first; abort drops it;
+        other attributes are the transport's."""
+        transport = RecordingTcpTransport()
+        writer = ReadBatchWriter(transport)
+        writer.hold()
+        writer.write(b"last words")
+        writer.loseConnection()
+        assert transport.sent == [b"last words"] and transport.calls == ["loseConnection"]
+        writer.hold()
+        writer.write(b"never sent")
+        writer.abortConnection()
+        writer.release()
+        assert transport.sent == [b"last words"] and transport.buffered == []
+        assert transport.calls == ["loseConnection", "abortConnection"]
+        assert writer.getPeer() == "peer"
