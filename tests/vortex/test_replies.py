@@ -251,7 +251,8 @@ def test_send_failure_fails_the_request(clock):
 
 def test_two_routers_wired_back_to_back(clock):
     """Two routers joined by byte-passing send callables (the shape of a real transport):
-    an agent's request reaches the server's endpoint and the reply resolves the call."""
+    an agent's request reaches the server's endpoint and the reply resolves the call;
+    a reply delivered before request() returns leaves no timer on the clock."""
     agent_side = LocalSender("peek-agent", "agent-uuid")
     server_side = LocalSender("peek-server", "server-uuid")
     server = PayloadRouter(clock=clock, local_vortex_names=("peek-server",))
@@ -279,3 +280,5 @@ def test_two_routers_wired_back_to_back(clock):
     reply = got[0].decodePayload()
     assert reply.tuples == [Num(n=40)] and reply.result == "peek-agent"
     assert len(frames) == 2 and agent.pending_count == 0
+    # The reply came back inside send: no timeout timer may be left behind for it.
+    assert clock.getDelayedCalls() == []

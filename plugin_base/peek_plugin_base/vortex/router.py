@@ -472,7 +472,8 @@ class PayloadRouter:
             del pending[message_id]
             deferred.errback(e)
             return deferred
-        if deadline < self._sweep_at:
+        # An in-process transport may have delivered the reply inside send already.
+        if deadline < self._sweep_at and message_id in pending:
             self._arm(deadline)
         return deferred
 
