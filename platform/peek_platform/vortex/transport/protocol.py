@@ -203,6 +203,12 @@ class VortexProtocolMixin:
         timeout = self._vortex_limits().heartbeat_timeout_seconds
         self._heartbeat_timer = clock.callLater(timeout, self._check_pong)
 
+    def dataReceived(self, data: bytes) -> None:  # noqa: N802 - twisted API
+        # autobahn's dataReceived only adds a debug line before _dataReceived, and builds
+        # its arguments (click-coloured names, the peer) on every read even though our
+        # autobahn logger stays at "error" (see ``log`` above) and never emits it.
+        self._dataReceived(data)
+
     def _dataReceived(self, data: bytes) -> None:  # noqa: N802 - autobahn API
         # Any bytes prove the peer alive: a big frame arriving slowly holds its pong back.
         self._last_received = self._vortex_clock().seconds()
