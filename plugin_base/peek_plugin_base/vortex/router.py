@@ -408,16 +408,13 @@ class PayloadRouter:
 
     def send(self, message: Outgoing, destination: Destination) -> None:
         """Send a message to a vortex name (all its connections) or to one connection."""
-        mtype = type(message)
-        if mtype is not PayloadEnvelope and mtype is not bytes:
+        if type(message) is not bytes:  # the isinstance checks only for what needs them
             if isinstance(message, Payload):
                 message = message.makePayloadEnvelope()
-            elif not isinstance(message, (PayloadEnvelope, bytes)):
-                raise TypeError(f"cannot send {message!r}: not a Payload, envelope or bytes")
-        if type(message) is not bytes:
-            if message.destVortexName is None and isinstance(destination, str):
-                message.destVortexName = destination
-            message = message.toVortexMsg()
+            if isinstance(message, PayloadEnvelope):
+                if message.destVortexName is None and isinstance(destination, str):
+                    message.destVortexName = destination
+                message = message.toVortexMsg()
         send = self._send
         if send is None:
             raise NoTransportError("the bus has no transport attached to send with")
