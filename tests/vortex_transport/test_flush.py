@@ -67,6 +67,36 @@ class FlushTests(TestCase):
         return Deferred.fromCoroutine(run())
 
 
+class SendPathTests(TestCase):
+    """The mixin's own sendData keeps autobahn's accounting and its queued path."""
+
+    def test_frames_are_counted_and_queued_sends_still_go_through_autobahn(
+            self) -> Deferred[None]:
+        """Plain sends count their octets in autobahn's traffic stats as autobahn does;
+        a sync send (autobahn's queued path) still arrives, in order."""
+        handler = RecordingHandler()
+        port = listen(server_endpoint(handler))
+        self.addCleanup(port.stopListening)
+
+        async def run() -> None:
+            service = client(port.getHost().port, handler=RecordingHandler())
+            self.addCleanup(service.stopService)
+            await service.startService()
+            conn = await wait_for(lambda: handler.opened and handler.opened[0],
+                                  what="the server side of the connection")
+            protocol = conn._protocol
+            before = protocol.trafficStats.outgoingOctetsWireLevel
+            conn.send(b"x" * 100)
+            assert protocol.trafficStats.outgoingOctetsWireLevel - before >= 102
+            protocol.sendMessage(b"queued", isBinary=True, sync=True)
+            conn.send(b"after")
+            peer = service.handler
+            await wait_for(lambda: len(peer.frames) == 3, what="the three frames")
+            assert [data for _, data in peer.frames] == [b"x" * 100, b"queued", b"after"]
+
+        return Deferred.fromCoroutine(run())
+
+
 class RecordingTcpTransport:
     """Just the parts of a Twisted TCP transport the writer reads, with scripted sends."""
 

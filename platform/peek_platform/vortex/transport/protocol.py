@@ -209,6 +209,22 @@ class VortexProtocolMixin:
         # autobahn logger stays at "error" (see ``log`` above) and never emits it.
         self._dataReceived(data)
 
+    def sendData(self, data: bytes, sync: bool = False, chopsize: Any = None) -> None:  # noqa: N802
+        """autobahn's immediate-write path minus its eagerly formatted debug line.
+
+        Anything but a plain write (chopping, sync or queued sends, octet logging) is
+        left to autobahn itself.
+        """
+        if sync or chopsize or self.send_queue or self.logOctets:
+            super().sendData(data, sync, chopsize)  # type: ignore[misc]
+            return
+        self.transport.write(data)
+        state = self.state
+        if state == self.STATE_OPEN:
+            self.trafficStats.outgoingOctetsWireLevel += len(data)
+        elif state == self.STATE_CONNECTING or state == self.STATE_PROXY_CONNECTING:
+            self.trafficStats.preopenOutgoingOctetsWireLevel += len(data)
+
     def _dataReceived(self, data: bytes) -> None:  # noqa: N802 - autobahn API
         # Any bytes prove the peer alive: a big frame arriving slowly holds its pong back.
         self._last_received = self._vortex_clock().seconds()
