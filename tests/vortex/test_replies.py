@@ -119,6 +119,78 @@ def test_reply_cancels_the_timer(router, outbox, clock):
     assert clock.getDelayedCalls() == []
 
 
+def test_a_request_sent_from_a_reply_callback_keeps_the_timer(router, outbox, clock):
+    """One call after another (each sent from the previous reply's callback) reuses the
+    one timer instead of cancelling and re-making it; each call still times out at its
+    own deadline, and once the chain stops the clock is left empty."""
+    got: list = []
+
+    def next_call(reply: object = None, left: int = 3) -> None:
+        if reply is not None:
+            got.append(reply)
+        if left:
+            d = router.request(Payload({"key": "k"}), "peek-server", timeout=5)
+            d.addBoth(next_call, left - 1)
+
+    next_call()
+    [timer] = clock.getDelayedCalls()
+    for n in range(2):
+        clock.advance(1)
+        router.receive(reply_to(outbox.sent[n][1]), SERVER)
+        assert clock.getDelayedCalls() == [timer]
+    # t=2: the third call waits; the timer still holds the first call's deadline (t=5).
+    clock.advance(2.99)
+    assert len(got) == 2
+    clock.advance(0.01)  # t=5: nothing due; re-armed for the third call's t=7
+    assert len(got) == 2 and len(clock.getDelayedCalls()) == 1
+    clock.advance(1.99)
+    assert len(got) == 2
+    clock.advance(0.01)  # t=7
+    assert isinstance(got[2].value, ReplyTimeoutError)
+    assert router.pending_count == 0 and clock.getDelayedCalls() == []
+
+
+def test_many_requests_share_one_timer(router, outbox, clock):
+    """However many requests wait, the clock holds one timer, and each request still
+    fails exactly at its own deadline, including shorter timeouts sent later."""
+    early = results(router.request(Payload({"key": "a"}), "peek-server", timeout=3))
+    clock.advance(1)
+    late = [results(router.request(Payload({"key": "b"}), "peek-server", timeout=5))
+            for _ in range(50)]
+    short = results(router.request(Payload({"key": "c"}), "peek-server", timeout=0.5))
+    assert len(clock.getDelayedCalls()) == 1
+    clock.advance(0.49)
+    assert short == []
+    clock.advance(0.01)  # t=1.5: the 0.5 s request sent at t=1
+    assert isinstance(short[0].value, ReplyTimeoutError) and early == []
+    clock.advance(1.49)
+    assert early == []
+    clock.advance(0.01)  # t=3
+    assert isinstance(early[0].value, ReplyTimeoutError)
+    assert all(g == [] for g in late) and router.pending_count == 50
+    clock.advance(2.99)
+    assert all(g == [] for g in late)
+    clock.advance(0.01)  # t=6
+    assert all(isinstance(g[0].value, ReplyTimeoutError) for g in late)
+    assert router.pending_count == 0 and clock.getDelayedCalls() == []
+
+
+def test_replied_requests_do_not_delay_later_timeouts(router, outbox, clock):
+    """After the timer fires for an already-answered request it re-arms for the next
+    waiting one, which still fails at its own deadline."""
+    first = results(router.request(Payload({"key": "k"}), "peek-server", timeout=2))
+    clock.advance(1)
+    second = results(router.request(Payload({"key": "k"}), "peek-server", timeout=2))
+    router.receive(reply_to(outbox.sent[0][1]), SERVER)
+    assert isinstance(first[0], PayloadEnvelope)
+    clock.advance(1)  # t=2: the timer finds only the answered first request's deadline
+    assert second == []
+    clock.advance(0.99)
+    assert second == []
+    clock.advance(0.01)  # t=3
+    assert isinstance(second[0].value, ReplyTimeoutError)
+
+
 def test_remote_error_arrives_as_code_and_message(router, outbox):
     """An error reply fails the request with RemoteError(code, message)."""
     got = results(router.request(Payload({"key": "k"}), "peek-server"))
@@ -179,7 +251,8 @@ def test_send_failure_fails_the_request(clock):
 
 def test_two_routers_wired_back_to_back(clock):
     """Two routers joined by byte-passing send callables (the shape of a real transport):
-    an agent's request reaches the server's endpoint and the reply resolves the call."""
+    an agent's request reaches the server's endpoint and the reply resolves the call;
+    a reply delivered before request() returns leaves no timer on the clock."""
     agent_side = LocalSender("peek-agent", "agent-uuid")
     server_side = LocalSender("peek-server", "server-uuid")
     server = PayloadRouter(clock=clock, local_vortex_names=("peek-server",))
@@ -207,3 +280,5 @@ def test_two_routers_wired_back_to_back(clock):
     reply = got[0].decodePayload()
     assert reply.tuples == [Num(n=40)] and reply.result == "peek-agent"
     assert len(frames) == 2 and agent.pending_count == 0
+    # The reply came back inside send: no timeout timer may be left behind for it.
+    assert clock.getDelayedCalls() == []

@@ -83,13 +83,13 @@ class BusBridge:
                 raise ConnectionLostError(f"connection {destination} is closed")
             destination.send(data)
             return
-        targets = self.connections_named(destination)
-        if not targets:
+        named = self._by_name.get(destination)
+        if not named:
             raise NoTransportError(f"no connection to vortex {destination!r}")
-        if len(targets) == 1:
-            targets[0].send(data)
+        if len(named) == 1:
+            next(iter(named.values())).send(data)
             return
-        for conn in targets:
+        for conn in list(named.values()):
             # One slow or closing peer must not stop the others from getting the message.
             try:
                 conn.send(data)

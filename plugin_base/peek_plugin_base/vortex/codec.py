@@ -143,27 +143,35 @@ class VortexCodec:
             raise DecodeError(f"message header is not valid JSON: {e}") from None
         if type(header) is not dict:
             raise DecodeError("message header is not a JSON object")
-        if header.get("v") != WIRE_VERSION:
+        get = header.get
+        if get("v") != WIRE_VERSION:
             raise DecodeError(
-                f"unsupported wire format version {header.get('v')!r} "
+                f"unsupported wire format version {get('v')!r} "
                 f"(this side speaks {WIRE_VERSION})"
             )
-        if type(header.get("f")) is not dict:
+        if type(get("f")) is not dict:
             raise DecodeError("message header has no 'f' (filt) object")
-        for key in ("m", "r", "d", "c"):
-            value = header.get(key)
-            if value is not None and type(value) is not str:
-                raise DecodeError(f"message header field {key!r} must be a string")
-        error = header.get("e")
+        # Called for every frame: plain lookups, no loops, in the common case.
+        m, r, d, c = get("m"), get("r"), get("d"), get("c")
+        if not (
+            (m is None or type(m) is str) and (r is None or type(r) is str)
+            and (d is None or type(d) is str) and (c is None or type(c) is str)
+        ):
+            for key in ("m", "r", "d", "c"):
+                value = get(key)
+                if value is not None and type(value) is not str:
+                    raise DecodeError(f"message header field {key!r} must be a string")
+        error = get("e")
         if error is not None and not (
-            type(error) is list and len(error) == 2 and all(type(p) is str for p in error)
+            type(error) is list and len(error) == 2 and type(error[0]) is str
+            and type(error[1]) is str
         ):
             raise DecodeError("message header field 'e' must be [code, message]")
-        compression = header.get("z")
+        compression = get("z")
         if compression is not None:
             if compression != DEFLATE:
                 raise DecodeError(f"unknown body compression {compression!r}")
-            size = header.get("n")
+            size = get("n")
             if type(size) is not int or size < 0:
                 raise DecodeError("compressed message has no valid 'n' (inflated size)")
         return header, end + 1
@@ -526,14 +534,25 @@ def _is_plain(value: Any) -> bool:
         return value - value == 0.0
     if vtype is list or vtype is tuple:
         for item in value:
+            # Scalars inline: RPC arguments are mostly flat lists of them.
+            itype = type(item)
+            if itype is str or itype is int or itype is bool or item is None:
+                continue
             if not _is_plain(item):
                 return False
         return True
     if vtype is dict:
+        if not value:
+            return True
         if len(value) == 1 and str(next(iter(value))).startswith(_TAG_PREFIX):
             return False  # the encoder escapes these
         for key, item in value.items():
-            if type(key) is not str or not _is_plain(item):
+            if type(key) is not str:
+                return False
+            itype = type(item)
+            if itype is str or itype is int or itype is bool or item is None:
+                continue
+            if not _is_plain(item):
                 return False
         return True
     return False

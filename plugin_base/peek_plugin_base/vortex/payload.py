@@ -138,19 +138,21 @@ class PayloadEnvelope:
     ) -> "PayloadEnvelope":
         """Read the header of a message; the body stays encoded until :meth:`decodePayload`."""
         header, offset = (codec or default_codec).decode_header(vortexMsg)
-        error = header.get("e")
-        return cls(
-            filt=header["f"],
-            encodedPayload=bytes(vortexMsg[offset:]),
-            result=header.get("s"),
-            error=(error[0], error[1]) if error is not None else None,
-            messageId=header.get("m"),
-            replyToId=header.get("r"),
-            destVortexName=header.get("d"),
-            destVortexUuid=header.get("c"),
-            compression=header.get("z"),
-            inflatedSize=header.get("n"),
-        )
+        get = header.get
+        error = get("e")
+        # Built slot by slot: this runs for every received frame.
+        envelope = cls.__new__(cls)
+        envelope.filt = header["f"]
+        envelope.encodedPayload = bytes(vortexMsg[offset:])
+        envelope.result = get("s")
+        envelope.error = (error[0], error[1]) if error is not None else None
+        envelope.messageId = get("m")
+        envelope.replyToId = get("r")
+        envelope.destVortexName = get("d")
+        envelope.destVortexUuid = get("c")
+        envelope.compression = get("z")
+        envelope.inflatedSize = get("n")
+        return envelope
 
     def decodePayload(self, codec: Optional[VortexCodec] = None) -> Payload:
         """Inflate (within the codec's cap) and decode the body into a Payload."""

@@ -21,6 +21,14 @@ arrives, and fails it with :class:`ReplyTimeoutError` after its timeout on the r
 clock, or with :class:`ConnectionLostError` when the transport reports the peer gone.
 Replies never go through endpoints.
 
+Timeouts cost no timer per request: each request records its deadline, and the router
+keeps ONE timer on its clock, armed for the earliest deadline it knows of. When it fires
+it fails every request whose deadline has passed and re-arms for the next one, so a
+request times out exactly at its deadline (no granularity beyond the clock's). A reply
+only touches the timer when, once its callbacks have run, no request is left waiting:
+the timer is then cancelled, so an idle router leaves nothing on its clock. A caller
+whose callback sends the next request (one call after another) keeps the same timer.
+
 Like the rest of Twisted, a router is used from the reactor thread only.
 """
 
@@ -51,6 +59,8 @@ logger = logging.getLogger(__name__)
 
 #: Seconds a request waits for its reply unless told otherwise.
 DEFAULT_REPLY_TIMEOUT = 30.0
+
+_NEVER = float("inf")
 
 
 class VortexSender(Protocol):
@@ -147,14 +157,14 @@ class PayloadEndpoint:
 
 
 class _Pending:
-    __slots__ = ("deferred", "timer", "destination", "key", "timeout")
+    __slots__ = ("deferred", "deadline", "destination", "key", "timeout")
 
     def __init__(
-        self, deferred: Deferred, timer: IDelayedCall, destination: Destination, key: Any,
+        self, deferred: Deferred, deadline: float, destination: Destination, key: Any,
         timeout: float,
     ) -> None:
         self.deferred = deferred
-        self.timer = timer
+        self.deadline = deadline
         self.destination = destination
         self.key = key
         self.timeout = timeout
@@ -179,6 +189,9 @@ class PayloadRouter:
         # key value -> {other items -> endpoints}
         self._index: dict[Any, dict[frozenset, list[PayloadEndpoint]]] = {}
         self._pending: dict[str, _Pending] = {}
+        # The one timeout timer and the deadline it is armed for (inf: not armed).
+        self._sweep: Optional[IDelayedCall] = None
+        self._sweep_at = _NEVER
         self._id_prefix = os.urandom(6).hex() + "."
         self._ids = itertools.count(1)
 
@@ -190,7 +203,11 @@ class PayloadRouter:
 
     def set_clock(self, clock: IReactorTime) -> None:
         """Use this clock for reply timeouts (tests pass a ``task.Clock``)."""
+        armed = self._sweep_at
+        self._disarm()
         self._clock = clock
+        if armed != _NEVER:
+            self._arm(armed)
 
     def set_local_vortex_names(self, names: tuple[str, ...]) -> None:
         """The names this process answers to; messages for other names are not delivered."""
@@ -318,6 +335,8 @@ class PayloadRouter:
         except Exception as e:
             self._handler_failed(endpoint, envelope, sender, Failure(e))
             return
+        if result is None:
+            return
         if inspect.iscoroutine(result):
             result = ensureDeferred(result)
         if isinstance(result, Deferred):
@@ -346,9 +365,10 @@ class PayloadRouter:
             logger.exception("Could not send the error reply to %s", _describe(sender))
 
     def _resolve_reply(self, envelope: PayloadEnvelope, sender: VortexSender) -> bool:
-        pending = self._pending.get(envelope.replyToId or "")
+        reply_to = envelope.replyToId
+        pending = self._pending.get(reply_to)  # type: ignore[arg-type]
         if pending is None:
-            logger.debug("Late or unknown reply %s from %s", envelope.replyToId, _describe(sender))
+            logger.debug("Late or unknown reply %s from %s", reply_to, _describe(sender))
             return True
         dest = pending.destination
         if isinstance(dest, str):
@@ -358,16 +378,21 @@ class PayloadRouter:
         if not matches:
             logger.warning(
                 "Ignored a reply to %s from %s: the request went to %s",
-                envelope.replyToId, _describe(sender), _describe(dest),
+                reply_to, _describe(sender), _describe(dest),
             )
             return True
-        del self._pending[envelope.replyToId]  # type: ignore[arg-type]
-        if pending.timer.active():
-            pending.timer.cancel()
-        if envelope.error is not None:
-            pending.deferred.errback(RemoteError(*envelope.error))
-        else:
-            pending.deferred.callback(envelope)
+        pending_table = self._pending
+        del pending_table[reply_to]  # type: ignore[arg-type]
+        try:
+            if envelope.error is not None:
+                pending.deferred.errback(RemoteError(*envelope.error))
+            else:
+                pending.deferred.callback(envelope)
+        finally:
+            # Checked after the callbacks, which often send the next request: then the
+            # timer stays armed for it instead of being cancelled and made again.
+            if not pending_table:
+                self._disarm()
         return True
 
     # ---- sending
@@ -383,25 +408,30 @@ class PayloadRouter:
 
     def send(self, message: Outgoing, destination: Destination) -> None:
         """Send a message to a vortex name (all its connections) or to one connection."""
-        if isinstance(message, Payload):
-            message = message.makePayloadEnvelope()
-        if isinstance(message, PayloadEnvelope):
-            if isinstance(destination, str) and message.destVortexName is None:
-                message.destVortexName = destination
-            message = message.toVortexMsg()
-        self._transport()(destination, message)
+        if type(message) is not bytes:  # the isinstance checks only for what needs them
+            if isinstance(message, Payload):
+                message = message.makePayloadEnvelope()
+            if isinstance(message, PayloadEnvelope):
+                if message.destVortexName is None and isinstance(destination, str):
+                    message.destVortexName = destination
+                message = message.toVortexMsg()
+        send = self._send
+        if send is None:
+            raise NoTransportError("the bus has no transport attached to send with")
+        send(destination, message)
 
     def send_reply(
         self, request: PayloadEnvelope, response: Outgoing, destination: Destination
     ) -> None:
         """Send ``response`` as the reply to ``request`` (its header ``r`` is set)."""
         if request.messageId is not None:
-            if isinstance(response, Payload):
-                response = response.makePayloadEnvelope()
-            elif isinstance(response, bytes):
-                # Only the header is rewritten; the body bytes are sent as they are.
-                response = PayloadEnvelope.fromVortexMsg(response)
-            response.replyToId = request.messageId
+            if type(response) is not PayloadEnvelope:
+                if isinstance(response, Payload):
+                    response = response.makePayloadEnvelope()
+                elif isinstance(response, bytes):
+                    # Only the header is rewritten; the body bytes are sent as they are.
+                    response = PayloadEnvelope.fromVortexMsg(response)
+            response.replyToId = request.messageId  # type: ignore[union-attr]
         self.send(response, destination)
 
     def request(
@@ -418,36 +448,66 @@ class PayloadRouter:
         request (a later reply is dropped).
         """
         envelope = message.makePayloadEnvelope() if isinstance(message, Payload) else message
-        timeout = self.default_timeout if timeout is None else timeout
-        message_id = self.new_message_id()
+        if timeout is None:
+            timeout = self.default_timeout
+        message_id = f"{self._id_prefix}{next(self._ids)}"
         envelope.messageId = message_id
+        pending = self._pending
 
         def cancel(_: Deferred) -> None:
-            entry = self._pending.pop(message_id, None)
-            if entry is not None and entry.timer.active():
-                entry.timer.cancel()
+            if pending.pop(message_id, None) is not None and not pending:
+                self._disarm()
 
         deferred: Deferred[PayloadEnvelope] = Deferred(cancel)
-        timer = self.clock.callLater(timeout, self._timed_out, message_id)
-        self._pending[message_id] = _Pending(
-            deferred, timer, destination, envelope.filt.get("key"), timeout
-        )
+        clock = self._clock or self.clock
+        deadline = clock.seconds() + timeout
+        entry = _Pending(deferred, deadline, destination, envelope.filt.get("key"), timeout)
+        pending[message_id] = entry
         try:
             self.send(envelope, destination)
         except Exception as e:
-            self._pending.pop(message_id, None)
-            timer.cancel()
+            del pending[message_id]
             deferred.errback(e)
+            return deferred
+        # An in-process transport may have delivered the reply inside send already.
+        if deadline < self._sweep_at and message_id in pending:
+            self._arm(deadline)
         return deferred
 
-    def _timed_out(self, message_id: str) -> None:
-        entry = self._pending.pop(message_id, None)
-        if entry is not None:
+    def _arm(self, deadline: float) -> None:
+        """(Re)arm the one timeout timer for ``deadline``."""
+        sweep = self._sweep
+        if sweep is not None and sweep.active():
+            sweep.cancel()
+        clock = self.clock
+        self._sweep_at = deadline
+        self._sweep = clock.callLater(max(0.0, deadline - clock.seconds()), self._expire)
+
+    def _disarm(self) -> None:
+        sweep = self._sweep
+        if sweep is not None and sweep.active():
+            sweep.cancel()
+        self._sweep = None
+        self._sweep_at = _NEVER
+
+    def _expire(self) -> None:
+        """The timer fired: fail the requests that are due, re-arm for the next deadline."""
+        # The clock may read a hair before the deadline the timer was computed from.
+        now = max(self.clock.seconds(), self._sweep_at)
+        self._sweep = None
+        self._sweep_at = _NEVER
+        due = [(mid, p) for mid, p in self._pending.items() if p.deadline <= now]
+        for mid, _ in due:
+            del self._pending[mid]
+        for mid, entry in due:
             entry.deferred.errback(
-                ReplyTimeoutError(
-                    message_id, _describe(entry.destination), entry.key, entry.timeout
-                )
+                ReplyTimeoutError(mid, _describe(entry.destination), entry.key, entry.timeout)
             )
+        # Errbacks may have sent new requests (and armed the timer); arm for the rest.
+        if self._pending:
+            nearest = min(p.deadline for p in self._pending.values())
+            if nearest < self._sweep_at:
+                self._arm(nearest)
 
     def fail_pending(self, destination: Destination, reason: str = "connection lost") -> int:
         """Fail every request waiting on ``destination`` (the transport calls this when a
@@ -457,10 +517,10 @@ class PayloadRouter:
             if p.destination is destination
             or (isinstance(destination, str) and p.destination == destination)
         ]
-        for mid in doomed:
-            entry = self._pending.pop(mid)
-            if entry.timer.active():
-                entry.timer.cancel()
+        entries = [(mid, self._pending.pop(mid)) for mid in doomed]
+        if not self._pending:
+            self._disarm()
+        for mid, entry in entries:
             entry.deferred.errback(
                 ConnectionLostError(
                     f"request {mid} (filt key {entry.key!r}) to "

@@ -62,6 +62,8 @@ _RESULT_TABLE = [[_RpcResultTuple.__tupleType__, list(_RpcResultTuple.tupleField
 
 
 def _envelope(filt: dict[str, Any], body: bytes) -> PayloadEnvelope:
+    if len(body) < default_codec.compress_threshold:
+        return PayloadEnvelope(filt, body)  # what pack_body would do, one call less
     packed, compression, size = default_codec.pack_body(body)
     return PayloadEnvelope(filt=filt, encodedPayload=packed, compression=compression,
                            inflatedSize=size)
@@ -84,8 +86,9 @@ def _answer_envelope(result: Any) -> PayloadEnvelope:
 
 def _row_of(envelope: PayloadEnvelope, table: list[list[Any]]) -> Optional[list[Any]]:
     """The row of a plain one-tuple body of ``table``'s type, else None (inflates if needed)."""
-    body = default_codec.unpack_body(
-        envelope.encodedPayload, envelope.compression, envelope.inflatedSize)
+    body = envelope.encodedPayload
+    if envelope.compression is not None or len(body) > default_codec.max_inflated_bytes:
+        body = default_codec.unpack_body(body, envelope.compression, envelope.inflatedSize)
     return read_plain_row(body, table)
 
 
@@ -98,6 +101,10 @@ def _call_of(envelope: PayloadEnvelope) -> tuple[list[Any], dict[str, Any]]:
     if type(call) is not _RpcArgsTuple:
         raise TypeError(f"expected {_RpcArgsTuple.__tupleType__}, got {call!r}")
     return call.args, call.kwargs
+
+
+#: Return types that are certainly not a Deferred, Failure or coroutine.
+_PLAIN_TYPES = frozenset((type(None), bool, int, float, str, bytes, list, dict, tuple))
 
 
 def _as_remote_error(failure: Failure) -> RemoteError:
@@ -142,19 +149,13 @@ class RpcHandle:
         vortexUuid: str,
         sendResponse: Responder,
     ) -> None:
+        # Runs for every call: bound methods with arguments, no closures built per call.
         rpc = self.rpc
         if payloadEnvelope.messageId is None:
             logger.debug("RPC %s called by %s without a message id: ignored",
                          rpc.rpcName, vortexName)
             return
-
-        def answer(envelope: PayloadEnvelope) -> None:
-            try:
-                sendResponse(envelope)
-            except Exception as e:  # the caller may be gone; nothing else to tell
-                logger.warning("RPC %s: could not answer %s (%s): %s",
-                               rpc.rpcName, vortexName, vortexUuid, e)
-
+        caller = (sendResponse, vortexName, vortexUuid)
         accept = rpc.acceptOnly
         if accept is not None and vortexName not in accept:
             # One warning per sender name, so a misbehaving peer cannot flood the log.
@@ -165,44 +166,64 @@ class RpcHandle:
             exc = AccessDeniedError(
                 f"RPC {rpc.rpcName} does not accept calls from vortex {vortexName!r}"
             )
-            answer(error_envelope(type(exc).__name__, str(exc)))
+            self._answer(error_envelope(type(exc).__name__, str(exc)), *caller)
             return
         try:
             call_args, call_kwargs = _call_of(payloadEnvelope)
         except Exception as e:
             logger.warning("RPC %s: undecodable call from %s: %s", rpc.rpcName, vortexName, e)
-            answer(error_envelope(type(e).__name__, f"RPC {rpc.rpcName}: bad call: {e}"))
+            self._answer(
+                error_envelope(type(e).__name__, f"RPC {rpc.rpcName}: bad call: {e}"), *caller)
             return
         logger.debug("RPC %s called by %s", rpc.rpcName, vortexName)
 
-        def succeeded(result: Any) -> None:
-            try:
-                answer(_answer_envelope(result))
-            except Exception as e:
-                logger.error("RPC %s: cannot send its result: %s", rpc.rpcName, e)
-                answer(error_envelope(type(e).__name__, f"RPC {rpc.rpcName} result: {e}"))
-
-        def failed(failure: Failure) -> None:
-            code, message = error_of(failure)
-            if rpc.logExceptions:
-                logger.warning("RPC %s called by %s raised %s",
-                               rpc.rpcName, vortexName, failure.getTraceback())
-            answer(error_envelope(code, message))
-
         if rpc.deferToThread:
-            self.invoke(call_args, call_kwargs).addCallbacks(succeeded, failed)
+            self.invoke(call_args, call_kwargs).addCallbacks(
+                self._succeeded, self._failed, callbackArgs=caller, errbackArgs=caller)
             return
         # Most RPCs answer at once: build no Deferred unless the function returns one.
         args = call_args if self.funcSelf is None else [self.funcSelf, *call_args]
         try:
             result = rpc.func(*args, **call_kwargs)
         except Exception:
-            failed(Failure())
+            self._failed(Failure(), *caller)
             return
-        if isinstance(result, (Deferred, Failure, CoroutineType)):
-            maybeDeferred(lambda: result).addCallbacks(succeeded, failed)
+        # Plain values first: isinstance against Deferred (an ABC) is slow on a miss.
+        if type(result) not in _PLAIN_TYPES and isinstance(
+                result, (Deferred, Failure, CoroutineType)):
+            maybeDeferred(lambda: result).addCallbacks(
+                self._succeeded, self._failed, callbackArgs=caller, errbackArgs=caller)
         else:
-            succeeded(result)
+            self._succeeded(result, *caller)
+
+    def _answer(
+        self, envelope: PayloadEnvelope, sendResponse: Responder, vortexName: str,
+        vortexUuid: str,
+    ) -> None:
+        try:
+            sendResponse(envelope)
+        except Exception as e:  # the caller may be gone; nothing else to tell
+            logger.warning("RPC %s: could not answer %s (%s): %s",
+                           self.rpc.rpcName, vortexName, vortexUuid, e)
+
+    def _succeeded(
+        self, result: Any, sendResponse: Responder, vortexName: str, vortexUuid: str
+    ) -> None:
+        try:
+            envelope = _answer_envelope(result)
+        except Exception as e:
+            logger.error("RPC %s: cannot send its result: %s", self.rpc.rpcName, e)
+            envelope = error_envelope(type(e).__name__, f"RPC {self.rpc.rpcName} result: {e}")
+        self._answer(envelope, sendResponse, vortexName, vortexUuid)
+
+    def _failed(
+        self, failure: Failure, sendResponse: Responder, vortexName: str, vortexUuid: str
+    ) -> None:
+        code, message = error_of(failure)
+        if self.rpc.logExceptions:
+            logger.warning("RPC %s called by %s raised %s",
+                           self.rpc.rpcName, vortexName, failure.getTraceback())
+        self._answer(error_envelope(code, message), sendResponse, vortexName, vortexUuid)
 
     def __repr__(self) -> str:
         return f"RpcHandle({self.rpc.rpcName!r}, active={self.active})"
@@ -317,7 +338,8 @@ class VortexRPC:
             envelope = _call_envelope(self.filt, args, kwargs)
         except Exception as e:
             return fail(e)
-        handle = self._handles.get(router)
+        # WeakKeyDictionary.get builds a weakref per call: skip it where nothing is served.
+        handle = self._handles.get(router) if self._handles else None
         if handle is not None and handle.active:
             return self._call_locally(handle, envelope)
         if self.listeningVortexName in router.local_vortex_names:

@@ -4,6 +4,7 @@ import logging
 from typing import Any, Optional
 
 import txaio
+from twisted.internet import tcp
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 from peek_platform.vortex.transport.connection import (
@@ -18,6 +19,9 @@ logger = logging.getLogger(__name__)
 
 #: Websocket close reasons are limited to 123 UTF-8 bytes.
 _REASON_MAX_BYTES = 123
+
+#: Plain TCP transports (not TLS), which a ReadBatchWriter can stand in for.
+_TCP_TRANSPORTS = (tcp.Server, tcp.Client)
 
 
 def truncate_reason(reason: str) -> str:
@@ -44,6 +48,70 @@ def protocol_options(limits: TransportLimits) -> dict[str, Any]:
     }
 
 
+class ReadBatchWriter:
+    """Stands in for a plain TCP transport: what handling one read writes leaves at once.
+
+    Twisted buffers every write and sends it on its next loop turn, after registering
+    the socket for writing and before unregistering it: two epoll_ctl calls plus one
+    more epoll round and its dispatch for every request and every reply. While the
+    protocol handles a read (:meth:`hold` .. :meth:`release`) writes are collected
+    instead, then sent with one ``send`` at once when nothing older is still buffered,
+    so everything one read produced still leaves in one write (batching under load is
+    unchanged). Whatever the socket does not take, or everything when older bytes
+    wait, goes through the transport's own ``write``: ordering, back-pressure (pausing
+    the producer) and error handling stay Twisted's. A failed send is handed to
+    ``write`` too, so the reactor meets the error on its next turn and closes the
+    connection as usual. Every other attribute is the transport's.
+    """
+
+    def __init__(self, transport: Any) -> None:
+        self._transport = transport
+        self._held: Optional[list[bytes]] = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+    def hold(self) -> None:
+        """Collect writes until :meth:`release`."""
+        self._held = []
+
+    def release(self) -> None:
+        """Send what was collected: straight to the socket if nothing older is queued."""
+        held, self._held = self._held, None
+        if not held:
+            return
+        data = held[0] if len(held) == 1 else b"".join(held)
+        transport = self._transport
+        if (transport._tempDataLen or len(transport.dataBuffer) > transport.offset
+                or not transport.connected or transport.disconnecting):
+            transport.write(data)
+            return
+        sent = transport.writeSomeData(data)
+        if isinstance(sent, Exception):
+            transport.write(data)
+        elif sent < len(data):
+            transport.write(data[sent:])
+
+    def write(self, data: bytes) -> None:
+        held = self._held
+        if held is not None:
+            held.append(data)
+        else:
+            self._transport.write(data)
+
+    def writeSequence(self, data: list[bytes]) -> None:  # noqa: N802 - twisted API
+        for chunk in data:
+            self.write(chunk)
+
+    def loseConnection(self) -> None:  # noqa: N802 - twisted API
+        self.release()  # what this read wrote goes before the close
+        self._transport.loseConnection()
+
+    def abortConnection(self) -> None:  # noqa: N802 - twisted API
+        self._held = None  # an abort discards unsent data
+        self._transport.abortConnection()
+
+
 class VortexProtocolMixin:
     """Mixed into autobahn's server and client protocols (placed first in the bases).
 
@@ -61,6 +129,7 @@ class VortexProtocolMixin:
     _last_received: float = 0.0
     _ping_sent_at: float = 0.0
     _rejected: bool = False
+    _writer: Optional["ReadBatchWriter"] = None
 
     # Provided by the concrete protocol.
     def _vortex_limits(self) -> TransportLimits:
@@ -118,6 +187,9 @@ class VortexProtocolMixin:
         if getattr(self.transport, "producer", None) is not None:
             self.transport.unregisterProducer()
         self.transport.registerProducer(conn, True)
+        if type(self.transport) in _TCP_TRANSPORTS:
+            self._writer = ReadBatchWriter(self.transport)
+            self.transport = self._writer
 
     def _schedule_ping(self) -> None:
         interval = self._vortex_limits().heartbeat_seconds
@@ -131,10 +203,40 @@ class VortexProtocolMixin:
         timeout = self._vortex_limits().heartbeat_timeout_seconds
         self._heartbeat_timer = clock.callLater(timeout, self._check_pong)
 
+    def dataReceived(self, data: bytes) -> None:  # noqa: N802 - twisted API
+        # autobahn's dataReceived only adds a debug line before _dataReceived, and builds
+        # its arguments (click-coloured names, the peer) on every read even though our
+        # autobahn logger stays at "error" (see ``log`` above) and never emits it.
+        self._dataReceived(data)
+
+    def sendData(self, data: bytes, sync: bool = False, chopsize: Any = None) -> None:  # noqa: N802
+        """autobahn's immediate-write path minus its eagerly formatted debug line.
+
+        Anything but a plain write (chopping, sync or queued sends, octet logging) is
+        left to autobahn itself.
+        """
+        if sync or chopsize or self.send_queue or self.logOctets:
+            super().sendData(data, sync, chopsize)  # type: ignore[misc]
+            return
+        self.transport.write(data)
+        state = self.state
+        if state == self.STATE_OPEN:
+            self.trafficStats.outgoingOctetsWireLevel += len(data)
+        elif state == self.STATE_CONNECTING or state == self.STATE_PROXY_CONNECTING:
+            self.trafficStats.preopenOutgoingOctetsWireLevel += len(data)
+
     def _dataReceived(self, data: bytes) -> None:  # noqa: N802 - autobahn API
         # Any bytes prove the peer alive: a big frame arriving slowly holds its pong back.
         self._last_received = self._vortex_clock().seconds()
-        super()._dataReceived(data)  # type: ignore[misc]
+        writer = self._writer
+        if writer is None:
+            super()._dataReceived(data)  # type: ignore[misc]
+            return
+        writer.hold()
+        try:
+            super()._dataReceived(data)  # type: ignore[misc]
+        finally:
+            writer.release()
 
     def _check_pong(self) -> None:
         if self._last_received >= self._ping_sent_at:
