@@ -45,12 +45,13 @@ setup(
         ],
     },
     install_requires=[
-        "twisted>=24.7",
+        # The bus transport tunes Twisted and autobahn internals; stay on the tested majors.
+        "twisted>=24.7,<27",
         "orjson>=3.9",
         "sqlalchemy>=2.0,<2.1",
         "alembic>=1.12",
         "psycopg[binary]>=3.1",
-        "autobahn>=23.1",
+        "autobahn>=26.6,<27",
         # Worker tasks: Celery with JSON only; Redis for the production broker/backend
         # (RabbitMQ needs nothing more: kombu brings py-amqp).
         "celery>=5.4,<6",

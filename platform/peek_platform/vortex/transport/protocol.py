@@ -48,6 +48,18 @@ def protocol_options(limits: TransportLimits) -> dict[str, Any]:
     }
 
 
+def _can_batch(transport: Any) -> bool:
+    """Whether this Twisted's TCP transport has the internals ReadBatchWriter relies on.
+
+    They are private; when a Twisted release renames them the connection simply keeps
+    Twisted's own write path (slower, never wrong).
+    """
+    return all(
+        hasattr(transport, name)
+        for name in ("_tempDataLen", "dataBuffer", "offset", "writeSomeData")
+    )
+
+
 class ReadBatchWriter:
     """Stands in for a plain TCP transport: what handling one read writes leaves at once.
 
@@ -187,7 +199,7 @@ class VortexProtocolMixin:
         if getattr(self.transport, "producer", None) is not None:
             self.transport.unregisterProducer()
         self.transport.registerProducer(conn, True)
-        if type(self.transport) in _TCP_TRANSPORTS:
+        if type(self.transport) in _TCP_TRANSPORTS and _can_batch(self.transport):
             self._writer = ReadBatchWriter(self.transport)
             self.transport = self._writer
 
