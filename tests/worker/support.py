@@ -211,18 +211,24 @@ class WorkerProcess:
     def log(self) -> str:
         return self.log_path.read_text() if self.log_path.exists() else ""
 
-    def start(self, wait_ready: bool = True) -> "WorkerProcess":
-        self.home.mkdir(parents=True, exist_ok=True)
-        config = {
+    #: Pool settings under the test's own ``worker_config``.
+    pool_config = {"pool": "solo", "concurrency": 1}
+
+    def config(self) -> dict[str, Any]:
+        """The worker's config.json."""
+        return {
             "plugin": {"enabled": self.enabled},
             "logging": {"level": "INFO"},
             "celery": self.broker.celery_config(**{
-                "pool": "solo", "concurrency": 1,
+                **self.pool_config,
                 # Unique per worker: same-named workers would share one control queue.
                 "nodeName": f"peek-test-{uuid.uuid4().hex[:8]}@%h",
                 **self.worker_config}),
         }
-        (self.home / "config.json").write_text(json.dumps(config, indent=2))
+
+    def start(self, wait_ready: bool = True) -> "WorkerProcess":
+        self.home.mkdir(parents=True, exist_ok=True)
+        (self.home / "config.json").write_text(json.dumps(self.config(), indent=2))
         env = dict(os.environ, PEEK_TEST_LIFECYCLE=str(self.lifecycle_path))
         env["PYTHONPATH"] = os.pathsep.join(
             [str(FIXTURE_PLUGIN_DIR)] + [p for p in [env.get("PYTHONPATH")] if p])

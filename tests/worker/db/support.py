@@ -1,17 +1,13 @@
 """Helpers for the worker DB tests: a worker running the DB test plugin, its schema."""
 
-import json
 import os
-import subprocess
-import sys
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import text
 
 from peek_plugin_base.storage.engine_factory import make_engine
-from tests.worker.support import FIXTURE_PLUGIN_DIR, CallerStack, WorkerProcess
+from tests.worker.support import CallerStack, WorkerProcess
 
 DB_PLUGIN = "peek_plugin_workerdb"
 DB_TASKS = f"{DB_PLUGIN}.tasks"
@@ -54,30 +50,11 @@ class DbWorkerProcess(WorkerProcess):
 
     sqlalchemy: dict[str, Any] = field(default_factory=dict)
 
-    def start(self, wait_ready: bool = True) -> "DbWorkerProcess":
-        self.home.mkdir(parents=True, exist_ok=True)
-        config = {
-            "plugin": {"enabled": [DB_PLUGIN]},
-            "logging": {"level": "INFO"},
-            "sqlalchemy": self.sqlalchemy,
-            "celery": self.broker.celery_config(**{
-                "pool": "prefork", "concurrency": 2, "prefetchMultiplier": 1,
-                "nodeName": f"peek-test-{uuid.uuid4().hex[:8]}@%h",
-                **self.worker_config}),
-        }
-        (self.home / "config.json").write_text(json.dumps(config, indent=2))
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            [str(FIXTURE_PLUGIN_DIR)] + [p for p in [env.get("PYTHONPATH")] if p])
-        out = open(self.home / "stdout.txt", "ab")  # noqa: SIM115 - kept for the process
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "peek_worker", "--home", str(self.home)],
-            stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-        )
-        out.close()
-        if wait_ready:
-            self.wait_log(" ready.", 30)
-        return self
+    enabled: list[str] = field(default_factory=lambda: [DB_PLUGIN])
+    pool_config = {"pool": "prefork", "concurrency": 2, "prefetchMultiplier": 1}
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "sqlalchemy": self.sqlalchemy}
 
 
 def call(stack: CallerStack, name: str, *args: Any, timeout: float = 30.0) -> Any:
