@@ -43,6 +43,7 @@ import sys
 import time
 from typing import Any, Optional
 
+from bench_common import cpu_seconds, percentile, run_level, say
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
@@ -99,26 +100,6 @@ def benchEcho(seq: int, text: str) -> list[Any]:
 def benchStats() -> float:
     """CPU seconds the serving process has used so far."""
     return cpu_seconds()
-
-
-def cpu_seconds() -> float:
-    """User plus system CPU seconds of this process."""
-    t = os.times()
-    return t.user + t.system
-
-
-def percentile(values: list[float], p: float) -> float:
-    """The p-th percentile (nearest rank) of ``values``; NaN when empty."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))]
-
-
-def say(line: str) -> None:
-    """One line to the orchestrator, flushed at once."""
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
 
 
 _profiler: Optional[Any] = None
@@ -202,52 +183,6 @@ def run_server(args: argparse.Namespace) -> None:
 # ---- RPC caller
 
 
-def run_level(level: int, calls: int, max_seconds: float) -> Deferred:
-    """Keep ``level`` benchEcho calls in flight until ``calls`` are done (or time is up)."""
-    done: Deferred = Deferred()
-    latencies: list[float] = []
-    state = {"issued": 0, "completed": 0, "errors": 0, "first_error": None}
-    t0 = time.perf_counter()
-    cpu0 = cpu_seconds()
-
-    def issue() -> None:
-        seq = state["issued"]
-        state["issued"] += 1
-        started = time.perf_counter()
-        d = benchEcho(seq, "bench")
-        d.addCallbacks(finished, failed, callbackArgs=(started, seq), errbackArgs=(started,))
-
-    def finished(result: list[Any], started: float, seq: int) -> None:
-        if result[0] != seq:
-            state["errors"] += 1
-        next_call(started)
-
-    def failed(failure: Failure, started: float) -> None:
-        state["errors"] += 1
-        state["first_error"] = state["first_error"] or failure.getErrorMessage()[:200]
-        next_call(started)
-
-    def next_call(started: float) -> None:
-        now = time.perf_counter()
-        latencies.append(now - started)
-        state["completed"] += 1
-        if state["issued"] < calls and now - t0 < max_seconds:
-            issue()
-        elif state["completed"] == state["issued"]:
-            seconds = now - t0
-            done.callback(dict(
-                inflight=level, calls=state["completed"], seconds=seconds,
-                per_s=state["completed"] / seconds,
-                p50_ms=1e3 * percentile(latencies, 50), p99_ms=1e3 * percentile(latencies, 99),
-                client_cpu_s=cpu_seconds() - cpu0, errors=state["errors"],
-                first_error=state["first_error"],
-            ))
-
-    for _ in range(min(level, calls)):
-        issue()
-    return done
-
-
 async def rpc_levels(args: argparse.Namespace) -> None:
     url = f"ws://{LOOPBACK}:{args.port}/vortexws"
     await upstream(url, PeekVortexUtil.peekAgentName, default_router(), os.environ[TOKEN_ENV])
@@ -256,7 +191,7 @@ async def rpc_levels(args: argparse.Namespace) -> None:
     for level in (int(x) for x in args.levels.split(",")):
         server0 = await benchStats()
         calls = max(args.calls, 3 * level)
-        result = await run_level(level, calls, args.level_seconds)
+        result = await run_level(benchEcho, level, calls, args.level_seconds)
         server1 = await benchStats()
         result["server_cpu_s"] = server1 - server0
         say("RPC_LEVEL " + json.dumps(result))

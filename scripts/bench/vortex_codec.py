@@ -11,13 +11,12 @@ creating it with setup_vortexpy_venv.sh when missing, and prints our/their ratio
 
 import argparse
 import os
-import random
 import re
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from bench_common import median_seconds, small_tuple_fields
 
 from peek_plugin_base.vortex import Payload, Tuple, TupleField, addTupleType
 
@@ -37,30 +36,9 @@ class BenchSmallTuple(Tuple):
     count = TupleField()
 
 
-def make_tuples(n: int) -> list[BenchSmallTuple]:
-    """Deterministic, not trivially compressible tuples (same generator as the reference)."""
-    rnd = random.Random(42)
-    return [
-        BenchSmallTuple(
-            id=i,
-            name=f"item-{i:06d}-{''.join(rnd.choice('abcdefghij') for _ in range(6))}",
-            value=round(rnd.uniform(-1000.0, 1000.0), 4),
-            active=bool(i % 2),
-            count=0,
-        )
-        for i in range(n)
-    ]
-
-
-def median_seconds(fn, min_seconds: float) -> float:
-    """Median duration of ``fn`` over at least ``min_seconds`` (and at least 5 runs)."""
-    samples = []
-    start = time.perf_counter()
-    while len(samples) < 5 or time.perf_counter() - start < min_seconds:
-        t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples)
+def make_tuples(n: int) -> list:
+    """Deterministic, not trivially compressible tuples (the same on both sides)."""
+    return [BenchSmallTuple(**fields) for fields in small_tuple_fields(n)]
 
 
 def measure(n: int, seconds: float) -> dict[str, float]:

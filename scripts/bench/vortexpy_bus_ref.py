@@ -25,8 +25,9 @@ import signal
 import sys
 import time
 
+from bench_common import cpu_seconds, percentile, run_level, say
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.defer import inlineCallbacks
 from twisted.web import server as twserver
 from twisted.web.resource import Resource
 from txwebsocket.txws import WebSocketUpgradeHTTPChannel
@@ -71,23 +72,6 @@ def benchEcho(seq, text):
 def benchStats():
     """CPU seconds the serving process has used."""
     return cpu_seconds()
-
-
-def cpu_seconds():
-    t = os.times()
-    return t.user + t.system
-
-
-def percentile(values, p):
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))]
-
-
-def say(line):
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
 
 
 def hard_exit(code=0):
@@ -146,51 +130,6 @@ def run_server(args):
     reactor.callWhenRunning(say, f"READY {port.getHost().port}")
 
 
-def run_level(level, calls, max_seconds):
-    done = Deferred()
-    latencies = []
-    state = {"issued": 0, "completed": 0, "errors": 0, "first_error": None}
-    t0 = time.perf_counter()
-    cpu0 = cpu_seconds()
-
-    def issue():
-        seq = state["issued"]
-        state["issued"] += 1
-        started = time.perf_counter()
-        benchEcho(seq, "bench").addCallbacks(
-            finished, failed, callbackArgs=(started, seq), errbackArgs=(started,))
-
-    def finished(result, started, seq):
-        if result[0] != seq:
-            state["errors"] += 1
-        next_call(started)
-
-    def failed(failure, started):
-        state["errors"] += 1
-        state["first_error"] = state["first_error"] or failure.getErrorMessage()[:200]
-        next_call(started)
-
-    def next_call(started):
-        now = time.perf_counter()
-        latencies.append(now - started)
-        state["completed"] += 1
-        if state["issued"] < calls and now - t0 < max_seconds:
-            issue()
-        elif state["completed"] == state["issued"]:
-            seconds = now - t0
-            done.callback(dict(
-                inflight=level, calls=state["completed"], seconds=seconds,
-                per_s=state["completed"] / seconds,
-                p50_ms=1e3 * percentile(latencies, 50), p99_ms=1e3 * percentile(latencies, 99),
-                client_cpu_s=cpu_seconds() - cpu0, errors=state["errors"],
-                first_error=state["first_error"],
-            ))
-
-    for _ in range(min(level, calls)):
-        issue()
-    return done
-
-
 @inlineCallbacks
 def rpc_levels(args):
     url = f"ws://{LOOPBACK}:{args.port}/vortexws"
@@ -200,7 +139,7 @@ def rpc_levels(args):
         assert result == [i, "warmup"], result
     for level in (int(x) for x in args.levels.split(",")):
         server0 = yield benchStats()
-        result = yield run_level(level, max(args.calls, 3 * level), args.level_seconds)
+        result = yield run_level(benchEcho, level, max(args.calls, 3 * level), args.level_seconds)
         server1 = yield benchStats()
         result["server_cpu_s"] = server1 - server0
         say("RPC_LEVEL " + json.dumps(result))

@@ -7,11 +7,9 @@ installed ``vortexpy`` package; no VortexPY code lives here). Prints one line:
 
 import argparse
 import os
-import random
-import statistics
 import sys
-import time
 
+from bench_common import median_seconds, small_tuple_fields
 from vortex.Payload import Payload
 from vortex.PayloadEnvelope import PayloadEnvelope
 from vortex.Tuple import Tuple, TupleField, addTupleType
@@ -31,27 +29,8 @@ class BenchSmallTuple(Tuple):
 
 
 def make_tuples(n: int) -> list:
-    rnd = random.Random(42)
-    return [
-        BenchSmallTuple(
-            id=i,
-            name=f"item-{i:06d}-{''.join(rnd.choice('abcdefghij') for _ in range(6))}",
-            value=round(rnd.uniform(-1000.0, 1000.0), 4),
-            active=bool(i % 2),
-            count=0,
-        )
-        for i in range(n)
-    ]
-
-
-def median_seconds(fn, min_seconds: float) -> float:
-    samples = []
-    start = time.perf_counter()
-    while len(samples) < 5 or time.perf_counter() - start < min_seconds:
-        t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples)
+    """Deterministic, not trivially compressible tuples (the same on both sides)."""
+    return [BenchSmallTuple(**fields) for fields in small_tuple_fields(n)]
 
 
 def main() -> None:
