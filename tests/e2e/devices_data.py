@@ -15,7 +15,6 @@ from peek_platform.vortex.bridge import BusBridge
 from peek_platform.vortex.transport import Backoff, VortexClientService
 from peek_plugin_base.vortex import PayloadRouter
 from tests.support import ServiceProcess, free_port
-from tests.vortex_transport.harness import wait_for
 
 
 def server_config(enabled: list[str], dbUrl: Optional[str] = None) -> dict[str, Any]:
@@ -72,8 +71,3 @@ class BusPeer:
 
     def close(self) -> "Deferred[Any]":
         return self.service.stopService()
-
-
-def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> "Deferred[Any]":
-    """Fires with the condition's first truthy value; fails after ``timeout`` real seconds."""
-    return wait_for(condition, timeout, what)

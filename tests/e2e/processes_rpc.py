@@ -2,7 +2,6 @@
 Python device on a client service."""
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
@@ -93,23 +92,6 @@ def wait_log(proc: ServiceProcess, text: str, count: int = 1,
             why = "exited" if proc.proc.poll() is not None else f"timed out after {timeout}s"
             result.errback(AssertionError(
                 f"{proc.service} {why} before logging {text!r} x{count}:\n{log[-6000:]}"))
-        else:
-            reactor.callLater(0.05, poll)
-
-    poll()
-    return result
-
-
-def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> "Deferred[None]":
-    """Fires once ``condition()`` is true; fails naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    result: Deferred[None] = Deferred()
-
-    def poll() -> None:
-        if condition():
-            result.callback(None)
-        elif time.monotonic() > deadline:
-            result.errback(AssertionError(f"timed out after {timeout}s waiting for {what}"))
         else:
             reactor.callLater(0.05, poll)
 

@@ -17,8 +17,9 @@ from twisted.trial.unittest import TestCase
 
 from peek_plugin_base.PeekVortexUtil import peekClientName
 from peek_plugin_base.vortex import TupleDataObserverClient
-from tests.e2e.processes_rpc import FIXTURE_PLUGIN, Device, Platform, wait_log, wait_until
+from tests.e2e.processes_rpc import FIXTURE_PLUGIN, Device, Platform, wait_log
 from tests.e2e.rpc_fixture import BOOT_SELECTOR, FILT, OBSERVABLE
+from tests.vortex_transport.harness import wait_for
 
 TUTORIAL = "peek_plugin_tutorial"
 SUB_INTS = "Tutorial RPC: subInts(7, kwval1=5) = 2"
@@ -63,7 +64,7 @@ class ReconnectTests(TestCase):
             seen: list[Any] = []
             observer.subscribeToTupleSelector(BOOT_SELECTOR).subscribe(
                 lambda tuples: seen.append((tuples[0].boot, tuples[0].pid)))
-            await wait_until(lambda: seen, 20, "the first observable data")
+            await wait_for(lambda: seen, 20, "the first observable data")
             self.assertEqual(seen, [(1, server.proc.pid)])
 
             server.proc.kill()
@@ -77,7 +78,7 @@ class ReconnectTests(TestCase):
             await wait_log(restarted, SUB_INTS)
             await wait_log(agent, ADD_INTS, count=2)
             await wait_log(agent, f"fx probe: ok (server pid {restarted.proc.pid})")
-            await wait_until(lambda: seen[-1] == (2, restarted.proc.pid), 20,
+            await wait_for(lambda: seen[-1] == (2, restarted.proc.pid), 20,
                              f"the device to see the new server's data; saw {seen}")
             # Data only moves forward: the first server's state, then the second's.
             self.assertEqual(seen[0], (1, server.proc.pid))

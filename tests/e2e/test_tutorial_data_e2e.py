@@ -39,9 +39,9 @@ from tests.e2e.devices_data import (
     client_config,
     server_config,
     start_service,
-    wait_until,
 )
 from tests.storage_crud.harness import new_database
+from tests.vortex_transport.harness import wait_for
 
 PLUGINS = ["peek_plugin_tutorial"]
 TIMEOUT = 20.0
@@ -100,7 +100,7 @@ class _TutorialDataEndToEnd(TestCase):
         assert [t.id for t in first] == [alpha.id, beta.id]
 
         def seen(expected: list[tuple[Any, Any]]) -> "Deferred[Any]":
-            return wait_until(lambda: as_rows(rows.tuples) == expected, TIMEOUT,
+            return wait_for(lambda: as_rows(rows.tuples) == expected, TIMEOUT,
                               f"the device to see {expected}")
 
         # Actions through the client's proxy change the table; the device sees it.

@@ -24,24 +24,13 @@ from twisted.python.failure import Failure
 from peek_platform.celery_glue.app_config import configure_app
 from peek_platform.celery_glue.caller import TaskCaller
 from peek_platform.celery_glue.settings import CelerySettings
+from tests.support import wait_for
 
 FIXTURE_PLUGIN_DIR = Path(__file__).parent / "fixture_plugin"
 PLUGIN = "peek_plugin_workertest"
 TASKS = f"{PLUGIN}.tasks"
 REDIS_URL = os.environ.get("PEEK_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
 AMQP_URL = os.environ.get("PEEK_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
-
-
-def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll ``condition`` until it is truthy; fail naming ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
 
 
 def port_open(host: str, port: int) -> bool:
@@ -250,7 +239,7 @@ class WorkerProcess:
                                      f"\n{stdout}")
             return text in self.log()
 
-        wait_until(seen, timeout, f"{text!r} in the worker log")
+        wait_for(seen, timeout, f"{text!r} in the worker log")
 
     def terminate(self, timeout: float = 30.0) -> int:
         """SIGTERM (warm shutdown); the exit code."""

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from peek_plugin_base.worker.errors import TaskBrokerUnavailableError
+from tests.support import wait_for
 from tests.worker.support import (
     TASKS,
     Broker,
@@ -16,7 +17,6 @@ from tests.worker.support import (
     StartWorker,
     TcpProxy,
     make_broker,
-    wait_until,
 )
 
 
@@ -42,16 +42,16 @@ def test_killed_worker_redelivers_late_ack_task_and_effect_happens_once(
     db, applied, release = tmp_path / "ledger.db", tmp_path / "applied", tmp_path / "release"
 
     result = stack.defer("credit_ledger", str(db), 5, str(applied), str(release))
-    wait_until(lambda: len(_lines(applied)) == 1, 20, "the first delivery to apply its effect")
+    wait_for(lambda: len(_lines(applied)) == 1, 20, "the first delivery to apply its effect")
     first.kill()
     killed_at = time.monotonic()
     if kind != "rabbitmq":
         # Redis and the embedded broker hand an unacknowledged message out again once its
         # visibility timeout ends (RabbitMQ does as soon as the connection drops).
-        wait_until(lambda: time.monotonic() - killed_at > broker.visibility_timeout + 0.2,
+        wait_for(lambda: time.monotonic() - killed_at > broker.visibility_timeout + 0.2,
                    10, "the visibility timeout")
     second = start_worker(broker)
-    wait_until(lambda: len(_lines(applied)) == 2, 30, "the redelivered task to run")
+    wait_for(lambda: len(_lines(applied)) == 2, 30, "the redelivered task to run")
     release.touch()
 
     assert stack.pump.wait(result) == 5
@@ -84,7 +84,7 @@ def test_caller_survives_the_broker_going_away(
 
     started, release = tmp_path / "started", tmp_path / "release"
     in_flight = stack.defer("block", str(started), str(release))
-    wait_until(started.exists, 20, "the blocking task to start")
+    wait_for(started.exists, 20, "the blocking task to start")
 
     proxy.stop()
     began = time.monotonic()
@@ -94,7 +94,7 @@ def test_caller_survives_the_broker_going_away(
 
     release.touch()
     direct = redis.Redis.from_url(broker.broker_url)
-    wait_until(lambda: any(b"released" in (direct.get(k) or b"")
+    wait_for(lambda: any(b"released" in (direct.get(k) or b"")
                            for k in direct.keys("celery-task-meta-*")),
                20, "the worker to store the result while the caller is cut off")
     direct.close()

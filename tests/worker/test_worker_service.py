@@ -13,7 +13,8 @@ import pytest
 from peek_platform.celery_glue.settings import CelerySettings
 from peek_platform.config import ServiceConfig
 from peek_platform.errors import ConfigValidationError
-from tests.worker.support import make_broker, wait_until
+from tests.support import wait_for
+from tests.worker.support import make_broker
 
 
 def _free_port() -> int:
@@ -71,7 +72,7 @@ def test_tutorial_task_end_to_end(kind: str, tmp_path: Path,
             assert "Traceback" not in text, text
             return "totalList([1, 2, 3.5]) returned 6.5" in text
 
-        wait_until(answered, 60, "the tutorial's task results in the server log")
+        wait_for(answered, 60, "the tutorial's task results in the server log")
         assert "addNumbers(7, 5) returned 12" in server_log.read_text()
         # Embedded: both found the same folder, a sibling of the homes.
         assert (run_dir / "peek-celery" / "broker.sqlite").exists() == (kind == "embedded")

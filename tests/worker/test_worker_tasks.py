@@ -6,6 +6,7 @@ import pytest
 from twisted.internet.defer import CancelledError
 
 from peek_plugin_base.worker.errors import RemoteTaskError, WorkerTaskError
+from tests.support import wait_for
 from tests.worker.support import (
     PLUGIN,
     Broker,
@@ -13,7 +14,6 @@ from tests.worker.support import (
     StartWorker,
     WorkerProcess,
     make_broker,
-    wait_until,
 )
 
 
@@ -77,7 +77,7 @@ def test_cancel_revokes_the_task(
     stack = start_caller(broker)
     started, release = tmp_path / "started", tmp_path / "release"
     blocker = stack.defer("block", str(started), str(release))
-    wait_until(started.exists, 20, "the blocking task to start")
+    wait_for(started.exists, 20, "the blocking task to start")
 
     marker = tmp_path / "must-not-exist"
     queued = stack.defer("touch", str(marker))
@@ -199,10 +199,10 @@ def test_task_events_reach_an_event_monitor(
     try:
         # Events are broadcast: wait until the monitor provably receives one of ours.
         with stack.app.events.default_dispatcher() as dispatcher:
-            wait_until(lambda: dispatcher.send("test-probe") or
+            wait_for(lambda: dispatcher.send("test-probe") or
                        any(e["type"] == "test-probe" for e in seen), 20, "the monitor")
         assert stack.call("add", 5, 5) == 10
-        wait_until(lambda: {"task-received", "task-succeeded"} <=
+        wait_for(lambda: {"task-received", "task-succeeded"} <=
                    {e["type"] for e in seen if e.get("uuid")}, 20, "task events")
     finally:
         for receiver in receivers:
@@ -225,12 +225,12 @@ def test_sigterm_lets_the_running_task_finish(
     stack = start_caller(broker)
     started, release = tmp_path / "started", tmp_path / "release"
     running = stack.defer("block", str(started), str(release))
-    wait_until(started.exists, 20, "the task to start")
+    wait_for(started.exists, 20, "the task to start")
 
     assert worker.proc is not None
     worker.proc.send_signal(signal.SIGTERM)
     stdout = worker.home / "stdout.txt"
-    wait_until(lambda: "Warm shutdown" in stdout.read_text(), 20, "the warm shutdown")
+    wait_for(lambda: "Warm shutdown" in stdout.read_text(), 20, "the warm shutdown")
     assert worker.proc.poll() is None  # still finishing the task
     release.touch()
     assert stack.pump.wait(running) == "released"
@@ -253,14 +253,14 @@ def test_cancel_on_a_busy_solo_worker_with_the_embedded_broker(
     stack = start_caller(broker)
     started, release = tmp_path / "started", tmp_path / "release"
     blocker = stack.defer("block", str(started), str(release))
-    wait_until(started.exists, 20, "the blocking task to start")
+    wait_for(started.exists, 20, "the blocking task to start")
 
     marker = tmp_path / "must-not-exist"
     queued = stack.defer("touch", str(marker))
     queued.cancel()
     with pytest.raises(CancelledError):
         stack.pump.wait(queued)
-    wait_until(lambda: any('"REVOKED"' in value for _, _, value in
+    wait_for(lambda: any('"REVOKED"' in value for _, _, value in
                            stack.app.backend.changes_since(0)), 20, "the stored revocation")
     release.touch()
     assert stack.pump.wait(blocker) == "released"

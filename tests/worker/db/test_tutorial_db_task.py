@@ -23,9 +23,10 @@ from twisted.trial.unittest import TestCase
 from peek_plugin_base.PeekVortexUtil import peekClientName, peekServerName
 from peek_plugin_base.storage import TupleLoaderClient
 from peek_plugin_base.vortex import TupleDataObserverClient, TupleSelector
-from tests.e2e.devices_data import BusPeer, server_config, start_service, wait_until
+from tests.e2e.devices_data import BusPeer, server_config, start_service
 from tests.storage_crud.harness import new_database
 from tests.support import ServiceProcess
+from tests.vortex_transport.harness import wait_for
 
 PLUGINS = ["peek_plugin_tutorial"]
 TIMEOUT = 30.0
@@ -72,7 +73,7 @@ class _TutorialDbTaskEndToEnd(TestCase):
 
         # The server queued totalStringInts at its start; the worker runs it now.
         worker = self.start_worker()
-        await wait_until(lambda: "Worker task totalStringInts returned 42" in self.server.log(),
+        await wait_for(lambda: "Worker task totalStringInts returned 42" in self.server.log(),
                          TIMEOUT, "the server to log the worker's total")
         used = (f"/{make_url(self.db_url).database} " if self.db_url
                 else f"{self.server_home / 'peek.sqlite'} ")
@@ -87,7 +88,7 @@ class _TutorialDbTaskEndToEnd(TestCase):
         first = await totals.nextTuples()
         assert first == [StringIntTotalTuple(total=42, rowCount=4)]
         await loader.save([StringIntTuple(string1="e", int1=100)])
-        await wait_until(
+        await wait_for(
             lambda: totals.tuples == [StringIntTotalTuple(total=142, rowCount=5)],
             TIMEOUT, "the observer to get the new total")
         assert "Worker task totalStringInts returned 142" in self.server.log()
