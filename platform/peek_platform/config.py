@@ -122,10 +122,13 @@ def _is_seconds(value: Any) -> Optional[str]:
     return None
 
 
-def _is_positive_seconds(value: Any) -> Optional[str]:
-    if type(value) not in (int, float) or value <= 0:
-        return f"must be a number of seconds > 0, got {value!r}"
-    return None
+def _is_seconds_between(low: float, high: float) -> Validator:
+    def check(value: Any) -> Optional[str]:
+        if type(value) not in (int, float) or not low <= value <= high:
+            return f"must be a number of seconds from {low:g} to {high:g}, got {value!r}"
+        return None
+
+    return check
 
 
 @dataclass(frozen=True)
@@ -218,9 +221,13 @@ SETTINGS: tuple[Setting, ...] = (
             "same folder (the default is a sibling of the service homes)"),
     Setting("celery.resultExpiresSeconds", 3600, _is_int_at_least(1), _CELERY,
             "how long a result nobody collected stays in the backend"),
-    Setting("celery.visibilityTimeoutSeconds", 3600, _is_positive_seconds, _CELERY,
-            "Redis and embedded brokers: an unacknowledged task (acks_late) is redelivered "
-            "after this; it must exceed the longest such task"),
+    Setting("celery.visibilityTimeoutSeconds", 30, _is_seconds_between(1, 86400), _CELERY,
+            "Redis and embedded brokers: a worker's lease on the task messages it holds; it "
+            "renews the lease every quarter of this while it lives, so the unacknowledged "
+            "(acks_late) tasks of a worker that died are redelivered this long after it died"),
+    Setting("celery.taskTimeoutSeconds", 300, _is_seconds_between(0.1, 604800), ("server",),
+            "a queued task's Deferred fails with TaskTimeoutError (and the task is revoked) "
+            "when no result arrived within this; a task may set its own (task_timeout)"),
     Setting("celery.worker.nodeName", "peek-worker@%h", _is_nonempty_str, ("worker",),
             "Celery node name (%h = host name); unique per worker process on one broker, "
             "or control messages such as revoke reach only one of the same-named workers"),

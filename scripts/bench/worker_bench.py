@@ -53,7 +53,7 @@ def _platform_child(spec: dict[str, Any]) -> dict[str, Any]:
     settings = CelerySettings(broker_url=spec["broker"], result_url=spec["result"],
                               embedded_dir=Path(spec["embedded_dir"]), task_queue=spec["queue"])
     configure_app(celeryApp, settings)
-    caller = TaskCaller(celeryApp, reactor.callFromThread)
+    caller = TaskCaller(celeryApp, reactor.callFromThread, reactor)
     caller.start()
     out: dict[str, Any] = {}
 

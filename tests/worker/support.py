@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from celery import Celery
+from twisted.internet import task
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
@@ -50,7 +51,7 @@ class Broker:
     result_url: str
     queue: str
     embedded_dir: Path
-    visibility_timeout: float = 3600.0
+    visibility_timeout: float = 30.0
 
     def celery_config(self, **worker: Any) -> dict[str, Any]:
         """The ``celery`` section of a config.json for this broker."""
@@ -113,17 +114,24 @@ def make_broker(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Br
 
 
 class Pump:
-    """Stands in for the reactor: runs what the caller's threads hand over, while waiting."""
+    """Stands in for the reactor: runs what the caller's threads hand over, and the delayed
+    calls that are due on its clock (which follows the real time), while waiting."""
 
     def __init__(self) -> None:
         self._calls: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...]]] = (
             queue.SimpleQueue())
+        self.clock = task.Clock()
+        self.clock.rightNow = time.monotonic()
 
     def call_from_thread(self, f: Callable[..., Any], *args: Any) -> None:
         self._calls.put((f, args))
 
+    def _run_due(self) -> None:
+        self.clock.advance(max(0.0, time.monotonic() - self.clock.seconds()))
+
     def run_pending(self) -> None:
-        """Run every call handed over so far."""
+        """Run every call handed over so far, and the delayed calls that are due."""
+        self._run_due()
         while True:
             try:
                 f, args = self._calls.get_nowait()
@@ -137,11 +145,14 @@ class Pump:
         d.addBoth(outcome.append)
         deadline = time.monotonic() + timeout
         while not outcome:
+            self._run_due()
+            if outcome:
+                break
             left = deadline - time.monotonic()
             if left <= 0:
                 raise AssertionError(f"no result within {timeout}s")
             try:
-                f, args = self._calls.get(timeout=min(left, 0.1))
+                f, args = self._calls.get(timeout=min(left, 0.05))
             except queue.Empty:
                 continue
             f(*args)
@@ -163,7 +174,7 @@ class CallerStack:
         app = Celery(f"peek-test-{uuid.uuid4().hex[:6]}", set_as_current=False)
         configure_app(app, settings)
         pump = Pump()
-        caller = TaskCaller(app, pump.call_from_thread)
+        caller = TaskCaller(app, pump.call_from_thread, pump.clock)
         caller.start()
         return cls(app, caller, pump)
 

@@ -1,13 +1,15 @@
 """Configures the process's one Celery app from :class:`CelerySettings`.
 
 The same function configures the server (which queues tasks) and the worker (which runs
-them), so both always agree on the broker, the result backend, the queue and the wire
-format: JSON only, for task messages, results and events; a message in any other content
-type (pickle above all) is refused by the worker without being decoded. Bus tuples may be
+them), so both always agree on the broker, the result backend, the queue, the lease on
+reserved messages (:mod:`~peek_platform.celery_glue.leases`) and the wire format: JSON
+only, for task messages, results and events; a message in any other content type
+(pickle above all) is refused by the worker without being decoded. Bus tuples may be
 task arguments and results: they travel as tagged JSON (:class:`TupleJsonType`).
 """
 
 import logging
+import math
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,9 +17,13 @@ import kombu.transport
 from celery import Celery
 from celery.app import backends as celery_backends
 
+from peek_platform.celery_glue.leases import LeaseKeeper, lease_renew_seconds
 from peek_platform.celery_glue.settings import CelerySettings
 from peek_platform.celery_glue.tuple_json import TupleJsonType
 from peek_plugin_base.worker.CeleryApp import REVOKE_VIA_BACKEND
+
+#: App config key: the caller's default timeout for a task's result, in seconds.
+TASK_TIMEOUT = "peek_task_timeout_seconds"
 
 SQLITE_TRANSPORT = "peek_platform.celery_glue.sqlite_transport:Transport"
 SQLITE_BACKEND = "peek_platform.celery_glue.backends:SqliteResultBackend"
@@ -48,7 +54,17 @@ def celery_conf(settings: CelerySettings) -> dict[str, Any]:
     else:
         broker_url = settings.broker_url
         if urlsplit(broker_url).scheme in ("redis", "rediss"):
-            transport_options["visibility_timeout"] = settings.visibility_timeout_seconds
+            lease = settings.visibility_timeout_seconds
+            transport_options.update(
+                visibility_timeout=lease,
+                # Every live worker looks for expired leases (a dead worker's messages)
+                # several times per lease, not every 100 s (kombu's 10 s x 10 calls) ...
+                unacked_restore_interval=lease_renew_seconds(lease),
+                unacked_restore_throttle=1,
+                # ... and a worker killed while it held the restore lock blocks the others
+                # for one lease, not 5 minutes.
+                unacked_mutex_expire=max(1, math.ceil(lease)),
+            )
     if settings.result_embedded:
         settings.embedded_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         result_backend = f"peeksqlite://{settings.results_path.as_posix()}"
@@ -98,6 +114,7 @@ def celery_conf(settings: CelerySettings) -> dict[str, Any]:
     # it has started a prefetched, revoked task. On the embedded broker a task also checks
     # the result backend for a revocation before it runs (one local SQLite read).
     conf[REVOKE_VIA_BACKEND] = settings.broker_embedded
+    conf[TASK_TIMEOUT] = settings.task_timeout_seconds
     for key, value in settings.extra.items():
         if isinstance(value, dict) and isinstance(conf.get(key), dict):
             conf[key] = {**conf[key], **value}
@@ -111,6 +128,8 @@ def configure_app(app: Celery, settings: CelerySettings) -> None:
     # At DEBUG this logger prints the generated source of every task signature.
     logging.getLogger("celery.utils.functional").setLevel(logging.INFO)
     app.conf.update(celery_conf(settings))
+    # A worker keeps renewing its lease on the messages it holds (Redis, embedded broker).
+    app.steps["consumer"].add(LeaseKeeper)
     TupleJsonType.register()
     bad = [c for c in app.conf.accept_content if c not in ("json", "application/json")]
     if bad:

@@ -9,9 +9,14 @@ Two threads serve every task in flight, however many there are:
   results to the reactor in batches, and deletes them from the backend.
 
 Each task is published exactly once (``retry=False``): if the broker cannot be reached the
-Deferred fails with :class:`TaskBrokerUnavailableError` at once. When the result backend
-becomes unreachable the listener logs it once, reconnects with backoff, and then reads the
-stored results of every pending task, so results finished meanwhile are not lost.
+Deferred fails with :class:`TaskBrokerUnavailableError` at once. Every Deferred gets an
+answer in bounded time: when no result arrived within the task's timeout (the option
+``task_timeout``, else the task's ``task_timeout`` attribute, else
+``celery.taskTimeoutSeconds``), it fails with :class:`TaskTimeoutError` and the task is
+revoked, whatever became of it (a worker killed mid-task leaves no result at all). When
+the result backend becomes unreachable the listener logs it once, reconnects with
+backoff, and then reads the stored results of every pending task, so results finished
+meanwhile are not lost.
 """
 
 import logging
@@ -26,15 +31,19 @@ from celery import Celery, Task, states
 from celery.utils import uuid
 from kombu.exceptions import OperationalError
 from twisted.internet.defer import Deferred, fail
+from twisted.internet.interfaces import IReactorTime
+from twisted.python.failure import Failure
 
+from peek_platform.celery_glue.app_config import TASK_TIMEOUT
 from peek_platform.celery_glue.result_watchers import RawResult, watcher_for
-from peek_plugin_base.worker.CeleryApp import REVOKE_VIA_BACKEND
+from peek_plugin_base.worker.CeleryApp import REVOKE_VIA_BACKEND, check_task_timeout
 from peek_plugin_base.worker.DeferTask import TaskCallerABC
 from peek_plugin_base.worker.errors import (
     RemoteTaskError,
     TaskBrokerUnavailableError,
     TaskCallerNotRunningError,
     TaskRevokedError,
+    TaskTimeoutError,
     WorkerTaskError,
 )
 
@@ -64,18 +73,21 @@ class TaskCaller(TaskCallerABC):
     """Queues tasks on ``app`` and delivers their results as Deferreds.
 
     ``call_from_thread`` runs a callable on the thread that owns the Deferreds (the reactor:
-    ``reactor.callFromThread``). Methods other than the threads' loops are called on that
-    thread only.
+    ``reactor.callFromThread``), and ``clock`` schedules on that thread (the reactor)
+    the timeouts of tasks in flight. Methods other than the threads' loops are called on
+    that thread only.
     """
 
     def __init__(
         self,
         app: Celery,
         call_from_thread: CallFromThread,
+        clock: IReactorTime,
         poll_seconds: float = 0.002,
     ) -> None:
         self._app = app
         self._call_from_thread = call_from_thread
+        self._clock = clock
         self._poll_seconds = poll_seconds
         self._pending: dict[str, _Pending] = {}
         # Read by the listener thread to skip other callers' results without a reactor hop.
@@ -127,6 +139,8 @@ class TaskCaller(TaskCallerABC):
         options: dict[str, Any],
     ) -> Deferred[Any]:
         name = task if isinstance(task, str) else task.name
+        options = dict(options)
+        timeout = self._timeout_for(task, options.pop("task_timeout", None))
         if self._stopping.is_set() or not self._threads:
             return fail(TaskCallerNotRunningError(name, None, "the task caller is stopped"))
         task_id = uuid()
@@ -134,7 +148,21 @@ class TaskCaller(TaskCallerABC):
         self._pending[task_id] = _Pending(name, deferred)
         self._pending_ids.add(task_id)
         self._jobs.put((task, task_id, args, kwargs, options))
-        return deferred
+
+        def timed_out(_: Failure, seconds: float) -> Failure:
+            # Cancelling (by addTimeout) has already revoked the task.
+            return Failure(TaskTimeoutError(name, task_id, seconds))
+
+        return deferred.addTimeout(timeout, self._clock, onTimeoutCancel=timed_out)
+
+    def _timeout_for(self, task: Union[Task, str], requested: Any) -> float:
+        """The timeout of one call: the call's option, else the task's, else the default."""
+        if requested is None:
+            declared = self._app.tasks.get(task) if isinstance(task, str) else task
+            requested = getattr(declared, "task_timeout", None)
+        if requested is None:
+            return float(self._app.conf[TASK_TIMEOUT])
+        return check_task_timeout(task if isinstance(task, str) else task.name, requested)
 
     def _cancel(self, task_id: str) -> None:
         if self._pending.pop(task_id, None) is not None:

@@ -36,7 +36,7 @@ class TaskCallerService(Service):
 
         super().startService()
         configure_app(self.app, self.settings)
-        self.caller = TaskCaller(self.app, reactor.callFromThread)
+        self.caller = TaskCaller(self.app, reactor.callFromThread, reactor)
         self.caller.start()
         installTaskCaller(self.caller)
         logger.info("Worker task caller running: %s", self.settings.describe())

@@ -22,7 +22,9 @@ class CelerySettings:
     embedded_dir: Path
     task_queue: str = "peek"
     result_expires_seconds: int = 3600
-    visibility_timeout_seconds: float = 3600.0
+    visibility_timeout_seconds: float = 30.0
+    # Server only (the caller's default bound on waiting for a result).
+    task_timeout_seconds: float = 300.0
     # Worker only (the server ignores them).
     node_name: str = "peek-worker@%h"
     concurrency: int = 0
@@ -72,6 +74,7 @@ class CelerySettings:
     def from_config(cls, config: ServiceConfig) -> "CelerySettings":
         """Read the ``celery.*`` keys of a server or worker config (already validated)."""
         worker = config.service == "worker"
+        server = config.service == "server"
 
         def get(key: str, default: Any) -> Any:
             return config[key] if worker else default
@@ -84,6 +87,8 @@ class CelerySettings:
             task_queue=config["celery.taskQueue"],
             result_expires_seconds=config["celery.resultExpiresSeconds"],
             visibility_timeout_seconds=config["celery.visibilityTimeoutSeconds"],
+            task_timeout_seconds=(config["celery.taskTimeoutSeconds"] if server
+                                  else cls.task_timeout_seconds),
             node_name=get("celery.worker.nodeName", "peek-worker@%h"),
             concurrency=get("celery.worker.concurrency", 0),
             pool=get("celery.worker.pool", "prefork"),

@@ -1,9 +1,10 @@
 """The embedded broker: a kombu transport on one SQLite file shared by server and worker.
 
 Messages are rows of ``peek_message``; the payload is kombu's JSON encoding of the
-message (never pickle). Unacknowledged deliveries are redelivered after the visibility
-timeout (transport option ``visibility_timeout``), as on Redis, so a late-ack task whose
-worker is killed runs again on the next worker.
+message (never pickle). An unacknowledged delivery is reserved for the visibility timeout
+(transport option ``visibility_timeout``), a lease its worker renews while it lives
+(:mod:`peek_platform.celery_glue.leases`), so a late-ack task whose worker is killed runs
+again on another worker one lease later.
 
 Fanout exchanges (Celery's control broadcasts such as ``revoke``) work across processes:
 bindings are rows of ``peek_binding(exchange, queue)`` and a fanout message is copied to
@@ -14,6 +15,7 @@ The broker URL is ``peeksqlite://localhost/`` with the file in the transport opt
 """
 
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from queue import Empty
@@ -59,8 +61,9 @@ class Channel(virtual.Channel):
 
     Delivery works like the Redis transport's: taking a message reserves its row for the
     visibility timeout; acknowledging deletes it, rejecting with requeue or a clean close
-    releases it, and a consumer that dies leaves it to reappear when the reservation
-    expires. Queues consumed without acknowledgements delete the row when taking it.
+    releases it, :meth:`renew_reservations` extends the reservations, and a consumer that
+    dies leaves it to reappear when the reservation expires. Queues consumed without
+    acknowledgements delete the row when taking it.
     """
 
     supports_fanout = True
@@ -68,6 +71,9 @@ class Channel(virtual.Channel):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._rows: dict[str, int] = {}
+        # Held while a row leaves ``_rows`` and is released or deleted, so the lease keeper
+        # thread never renews a reservation the consumer has just given up.
+        self._rows_lock = threading.Lock()
         self._no_ack_queues: set[str] = set()
 
     @property
@@ -113,9 +119,29 @@ class Channel(virtual.Channel):
         return message
 
     def _forget_row(self, delivery_tag: str) -> None:
-        row_id = self._rows.pop(delivery_tag, None)
-        if row_id is not None:
-            self._db.execute("DELETE FROM peek_message WHERE id = ?", (row_id,))
+        with self._rows_lock:
+            row_id = self._rows.pop(delivery_tag, None)
+            if row_id is not None:
+                self._db.execute("DELETE FROM peek_message WHERE id = ?", (row_id,))
+
+    def renew_reservations(self, lease_seconds: float) -> int:
+        """Reserve every row this channel holds for ``lease_seconds`` from now (any thread).
+
+        Returns the number of rows renewed.
+        """
+        with self._rows_lock:
+            row_ids = list(self._rows.values())
+            if not row_ids:
+                return 0
+            until = time.time() + lease_seconds
+            renewed = 0
+            for start in range(0, len(row_ids), 500):
+                chunk = row_ids[start:start + 500]
+                renewed += self._db.execute(
+                    "UPDATE peek_message SET reserved_until = ? WHERE reserved_until IS NOT"
+                    f" NULL AND id IN ({','.join('?' * len(chunk))})", (until, *chunk),
+                ).rowcount
+            return renewed
 
     def basic_consume(self, queue: str, no_ack: bool, *args: Any, **kwargs: Any) -> Any:
         if no_ack:
@@ -137,12 +163,13 @@ class Channel(virtual.Channel):
         self._forget_row(delivery_tag)
 
     def _restore(self, message: Any) -> None:
-        row_id = self._rows.pop(message.delivery_tag, None)
-        if row_id is None:
-            super()._restore(message)
-            return
-        self._db.execute("UPDATE peek_message SET reserved_until = NULL WHERE id = ?",
-                         (row_id,))
+        with self._rows_lock:
+            row_id = self._rows.pop(message.delivery_tag, None)
+            if row_id is not None:
+                self._db.execute("UPDATE peek_message SET reserved_until = NULL WHERE id = ?",
+                                 (row_id,))
+                return
+        super()._restore(message)
 
     def _purge(self, queue: str) -> int:
         return self._db.execute("DELETE FROM peek_message WHERE queue = ?", (queue,)).rowcount

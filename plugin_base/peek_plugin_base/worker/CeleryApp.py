@@ -19,6 +19,14 @@ task returns, so a crash redelivers it, and the task MUST then be idempotent. Th
    added a row. A redelivered call then finds its key and skips the effect.
 3. Return the same result either way (compute it from stored state, not from the effect).
 
+Whatever becomes of a task, its caller gets an answer in bounded time: a task whose result
+does not arrive within ``celery.taskTimeoutSeconds`` (server config) fails the caller's
+Deferred with :class:`~peek_plugin_base.worker.errors.TaskTimeoutError` and is revoked. A
+task that may take longer declares its own bound, ``@peekTask(task_timeout=3600)``, and
+one call can set it with ``deferTaskWithOptions(task, args, task_timeout=...)``. A late-ack
+task's timeout must leave room for a redelivery: the broker's lease
+(``celery.visibilityTimeoutSeconds``) plus the task's run time.
+
 Retries are opt-in too (Celery's ``autoretry_for`` / ``self.retry``); the platform never
 re-submits a task on its own.
 """
@@ -46,6 +54,14 @@ class PeekTask(Task):
             raise Ignore()
 
 
+def check_task_timeout(task_name: str, seconds: Any) -> float:
+    """``seconds`` as a task timeout; ValueError naming the task unless it is a number > 0."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0:
+        raise ValueError(f"task_timeout of task {task_name} must be a number of seconds > 0, "
+                         f"got {seconds!r}")
+    return float(seconds)
+
+
 #: The one Celery app of this process. The platform configures it before use.
 celeryApp = Celery("peek", set_as_current=False)
 
@@ -64,9 +80,10 @@ def peekTask(fun: Optional[F] = None, **options: Any) -> Any:
     """Declare a worker task on :data:`celeryApp`: ``@peekTask`` or ``@peekTask(bind=True)``.
 
     ``options`` are Celery task options (``bind``, ``acks_late``, ``autoretry_for``,
-    ``max_retries``, ``soft_time_limit``, ``name`` ...). The task is registered on this app
-    only (not as a Celery "shared" task), and removed again when the plugin that declared
-    it unloads.
+    ``max_retries``, ``soft_time_limit``, ``name`` ...) and ``task_timeout``: the seconds
+    the server waits for this task's result (default ``celery.taskTimeoutSeconds``). The
+    task is registered on this app only (not as a Celery "shared" task), and removed again
+    when the plugin that declared it unloads.
     """
     serializer = options.get("serializer", "json")
     if serializer != "json":
@@ -75,6 +92,8 @@ def peekTask(fun: Optional[F] = None, **options: Any) -> Any:
     options.setdefault("base", PeekTask)
 
     def declare(f: F) -> Task:
+        if options.get("task_timeout") is not None:
+            check_task_timeout(options.get("name") or f.__qualname__, options["task_timeout"])
         task = celeryApp.task(**options)(f)
         name = task.name
         record_registration(f"worker task {name}", lambda: celeryApp.tasks.pop(name, None))

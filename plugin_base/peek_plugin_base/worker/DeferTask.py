@@ -8,8 +8,10 @@
 
 The Deferred fires with the task's return value, or fails with a
 :class:`~peek_plugin_base.worker.errors.WorkerTaskError` (``RemoteTaskError`` when the task
-raised on the worker, with the remote type name and message). Cancelling it revokes the
-task. No thread is held while a task is in flight, and a task is queued exactly once.
+raised on the worker, with the remote type name and message; ``TaskTimeoutError`` when no
+result arrived within the task's timeout, ``celery.taskTimeoutSeconds`` unless the task or
+the call sets ``task_timeout``). Cancelling it, or the timeout, revokes the task. No
+thread is held while a task is in flight, and a task is queued exactly once.
 
 The platform installs the process's task caller (:class:`TaskCallerABC`) when it starts;
 plugins only call :func:`deferTask`.
@@ -61,7 +63,8 @@ def deferTaskWithOptions(
     kwargs: Optional[dict[str, Any]] = None,
     **options: Any,
 ) -> Deferred[Any]:
-    """Like :func:`deferTask`, with Celery publish options (``countdown``, ``queue`` ...)."""
+    """Like :func:`deferTask`, with Celery publish options (``countdown``, ``queue`` ...)
+    and ``task_timeout`` (seconds to wait for the result, for this call)."""
     caller = _caller
     name = task if isinstance(task, str) else task.name
     if caller is None:

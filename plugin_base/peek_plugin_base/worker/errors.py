@@ -5,6 +5,8 @@
     WorkerTaskError                    a queued task did not produce a result
     ├── RemoteTaskError                the task raised on the worker (remote type and message)
     ├── TaskRevokedError               the task was revoked before it finished
+    ├── TaskTimeoutError               no result within the caller's timeout (the task is
+    │                                  revoked; its worker may have died, or it still runs)
     ├── TaskBrokerUnavailableError     the task could not be queued: the broker is unreachable
     └── TaskCallerNotRunningError      no task caller runs in this process (or it stopped)
 
@@ -55,6 +57,23 @@ class RemoteTaskError(WorkerTaskError):
 
 class TaskRevokedError(WorkerTaskError):
     """Someone revoked the task before it finished."""
+
+
+class TaskTimeoutError(WorkerTaskError):
+    """No result arrived within the caller's timeout; the caller revoked the task.
+
+    The task may have been lost with a worker that died, may still be queued or running
+    (a revoked task that already started runs to its end), or may have finished after the
+    caller gave up. ``timeout_seconds`` is the timeout that passed.
+    """
+
+    def __init__(self, task_name: str, task_id: str, timeout_seconds: float) -> None:
+        super().__init__(
+            task_name, task_id,
+            f"no result within {timeout_seconds:g}s (celery.taskTimeoutSeconds, or the "
+            "task's task_timeout); revoked, though it may have run or still be running",
+        )
+        self.timeout_seconds = timeout_seconds
 
 
 class TaskBrokerUnavailableError(WorkerTaskError):
