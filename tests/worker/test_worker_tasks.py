@@ -43,6 +43,7 @@ def test_results_and_remote_failures(
     assert stack.call("add", 0, 0) == 0  # the solo worker is past the failed task
     assert attempts.read_text().splitlines() == ["attempt"]
     assert stack.caller.pending_count == 0
+    assert stack.pump.clock.getDelayedCalls() == []  # answered calls leave no timeout behind
 
     assert worker.terminate() == 0
     steps = [line.split()[0] for line in worker.lifecycle_path.read_text().splitlines()]

@@ -4,11 +4,13 @@ The server migrates pl_tutorial; an admin tool edits the StringInt table through
 tuple loader; the worker (with its default database: the server's SQLite file in the
 sibling home, or the configured PostgreSQL database) totals the table in
 ``totalStringInts``; the server logs the total and publishes it to observers as a
-StringIntTotalTuple, again after each edit.
+StringIntTotalTuple, again after each edit. The at-least-once task ``addToStringInt``
+applies its effect once when its message is delivered twice.
 """
 
 import shutil
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +18,14 @@ from peek_plugin_tutorial._private.PluginNames import tutorialFilt, tutorialObse
 from peek_plugin_tutorial._private.server.admin_backend.StringIntTableHandler import filtKey
 from peek_plugin_tutorial._private.storage.StringIntTuple import StringIntTuple
 from peek_plugin_tutorial._private.tuples.StringIntTotalTuple import StringIntTotalTuple
+from celery import Celery, states
 from sqlalchemy.engine import make_url
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import TestCase
 
+from peek_platform.celery_glue.app_config import configure_app
+from peek_platform.celery_glue.settings import CelerySettings
+from peek_platform.config import ServiceConfig
 from peek_plugin_base.PeekVortexUtil import peekClientName, peekServerName
 from peek_plugin_base.storage import TupleLoaderClient
 from peek_plugin_base.vortex import TupleDataObserverClient, TupleSelector
@@ -29,6 +35,7 @@ from tests.support import ServiceProcess
 from tests.vortex_transport.harness import wait_for
 
 PLUGINS = ["peek_plugin_tutorial"]
+TASKS = "peek_plugin_tutorial._private.worker.TutorialTasks"
 TIMEOUT = 30.0
 
 
@@ -68,8 +75,8 @@ class _TutorialDbTaskEndToEnd(TestCase):
         self.addCleanup(admin.close)
         await admin.connect()
         loader = TupleLoaderClient(filtKey, router=admin.router, timeoutSeconds=TIMEOUT)
-        await loader.save([StringIntTuple(string1=s, int1=i)
-                           for s, i in (("a", 5), ("b", 7), ("c", 30), ("d", None))])
+        saved = await loader.save([StringIntTuple(string1=s, int1=i)
+                                   for s, i in (("a", 5), ("b", 7), ("c", 30), ("d", None))])
 
         # The server queued totalStringInts at its start; the worker runs it now.
         worker = self.start_worker()
@@ -92,8 +99,35 @@ class _TutorialDbTaskEndToEnd(TestCase):
             lambda: totals.tuples == [StringIntTotalTuple(total=142, rowCount=5)],
             TIMEOUT, "the observer to get the new total")
         assert "Worker task totalStringInts returned 142" in self.server.log()
+
+        # At least once: one call of addToStringInt delivered twice (as when the worker
+        # running it dies) applies its effect once; both deliveries answer the same.
+        row_id = saved[0].id
+        assert await self._deliver_twice(f"{TASKS}.addToStringInt", (row_id, 10)) == [15, 15]
+        [row] = await loader.load(id=row_id)
+        assert row.int1 == 15
         assert "Traceback" not in self.server.log() + worker.log()
         assert worker.stop(30) == 0
+
+    async def _deliver_twice(self, name: str, args: tuple[Any, ...]) -> list[Any]:
+        """Queue the same task message (same task id) twice, one after the other, on the
+        server's broker; the results of both deliveries."""
+        settings = CelerySettings.from_config(
+            ServiceConfig.load("server", self.server_home, write_defaults=False))
+        app = Celery("peek-test-redelivery", set_as_current=False)
+        configure_app(app, settings)
+        self.addCleanup(app.close)
+        task_id = str(uuid.uuid4())
+        results = []
+        for _ in range(2):
+            app.send_task(name, args, task_id=task_id)
+            meta = await wait_for(
+                lambda: (m := app.backend.get_task_meta(task_id, cache=False))["status"]
+                in states.READY_STATES and m, TIMEOUT, f"{name} to finish")
+            assert meta["status"] == states.SUCCESS, meta
+            results.append(meta["result"])
+            app.backend.forget(task_id)
+        return results
 
     def test_worker_totals_the_table_and_observers_get_it(self) -> Deferred[None]:
         """The worker sums the StringInt table from the server's database; the server logs
