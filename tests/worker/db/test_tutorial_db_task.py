@@ -14,11 +14,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from celery import Celery, states
 from peek_plugin_tutorial._private.PluginNames import tutorialFilt, tutorialObservableName
 from peek_plugin_tutorial._private.server.admin_backend.StringIntTableHandler import filtKey
 from peek_plugin_tutorial._private.storage.StringIntTuple import StringIntTuple
 from peek_plugin_tutorial._private.tuples.StringIntTotalTuple import StringIntTotalTuple
-from celery import Celery, states
 from sqlalchemy.engine import make_url
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import TestCase

@@ -1,6 +1,6 @@
 """The AppliedTask table: ids of the worker tasks whose effect is applied (idempotency)."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -9,7 +9,7 @@ from peek_plugin_tutorial._private.storage.DeclarativeBase import DeclarativeBas
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class AppliedTask(DeclarativeBase):
