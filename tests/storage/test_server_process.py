@@ -115,11 +115,12 @@ def test_first_start_migrates_and_restart_does_not(db_url: str, tmp_path: Path) 
     assert state == {
         "peek_platform version": ["0001_initial"],
         "peek_platform tables": ["SchemaMigrationLog", "alembic_version"],
-        "pl_tutorial version": ["0002_added_setting_table"],
-        "pl_tutorial tables": ["Setting", "SettingProperty", "StringIntTuple", "alembic_version"],
+        "pl_tutorial version": ["0003_added_applied_task_table"],
+        "pl_tutorial tables": ["AppliedTask", "Setting", "SettingProperty", "StringIntTuple",
+                               "alembic_version"],
         "log": [
             ("peek_platform", "created", "0001_initial"),
-            ("peek_plugin_tutorial", "created", "0002_added_setting_table"),
+            ("peek_plugin_tutorial", "created", "0003_added_applied_task_table"),
         ],
     }
 

@@ -23,7 +23,7 @@ def test_scripts_upgrade_then_tables_work(db_url: str) -> None:
     try:
         result = connection.migrate()
         assert result.action is MigrationAction.UPGRADED
-        assert result.to_revisions == ("0002_added_setting_table",)
+        assert result.to_revisions == ("0003_added_applied_task_table",)
         session = connection.ormSessionCreator()
         session.add(StringIntTuple(string1="one", int1=1))
         globalSetting(session, key=PROPERTY1, value="new value 1")

@@ -19,6 +19,9 @@ task returns, so a crash redelivers it, and the task MUST then be idempotent. Th
    added a row. A redelivered call then finds its key and skips the effect.
 3. Return the same result either way (compute it from stored state, not from the effect).
 
+The tutorial's ``addToStringInt`` (``peek_plugin_tutorial._private.worker.TutorialTasks``)
+follows this pattern with its ``AppliedTask`` table.
+
 Whatever becomes of a task, its caller gets an answer in bounded time: a task whose result
 does not arrive within ``celery.taskTimeoutSeconds`` (server config) fails the caller's
 Deferred with :class:`~peek_plugin_base.worker.errors.TaskTimeoutError` and is revoked. A
