@@ -1,0 +1,191 @@
+"""The server's durable record of action outcomes (table ``peek_platform.ActionOutcome``).
+
+:class:`SqlActionOutcomeStore` implements the contract's
+:class:`~peek_plugin_base.vortex.action_outcomes.ActionOutcomeStore` on the platform's
+database, so a retry of an action id within ``vortex.actionDedupSeconds`` is answered from
+the record even after the server was killed and restarted. :class:`ActionOutcomeService`
+installs it on the process's router once the platform schema is migrated, purges expired
+rows periodically, and at shutdown waits for the records still being written.
+
+Every statement runs in the storage service's threads, never on the reactor thread; times
+are wall-clock seconds since the epoch, so they stay meaningful across restarts.
+"""
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Optional
+
+from sqlalchemy import delete, insert, select
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.task import LoopingCall
+
+from peek_platform.config import ServiceConfig
+from peek_platform.storage.tables import ActionOutcome as ActionOutcomeRow
+from peek_plugin_base.storage.DbConnection import DbConnection
+from peek_plugin_base.vortex.action_outcomes import (
+    ActionOutcome,
+    ActionOutcomeStore,
+    set_action_outcome_store,
+)
+from peek_plugin_base.vortex.router import PayloadRouter, default_router
+
+logger = logging.getLogger(__name__)
+
+#: How often expired rows are deleted (a load ignores them anyway; this bounds the table).
+PURGE_INTERVAL_SECONDS = 60.0
+
+_table = ActionOutcomeRow.__table__
+_key_columns = (_table.c.processorName, _table.c.actionId)
+
+
+class SqlActionOutcomeStore(ActionOutcomeStore):
+    """Outcomes as rows of the platform schema; each call is one short transaction in a
+    thread given by ``run_in_thread``. ``now`` gives wall-clock seconds (tests pass theirs)."""
+
+    def __init__(
+        self,
+        db: DbConnection,
+        run_in_thread: Callable[..., "Deferred[Any]"],
+        window_seconds: float,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self._db = db
+        self._run_in_thread = run_in_thread
+        self.window_seconds = window_seconds
+        self._now = now
+        self._writing: set[Deferred[Any]] = set()
+
+    # ---- the contract (called on the reactor thread)
+
+    def load(self, processor: str, action_id: str) -> "Deferred[Optional[ActionOutcome]]":
+        return self._run_in_thread(self._load, processor, action_id, self._now())
+
+    def save(
+        self, processor: str, action_id: str, outcome: ActionOutcome,
+        window_seconds: Optional[float] = None,
+    ) -> "Deferred[None]":
+        window = self.window_seconds if window_seconds is None else window_seconds
+        now = self._now()
+        d = self._run_in_thread(self._save, processor, action_id, outcome, now, now + window)
+        self._writing.add(d)
+
+        def written(result: Any) -> Any:
+            self._writing.discard(d)
+            return result
+
+        return d.addBoth(written)
+
+    def purge(self) -> "Deferred[int]":
+        """Delete the expired rows; fires with how many went."""
+        return self._run_in_thread(self._purge, self._now())
+
+    def drain(self) -> "Deferred[Any]":
+        """Fires once every record being written now is written (or has failed)."""
+        return DeferredList(list(self._writing), consumeErrors=True)
+
+    # ---- blocking (threads)
+
+    def _load(self, processor: str, action_id: str, now: float) -> Optional[ActionOutcome]:
+        query = select(
+            _table.c.body, _table.c.compression, _table.c.inflatedSize,
+            _table.c.errorCode, _table.c.errorMessage,
+        ).where(
+            _table.c.processorName == processor, _table.c.actionId == action_id,
+            _table.c.expiresAt > now,
+        )
+        with self._db.dbEngine.connect() as connection:
+            row = connection.execute(query).first()
+        if row is None:
+            return None
+        error = (row.errorCode, row.errorMessage or "") if row.errorCode is not None else None
+        return ActionOutcome(bytes(row.body), row.compression, row.inflatedSize, error)
+
+    def _save(
+        self, processor: str, action_id: str, outcome: ActionOutcome, now: float,
+        expires: float,
+    ) -> None:
+        code, message = outcome.error if outcome.error is not None else (None, None)
+        with self._db.dbEngine.begin() as connection:
+            # An expired row of the same id may still be there (not purged yet).
+            connection.execute(delete(_table).where(
+                _key_columns[0] == processor, _key_columns[1] == action_id))
+            connection.execute(insert(_table).values(
+                processorName=processor, actionId=action_id, body=outcome.body,
+                compression=outcome.compression, inflatedSize=outcome.inflated_size,
+                errorCode=code, errorMessage=message, recordedAt=now, expiresAt=expires,
+            ))
+
+    def _purge(self, now: float) -> int:
+        with self._db.dbEngine.begin() as connection:
+            result = connection.execute(delete(_table).where(_table.c.expiresAt <= now))
+        return int(result.rowcount or 0)
+
+
+class ActionOutcomeService(Service):
+    """Installs the durable outcome store on the router while the server runs.
+
+    Start it after the storage service (it needs the migrated platform schema) and before
+    the plugins; it stops after them, waiting for the outcomes still being written.
+    """
+
+    name = "action-outcomes"
+
+    def __init__(
+        self,
+        config: ServiceConfig,
+        platform_db: Callable[[], Optional[DbConnection]],
+        run_in_thread: Callable[..., "Deferred[Any]"],
+        router: Optional[PayloadRouter] = None,
+        clock: Optional[IReactorTime] = None,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self._window = float(config["vortex.actionDedupSeconds"])
+        self._platform_db = platform_db
+        self._run_in_thread = run_in_thread
+        self._router = router
+        self._clock = clock
+        self._now = now
+        self.store: Optional[SqlActionOutcomeStore] = None
+        self._purging: Optional[LoopingCall] = None
+
+    def startService(self) -> None:  # noqa: N802 - twisted API
+        super().startService()
+        db = self._platform_db()
+        if db is None:
+            raise RuntimeError("the platform schema must be migrated before action outcomes")
+        self.store = SqlActionOutcomeStore(db, self._run_in_thread, self._window, self._now)
+        set_action_outcome_store(self._router or default_router(), self.store)
+        self._purging = LoopingCall(self._purge)
+        if self._clock is not None:
+            self._purging.clock = self._clock
+        self._purging.start(PURGE_INTERVAL_SECONDS, now=True)
+        logger.info("Action outcomes are recorded in the platform schema for %g s",
+                    self._window)
+
+    def stopService(self) -> "Deferred[Any]":  # noqa: N802 - twisted API
+        super().stopService()
+        if self._purging is not None and self._purging.running:
+            self._purging.stop()
+        set_action_outcome_store(self._router or default_router(), None)
+        store, self.store = self.store, None
+        if store is None:
+            return DeferredList([])
+        return store.drain()
+
+    def _purge(self) -> "Deferred[None]":
+        assert self.store is not None
+        d = self.store.purge()
+
+        def purged(count: int) -> None:
+            if count:
+                logger.debug("Purged %d expired action outcomes", count)
+
+        def failed(failure: Any) -> None:
+            # The next run tries again; loads ignore expired rows meanwhile.
+            logger.warning("Could not purge expired action outcomes: %s",
+                           failure.getErrorMessage())
+
+        return d.addCallbacks(purged, failed)
