@@ -2,10 +2,11 @@
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from twisted.internet.defer import maybeDeferred
+from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.task import Clock
 
 from peek_platform.storage.action_outcomes import (
@@ -92,3 +93,40 @@ def test_service_installs_the_store_and_purges_expired_rows(
     assert result_of(store.load("tutorial", "new")) == SUCCESS
     result_of(service.stopService())
     assert action_outcome_store(router) is None
+
+
+def test_concurrent_saves_share_one_commit_and_each_fires_when_committed(
+    storage: StorageService,
+) -> None:
+    """Saves queued together are written by the first writer in one transaction; each
+    save's Deferred fires only when its record is committed, and a failed batch fails
+    every save in it (nothing is reported as recorded that is not)."""
+    assert storage.platform_db is not None
+    calls: list[tuple[Any, tuple[Any, ...]]] = []
+
+    def later(func: Any, *args: Any) -> "Deferred[Any]":
+        calls.append((func, args))
+        return Deferred()
+
+    store = SqlActionOutcomeStore(storage.platform_db, later, 600, WallClock())
+    for n in range(3):
+        store.save("tutorial", f"id-{n}", SUCCESS)
+    func, args = calls[0]
+    func(*args)
+    assert row_count(storage) == 3
+    for func, args in calls[1:]:
+        func(*args)  # already written by the first writer: returns without writing
+    assert row_count(storage) == 3
+
+    calls.clear()
+    store.save("tutorial", "fine", SUCCESS)
+    store.save("tutorial", "broken", ActionOutcome(None, None, None, None))  # type: ignore
+    errors: list[Exception] = []
+    for func, args in calls:
+        try:
+            func(*args)
+        except Exception as e:
+            errors.append(e)
+    # body is NOT NULL: the batch fails as a whole, and both saves report it.
+    assert len(errors) == 2 and errors[0] is errors[1]
+    assert row_count(storage) == 3  # "fine" was not committed either

@@ -12,11 +12,12 @@ are wall-clock seconds since the epoch, so they stay meaningful across restarts.
 """
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, Optional
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.interfaces import IReactorTime
@@ -38,12 +39,28 @@ logger = logging.getLogger(__name__)
 PURGE_INTERVAL_SECONDS = 60.0
 
 _table = ActionOutcomeRow.__table__
-_key_columns = (_table.c.processorName, _table.c.actionId)
+
+
+class _Record:
+    """One outcome waiting to be written, and how its write ended (set by the writer)."""
+
+    __slots__ = ("values", "written", "error")
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
+        self.written = False
+        self.error: Optional[BaseException] = None
 
 
 class SqlActionOutcomeStore(ActionOutcomeStore):
-    """Outcomes as rows of the platform schema; each call is one short transaction in a
-    thread given by ``run_in_thread``. ``now`` gives wall-clock seconds (tests pass theirs)."""
+    """Outcomes as rows of the platform schema, read and written in threads given by
+    ``run_in_thread``; ``now`` gives wall-clock seconds (tests pass their own).
+
+    Writes are group-committed: one writer at a time takes every record queued so far and
+    writes them in one transaction, so concurrent actions share a commit (one fsync on
+    SQLite) instead of racing for the database's write lock. Each ``save`` still fires
+    only once its own record is committed.
+    """
 
     def __init__(
         self,
@@ -56,7 +73,10 @@ class SqlActionOutcomeStore(ActionOutcomeStore):
         self._run_in_thread = run_in_thread
         self.window_seconds = window_seconds
         self._now = now
-        self._writing: set[Deferred[Any]] = set()
+        self._saving: set[Deferred[Any]] = set()
+        self._queue: list[_Record] = []
+        self._queue_lock = threading.Lock()
+        self._writer = threading.Lock()
 
     # ---- the contract (called on the reactor thread)
 
@@ -69,14 +89,22 @@ class SqlActionOutcomeStore(ActionOutcomeStore):
     ) -> "Deferred[None]":
         window = self.window_seconds if window_seconds is None else window_seconds
         now = self._now()
-        d = self._run_in_thread(self._save, processor, action_id, outcome, now, now + window)
-        self._writing.add(d)
+        code, message = outcome.error if outcome.error is not None else (None, None)
+        record = _Record(dict(
+            processorName=processor, actionId=action_id, body=outcome.body,
+            compression=outcome.compression, inflatedSize=outcome.inflated_size,
+            errorCode=code, errorMessage=message, recordedAt=now, expiresAt=now + window,
+        ))
+        with self._queue_lock:
+            self._queue.append(record)
+        d = self._run_in_thread(self._write, record)
+        self._saving.add(d)
 
-        def written(result: Any) -> Any:
-            self._writing.discard(d)
+        def finished(result: Any) -> Any:
+            self._saving.discard(d)
             return result
 
-        return d.addBoth(written)
+        return d.addBoth(finished)
 
     def purge(self) -> "Deferred[int]":
         """Delete the expired rows; fires with how many went."""
@@ -84,7 +112,7 @@ class SqlActionOutcomeStore(ActionOutcomeStore):
 
     def drain(self) -> "Deferred[Any]":
         """Fires once every record being written now is written (or has failed)."""
-        return DeferredList(list(self._writing), consumeErrors=True)
+        return DeferredList(list(self._saving), consumeErrors=True)
 
     # ---- blocking (threads)
 
@@ -103,23 +131,38 @@ class SqlActionOutcomeStore(ActionOutcomeStore):
         error = (row.errorCode, row.errorMessage or "") if row.errorCode is not None else None
         return ActionOutcome(bytes(row.body), row.compression, row.inflatedSize, error)
 
-    def _save(
-        self, processor: str, action_id: str, outcome: ActionOutcome, now: float,
-        expires: float,
-    ) -> None:
-        code, message = outcome.error if outcome.error is not None else (None, None)
+    def _write(self, record: _Record) -> None:
+        """Commit ``record``: in the batch of whichever writer takes it first."""
+        with self._writer:
+            if not record.written:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                try:
+                    self._write_batch(batch)
+                except BaseException as e:
+                    for queued in batch:
+                        queued.error = e
+                    raise
+                finally:
+                    for queued in batch:
+                        queued.written = True
+        if record.error is not None:
+            raise record.error
+
+    def _write_batch(self, batch: list[_Record]) -> None:
+        # The last record of a key wins; an expired row of a key may still be there.
+        rows = list({(r.values["processorName"], r.values["actionId"]): r.values
+                     for r in batch}.values())
+        keys = [{"p": row["processorName"], "a": row["actionId"]} for row in rows]
+        # Deferred transaction: its first write locks only the platform file on SQLite.
         with self._db.dbEngine.begin() as connection:
-            # An expired row of the same id may still be there (not purged yet).
             connection.execute(delete(_table).where(
-                _key_columns[0] == processor, _key_columns[1] == action_id))
-            connection.execute(insert(_table).values(
-                processorName=processor, actionId=action_id, body=outcome.body,
-                compression=outcome.compression, inflatedSize=outcome.inflated_size,
-                errorCode=code, errorMessage=message, recordedAt=now, expiresAt=expires,
-            ))
+                _table.c.processorName == bindparam("p"), _table.c.actionId == bindparam("a"),
+            ), keys)
+            connection.execute(insert(_table), rows)
 
     def _purge(self, now: float) -> int:
-        with self._db.dbEngine.begin() as connection:
+        with self._writer, self._db.dbEngine.begin() as connection:
             result = connection.execute(delete(_table).where(_table.c.expiresAt <= now))
         return int(result.rowcount or 0)
 
