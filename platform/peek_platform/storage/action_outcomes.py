@@ -73,7 +73,7 @@ class SqlActionOutcomeStore(ActionOutcomeStore):
         self._run_in_thread = run_in_thread
         self.window_seconds = window_seconds
         self._now = now
-        self._saving: set[Deferred[Any]] = set()
+        self._writes: set[Deferred[Any]] = set()
         self._queue: list[_Record] = []
         self._queue_lock = threading.Lock()
         self._writer = threading.Lock()
@@ -97,22 +97,24 @@ class SqlActionOutcomeStore(ActionOutcomeStore):
         ))
         with self._queue_lock:
             self._queue.append(record)
-        d = self._run_in_thread(self._write, record)
-        self._saving.add(d)
-
-        def finished(result: Any) -> Any:
-            self._saving.discard(d)
-            return result
-
-        return d.addBoth(finished)
+        return self._track(self._run_in_thread(self._write, record))
 
     def purge(self) -> "Deferred[int]":
         """Delete the expired rows; fires with how many went."""
-        return self._run_in_thread(self._purge, self._now())
+        return self._track(self._run_in_thread(self._purge, self._now()))
 
     def drain(self) -> "Deferred[Any]":
-        """Fires once every record being written now is written (or has failed)."""
-        return DeferredList(list(self._saving), consumeErrors=True)
+        """Fires once every write running now has finished (or failed)."""
+        return DeferredList(list(self._writes), consumeErrors=True)
+
+    def _track(self, d: "Deferred[Any]") -> "Deferred[Any]":
+        self._writes.add(d)
+
+        def finished(result: Any) -> Any:
+            self._writes.discard(d)
+            return result
+
+        return d.addBoth(finished)
 
     # ---- blocking (threads)
 

@@ -92,8 +92,8 @@ class MemoryActionOutcomeStore(ActionOutcomeStore):
         self.clock = clock
         self.window_seconds = window_seconds
         self.max_entries = max_entries
-        # In recording order, so expiry only ever looks at the front (one window per store
-        # keeps that order sorted by expiry; an explicit window is the processor's own).
+        # In recording order, so expiry only looks at the front (sorted by expiry while
+        # every save uses the same window, which is what a processor does).
         self._outcomes: OrderedDict[tuple[str, str], tuple[ActionOutcome, float]] = (
             OrderedDict()
         )
@@ -110,7 +110,10 @@ class MemoryActionOutcomeStore(ActionOutcomeStore):
         """The unexpired outcome, synchronously."""
         self._expire()
         found = self._outcomes.get((processor, action_id))
-        return found[0] if found is not None else None
+        # Checked here too: with mixed windows a later entry can expire before the front.
+        if found is None or found[1] <= self.clock.seconds():
+            return None
+        return found[0]
 
     def load(self, processor: str, action_id: str) -> "Deferred[Optional[ActionOutcome]]":
         return succeed(self.get(processor, action_id))
