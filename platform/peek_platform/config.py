@@ -131,6 +131,15 @@ def _is_seconds_between(low: float, high: float) -> Validator:
     return check
 
 
+def _is_seconds_between(minimum: float, maximum: float) -> Validator:
+    def check(value: Any) -> Optional[str]:
+        if type(value) not in (int, float) or not minimum <= value <= maximum:
+            return f"must be a number of seconds from {minimum:g} to {maximum:g}, got {value!r}"
+        return None
+
+    return check
+
+
 @dataclass(frozen=True)
 class Setting:
     """One documented key: where it lives, its default, and how it is checked."""
@@ -198,6 +207,10 @@ SETTINGS: tuple[Setting, ...] = (
             "a bus peer that does not answer a ping within this is dropped"),
     Setting("vortex.helloTimeoutSeconds", 10, _is_positive_number, SERVICES,
             "time a new bus connection has to complete its hello"),
+    Setting("vortex.actionDedupSeconds", 600, _is_seconds_between(1, 7 * 24 * 3600),
+            ("server",),
+            "how long the server remembers an action's final outcome (in the database) so "
+            "a retry of its id is answered without running it again"),
     Setting("vortex.deviceToken", "", _is_token, ("client",),
             "when set, devices must present it in their bus hello; empty: anonymous devices"),
     Setting("httpServer.mobile.sitePort", 8000, _is_port, ("client",),

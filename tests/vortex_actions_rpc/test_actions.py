@@ -2,7 +2,7 @@
 
 import datetime
 import logging
-from typing import Any
+from typing import Any, Optional
 
 import orjson
 import pytest
@@ -13,6 +13,7 @@ from peek_plugin_base.registrations import RegistrationLog, registering_for
 from peek_plugin_base.testing import MemoryBus
 from peek_plugin_base.vortex import (
     AccessDeniedError,
+    ActionOutcomeUnavailableError,
     ActionTimeoutError,
     InvalidActionError,
     Payload,
@@ -26,10 +27,17 @@ from peek_plugin_base.vortex import (
     TupleActionProcessorDelegateABC,
     TupleActionProcessorProxy,
     TupleActionPushClient,
+    TupleActionRefusedError,
     TupleGenericAction,
     TupleSelector,
     TupleUpdateAction,
     UnknownActionTypeError,
+)
+from peek_plugin_base.vortex.action_outcomes import (
+    MAX_ACTION_ID_LENGTH,
+    ActionOutcome,
+    ActionOutcomeStore,
+    set_action_outcome_store,
 )
 from peek_plugin_base.vortex.actions import action_filt
 from peek_plugin_base.vortex.errors import NoEndpointError, ReplyTimeoutError
@@ -203,25 +211,47 @@ def test_retry_with_the_same_id_returns_the_first_result_without_running_again(
     again = result_of(push.pushAction(action))
     assert first == again == [StringIntTuple(id=1, string1="Hello", int1=15)]
     assert len(store.ran) == 1 and store.rows[1].int1 == 15
-    with pytest.raises(RemoteError):
-        result_of(push.pushAction(failing := AddIntValueAction(stringIntId=1, offset=0)))
+
+
+def test_transient_failure_is_not_remembered_and_the_retry_runs(
+    bus: MemoryBus, store: Store
+) -> None:
+    """A delegate failure other than a final refusal is answered but not remembered: the
+    retry of the same id runs the delegate again and gets its success."""
+    _, _, _, push = server_and_device(bus, store)
+    action = AddIntValueAction(stringIntId=1, offset=0)
     with pytest.raises(RemoteError) as info:
-        result_of(push.pushAction(failing))
-    assert info.value.code == "ValueError" and len(store.ran) == 2
+        result_of(push.pushAction(action))
+    assert (info.value.code, len(store.ran)) == ("ValueError", 1)
+    action.offset = 2  # the cause went away (as a database outage would)
+    assert result_of(push.pushAction(action)) == [StringIntTuple(id=1, string1="Hello", int1=12)]
+    assert result_of(push.pushAction(action))[0].int1 == 12
+    assert len(store.ran) == 2
 
 
-def test_concurrent_retry_waits_for_the_same_result(bus: MemoryBus, store: Store) -> None:
-    """A retry arriving while the first run is in progress gets that run's answer."""
-    _, device, processor, push = server_and_device(bus, store)
-    store.hold = True
-    received = record_received(device)
-    action = AddIntValueAction(stringIntId=1, offset=3)
-    first, second = push.pushAction(action), push.pushAction(action)
-    assert len(store.ran) == 1 and processor.cache.running_count == 1
-    assert not first.called and not second.called
-    store.pending[0].callback(None)
-    assert result_of(first) == result_of(second) == [StringIntTuple(id=1, string1="Hello", int1=13)]
-    assert len(received) == 2 and received[0].encodedPayload == received[1].encodedPayload
+class RefusingDelegate(TupleActionProcessorDelegateABC):
+    """Refuses every action for good, counting its runs."""
+
+    def __init__(self) -> None:
+        self.runs = 0
+
+    def processTupleAction(self, tupleAction: TupleActionABC) -> Any:
+        self.runs += 1
+        raise TupleActionRefusedError(f"row {tupleAction.stringIntId} was deleted")
+
+
+def test_final_refusal_is_remembered_like_a_success(bus: MemoryBus) -> None:
+    """TupleActionRefusedError is answered and remembered: a retry gets the same refusal
+    without running the delegate again."""
+    refuser = RefusingDelegate()
+    _, device, _, push = server_and_device(bus, refuser)  # type: ignore[arg-type]
+    action = AddIntValueAction(stringIntId=4, offset=1)
+    for _ in range(2):
+        with pytest.raises(RemoteError) as info:
+            result_of(push.pushAction(action))
+        assert (info.value.code, info.value.message) == (
+            "TupleActionRefusedError", "row 4 was deleted")
+    assert refuser.runs == 1
 
 
 def test_dedupe_memory_expires_on_the_clock(bus: MemoryBus, store: Store, clock: Clock) -> None:
@@ -361,7 +391,11 @@ def test_plugin_rollback_removes_processor_and_proxy(bus: MemoryBus, store: Stor
 class AsyncDelegate(TupleActionProcessorDelegateABC):
     """A coroutine delegate whose result is not tuples when asked to misbehave."""
 
+    def __init__(self) -> None:
+        self.runs = 0
+
     async def processTupleAction(self, tupleAction: TupleActionABC) -> Any:
+        self.runs += 1
         if isinstance(tupleAction, ToggleCapsAction):
             return "not tuples"
         return StringIntTuple(id=tupleAction.stringIntId)
@@ -369,14 +403,18 @@ class AsyncDelegate(TupleActionProcessorDelegateABC):
 
 def test_coroutine_delegate_and_a_bad_result_each_get_one_answer(bus: MemoryBus) -> None:
     """A coroutine delegate's single tuple is answered as a list; a non-tuple result is an
-    error response (TypeError), still exactly one."""
-    _, device, _, push = server_and_device(bus, AsyncDelegate())  # type: ignore[arg-type]
+    error response (TypeError), still exactly one, and final: the delegate did its work,
+    so a retry gets the same error without running it again."""
+    delegate = AsyncDelegate()
+    _, device, _, push = server_and_device(bus, delegate)  # type: ignore[arg-type]
     received = record_received(device)
     assert result_of(push.pushAction(AddIntValueAction(stringIntId=9))) == [StringIntTuple(id=9)]
-    with pytest.raises(RemoteError) as info:
-        result_of(push.pushAction(ToggleCapsAction(stringIntId=1)))
-    assert info.value.code == "TypeError" and "str" in info.value.message
-    assert len(received) == 2
+    bad = ToggleCapsAction(stringIntId=1)
+    for _ in range(2):
+        with pytest.raises(RemoteError) as info:
+            result_of(push.pushAction(bad))
+        assert info.value.code == "TypeError" and "str" in info.value.message
+    assert len(received) == 3 and delegate.runs == 2
 
 
 def test_one_handler_per_processor_name_on_a_bus(bus: MemoryBus, store: Store) -> None:
@@ -405,3 +443,114 @@ def test_push_to_a_process_without_the_processor_fails_at_once(
         result_of(pushed)
     assert info.value.code == NoEndpointError.__name__
     assert "peek-server has no handler" in info.value.message
+
+
+class ManualStore(ActionOutcomeStore):
+    """An installed outcome store whose loads and saves finish when the test says so."""
+
+    def __init__(self) -> None:
+        self.window_seconds = 600.0
+        self.records: dict[tuple[str, str], ActionOutcome] = {}
+        self.loads: list[Deferred[Any]] = []
+        self.saves: list[Deferred[None]] = []
+
+    def load(self, processor: str, action_id: str) -> "Deferred[Optional[ActionOutcome]]":
+        d: Deferred[Any] = Deferred()
+        self.loads.append(d)
+        return d.addCallback(lambda _: self.records.get((processor, action_id)))
+
+    def save(self, processor: str, action_id: str, outcome: ActionOutcome,
+             window_seconds: Optional[float] = None) -> "Deferred[None]":
+        d: Deferred[None] = Deferred()
+        self.saves.append(d)
+        return d.addCallback(lambda _: self.records.update({(processor, action_id): outcome}))
+
+
+@pytest.fixture
+def manual_store(bus: MemoryBus) -> Any:
+    """A ManualStore installed on the server node's router (removed afterwards)."""
+    manual = ManualStore()
+    server = bus.node("peek-server")
+    set_action_outcome_store(server.router, manual)
+    yield server, manual
+    set_action_outcome_store(server.router, None)
+
+
+def linked_processor(bus: MemoryBus, server: Any, store: Store) -> TupleActionPushClient:
+    """The tutorial processor on ``server`` and a push client on a device linked to it."""
+    device = bus.node("device")
+    bus.link(device, server)
+    TupleActionProcessor(NAME, FILT, defaultDelegate=store, router=server.router)
+    return TupleActionPushClient(NAME, "peek-server", FILT, router=device.router)
+
+
+def test_installed_store_duplicates_join_while_the_record_is_read_and_written(
+    bus: MemoryBus, store: Store, manual_store: Any
+) -> None:
+    """With a store that answers later (a database thread), a repeat arriving while the
+    record is being read, or written, joins the first run: one run, and no answer before
+    the outcome is recorded."""
+    server, manual = manual_store
+    push = linked_processor(bus, server, store)
+    action = AddIntValueAction(stringIntId=1, offset=3)
+    first = push.pushAction(action)
+    second = push.pushAction(action)
+    assert len(manual.loads) == 1 and store.ran == []
+    manual.loads[0].callback(None)
+    third = push.pushAction(action)
+    assert len(store.ran) == 1 and len(manual.saves) == 1
+    assert not first.called and not second.called and not third.called
+    manual.saves[0].callback(None)
+    answers = [result_of(d) for d in (first, second, third)]
+    assert answers[0] == answers[1] == answers[2]
+    assert answers[0][0].int1 == 13 and len(manual.records) == 1
+    # A later repeat is answered from the record, without running.
+    again = push.pushAction(action)
+    manual.loads[1].callback(None)
+    assert result_of(again)[0].int1 == 13 and len(store.ran) == 1
+
+
+def test_unreadable_record_runs_nothing_and_says_so(
+    bus: MemoryBus, store: Store, manual_store: Any
+) -> None:
+    """When the record cannot be read the action is not run (it may have run before) and
+    the answer is ActionOutcomeUnavailableError; the retry runs once the store is back."""
+    server, manual = manual_store
+    push = linked_processor(bus, server, store)
+    action = AddIntValueAction(stringIntId=1, offset=3)
+    pushed = push.pushAction(action)
+    manual.loads[0].errback(OSError("disk I/O error"))
+    with pytest.raises(RemoteError) as info:
+        result_of(pushed)
+    assert info.value.code == ActionOutcomeUnavailableError.__name__
+    assert "disk" not in info.value.message and store.ran == []
+    retried = push.pushAction(action)
+    manual.loads[1].callback(None)
+    manual.saves[0].callback(None)
+    assert result_of(retried)[0].int1 == 13 and len(store.ran) == 1
+
+
+def test_unrecordable_success_is_still_answered_and_remembered_in_memory(
+    bus: MemoryBus, store: Store, manual_store: Any
+) -> None:
+    """A success the store fails to record is answered as a success (the effect happened;
+    an error would make the sender apply it again) and kept in the processor's memory."""
+    server, manual = manual_store
+    push = linked_processor(bus, server, store)
+    action = AddIntValueAction(stringIntId=1, offset=3)
+    pushed = push.pushAction(action)
+    manual.loads[0].callback(None)
+    manual.saves[0].errback(OSError("database is locked"))
+    assert result_of(pushed)[0].int1 == 13
+    assert result_of(push.pushAction(action))[0].int1 == 13
+    assert len(store.ran) == 1 and len(manual.loads) == 1
+
+
+def test_overlong_action_id_is_invalid(bus: MemoryBus, store: Store) -> None:
+    """Action ids are bounded (records index them): a longer id is refused unrun."""
+    _, _, _, push = server_and_device(bus, store)
+    action = AddIntValueAction(stringIntId=1, offset=1)
+    action.uuid = "x" * (MAX_ACTION_ID_LENGTH + 1)
+    with pytest.raises(RemoteError) as info:
+        result_of(push.pushAction(action))
+    assert info.value.code == InvalidActionError.__name__ and store.ran == []

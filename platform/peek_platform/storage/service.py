@@ -65,6 +65,10 @@ class StorageService(Service):
 
     # ---------------------------------------------------------------- queries
 
+    def run_in_thread(self, func: Callable[..., Any], *args: Any) -> "Deferred[Any]":
+        """Run blocking database work off the reactor thread; a Deferred of its result."""
+        return self._run_in_thread(func, *args)
+
     def connection_for(self, plugin_name: str) -> Optional[DbConnection]:
         """The plugin's migrated connection, or None when it has no storage."""
         return self._plugin_dbs.get(plugin_name)

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import DateTime, Integer, MetaData, String, Text
+from sqlalchemy import DateTime, Float, Integer, LargeBinary, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from peek_platform.storage.schema_names import PLATFORM_SCHEMA
@@ -35,3 +35,26 @@ class SchemaMigrationLog(PlatformDeclarativeBase):
     toRevisions: Mapped[str] = mapped_column(String(200), nullable=False, default="")
     reason: Mapped[Optional[str]] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class ActionOutcome(PlatformDeclarativeBase):
+    """The final outcome of one action, kept so a retry of its id is answered, not re-run.
+
+    Written by action processors on the server before they answer (success, or a final
+    refusal); rows whose ``expiresAt`` has passed are ignored and purged periodically.
+    """
+
+    __tablename__ = "ActionOutcome"
+
+    processorName: Mapped[str] = mapped_column(String(255), primary_key=True)
+    actionId: Mapped[str] = mapped_column(String(128), primary_key=True)
+    #: The encoded result tuples (empty for a refusal).
+    body: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    compression: Mapped[Optional[str]] = mapped_column(String(16))
+    inflatedSize: Mapped[Optional[int]] = mapped_column(Integer)
+    #: The refusal's code and message (NULL for a success).
+    errorCode: Mapped[Optional[str]] = mapped_column(Text)
+    errorMessage: Mapped[Optional[str]] = mapped_column(Text)
+    #: Seconds since the epoch (UTC).
+    recordedAt: Mapped[float] = mapped_column(Float, nullable=False)
+    expiresAt: Mapped[float] = mapped_column(Float, nullable=False, index=True)

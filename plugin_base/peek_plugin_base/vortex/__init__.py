@@ -69,10 +69,12 @@ from peek_plugin_base.vortex.action_push_client import TupleActionPushClient
 from peek_plugin_base.vortex.actions import TupleActionABC, TupleGenericAction, TupleUpdateAction
 from peek_plugin_base.vortex.call_errors import (
     AccessDeniedError,
+    ActionOutcomeUnavailableError,
     ActionTimeoutError,
     CallRefusedError,
     InvalidActionError,
     RpcTimeoutError,
+    TupleActionRefusedError,
     UnknownActionTypeError,
 )
 from peek_plugin_base.vortex.codec import VortexCodec, configure_default_codec, default_codec
@@ -123,6 +125,7 @@ from peek_plugin_base.vortex.tuples import (
 
 __all__ = [
     "AccessDeniedError",
+    "ActionOutcomeUnavailableError",
     "ActionTimeoutError",
     "CallRefusedError",
     "CodecError",
@@ -153,6 +156,7 @@ __all__ = [
     "TupleActionProcessorDelegateABC",
     "TupleActionProcessorProxy",
     "TupleActionPushClient",
+    "TupleActionRefusedError",
     "TupleDataObservableHandler",
     "TupleDataObservableProxyHandler",
     "TupleDataObserverClient",

@@ -2,18 +2,27 @@
 
 import logging
 from abc import ABCMeta, abstractmethod
-from collections import OrderedDict
 from typing import Any, Optional, Union
 
-from twisted.internet.defer import maybeDeferred
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.python.failure import Failure
 
 from peek_plugin_base.registrations import record_registration
+from peek_plugin_base.vortex.action_outcomes import (
+    DEFAULT_WINDOW_SECONDS,
+    MAX_ACTION_ID_LENGTH,
+    MAX_PROCESSOR_NAME_LENGTH,
+    ActionOutcome,
+    ActionOutcomeStore,
+    MemoryActionOutcomeStore,
+    action_outcome_store,
+)
 from peek_plugin_base.vortex.actions import TupleActionABC, action_filt, action_type_name
 from peek_plugin_base.vortex.call_errors import (
     AccessDeniedError,
+    ActionOutcomeUnavailableError,
     InvalidActionError,
+    TupleActionRefusedError,
     UnknownActionTypeError,
 )
 from peek_plugin_base.vortex.call_support import (
@@ -25,7 +34,7 @@ from peek_plugin_base.vortex.call_support import (
     error_of,
     release_key,
 )
-from peek_plugin_base.vortex.errors import VortexError
+from peek_plugin_base.vortex.errors import RoutingError, VortexError
 from peek_plugin_base.vortex.payload import Payload, PayloadEnvelope
 from peek_plugin_base.vortex.router import PayloadEndpoint, PayloadRouter, default_router
 from peek_plugin_base.vortex.tuples import Tuple
@@ -40,88 +49,17 @@ class TupleActionProcessorDelegateABC(metaclass=ABCMeta):
     def processTupleAction(self, tupleAction: TupleActionABC) -> Any:
         """Perform ``tupleAction``; return the result tuples (a list, one tuple or None),
         a Deferred of them, or be a coroutine. Raising (or failing the Deferred) sends the
-        exception's type name and message to the caller as the action's error."""
+        exception's type name and message to the caller as the action's error.
+
+        Raise :class:`~peek_plugin_base.vortex.call_errors.TupleActionRefusedError` for a
+        refusal that is final (a retry of the action gets it again without running);
+        any other exception is transient and a retry runs the action again. Commit the
+        action's effect before returning (or before the returned Deferred fires): the
+        processor records the outcome only then."""
 
 
-class _Response:
-    """One action's encoded response, kept so retries get the very same answer."""
-
-    __slots__ = ("body", "compression", "inflated_size", "error", "expires")
-
-    def __init__(
-        self, body: bytes, compression: Optional[str], inflated_size: Optional[int],
-        error: Optional[tuple[str, str]], expires: float,
-    ) -> None:
-        self.body = body
-        self.compression = compression
-        self.inflated_size = inflated_size
-        self.error = error
-        self.expires = expires
-
-    def envelope(self) -> PayloadEnvelope:
-        # A fresh envelope per reply: sending one stamps it with that request's id.
-        return PayloadEnvelope(
-            filt={}, encodedPayload=self.body, compression=self.compression,
-            inflatedSize=self.inflated_size, error=self.error,
-        )
-
-
-class ActionResponseCache:
-    """Responses of recent actions by action id, and the responders waiting on running ones.
-
-    Finished responses are kept ``ttl_seconds`` on ``clock`` and at most ``max_entries`` of
-    them (oldest dropped first); a retry after that runs the action again.
-    """
-
-    def __init__(self, clock: IReactorTime, ttl_seconds: float, max_entries: int) -> None:
-        self.clock = clock
-        self.ttl_seconds = ttl_seconds
-        self.max_entries = max_entries
-        self._running: dict[str, list[Responder]] = {}
-        # Finished responses in completion order, so expiry only ever looks at the front.
-        self._done: OrderedDict[str, _Response] = OrderedDict()
-
-    def _expire(self) -> None:
-        now = self.clock.seconds()
-        while self._done:
-            action_id, response = next(iter(self._done.items()))
-            if response.expires > now and len(self._done) <= self.max_entries:
-                break
-            del self._done[action_id]
-
-    def lookup(self, action_id: str, respond: Responder) -> bool:
-        """Answer or park a repeated action id; False when the id is new (now running)."""
-        self._expire()
-        response = self._done.get(action_id)
-        if response is not None:
-            respond(response.envelope())
-            return True
-        waiting = self._running.get(action_id)
-        if waiting is not None:
-            waiting.append(respond)
-            return True
-        self._running[action_id] = [respond]
-        return False
-
-    def finish(
-        self, action_id: str, body: bytes, compression: Optional[str],
-        inflated_size: Optional[int], error: Optional[tuple[str, str]],
-    ) -> None:
-        """Store the response and send it to everyone waiting for this action id."""
-        response = _Response(
-            body, compression, inflated_size, error, self.clock.seconds() + self.ttl_seconds
-        )
-        self._done[action_id] = response
-        self._expire()
-        for respond in self._running.pop(action_id, []):
-            respond(response.envelope())
-
-    def __len__(self) -> int:
-        return len(self._done)
-
-    @property
-    def running_count(self) -> int:
-        return len(self._running)
+def _error_outcome(code: str, message: str) -> ActionOutcome:
+    return ActionOutcome(b"", None, None, (code, message))
 
 
 class TupleActionProcessor:
@@ -129,10 +67,25 @@ class TupleActionProcessor:
 
     Delegates are chosen by the action's tuple type (:meth:`setDelegate`), falling back to
     ``defaultDelegate``. Every action gets exactly one response: the delegate's result
-    tuples, or an error. Actions are deduplicated by their ``uuid``: a repeated id gets the
-    first response (the same bytes) without running the delegate again, and a repeat that
-    arrives while the first is still running waits for that same response. Responses are
-    remembered ``dedupeSeconds`` on the router's clock, at most ``dedupeMaxEntries``.
+    tuples, or an error.
+
+    Actions are deduplicated by their ``uuid`` (the action id):
+
+    - A success, or a final refusal (the delegate raised ``TupleActionRefusedError``), is
+      recorded for the action id, and a repeated id is answered from that record (the
+      same bytes) without running the delegate again.
+    - Any other failure is answered and not recorded: a retry of the same id runs the
+      delegate again (a database outage does not turn into permanent failures).
+    - A repeat that arrives while the first run is still going waits for that run's
+      answer; the delegate never runs twice at once for one id.
+    - The outcome is recorded before the answer is sent. On the server the platform
+      installs a durable record (the platform schema, see ``vortex.actionDedupSeconds``),
+      so a retry after a server restart is still answered from it; elsewhere (and on an
+      in-memory bus) the record is this processor's memory, at most ``dedupeMaxEntries``.
+    - Records are kept ``dedupeSeconds`` (None: the platform's configured window, 600 s
+      by default); after that a repeated id runs again.
+    - If the record of the earlier outcome cannot be read, nothing runs and the answer is
+      ``ActionOutcomeUnavailableError``; retry later.
 
     One processor (or proxy) per name and router: a second one is a ``RoutingError``.
     ``acceptOnlyFromVortex`` limits senders by their authenticated vortex name (through a
@@ -150,8 +103,9 @@ class TupleActionProcessor:
     with the result tuples (empty when there are none) or ``e`` = ``[code, message]``:
     the delegate's exception type name and text, ``AccessDeniedError``,
     ``UnknownActionTypeError`` (no delegate for the type, named in the message),
-    ``InvalidActionError`` (not exactly one action, or no string ``uuid``), or the decode
-    error's name (e.g. ``UnknownTupleTypeError`` for a type not registered here).
+    ``InvalidActionError`` (not exactly one action, or no string ``uuid`` of at most 128
+    characters), ``ActionOutcomeUnavailableError``, or the decode error's name (e.g.
+    ``UnknownTupleTypeError`` for a type not registered here).
     A request without ``m`` is processed and not answered.
     """
 
@@ -162,9 +116,15 @@ class TupleActionProcessor:
         defaultDelegate: Optional[TupleActionProcessorDelegateABC] = None,
         acceptOnlyFromVortex: AcceptNames = None,
         router: Optional[PayloadRouter] = None,
-        dedupeSeconds: float = 600.0,
+        dedupeSeconds: Optional[float] = None,
         dedupeMaxEntries: int = 10_000,
     ) -> None:
+        if len(tupleActionProcessorName) > MAX_PROCESSOR_NAME_LENGTH:
+            raise RoutingError(
+                f"action processor name {tupleActionProcessorName[:40]!r}... is "
+                f"{len(tupleActionProcessorName)} characters; at most "
+                f"{MAX_PROCESSOR_NAME_LENGTH} are allowed"
+            )
         self.tupleActionProcessorName = tupleActionProcessorName
         self.filt = action_filt(tupleActionProcessorName, additionalFilt)
         self._default_delegate = defaultDelegate
@@ -172,7 +132,16 @@ class TupleActionProcessor:
         self._accept = accept_set(acceptOnlyFromVortex)
         self._refused_logged: set[str] = set()
         self._router = router or default_router()
-        self._cache = ActionResponseCache(self._router.clock, dedupeSeconds, dedupeMaxEntries)
+        self._dedupe_seconds = dedupeSeconds
+        # The record when no store is installed on the router, and the fallback for
+        # outcomes an installed store failed to record.
+        self._memory = MemoryActionOutcomeStore(
+            self._router.clock,
+            DEFAULT_WINDOW_SECONDS if dedupeSeconds is None else dedupeSeconds,
+            dedupeMaxEntries,
+        )
+        # Action ids being processed -> responders waiting for their outcome.
+        self._running: dict[str, list[Responder]] = {}
         claim_key(self._router, self.filt["key"], self)
         self._endpoint = PayloadEndpoint(self.filt, self._on_action, router=self._router)
         record_registration(
@@ -191,9 +160,14 @@ class TupleActionProcessor:
         return self._delegates.get(tupleName, self._default_delegate)
 
     @property
-    def cache(self) -> ActionResponseCache:
-        """The dedupe cache (for inspection)."""
-        return self._cache
+    def cache(self) -> MemoryActionOutcomeStore:
+        """The outcomes this processor remembers in memory (for inspection)."""
+        return self._memory
+
+    @property
+    def runningCount(self) -> int:
+        """How many action ids are being processed now."""
+        return len(self._running)
 
     def shutdown(self) -> None:
         """Stop receiving actions; safe to call more than once."""
@@ -241,9 +215,12 @@ class TupleActionProcessor:
             return
         action = tuples[0]
         action_id = action.uuid
-        if not isinstance(action_id, str) or not action_id:
+        if (not isinstance(action_id, str) or not action_id
+                or len(action_id) > MAX_ACTION_ID_LENGTH):
+            shown = action_id if not isinstance(action_id, str) else action_id[:40]
             self._refuse(respond, InvalidActionError(
-                f"action {action_type_name(action)} has no string uuid (got {action_id!r})"
+                f"action {action_type_name(action)} needs a string uuid of 1 to "
+                f"{MAX_ACTION_ID_LENGTH} characters (got {shown!r})"
             ))
             return
         delegate = self.delegateFor(action.tupleName())
@@ -253,18 +230,73 @@ class TupleActionProcessor:
                 f"action type {action.tupleName()!r}"
             ))
             return
-        if self._cache.lookup(action_id, respond):
+        waiting = self._running.get(action_id)
+        if waiting is not None:
+            logger.debug("Action %s %s repeated by %s while running: joins the first run",
+                         action.tupleName(), action_id, vortexName)
+            waiting.append(respond)
+            return
+        remembered = self._memory.get(self.tupleActionProcessorName, action_id)
+        if remembered is not None:
             logger.debug("Action %s %s repeated by %s: answered from the first run",
                          action.tupleName(), action_id, vortexName)
+            respond(remembered.envelope())
             return
-        d = maybeDeferred(delegate.processTupleAction, action)
-        d.addCallbacks(
-            self._succeeded, self._failed,
-            callbackArgs=(action_id,), errbackArgs=(action, vortexName),
-        )
-        d.addErrback(self._internal_error, action_id)
+        self._running[action_id] = [respond]
+        d = Deferred.fromCoroutine(self._process(action, delegate, vortexName))
+        d.addBoth(self._answer, action_id)
 
-    def _succeeded(self, result: Any, action_id: str) -> None:
+    async def _process(
+        self, action: TupleActionABC, delegate: TupleActionProcessorDelegateABC,
+        vortexName: str,
+    ) -> ActionOutcome:
+        """The action's outcome: recorded earlier, or from running the delegate now."""
+        store = action_outcome_store(self._router)
+        if store is not None:
+            try:
+                recorded = await store.load(self.tupleActionProcessorName, action.uuid)
+            except Exception:
+                logger.exception(
+                    "Action processor %r: cannot read the record of action %s, so it is not "
+                    "run now (the sender may retry)", self.tupleActionProcessorName, action.uuid,
+                )
+                return _error_outcome(
+                    ActionOutcomeUnavailableError.__name__,
+                    "the record of earlier action outcomes is unavailable; nothing was run, "
+                    "retry later",
+                )
+            if recorded is not None:
+                logger.debug("Action %s %s repeated by %s: answered from the record",
+                             action.tupleName(), action.uuid, vortexName)
+                return recorded
+        try:
+            result = await maybeDeferred(delegate.processTupleAction, action)
+        except TupleActionRefusedError:
+            logger.info("Action processor %r: %s %s from %s refused for good: %s",
+                        self.tupleActionProcessorName, action.tupleName(), action.uuid,
+                        vortexName, Failure().getErrorMessage())
+            outcome = _error_outcome(*error_of(Failure()))
+        except Exception:
+            logger.exception(
+                "Action processor %r: %s %s from %s failed (not remembered: a retry runs it "
+                "again)", self.tupleActionProcessorName, action.tupleName(), action.uuid,
+                vortexName,
+            )
+            return _error_outcome(*error_of(Failure()))
+        else:
+            try:
+                outcome = self._encode(result)
+            except Exception:
+                # The delegate has done its work: running it again on a retry would repeat
+                # it, so this error is final like a success.
+                logger.exception("Action processor %r: could not answer action %s",
+                                 self.tupleActionProcessorName, action.uuid)
+                outcome = _error_outcome(*error_of(Failure()))
+        await self._record(store, action.uuid, outcome)
+        return outcome
+
+    @staticmethod
+    def _encode(result: Any) -> ActionOutcome:
         if result is None:
             tuples: list[Any] = []
         elif isinstance(result, Tuple):
@@ -277,24 +309,42 @@ class TupleActionProcessor:
                 "one tuple or None"
             )
         envelope = Payload(tuples=tuples).makePayloadEnvelope()
-        self._cache.finish(
-            action_id, envelope.encodedPayload, envelope.compression, envelope.inflatedSize,
-            None,
+        return ActionOutcome(
+            envelope.encodedPayload, envelope.compression, envelope.inflatedSize, None
         )
 
-    def _failed(self, failure: Failure, action: TupleActionABC, vortexName: str) -> None:
-        logger.error(
-            "Action processor %r: %s %s from %s failed: %s",
-            self.tupleActionProcessorName, action.tupleName(), action.uuid, vortexName,
-            failure.getTraceback(),
-        )
-        self._cache.finish(action.uuid, b"", None, None, error_of(failure))
+    async def _record(
+        self, store: Optional[ActionOutcomeStore], action_id: str, outcome: ActionOutcome
+    ) -> None:
+        """Record a final outcome before it is answered."""
+        name = self.tupleActionProcessorName
+        if store is None:
+            await self._memory.save(name, action_id, outcome)
+            return
+        try:
+            await store.save(name, action_id, outcome, self._dedupe_seconds)
+        except Exception:
+            # The effect has happened, so the answer is still the outcome; a failure
+            # answer would make the sender retry and apply it again.
+            logger.exception(
+                "Action processor %r: could not record the outcome of action %s; it is "
+                "remembered in this process only (a retry after a restart would run it "
+                "again)", name, action_id,
+            )
+            window = self._dedupe_seconds
+            await self._memory.save(
+                name, action_id, outcome, store.window_seconds if window is None else window
+            )
 
-    def _internal_error(self, failure: Failure, action_id: str) -> None:
-        # The result could not be encoded (or was not tuples): still exactly one answer.
-        logger.error("Action processor %r: could not answer action %s: %s",
-                     self.tupleActionProcessorName, action_id, failure.getTraceback())
-        self._cache.finish(action_id, b"", None, None, error_of(failure))
+    def _answer(self, outcome: Union[ActionOutcome, Failure], action_id: str) -> None:
+        """Send the outcome to everyone waiting for this action id."""
+        if isinstance(outcome, Failure):
+            # A bug in the processing itself: still exactly one answer each.
+            logger.error("Action processor %r: processing action %s failed: %s",
+                         self.tupleActionProcessorName, action_id, outcome.getTraceback())
+            outcome = _error_outcome(*error_of(outcome))
+        for respond in self._running.pop(action_id, []):
+            respond(outcome.envelope())
 
     def _safe(self, sendResponse: Responder, vortexName: str) -> Responder:
         def respond(envelope: PayloadEnvelope) -> None:

@@ -6,10 +6,18 @@
     ├── ReplyTimeoutError
     │   ├── RpcTimeoutError         an RPC got no answer in time (names function and target)
     │   └── ActionTimeoutError      a pushed action got no answer in time (names type and id)
-    └── CallRefusedError            a handler refused a call before running anything
-        ├── AccessDeniedError       the sender's authenticated name is not accepted
-        ├── UnknownActionTypeError  no delegate handles the action's tuple type
-        └── InvalidActionError      the message is not exactly one action with an id
+    ├── CallRefusedError            a handler refused a call before running anything
+    │   ├── AccessDeniedError       the sender's authenticated name is not accepted
+    │   ├── UnknownActionTypeError  no delegate handles the action's tuple type
+    │   ├── InvalidActionError      the message is not exactly one action with an id
+    │   └── TupleActionRefusedError a delegate refused an action for good (raise it)
+    └── ActionOutcomeUnavailableError  an action processor could not check whether an
+                                    action id already ran; nothing ran, retry later
+
+Delegates raise :class:`TupleActionRefusedError` to refuse an action for good: the
+refusal is remembered like a success and a retry of the same action id gets it again
+without running. Any other exception from a delegate is a transient failure: it is
+answered, not remembered, and a retry of the same id runs the action again.
 
 The refusals are raised on the answering side and travel as an error reply; the caller
 gets a :class:`~peek_plugin_base.vortex.errors.RemoteError` whose ``code`` is the class
@@ -69,3 +77,19 @@ class UnknownActionTypeError(CallRefusedError):
 
 class InvalidActionError(CallRefusedError):
     """An action message does not hold exactly one action tuple with a string id."""
+
+
+class TupleActionRefusedError(CallRefusedError):
+    """Raised by a delegate: this action must not be applied, now or on any retry.
+
+    The processor answers with this error (code ``"TupleActionRefusedError"``, the text
+    as message) and remembers it for the action id like a success, so a retry of the same
+    action gets the same refusal without running the delegate again. Raise it only when
+    the answer cannot change (the action is invalid, or refers to something deleted);
+    raise anything else for failures a retry may get past (a database that is down).
+    """
+
+
+class ActionOutcomeUnavailableError(RoutingError):
+    """An action processor could not check its record of earlier outcomes (its store is
+    unavailable), so it ran nothing; the same action id may be retried later."""

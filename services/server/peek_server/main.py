@@ -10,6 +10,7 @@ from peek_platform.plugin.host import PluginHost
 from peek_platform.service.builder import SiteSpec, build_service_tree
 from peek_platform.service.runner import run_service
 from peek_platform.service.tree import PeekServiceTree
+from peek_platform.storage.action_outcomes import ActionOutcomeService
 from peek_platform.storage.service import StorageService
 from peek_platform.vortex.bridge import attach_bus
 from peek_platform.vortex.transport.wiring import VORTEX_PATH, server_hub_service
@@ -21,14 +22,18 @@ from peek_server.platform_hook import ServerPlatformHook
 
 
 def build(config: ServiceConfig) -> PeekServiceTree:
-    """Storage, the bus hub, the task caller, then plugins, then the admin and platform sites.
+    """Storage, the action outcome record, the bus hub, the task caller, then plugins, then
+    the admin and platform sites.
 
     Shutdown runs backwards: close the ports, stop and unload the plugins, stop queuing
-    tasks, close the bus, dispose the database engines.
+    tasks, close the bus, finish writing action outcomes, dispose the database engines.
     """
     admin_root = PluginSiteRoot("admin")
     platform_root = PluginSiteRoot("platform")
     storage = StorageService(config)
+    action_outcomes = ActionOutcomeService(
+        config, lambda: storage.platform_db, storage.run_in_thread
+    )
     tasks = TaskCallerService(CelerySettings.from_config(config))
     vortex = server_hub_service(config)
     attach_bus(config, PeekVortexUtil.peekServerName, [vortex])
@@ -55,7 +60,8 @@ def build(config: ServiceConfig) -> PeekServiceTree:
         # The platform schema is migrated before any plugin loads, each storage plugin's
         # schema just before that plugin is built, and engines are disposed after they stop.
         # Plugins may queue worker tasks from start() until their stop() has finished.
-        before_plugins=[storage, vortex, tasks],
+        # Action outcomes are recorded durably from the first action to the last.
+        before_plugins=[storage, action_outcomes, vortex, tasks],
         before_load=storage.before_load,
     )
 
