@@ -27,6 +27,7 @@ from peek_plugin_base.vortex.codec import default_codec, plain_row_body, read_pl
 from peek_plugin_base.vortex.errors import RemoteError, ReplyTimeoutError, RoutingError
 from peek_plugin_base.vortex.payload import Payload, PayloadEnvelope
 from peek_plugin_base.vortex.router import PayloadEndpoint, PayloadRouter, default_router
+from peek_plugin_base.vortex.threads import require_reactor_thread
 from peek_plugin_base.vortex.tuples import Tuple, TupleField, register_platform_tuple
 
 logger = logging.getLogger(__name__)
@@ -333,7 +334,8 @@ class VortexRPC:
         return functools.partial(self.callVia, router)
 
     def callVia(self, router: PayloadRouter, *args: Any, **kwargs: Any) -> Deferred:
-        """Call the RPC through ``router``."""
+        """Call the RPC through ``router`` (on the reactor thread; a RoutingError otherwise)."""
+        require_reactor_thread(f"the RPC {self.rpcName}")
         try:
             envelope = _call_envelope(self.filt, args, kwargs)
         except Exception as e:
