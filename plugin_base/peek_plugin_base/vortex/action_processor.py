@@ -22,9 +22,9 @@ from peek_plugin_base.vortex.call_support import (
     accept_set,
     claim_key,
     error_envelope,
-    error_of,
     release_key,
 )
+from peek_plugin_base.vortex.error_reply import error_reply
 from peek_plugin_base.vortex.errors import VortexError
 from peek_plugin_base.vortex.payload import Payload, PayloadEnvelope
 from peek_plugin_base.vortex.router import PayloadEndpoint, PayloadRouter, default_router
@@ -39,8 +39,10 @@ class TupleActionProcessorDelegateABC(metaclass=ABCMeta):
     @abstractmethod
     def processTupleAction(self, tupleAction: TupleActionABC) -> Any:
         """Perform ``tupleAction``; return the result tuples (a list, one tuple or None),
-        a Deferred of them, or be a coroutine. Raising (or failing the Deferred) sends the
-        exception's type name and message to the caller as the action's error."""
+        a Deferred of them, or be a coroutine. Raising (or failing the Deferred) answers
+        with an error: a ``RemoteError(code, message)`` as it is, any other exception as
+        its type name and ``"internal error, id <id>"`` (the traceback is logged under that
+        id; see :func:`~peek_plugin_base.vortex.error_reply.error_reply`)."""
 
 
 class _Response:
@@ -148,7 +150,9 @@ class TupleActionProcessor:
 
     Response (encoded here): ``f`` = ``{}``, ``r`` = the request's ``m``, and either a body
     with the result tuples (empty when there are none) or ``e`` = ``[code, message]``:
-    the delegate's exception type name and text, ``AccessDeniedError``,
+    the delegate's ``RemoteError`` code and message, or for any other exception its type
+    name and ``"internal error, id <id>"`` (the detail is in the log under that id),
+    ``AccessDeniedError``,
     ``UnknownActionTypeError`` (no delegate for the type, named in the message),
     ``InvalidActionError`` (not exactly one action, or no string ``uuid``), or the decode
     error's name (e.g. ``UnknownTupleTypeError`` for a type not registered here).
@@ -283,18 +287,17 @@ class TupleActionProcessor:
         )
 
     def _failed(self, failure: Failure, action: TupleActionABC, vortexName: str) -> None:
-        logger.error(
-            "Action processor %r: %s %s from %s failed: %s",
-            self.tupleActionProcessorName, action.tupleName(), action.uuid, vortexName,
-            failure.getTraceback(),
-        )
-        self._cache.finish(action.uuid, b"", None, None, error_of(failure))
+        error = error_reply(
+            failure, logger, f"Action processor {self.tupleActionProcessorName!r}: "
+            f"{action.tupleName()} {action.uuid} from {vortexName}")
+        self._cache.finish(action.uuid, b"", None, None, error)
 
     def _internal_error(self, failure: Failure, action_id: str) -> None:
         # The result could not be encoded (or was not tuples): still exactly one answer.
-        logger.error("Action processor %r: could not answer action %s: %s",
-                     self.tupleActionProcessorName, action_id, failure.getTraceback())
-        self._cache.finish(action_id, b"", None, None, error_of(failure))
+        error = error_reply(
+            failure, logger, f"Action processor {self.tupleActionProcessorName!r}: answering "
+            f"action {action_id}")
+        self._cache.finish(action_id, b"", None, None, error)
 
     def _safe(self, sendResponse: Responder, vortexName: str) -> Responder:
         def respond(envelope: PayloadEnvelope) -> None:

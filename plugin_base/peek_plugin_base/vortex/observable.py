@@ -30,7 +30,7 @@ from twisted.python.failure import Failure
 
 from peek_plugin_base.registrations import record_registration
 from peek_plugin_base.vortex.connection_events import connection_events
-from peek_plugin_base.vortex.errors import RemoteError
+from peek_plugin_base.vortex.error_reply import error_reply
 from peek_plugin_base.vortex.observable_wire import (
     OP_POLL,
     OP_SUBSCRIBE,
@@ -413,13 +413,9 @@ class TupleDataObservableHandler:
         selection.running = False
         if not self._current(selection):
             return
-        exc = failure.value
-        code = exc.code if isinstance(exc, RemoteError) else type(exc).__name__
-        message = f"provider for {selection.selector.name!r} failed: {exc}"
-        logger.error(
-            "Observable %r: the provider for %s failed: %s",
-            self.observableName, selection.key, failure.getTraceback(),
-        )
+        code, message = error_reply(
+            failure, logger,
+            f"Observable {self.observableName!r}: the provider for {selection.key}")
         error = self._messages.error(selection.key, code, message)
         if selection.subscribers:
             data = error.toVortexMsg()

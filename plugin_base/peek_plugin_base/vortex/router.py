@@ -48,6 +48,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.python.failure import Failure
 
 from peek_plugin_base.registrations import record_registration
+from peek_plugin_base.vortex.error_reply import error_reply
 from peek_plugin_base.vortex.errors import (
     ConnectionLostError,
     NoEndpointError,
@@ -358,18 +359,13 @@ class PayloadRouter:
         sender: VortexSender,
         failure: Failure,
     ) -> None:
-        logger.error(
-            "Bus endpoint %r failed on a message from %s: %s",
-            endpoint.filt, _describe(sender), failure.getTraceback(),
-        )
+        error = error_reply(
+            failure, logger, f"Bus endpoint {endpoint.filt!r} on a message from "
+            f"{_describe(sender)}")
         if envelope.messageId is None:
             return
-        exc = failure.value
-        code = exc.code if isinstance(exc, RemoteError) else type(exc).__name__
         try:
-            self.send_reply(
-                envelope, PayloadEnvelope(filt=envelope.filt, error=(code, str(exc))), sender
-            )
+            self.send_reply(envelope, PayloadEnvelope(filt=envelope.filt, error=error), sender)
         except VortexError:
             logger.exception("Could not send the error reply to %s", _describe(sender))
 
