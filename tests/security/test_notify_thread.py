@@ -3,6 +3,7 @@ because the notify is handed to the reactor thread instead of waiting for it to 
 
 import shutil
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -10,9 +11,22 @@ from typing import Any
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import TestCase
 
-from peek_plugin_base.PeekVortexUtil import peekClientName
-from peek_plugin_base.vortex import TupleDataObserverClient
-from tests.security.cfgerr_fixture import FILT, NOTIFY_SELECTOR, OBSERVABLE
+from peek_plugin_base.PeekVortexUtil import peekClientName, peekServerName
+from peek_plugin_base.vortex import (
+    Payload,
+    PayloadRouter,
+    RoutingError,
+    TupleActionPushClient,
+    TupleDataObserverClient,
+)
+from tests.security.cfgerr_fixture import (
+    ACTIONS,
+    FILT,
+    NOTIFY_SELECTOR,
+    OBSERVABLE,
+    FixtureRpc,
+    QueryAction,
+)
 from tests.security.cfgerr_services import Services
 from tests.vortex_transport.harness import wait_for
 
@@ -65,5 +79,44 @@ class NotifyFromThreadTests(TestCase):
                     if delay >= BOUND_SECONDS]
             assert not late, f"updates later than {BOUND_SECONDS} s after their notify: " \
                              f"{late} (all: {arrivals})"
+
+        return Deferred.fromCoroutine(run())
+
+
+class OtherThreadEntryPointTests(TestCase):
+    """The bus entry points plugin code reaches from worker threads, in this process with
+    the real reactor running."""
+
+    def test_sends_are_handed_to_the_reactor_and_requests_refused_clearly(
+            self) -> Deferred[None]:
+        """From a plain thread, ``PayloadRouter.send`` (so a ``sendResponse`` too) runs on
+        the reactor thread, and a request, RPC call or action push raises a RoutingError
+        naming the reactor thread instead of corrupting its state."""
+
+        async def run() -> None:
+            sent_on: list[str] = []
+            router = PayloadRouter(send=lambda dest, data: sent_on.append(
+                threading.current_thread().name))
+            push = TupleActionPushClient(ACTIONS, peekServerName, router=router)
+            raised: list[BaseException] = []
+
+            def plugin_thread() -> None:
+                router.send(Payload(filt={"key": "fx"}), peekServerName)
+                for call in (lambda: router.request(Payload(filt={"key": "fx"}), "x"),
+                             lambda: FixtureRpc.query.via(router)(),
+                             lambda: push.pushAction(QueryAction())):
+                    try:
+                        call()
+                    except RoutingError as e:
+                        raised.append(e)
+
+            thread = threading.Thread(target=plugin_thread, name="fx-plugin-thread")
+            thread.start()
+            await wait_for(lambda: sent_on and not thread.is_alive(), 5, "the handed-over send")
+            assert sent_on == [threading.current_thread().name], sent_on
+            assert len(raised) == 3, raised
+            for error in raised:
+                assert "must be called on the reactor thread" in str(error), error
+                assert "'fx-plugin-thread'" in str(error), error
 
         return Deferred.fromCoroutine(run())

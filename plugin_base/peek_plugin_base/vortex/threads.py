@@ -73,8 +73,11 @@ def deferToThreadWrapWithLogger(
 
 
 def on_reactor_thread() -> bool:
-    """True on the reactor thread, and before any reactor ran (Clock-driven unit tests)."""
-    return threadable.ioThread is None or threadable.isInIOThread()
+    """True on the reactor thread; before a reactor has run, on the main thread (where the
+    services run it, and where Clock-driven unit tests drive the bus)."""
+    if threadable.ioThread is None:
+        return threading.current_thread() is threading.main_thread()
+    return threadable.isInIOThread()
 
 
 def hand_to_reactor_thread(func: Callable[..., Any], *args: Any) -> None:
