@@ -40,11 +40,21 @@ def _snapshot(path: Path) -> Any:
     return ("file", stat.S_IMODE(info.st_mode), path.read_bytes())
 
 
-def _run(service: str, home: Path, *args: str, prefix: tuple[str, ...] = ()) -> Any:
-    return subprocess.run(
+def _start(service: str, home: Path, *args: str,
+           prefix: tuple[str, ...] = ()) -> "subprocess.Popen[str]":
+    return subprocess.Popen(
         [*prefix, str(BIN / f"run_peek_{service}"), "--home", str(home), *args],
-        capture_output=True, text=True, timeout=60,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+
+
+def _run(service: str, home: Path, *args: str, prefix: tuple[str, ...] = ()) -> Any:
+    return _finish(_start(service, home, *args, prefix=prefix))
+
+
+def _finish(process: "subprocess.Popen[str]") -> Any:
+    stdout, stderr = process.communicate(timeout=60)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def _non_utf8(home: Path) -> list[str]:
@@ -109,8 +119,11 @@ def test_unusable_config_exits_78_with_one_line_and_leaves_the_file(
     prefix = tuple(_permission_bits_bind()) if needs_bits else ()
     config = home / "config.json"
     before = _snapshot(config)
-    for args in (("--check-config",), ()):
-        done = _run(service, home, *args, prefix=prefix)
+    # Both at once (neither may write anything), to keep the test quick.
+    runs = [(args, _start(service, home, *args, prefix=prefix))
+            for args in (("--check-config",), ())]
+    for args, process in runs:
+        done = _finish(process)
         assert done.returncode == EXIT_CONFIG, (args, done.returncode, done.stderr)
         assert "Traceback" not in done.stderr, done.stderr
         first, *rest = done.stderr.strip().splitlines()
