@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from peek_platform.config import ServiceConfig
 from tests.e2e.devices_data import server_config
 from tests.support import BIN, ServiceProcess
 
@@ -97,10 +98,10 @@ def _bus_seconds_out_of_range(home: Path) -> list[str]:
 
 CASES: dict[str, tuple[str, Callable[[Path], list[str]], bool]] = {
     # name: (service, make the home, needs permission bits to bind)
-    "non-utf8": ("server", _non_utf8, False),
+    "non-utf8": ("agent", _non_utf8, False),
     "folder": ("client", _folder, False),
     "unreadable": ("agent", _unreadable, True),
-    "duplicate-key": ("server", _duplicate_key, False),
+    "duplicate-key": ("client", _duplicate_key, False),
     "frame-limit-1e23": ("client", _frame_limit_disabled, False),
     "bus-seconds": ("agent", _bus_seconds_out_of_range, False),
 }
@@ -155,6 +156,23 @@ def test_read_only_home_that_needs_a_write_back_exits_78(tmp_path: Path) -> None
         "or make the file read-only (then nothing is written)"
     ]
     assert _snapshot(config) == before
+    assert sorted(p.name for p in home.iterdir()) == ["config.json"]
+
+
+def test_read_only_home_with_a_complete_config_exits_78(tmp_path: Path) -> None:
+    """A complete config.json in a home the service may not write: exit 78 with one line
+    naming the home it cannot create its log file in, not a traceback."""
+    prefix = tuple(_permission_bits_bind())
+    home = tmp_path / "home"
+    ServiceConfig.load("client", home)  # every key written: nothing left to add
+    home.chmod(0o555)
+    before = _snapshot(home / "config.json")
+    done = _run("client", home, prefix=prefix)
+    home.chmod(0o755)
+    assert done.returncode == EXIT_CONFIG, (done.returncode, done.stderr)
+    assert done.stderr.strip().splitlines() == [
+        f"run_peek_client: cannot open the log file in {home}: Permission denied"]
+    assert _snapshot(home / "config.json") == before
     assert sorted(p.name for p in home.iterdir()) == ["config.json"]
 
 

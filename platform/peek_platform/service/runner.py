@@ -3,7 +3,8 @@
 Exit codes: 0 after a clean shutdown (including SIGTERM and SIGINT), 1 when the service
 could not start, 78 (EX_CONFIG) when config.json cannot be used (one line naming the file
 and why: unreadable, a folder, not UTF-8, not JSON, a duplicate key, an invalid value, or
-missing defaults the home does not let us write back).
+missing defaults the home does not let us write back), or when the home does not let it
+create its log file.
 """
 
 import argparse
@@ -103,14 +104,20 @@ def prepare_service(
         print(f"{config.path}: OK")
         return EXIT_OK
 
-    log_file = setup_logging(
-        service,
-        home,
-        config["logging.level"],
-        config["logging.rotateSizeMb"],
-        config["logging.rotationsToKeep"],
-        args.log_stdout or config["logging.logToStdout"],
-    )
+    try:
+        log_file = setup_logging(
+            service,
+            home,
+            config["logging.level"],
+            config["logging.rotateSizeMb"],
+            config["logging.rotationsToKeep"],
+            args.log_stdout or config["logging.logToStdout"],
+        )
+    except OSError as e:
+        # A read-only or missing home: one line, like an unusable config.json.
+        print(f"run_peek_{service}: cannot open the log file in {home}: "
+              f"{e.strerror or e}", file=sys.stderr)
+        return EXIT_CONFIG
     logger.info("Peek %s starting; home %s; log %s", service, home, log_file)
     if read_only_note:
         logger.warning("%s", read_only_note)
