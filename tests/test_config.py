@@ -151,3 +151,32 @@ def test_service_runs_as_python_module(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "peek_worker", "--home", str(tmp_path),
                            "--check-config"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and f"{tmp_path / 'config.json'}: OK" in done.stdout
+
+
+def test_the_same_key_in_different_objects_is_not_a_duplicate(tmp_path: Path) -> None:
+    """A key may repeat across objects (nested or siblings); only a repeat inside one object
+    is refused, located at the repeat even when a nested object uses the name first."""
+    path = tmp_path / "config.json"
+    path.write_text('{"logging": {"level": "INFO"}, "myNotes": {"level": 1, "x": {"level": 2}}}')
+    assert ServiceConfig.load("agent", tmp_path)["logging.level"] == "INFO"
+    original = '{"myNotes": {"level": 1},\n "logging": {"x": {"level": 2},\n  "level": "INFO",\n' \
+               '  "level": "DEBUG"}}\n'
+    path.write_text(original)
+    with pytest.raises(ConfigParseError) as raised:
+        ServiceConfig.load("agent", tmp_path)
+    assert (raised.value.line, raised.value.column) == (4, 3)
+    assert "duplicate key 'level' (first on line 3)" in str(raised.value)
+    assert path.read_text() == original
+
+
+def test_bus_limits_are_range_checked_together(tmp_path: Path) -> None:
+    """Sizes must be whole numbers within 1 KiB..1 GiB, seconds within 0.1..3600, and the
+    heartbeat timeout must exceed the interval; every problem is listed at once."""
+    (tmp_path / "config.json").write_text(json.dumps({"vortex": {
+        "maxFrameBytes": 2 ** 31, "maxDecompressedBytes": 4096.0,
+        "heartbeatSeconds": 5, "heartbeatTimeoutSeconds": 5}}))
+    with pytest.raises(ConfigValidationError) as raised:
+        ServiceConfig.load("client", tmp_path)
+    problems = raised.value.problems
+    assert [p.split(" ")[0] for p in problems] == [
+        "vortex.maxFrameBytes", "vortex.maxDecompressedBytes", "vortex.heartbeatTimeoutSeconds"]

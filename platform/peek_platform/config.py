@@ -4,18 +4,27 @@ The file lives in the service home, ``~/peek-<service>.home/`` unless ``--home``
 environment variable ``PEEK_<SERVICE>_HOME`` says otherwise. Keys the file lacks are filled
 with their defaults and the file is written back atomically (a temporary file renamed over
 it), keeping the user's values, key order and unknown keys. A file that does not parse, or
-whose values are invalid, is never written.
+whose values are invalid, is never written; nor is a file without any write permission bit
+(e.g. 0444): its missing keys take their defaults in memory only, and
+:attr:`ServiceConfig.defaults_in_memory` names them so the service can say so.
+
+Every way the file can be unusable (not UTF-8, not JSON, a key twice in one object, a
+folder in its place, unreadable, a write-back the home refuses) is a ConfigError naming
+the file, so the service exits with 78 and one line instead of a traceback.
 """
 
 import json
+import json.decoder
+import json.scanner
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
-from peek_platform.errors import ConfigParseError, ConfigValidationError
+from peek_platform.errors import ConfigError, ConfigParseError, ConfigValidationError
 
 SERVICES = ("server", "client", "agent", "worker")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -36,6 +45,32 @@ def _is_int_at_least(minimum: int) -> Validator:
         return None
 
     return check
+
+
+def _is_int_between(minimum: int, maximum: int) -> Validator:
+    def check(value: Any) -> Optional[str]:
+        if type(value) is not int or not minimum <= value <= maximum:
+            return f"must be a whole number from {minimum} to {maximum}, got {value!r}"
+        return None
+
+    return check
+
+
+def _is_seconds_between(minimum: float, maximum: float) -> Validator:
+    def check(value: Any) -> Optional[str]:
+        if type(value) not in (int, float) or not minimum <= value <= maximum:
+            return f"must be a number of seconds from {minimum:g} to {maximum:g}, got {value!r}"
+        return None
+
+    return check
+
+
+# Bus limits: a value outside these is a typo or disables the protection it sets
+# (a 1e23-byte frame limit is no limit), so it is refused instead of applied.
+_KIB = 1024
+_GIB = 1024 * 1024 * 1024
+_BUS_BYTES = _is_int_between(_KIB, _GIB)
+_BUS_SECONDS = _is_seconds_between(0.1, 3600)
 
 
 def _is_nonempty_str(value: Any) -> Optional[str]:
@@ -195,18 +230,20 @@ SETTINGS: tuple[Setting, ...] = (
             "first delay before reconnecting to the server (doubles, jittered)"),
     Setting("peekServer.reconnectMaxSeconds", 30, _is_positive_number, _CLIENTS,
             "longest delay between reconnect attempts"),
-    Setting("vortex.maxFrameBytes", 16 * 1024 * 1024, _is_int_at_least(1024), SERVICES,
-            "largest bus frame accepted or sent; bigger frames close that connection"),
-    Setting("vortex.maxQueuedBytes", 64 * 1024 * 1024, _is_int_at_least(1024), SERVICES,
-            "outbound bytes queued per bus connection before senders get back-pressure"),
-    Setting("vortex.maxDecompressedBytes", 64 * 1024 * 1024, _is_int_at_least(1024),
-            SERVICES, "largest decompressed bus payload the codec accepts"),
-    Setting("vortex.heartbeatSeconds", 10, _is_positive_number, SERVICES,
-            "interval of bus heartbeat pings"),
-    Setting("vortex.heartbeatTimeoutSeconds", 20, _is_positive_number, SERVICES,
-            "a bus peer that does not answer a ping within this is dropped"),
-    Setting("vortex.helloTimeoutSeconds", 10, _is_positive_number, SERVICES,
-            "time a new bus connection has to complete its hello"),
+    Setting("vortex.maxFrameBytes", 16 * 1024 * 1024, _BUS_BYTES, SERVICES,
+            "largest bus frame accepted or sent (1024 to 1073741824 bytes); bigger frames "
+            "close that connection"),
+    Setting("vortex.maxQueuedBytes", 64 * 1024 * 1024, _BUS_BYTES, SERVICES,
+            "outbound bytes queued per bus connection before senders get back-pressure "
+            "(1024 to 1073741824)"),
+    Setting("vortex.maxDecompressedBytes", 64 * 1024 * 1024, _BUS_BYTES, SERVICES,
+            "largest decompressed bus payload the codec accepts (1024 to 1073741824 bytes)"),
+    Setting("vortex.heartbeatSeconds", 10, _BUS_SECONDS, SERVICES,
+            "interval of bus heartbeat pings (0.1 to 3600 s)"),
+    Setting("vortex.heartbeatTimeoutSeconds", 20, _BUS_SECONDS, SERVICES,
+            "a bus peer that does not answer a ping within this is dropped (0.1 to 3600 s)"),
+    Setting("vortex.helloTimeoutSeconds", 10, _BUS_SECONDS, SERVICES,
+            "time a new bus connection has to complete its hello (0.1 to 3600 s)"),
     Setting("vortex.actionDedupSeconds", 600, _is_seconds_between(1, 7 * 24 * 3600),
             ("server",),
             "how long the server remembers an action's final outcome (in the database) so "
@@ -284,11 +321,16 @@ class ServiceConfig:
 
     FILE_NAME = "config.json"
 
-    def __init__(self, service: str, home: Path, data: dict[str, Any]) -> None:
+    def __init__(
+        self, service: str, home: Path, data: dict[str, Any],
+        defaults_in_memory: tuple[str, ...] = (),
+    ) -> None:
         self.service = service
         self.home = home
         self.path = home / self.FILE_NAME
         self.data = data
+        #: Keys the file lacks that were not written back because the file is read-only.
+        self.defaults_in_memory = defaults_in_memory
 
     def __getitem__(self, key: str) -> Any:
         return _lookup(self.data, key)
@@ -297,7 +339,10 @@ class ServiceConfig:
     def load(cls, service: str, home: Path, write_defaults: bool = True) -> "ServiceConfig":
         """Read, fill and validate ``home/config.json``; write it back if defaults were added.
 
-        Raises ConfigParseError or ConfigValidationError without touching the file.
+        Raises a ConfigError naming the file (ConfigParseError, ConfigValidationError, or
+        ConfigError when it cannot be read or written back) without touching the file. A
+        file without write permission bits keeps its bytes: the added defaults stay in
+        memory and are listed in ``defaults_in_memory``.
         """
         path = home / cls.FILE_NAME
         data = _read_json_object(path)
@@ -307,13 +352,14 @@ class ServiceConfig:
         elif not isinstance(data, dict):
             raise ConfigValidationError(path, ["the top level must be a JSON object"])
 
-        changed = False
+        added: list[str] = []
         for setting in settings_for(service):
             default = setting.default
             if isinstance(default, str):
                 default = default.replace("{home}", home.as_posix())
-            added, problem = _fill(data, setting.key, default)
-            changed |= added
+            was_added, problem = _fill(data, setting.key, default)
+            if was_added:
+                added.append(setting.key)
             if problem:
                 # One wrong container holds several keys; report it once.
                 if problem not in problems:
@@ -322,26 +368,154 @@ class ServiceConfig:
             error = setting.check(_lookup(data, setting.key))
             if error:
                 problems.append(f"{setting.key} {error}")
+        problems.extend(_cross_key_problems(data))
         if problems:
             raise ConfigValidationError(path, problems)
-        if changed and write_defaults:
-            home.mkdir(parents=True, exist_ok=True, mode=0o700)
-            _atomic_write_json(path, data)
+        if added and write_defaults:
+            if _is_read_only(path):
+                # The owner locked the file (config management, an image): honour that.
+                return cls(service, home, data, tuple(added))
+            _write_back(home, path, data)
         return cls(service, home, data)
 
 
-def _read_json_object(path: Path) -> Any:
-    """The parsed file, or None when it is missing or blank."""
+def _cross_key_problems(data: dict[str, Any]) -> list[str]:
+    """Problems only visible across keys (reported when each key is valid on its own)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        interval = _lookup(data, "vortex.heartbeatSeconds")
+        timeout = _lookup(data, "vortex.heartbeatTimeoutSeconds")
+    except (KeyError, TypeError):
+        return []  # a wrong container, already reported
+    if _BUS_SECONDS(interval) is None and _BUS_SECONDS(timeout) is None and timeout <= interval:
+        return [
+            f"vortex.heartbeatTimeoutSeconds ({timeout!r}) must be greater than "
+            f"vortex.heartbeatSeconds ({interval!r}), or every peer is dropped between pings"
+        ]
+    return []
+
+
+def _is_read_only(path: Path) -> bool:
+    """True when the file exists and has no write permission bit (checked by mode, not by
+    access(), so a service run as root honours a 0444 file too)."""
+    try:
+        return not path.stat().st_mode & 0o222
+    except FileNotFoundError:
+        return False
+
+
+def _write_back(home: Path, path: Path, data: dict[str, Any]) -> None:
+    try:
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _atomic_write_json(path, data)
+    except OSError as e:
+        raise ConfigError(
+            path,
+            f"cannot write the missing default settings into it ({e.strerror or e}); make "
+            f"{home} writable, or add the missing keys by hand or make the file read-only "
+            "(then nothing is written)",
+        ) from None
+
+
+def _read_json_object(path: Path) -> Any:
+    """The parsed file, or None when it is missing or blank.
+
+    Raises ConfigError naming the file when it cannot be read, and ConfigParseError
+    (with line and column) when it is not UTF-8, not JSON, or repeats a key in an object.
+    """
+    try:
+        raw = path.read_bytes()
     except FileNotFoundError:
         return None
+    except IsADirectoryError:
+        raise ConfigError(
+            path, "is a folder, not a file; move it away (a config.json is then created) "
+            "or fix --home"
+        ) from None
+    except OSError as e:
+        raise ConfigError(path, f"cannot be read: {e.strerror or e}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line, column = _line_column(raw, e.start)
+        raise ConfigParseError(
+            path, line, column,
+            f"not UTF-8 text (byte 0x{raw[e.start]:02x}); save the file as UTF-8",
+        ) from None
     if not text.strip():
         return None
     try:
-        return json.loads(text)
+        return _strict_decoder(text).decode(text)
     except json.JSONDecodeError as e:
         raise ConfigParseError(path, e.lineno, e.colno, e.msg) from None
+    except _DuplicateKeyError as e:
+        line, column = _line_column(text, e.position)
+        first_line, _ = _line_column(text, e.first_position)
+        raise ConfigParseError(
+            path, line, column,
+            f"duplicate key {e.key!r} (first on line {first_line}); each key may appear "
+            "once per object, remove one of them",
+        ) from None
+
+
+def _line_column(text: Union[str, bytes], position: int) -> tuple[int, int]:
+    """1-based line and column of ``position``."""
+    if isinstance(text, bytes):
+        text = text[:position].decode("utf-8", "replace")
+        position = len(text)
+    line = text.count("\n", 0, position) + 1
+    column = position - text.rfind("\n", 0, position)
+    return line, column
+
+
+class _DuplicateKeyError(Exception):
+    def __init__(self, key: str, first_position: int, position: int) -> None:
+        super().__init__(key)
+        self.key = key
+        self.first_position = first_position
+        self.position = position
+
+
+def _strict_decoder(text: str) -> json.JSONDecoder:
+    """A JSON decoder that raises _DuplicateKeyError (with both positions) for a repeated key.
+
+    The standard decoder lets the last value win silently (and a write-back would then
+    drop the first). The pure-Python scanner is used because it calls ``parse_object``,
+    where the object's span, and so its keys' positions, is known; config files are small.
+    """
+    decoder = json.JSONDecoder()
+    nested: list[tuple[int, int]] = []
+
+    def parse_object(s_and_end: tuple[str, int], *_: Any) -> tuple[dict[str, Any], int]:
+        start = s_and_end[1] - 1  # the "{"
+        pairs, end = json.decoder.JSONObject(  # type: ignore[attr-defined]
+            s_and_end, decoder.strict, scan_once, None, list, decoder.memo)
+        seen: set[str] = set()
+        for key, _value in pairs:
+            if key in seen:
+                first, second = _key_positions(text, start, end, key, nested)
+                raise _DuplicateKeyError(key, first, second)
+            seen.add(key)
+        nested.append((start, end))
+        return dict(pairs), end
+
+    decoder.parse_object = parse_object  # type: ignore[assignment]
+    scan_once = json.scanner.py_make_scanner(decoder)  # type: ignore[attr-defined]
+    decoder.scan_once = scan_once  # type: ignore[assignment]
+    return decoder
+
+
+def _key_positions(
+    text: str, start: int, end: int, key: str, nested: list[tuple[int, int]]
+) -> tuple[int, int]:
+    """Where ``key`` first and next occurs as a key of the object ``text[start:end]`` (not
+    of objects nested in it); the object's start stands in for a key spelled with escapes."""
+    pattern = re.compile(r"[{,]\s*(" + re.escape(json.dumps(key)) + r")\s*:")
+    found = [
+        m.start(1) for m in pattern.finditer(text, start, end)
+        if not any(start < a <= m.start(1) < b for a, b in nested)
+    ]
+    found += [start, start]
+    return found[0], found[1]
 
 
 def _lookup(data: dict[str, Any], key: str) -> Any:

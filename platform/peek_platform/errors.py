@@ -15,11 +15,14 @@
     ├── StorageError                   the database cannot be used (names the schema)
     │   ├── SchemaMigrationError       a schema (the platform's or a plugin's) did not migrate
     │   └── PluginStorageError         a plugin's storage declaration is wrong
-    └── VortexTransportError           the bus websocket transport could not do something
-        ├── VortexTokenError               the platform token cannot be created or found
-        ├── VortexConnectionClosedError    a send on a connection that is already closed
-        ├── VortexFrameTooLargeError       an outbound frame above the frame size limit
-        └── VortexBackPressureError        the connection's outbound queue is full
+    └── VortexTokenError               the platform token cannot be created or found
+                                       (also a VortexTransportError, see below)
+
+The transport errors a plugin can see when it sends (VortexTransportError and its
+VortexConnectionClosedError, VortexFrameTooLargeError, VortexBackPressureError) belong to the
+bus contract's tree under ``peek_plugin_base.vortex.VortexError`` (defined in
+``peek_plugin_base.vortex.errors``, importable from here too), so a plugin's
+``except VortexError`` catches them.
 
 Plugin-facing storage errors (a newer schema, a failing migration script, a bad setting)
 live in ``peek_plugin_base.storage.StorageErrors``; the platform wraps them in
@@ -28,6 +31,34 @@ and live in ``peek_plugin_base.worker.errors``.
 """
 
 from pathlib import Path
+
+from peek_plugin_base.vortex.errors import (
+    VortexBackPressureError,
+    VortexConnectionClosedError,
+    VortexFrameTooLargeError,
+    VortexTransportError,
+)
+
+__all__ = [
+    "ConfigError",
+    "ConfigParseError",
+    "ConfigValidationError",
+    "PeekError",
+    "PluginDependencyError",
+    "PluginError",
+    "PluginLoadError",
+    "PluginStartError",
+    "PluginStorageError",
+    "PluginTaskModuleError",
+    "SchemaMigrationError",
+    "StorageError",
+    "VortexBackPressureError",
+    "VortexConnectionClosedError",
+    "VortexFrameTooLargeError",
+    "VortexTokenError",
+    "VortexTransportError",
+    "WorkerServiceError",
+]
 
 
 class PeekError(Exception):
@@ -99,50 +130,10 @@ class PluginStorageError(StorageError):
     """A plugin's storage declaration (name, alembicDir, entry hook) is not usable."""
 
 
-class VortexTransportError(PeekError):
-    """The bus transport could not do something; carries a short code and a message.
-
-    ``code`` is a stable, machine-readable word (``"back-pressure"``, ``"closed"``, ...);
-    the message says which connection and why. No traceback ever crosses the wire.
-    """
-
-    code = "transport"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class VortexTokenError(VortexTransportError):
+class VortexTokenError(VortexTransportError, PeekError):
     """The platform token cannot be created (server) or found (other services)."""
 
     code = "token"
-
-
-class VortexConnectionClosedError(VortexTransportError):
-    """A frame was sent on a connection that is closed; names the connection."""
-
-    code = "closed"
-
-
-class VortexFrameTooLargeError(VortexTransportError):
-    """An outbound frame exceeds the configured maximum frame size."""
-
-    code = "frame-too-large"
-
-
-class VortexBackPressureError(VortexTransportError):
-    """The connection's outbound queue is full; wait for ``conn.writable()`` and retry."""
-
-    code = "back-pressure"
-
-    def __init__(self, connection: str, queued: int, limit: int) -> None:
-        super().__init__(
-            f"{connection}: outbound queue full ({queued} bytes queued, limit {limit});"
-            " wait for writable() before sending more"
-        )
-        self.queued = queued
-        self.limit = limit
 
 
 class PluginTaskModuleError(PluginError):

@@ -3,6 +3,7 @@
 import datetime
 import logging
 import math
+import re
 import threading
 from decimal import Decimal
 from typing import Any
@@ -199,13 +200,14 @@ def test_sub_ints_7_kwval1_5_is_2_in_both_directions(
 
 
 def test_remote_exception_arrives_with_type_name_and_message(bus: MemoryBus) -> None:
-    """A raised ValueError arrives as RemoteError(code 'ValueError', its message), no trace."""
+    """A raised ValueError arrives as RemoteError(code 'ValueError', an error id), no trace
+    and not its message (that is in the server's log under the id)."""
     server, agent = server_agent(bus)
     failWith.start(router=server.router)
     with pytest.raises(RemoteError) as info:
         result_of(failWith.via(agent.router)("no such row 7"))
-    assert (info.value.code, info.value.message) == ("ValueError", "no such row 7")
-    assert "Traceback" not in str(info.value)
+    assert info.value.code == "ValueError"
+    assert re.fullmatch(r"internal error, id [0-9a-f]{12}", info.value.message), info.value
 
 
 def test_timeout_names_function_and_target(bus: MemoryBus, clock: Clock) -> None:
@@ -300,7 +302,7 @@ def test_call_in_the_listening_process_runs_locally_with_copied_values(bus: Memo
     assert result == [5, 1] and values == [5]
     with pytest.raises(RemoteError) as info:
         result_of(failWith.via(server.router)("local failure"))
-    assert (info.value.code, info.value.message) == ("ValueError", "local failure")
+    assert info.value.code == "ValueError" and "local failure" not in info.value.message
     assert on_the_wire == [] and server.router.pending_count == 0
 
 

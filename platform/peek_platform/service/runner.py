@@ -1,7 +1,10 @@
 """The shared main of every ``run_peek_*`` command: arguments, config, logging, reactor.
 
 Exit codes: 0 after a clean shutdown (including SIGTERM and SIGINT), 1 when the service
-could not start, 78 (EX_CONFIG) when config.json cannot be used.
+could not start, 78 (EX_CONFIG) when config.json cannot be used (one line naming the file
+and why: unreadable, a folder, not UTF-8, not JSON, a duplicate key, an invalid value, or
+missing defaults the home does not let us write back), or when the home does not let it
+create its log file.
 """
 
 import argparse
@@ -94,20 +97,42 @@ def prepare_service(
     except ConfigError as e:
         print(f"run_peek_{service}: config error: {e}", file=sys.stderr)
         return EXIT_CONFIG
+    read_only_note = _read_only_note(config)
+    if read_only_note:
+        print(f"run_peek_{service}: {read_only_note}", file=sys.stderr)
     if args.check_config:
         print(f"{config.path}: OK")
         return EXIT_OK
 
-    log_file = setup_logging(
-        service,
-        home,
-        config["logging.level"],
-        config["logging.rotateSizeMb"],
-        config["logging.rotationsToKeep"],
-        args.log_stdout or config["logging.logToStdout"],
-    )
+    try:
+        log_file = setup_logging(
+            service,
+            home,
+            config["logging.level"],
+            config["logging.rotateSizeMb"],
+            config["logging.rotationsToKeep"],
+            args.log_stdout or config["logging.logToStdout"],
+        )
+    except OSError as e:
+        # A read-only or missing home: one line, like an unusable config.json.
+        print(f"run_peek_{service}: cannot open the log file in {home}: "
+              f"{e.strerror or e}", file=sys.stderr)
+        return EXIT_CONFIG
     logger.info("Peek %s starting; home %s; log %s", service, home, log_file)
+    if read_only_note:
+        logger.warning("%s", read_only_note)
     return config
+
+
+def _read_only_note(config: ServiceConfig) -> Optional[str]:
+    """One line naming the defaults a read-only config.json did not get written into it."""
+    missing = config.defaults_in_memory
+    if not missing:
+        return None
+    return (
+        f"{config.path} is read-only, so it was not rewritten; {len(missing)} missing "
+        f"key(s) use their defaults in memory: {', '.join(missing)}"
+    )
 
 
 def run_service(service: str, build: TreeBuilder, argv: Optional[list[str]] = None) -> int:

@@ -9,12 +9,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from twisted.internet import threads
 from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 
 from peek_plugin_base.storage.StorageErrors import (
+    CrudError,
     CrudRequestError,
     CrudRowNotFoundError,
     CrudTupleTypeError,
 )
+from peek_plugin_base.vortex.error_reply import error_reply
 from peek_plugin_base.vortex.payload import Payload, PayloadEnvelope
 from peek_plugin_base.vortex.router import PayloadEndpoint, PayloadRouter
 from peek_plugin_base.vortex.tuples import Tuple, tuple_info_for_class
@@ -138,8 +141,10 @@ class OrmCrudHandler:
     delete: the deleted rows as they were) or ``e`` = ``[code, message]``: the
     exception's class name (``CrudTupleTypeError``, ``CrudRowNotFoundError``,
     ``CrudRequestError``, a decode error such as ``UnknownTupleTypeError``, or a
-    database error such as ``IntegrityError``) and its first line of text. A request
-    without ``m`` is processed and not answered.
+    database error such as ``IntegrityError``) and, for the first four, their text; any
+    other error's message is ``"internal error, id <id>"`` and its detail (SQL, database
+    address) is logged under that id. A request without ``m`` is processed and not
+    answered.
     """
 
     def __init__(
@@ -224,10 +229,14 @@ class OrmCrudHandler:
     ) -> None:
         try:
             outcome: _Outcome = await threads.deferToThread(self._work, envelope)
-        except Exception as e:
-            self._log_failure(e, envelope, vortexName)
+        except Exception:
+            # A refusal (CrudError) says why; a database error becomes its class name and
+            # an error id, its SQL and server address only in the log.
+            error = error_reply(
+                Failure(), logger, f"CRUD request {envelope.filt!r} from {vortexName!r} for "
+                f"{self._Declarative.__qualname__}", passes=(CrudError,))
             if envelope.messageId is not None:
-                sendResponse(PayloadEnvelope(filt=envelope.filt, error=_error_of(e)))
+                sendResponse(PayloadEnvelope(filt=envelope.filt, error=error))
             return
         self._call_commit_hooks(outcome, envelope.filt)
         if envelope.messageId is not None:
@@ -248,14 +257,6 @@ class OrmCrudHandler:
                         "%s.%s failed after the commit (the request still succeeded)",
                         type(extension).__qualname__, name,
                     )
-
-    def _log_failure(self, error: Exception, envelope: PayloadEnvelope, vortexName: str) -> None:
-        what = f"CRUD request {envelope.filt!r} from {vortexName!r} for " \
-               f"{self._Declarative.__qualname__}"
-        if isinstance(error, (CrudRequestError, CrudRowNotFoundError, CrudTupleTypeError)):
-            logger.warning("Refused the %s: %s", what, error)
-        else:
-            logger.error("The %s failed", what, exc_info=error)
 
     # ---- database work (a pool thread)
 
@@ -361,9 +362,3 @@ class OrmCrudHandler:
 
     def __repr__(self) -> str:
         return f"OrmCrudHandler({self._Declarative.__qualname__}, {self.filtKey!r})"
-
-
-def _error_of(error: Exception) -> tuple[str, str]:
-    """The (code, message) an error reply carries: class name and first line of text."""
-    text = str(error).strip().splitlines()
-    return type(error).__name__, (text[0] if text else type(error).__name__)

@@ -97,7 +97,11 @@ from peek_plugin_base.vortex.errors import (
     TupleTypeError,
     UndeclaredFieldError,
     UnknownTupleTypeError,
+    VortexBackPressureError,
+    VortexConnectionClosedError,
     VortexError,
+    VortexFrameTooLargeError,
+    VortexTransportError,
 )
 from peek_plugin_base.vortex.modules import filterModules
 from peek_plugin_base.vortex.observable import TupleDataObservableHandler, TuplesProviderABC
@@ -169,10 +173,14 @@ __all__ = [
     "UndeclaredFieldError",
     "UnknownActionTypeError",
     "UnknownTupleTypeError",
+    "VortexBackPressureError",
     "VortexCodec",
+    "VortexConnectionClosedError",
     "VortexError",
+    "VortexFrameTooLargeError",
     "VortexRPC",
     "VortexSender",
+    "VortexTransportError",
     "addTupleType",
     "configure_default_codec",
     "connection_events",

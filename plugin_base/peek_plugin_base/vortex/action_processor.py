@@ -31,9 +31,9 @@ from peek_plugin_base.vortex.call_support import (
     accept_set,
     claim_key,
     error_envelope,
-    error_of,
     release_key,
 )
+from peek_plugin_base.vortex.error_reply import error_reply
 from peek_plugin_base.vortex.errors import RoutingError, VortexError
 from peek_plugin_base.vortex.payload import Payload, PayloadEnvelope
 from peek_plugin_base.vortex.router import PayloadEndpoint, PayloadRouter, default_router
@@ -48,8 +48,10 @@ class TupleActionProcessorDelegateABC(metaclass=ABCMeta):
     @abstractmethod
     def processTupleAction(self, tupleAction: TupleActionABC) -> Any:
         """Perform ``tupleAction``; return the result tuples (a list, one tuple or None),
-        a Deferred of them, or be a coroutine. Raising (or failing the Deferred) sends the
-        exception's type name and message to the caller as the action's error.
+        a Deferred of them, or be a coroutine. Raising (or failing the Deferred) answers
+        with an error: a ``RemoteError(code, message)`` as it is, any other exception as
+        its type name and ``"internal error, id <id>"`` (the traceback is logged under that
+        id; see :func:`~peek_plugin_base.vortex.error_reply.error_reply`).
 
         Raise :class:`~peek_plugin_base.vortex.call_errors.TupleActionRefusedError` for a
         refusal that is final (a retry of the action gets it again without running);
@@ -101,7 +103,9 @@ class TupleActionProcessor:
 
     Response (encoded here): ``f`` = ``{}``, ``r`` = the request's ``m``, and either a body
     with the result tuples (empty when there are none) or ``e`` = ``[code, message]``:
-    the delegate's exception type name and text, ``AccessDeniedError``,
+    the delegate's ``RemoteError`` code and message, or for any other exception its type
+    name and ``"internal error, id <id>"`` (the detail is in the log under that id),
+    ``AccessDeniedError``,
     ``UnknownActionTypeError`` (no delegate for the type, named in the message),
     ``InvalidActionError`` (not exactly one action, or no string ``uuid`` of at most 128
     characters), ``ActionOutcomeUnavailableError``, or the decode error's name (e.g.
@@ -275,23 +279,24 @@ class TupleActionProcessor:
             logger.info("Action processor %r: %s %s from %s refused for good: %s",
                         self.tupleActionProcessorName, action.tupleName(), action.uuid,
                         vortexName, Failure().getErrorMessage())
-            outcome = _error_outcome(*error_of(Failure()))
+            outcome = _error_outcome(*error_reply(Failure(), logger, "refused action"))
         except Exception:
-            logger.exception(
-                "Action processor %r: %s %s from %s failed (not remembered: a retry runs it "
-                "again)", self.tupleActionProcessorName, action.tupleName(), action.uuid,
-                vortexName,
-            )
-            return _error_outcome(*error_of(Failure()))
+            return _error_outcome(*error_reply(
+                Failure(), logger,
+                f"Action processor {self.tupleActionProcessorName!r}: {action.tupleName()} "
+                f"{action.uuid} from {vortexName} (not remembered: a retry runs it again)",
+            ))
         else:
             try:
                 outcome = self._encode(result)
             except Exception:
                 # The delegate has done its work: running it again on a retry would repeat
                 # it, so this error is final like a success.
-                logger.exception("Action processor %r: could not answer action %s",
-                                 self.tupleActionProcessorName, action.uuid)
-                outcome = _error_outcome(*error_of(Failure()))
+                outcome = _error_outcome(*error_reply(
+                    Failure(), logger,
+                    f"Action processor {self.tupleActionProcessorName!r}: answering action "
+                    f"{action.uuid}",
+                ))
         await self._record(store, action.uuid, outcome)
         return outcome
 
@@ -340,9 +345,11 @@ class TupleActionProcessor:
         """Send the outcome to everyone waiting for this action id."""
         if isinstance(outcome, Failure):
             # A bug in the processing itself: still exactly one answer each.
-            logger.error("Action processor %r: processing action %s failed: %s",
-                         self.tupleActionProcessorName, action_id, outcome.getTraceback())
-            outcome = _error_outcome(*error_of(outcome))
+            outcome = _error_outcome(*error_reply(
+                outcome, logger,
+                f"Action processor {self.tupleActionProcessorName!r}: processing action "
+                f"{action_id}",
+            ))
         for respond in self._running.pop(action_id, []):
             respond(outcome.envelope())
 

@@ -11,9 +11,9 @@ from peek_plugin_base.vortex.call_support import (
     Responder,
     claim_key,
     error_envelope,
-    error_of,
     release_key,
 )
+from peek_plugin_base.vortex.error_reply import error_reply
 from peek_plugin_base.vortex.payload import PayloadEnvelope
 from peek_plugin_base.vortex.router import PayloadEndpoint, PayloadRouter, default_router
 
@@ -91,9 +91,8 @@ class TupleActionProcessorProxy:
                                self.tupleActionProcessorName, vortexName, vortexUuid, e)
 
         def failed(failure: Failure) -> None:
-            code, message = error_of(failure)
-            logger.debug("Action proxy %r: %s: %s", self.tupleActionProcessorName, code, message)
-            answer(error_envelope(code, message))
+            answer(error_envelope(*error_reply(
+                failure, logger, f"Action proxy {self.tupleActionProcessorName!r}")))
 
         d = self._router.request(upstream, self.proxyToVortexName, timeout=self.timeoutSeconds)
         d.addCallbacks(lambda reply: answer(_relayed(reply, {})), failed)

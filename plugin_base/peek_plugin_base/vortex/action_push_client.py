@@ -9,6 +9,7 @@ from peek_plugin_base.vortex.call_errors import ActionTimeoutError
 from peek_plugin_base.vortex.errors import ConnectionLostError, ReplyTimeoutError
 from peek_plugin_base.vortex.payload import Payload, PayloadEnvelope
 from peek_plugin_base.vortex.router import PayloadRouter, default_router
+from peek_plugin_base.vortex.threads import require_reactor_thread
 
 
 class TupleActionPushClient:
@@ -51,8 +52,10 @@ class TupleActionPushClient:
         processor's error code and message, or with :class:`ActionTimeoutError` when no
         answer came within ``timeout`` seconds on each of ``1 + retries`` attempts. A retry
         sends the same action (same ``uuid``), so the processor runs it at most once; a
-        lost connection is retried the same way.
+        lost connection is retried the same way. Call it on the reactor thread (a
+        RoutingError says so otherwise).
         """
+        require_reactor_thread(f"pushAction of {self!r}")
         if not isinstance(tupleAction, TupleActionABC):
             raise TypeError(
                 f"pushAction needs a TupleActionABC tuple, got {type(tupleAction).__name__}"

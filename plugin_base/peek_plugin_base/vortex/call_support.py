@@ -4,9 +4,7 @@ import weakref
 from collections.abc import Callable
 from typing import Optional, Union
 
-from twisted.python.failure import Failure
-
-from peek_plugin_base.vortex.errors import RemoteError, RoutingError
+from peek_plugin_base.vortex.errors import RoutingError
 from peek_plugin_base.vortex.payload import PayloadEnvelope
 from peek_plugin_base.vortex.router import PayloadRouter
 
@@ -24,17 +22,6 @@ def accept_set(acceptOnlyFromVortex: AcceptNames) -> Optional[frozenset[str]]:
     if isinstance(acceptOnlyFromVortex, str):
         return frozenset((acceptOnlyFromVortex,))
     return frozenset(acceptOnlyFromVortex)
-
-
-def error_of(failure: Failure) -> tuple[str, str]:
-    """``(code, message)`` for an error reply: the exception's type name and text.
-
-    A :class:`RemoteError` (a failure passed on from further away) keeps its own code.
-    """
-    exc = failure.value
-    if isinstance(exc, RemoteError):
-        return exc.code, exc.message
-    return type(exc).__name__, str(exc)
 
 
 def error_envelope(code: str, message: str) -> PayloadEnvelope:

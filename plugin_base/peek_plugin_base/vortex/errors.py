@@ -11,13 +11,21 @@
     │       ├── UnknownTupleTypeError   the type name on the wire is not registered here
     │       ├── UndeclaredFieldError    the wire sets a field the type does not declare
     │       └── PayloadTooLargeError    the body would inflate beyond the configured cap
-    └── RoutingError                a message could not be routed or answered
-        ├── NoTransportError        nothing to send with (transport not attached)
-        ├── ReplyTimeoutError       no reply to a request within its timeout
-        ├── ConnectionLostError     the peer a request went to disconnected first
-        ├── NoEndpointError         the receiving process has no handler for the filt
-        │                           (sent back as a RemoteError with this code)
-        └── RemoteError             the remote handler failed; carries its code and message
+    ├── RoutingError                a message could not be routed or answered
+    │   ├── NoTransportError        nothing to send with (transport not attached)
+    │   ├── ReplyTimeoutError       no reply to a request within its timeout
+    │   ├── ConnectionLostError     the peer a request went to disconnected first
+    │   ├── NoEndpointError         the receiving process has no handler for the filt
+    │   │                           (sent back as a RemoteError with this code)
+    │   └── RemoteError             the remote handler failed; carries its code and message
+    └── VortexTransportError        a bus connection could not carry a frame (``code``)
+        ├── VortexConnectionClosedError   a send on (or a wait for) a connection that closed
+        ├── VortexFrameTooLargeError      an outbound frame above the frame size limit
+        └── VortexBackPressureError       the connection's outbound queue is full
+
+Every error the bus raises into plugin code is in this tree, so ``except VortexError``
+catches them all. The services' own start-up errors (config, token, plugin loading) are
+in ``peek_platform.errors``; the platform token's error extends VortexTransportError.
 """
 
 
@@ -126,6 +134,46 @@ class RemoteError(RoutingError):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+
+
+class VortexTransportError(VortexError):
+    """The bus transport could not do something; carries a short code and a message.
+
+    ``code`` is a stable, machine-readable word (``"back-pressure"``, ``"closed"``, ...);
+    the message says which connection and why. No traceback ever crosses the wire.
+    """
+
+    code = "transport"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class VortexConnectionClosedError(VortexTransportError):
+    """A frame was sent on (or a writer waited for) a connection that is closed."""
+
+    code = "closed"
+
+
+class VortexFrameTooLargeError(VortexTransportError):
+    """An outbound frame exceeds the configured maximum frame size."""
+
+    code = "frame-too-large"
+
+
+class VortexBackPressureError(VortexTransportError):
+    """The connection's outbound queue is full; wait for ``conn.writable()`` and retry."""
+
+    code = "back-pressure"
+
+    def __init__(self, connection: str, queued: int, limit: int) -> None:
+        super().__init__(
+            f"{connection}: outbound queue full ({queued} bytes queued, limit {limit});"
+            " wait for writable() before sending more"
+        )
+        self.queued = queued
+        self.limit = limit
 
 
 def _class_path(cls: type) -> str:

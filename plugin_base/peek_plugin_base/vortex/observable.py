@@ -30,7 +30,7 @@ from twisted.python.failure import Failure
 
 from peek_plugin_base.registrations import record_registration
 from peek_plugin_base.vortex.connection_events import connection_events
-from peek_plugin_base.vortex.errors import RemoteError
+from peek_plugin_base.vortex.error_reply import error_reply
 from peek_plugin_base.vortex.observable_wire import (
     OP_POLL,
     OP_SUBSCRIBE,
@@ -46,6 +46,7 @@ from peek_plugin_base.vortex.router import (
     VortexSender,
     default_router,
 )
+from peek_plugin_base.vortex.threads import hand_to_reactor_thread, on_reactor_thread
 from peek_plugin_base.vortex.tuple_selector import TupleSelector
 
 logger = logging.getLogger(__name__)
@@ -199,13 +200,27 @@ class TupleDataObservableHandler:
         return tupleName in self._providers
 
     def notifyOfTupleUpdate(self, tupleSelector: TupleSelector) -> None:
-        """The data of ``tupleSelector`` may have changed: push it to its subscribers."""
+        """The data of ``tupleSelector`` may have changed: push it to its subscribers.
+
+        Safe from any thread (e.g. inside a ``deferToThreadWrap`` function right after the
+        commit): off the reactor thread the notify is handed to the reactor thread, which
+        wakes at once; on it, it runs directly.
+        """
+        if not on_reactor_thread():
+            hand_to_reactor_thread(self.notifyOfTupleUpdate, tupleSelector)
+            return
         selection = self._selections.get(tupleSelector.toJsonStr())
         if selection is not None:
             self._invalidate(selection)
 
     def notifyOfTupleUpdateForTuple(self, tupleName: str) -> None:
-        """Data of type ``tupleName`` may have changed: refresh every selector of that name."""
+        """Data of type ``tupleName`` may have changed: refresh every selector of that name.
+
+        Safe from any thread, like :meth:`notifyOfTupleUpdate`.
+        """
+        if not on_reactor_thread():
+            hand_to_reactor_thread(self.notifyOfTupleUpdateForTuple, tupleName)
+            return
         for selection in list(self._selections.values()):
             if selection.selector.name == tupleName:
                 self._invalidate(selection)
@@ -398,13 +413,9 @@ class TupleDataObservableHandler:
         selection.running = False
         if not self._current(selection):
             return
-        exc = failure.value
-        code = exc.code if isinstance(exc, RemoteError) else type(exc).__name__
-        message = f"provider for {selection.selector.name!r} failed: {exc}"
-        logger.error(
-            "Observable %r: the provider for %s failed: %s",
-            self.observableName, selection.key, failure.getTraceback(),
-        )
+        code, message = error_reply(
+            failure, logger,
+            f"Observable {self.observableName!r}: the provider for {selection.key}")
         error = self._messages.error(selection.key, code, message)
         if selection.subscribers:
             data = error.toVortexMsg()

@@ -29,7 +29,11 @@ only touches the timer when, once its callbacks have run, no request is left wai
 the timer is then cancelled, so an idle router leaves nothing on its clock. A caller
 whose callback sends the next request (one call after another) keeps the same timer.
 
-Like the rest of Twisted, a router is used from the reactor thread only.
+Like the rest of Twisted, a router works on the reactor thread. Two entry points plugins
+reach from worker threads are guarded: :meth:`PayloadRouter.send` (so also an endpoint's
+``sendResponse``) called on another thread hands the send to the reactor thread (a failure
+is then logged, not raised), and :meth:`PayloadRouter.request` (RPC calls, action pushes)
+raises :class:`RoutingError` there, since its Deferred must fire on the reactor thread.
 """
 
 import inspect
@@ -44,6 +48,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.python.failure import Failure
 
 from peek_plugin_base.registrations import record_registration
+from peek_plugin_base.vortex.error_reply import error_reply
 from peek_plugin_base.vortex.errors import (
     ConnectionLostError,
     NoEndpointError,
@@ -54,6 +59,11 @@ from peek_plugin_base.vortex.errors import (
     VortexError,
 )
 from peek_plugin_base.vortex.payload import Payload, PayloadEnvelope
+from peek_plugin_base.vortex.threads import (
+    hand_to_reactor_thread,
+    on_reactor_thread,
+    require_reactor_thread,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -349,18 +359,13 @@ class PayloadRouter:
         sender: VortexSender,
         failure: Failure,
     ) -> None:
-        logger.error(
-            "Bus endpoint %r failed on a message from %s: %s",
-            endpoint.filt, _describe(sender), failure.getTraceback(),
-        )
+        error = error_reply(
+            failure, logger, f"Bus endpoint {endpoint.filt!r} on a message from "
+            f"{_describe(sender)}")
         if envelope.messageId is None:
             return
-        exc = failure.value
-        code = exc.code if isinstance(exc, RemoteError) else type(exc).__name__
         try:
-            self.send_reply(
-                envelope, PayloadEnvelope(filt=envelope.filt, error=(code, str(exc))), sender
-            )
+            self.send_reply(envelope, PayloadEnvelope(filt=envelope.filt, error=error), sender)
         except VortexError:
             logger.exception("Could not send the error reply to %s", _describe(sender))
 
@@ -407,7 +412,13 @@ class PayloadRouter:
         return f"{self._id_prefix}{next(self._ids)}"
 
     def send(self, message: Outgoing, destination: Destination) -> None:
-        """Send a message to a vortex name (all its connections) or to one connection."""
+        """Send a message to a vortex name (all its connections) or to one connection.
+
+        From a thread other than the reactor's, the send is handed to the reactor thread.
+        """
+        if not on_reactor_thread():
+            hand_to_reactor_thread(self._send_handed_over, message, destination)
+            return
         if type(message) is not bytes:  # the isinstance checks only for what needs them
             if isinstance(message, Payload):
                 message = message.makePayloadEnvelope()
@@ -419,6 +430,13 @@ class PayloadRouter:
         if send is None:
             raise NoTransportError("the bus has no transport attached to send with")
         send(destination, message)
+
+    def _send_handed_over(self, message: Outgoing, destination: Destination) -> None:
+        try:
+            self.send(message, destination)
+        except Exception as e:
+            logger.error("A send to %s made on another thread failed: %s",
+                         _describe(destination), e)
 
     def send_reply(
         self, request: PayloadEnvelope, response: Outgoing, destination: Destination
@@ -447,6 +465,7 @@ class PayloadRouter:
         :class:`ConnectionLostError` via :meth:`fail_pending`. Cancelling it forgets the
         request (a later reply is dropped).
         """
+        require_reactor_thread("PayloadRouter.request (an RPC call or action push)")
         envelope = message.makePayloadEnvelope() if isinstance(message, Payload) else message
         if timeout is None:
             timeout = self.default_timeout

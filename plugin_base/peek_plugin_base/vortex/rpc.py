@@ -20,13 +20,14 @@ from peek_plugin_base.vortex.call_support import (
     accept_set,
     claim_key,
     error_envelope,
-    error_of,
     release_key,
 )
 from peek_plugin_base.vortex.codec import default_codec, plain_row_body, read_plain_row
+from peek_plugin_base.vortex.error_reply import error_reply
 from peek_plugin_base.vortex.errors import RemoteError, ReplyTimeoutError, RoutingError
 from peek_plugin_base.vortex.payload import Payload, PayloadEnvelope
 from peek_plugin_base.vortex.router import PayloadEndpoint, PayloadRouter, default_router
+from peek_plugin_base.vortex.threads import require_reactor_thread
 from peek_plugin_base.vortex.tuples import Tuple, TupleField, register_platform_tuple
 
 logger = logging.getLogger(__name__)
@@ -108,8 +109,8 @@ _PLAIN_TYPES = frozenset((type(None), bool, int, float, str, bytes, list, dict, 
 
 
 def _as_remote_error(failure: Failure) -> RemoteError:
-    code, message = error_of(failure)
-    return RemoteError(code, message)
+    # A local call gets what a remote caller would: no internals in the message.
+    return RemoteError(*error_reply(failure, logger, "A local RPC call"))
 
 
 class RpcHandle:
@@ -211,18 +212,17 @@ class RpcHandle:
     ) -> None:
         try:
             envelope = _answer_envelope(result)
-        except Exception as e:
-            logger.error("RPC %s: cannot send its result: %s", self.rpc.rpcName, e)
-            envelope = error_envelope(type(e).__name__, f"RPC {self.rpc.rpcName} result: {e}")
+        except Exception:
+            envelope = error_envelope(*error_reply(
+                Failure(), logger, f"RPC {self.rpc.rpcName}: sending its result to {vortexName}"))
         self._answer(envelope, sendResponse, vortexName, vortexUuid)
 
     def _failed(
         self, failure: Failure, sendResponse: Responder, vortexName: str, vortexUuid: str
     ) -> None:
-        code, message = error_of(failure)
-        if self.rpc.logExceptions:
-            logger.warning("RPC %s called by %s raised %s",
-                           self.rpc.rpcName, vortexName, failure.getTraceback())
+        # Logged whatever logExceptions says: the reply's error id must resolve in the log.
+        code, message = error_reply(
+            failure, logger, f"RPC {self.rpc.rpcName} called by {vortexName}")
         self._answer(error_envelope(code, message), sendResponse, vortexName, vortexUuid)
 
     def __repr__(self) -> str:
@@ -237,7 +237,10 @@ class VortexRPC:
     arguments to ``listeningVortexName`` and returns a Deferred firing with the function's
     return value (a value, a Deferred or a coroutine's result), or failing with
     :class:`~peek_plugin_base.vortex.errors.RemoteError` (``code`` = the remote exception's
-    type name, ``message`` = its text), :class:`RpcTimeoutError` after ``timeoutSeconds``,
+    type name, ``message`` = ``"internal error, id <id>"`` with the traceback logged under
+    that id where it ran; a ``RemoteError(code, message)`` or other ``VortexError`` the
+    function raises on purpose arrives as it is), :class:`RpcTimeoutError` after
+    ``timeoutSeconds``,
     or :class:`~peek_plugin_base.vortex.errors.ConnectionLostError`. A call made in the
     process whose router serves the RPC runs it locally, with the same copying of
     arguments and results and the same errors; ``acceptOnlyFromVortex`` does not apply to
@@ -263,8 +266,9 @@ class VortexRPC:
 
     Answer: ``f`` = ``{}``, ``r`` = the call's ``m``, and either a body holding one
     ``vortex.rpc.Result`` tuple with field ``result``, or ``e`` = ``[code, message]``:
-    the exception's type name and text, ``AccessDeniedError`` for a refused sender, or the
-    decode error of a malformed call. Never a traceback.
+    the exception's type name and ``"internal error, id <id>"`` (a ``RemoteError`` keeps
+    its code and message, a ``VortexError`` its text), ``AccessDeniedError`` for a refused
+    sender, or the decode error of a malformed call. Never a traceback, SQL or addresses.
     """
 
     def __init__(
@@ -333,7 +337,8 @@ class VortexRPC:
         return functools.partial(self.callVia, router)
 
     def callVia(self, router: PayloadRouter, *args: Any, **kwargs: Any) -> Deferred:
-        """Call the RPC through ``router``."""
+        """Call the RPC through ``router`` (on the reactor thread; a RoutingError otherwise)."""
+        require_reactor_thread(f"the RPC {self.rpcName}")
         try:
             envelope = _call_envelope(self.filt, args, kwargs)
         except Exception as e:

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from twisted.internet.defer import Deferred
 
 from peek_plugin_base.vortex import (
+    RemoteError,
     TupleActionABC,
     TupleActionProcessorDelegateABC,
     TupleDataObservableHandler,
@@ -26,8 +27,15 @@ from peek_plugin_tutorial._private.tuples.StringCapToggleActionTuple import (
 logger = logging.getLogger(__name__)
 
 
-class StringIntRowMissingError(Exception):
-    """An action names a StringInt row that does not exist (the device gets this error)."""
+class StringIntRowMissingError(RemoteError):
+    """An action names a StringInt row that does not exist.
+
+    A RemoteError, so the device gets this code and message as they are; any other
+    exception would reach it as its class name and an error id only (the detail is logged).
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(type(self).__name__, message)
 
 
 class StringIntController(TupleActionProcessorDelegateABC):
