@@ -122,6 +122,24 @@ def _is_seconds(value: Any) -> Optional[str]:
     return None
 
 
+def _is_int_between(minimum: int, maximum: int) -> Validator:
+    def check(value: Any) -> Optional[str]:
+        if type(value) is not int or not minimum <= value <= maximum:
+            return f"must be a whole number from {minimum} to {maximum}, got {value!r}"
+        return None
+
+    return check
+
+
+def _is_seconds_between(minimum: float, maximum: float) -> Validator:
+    def check(value: Any) -> Optional[str]:
+        if type(value) not in (int, float) or not minimum < value <= maximum:
+            return f"must be a number of seconds > {minimum:g} and <= {maximum:g}, got {value!r}"
+        return None
+
+    return check
+
+
 def _is_positive_seconds(value: Any) -> Optional[str]:
     if type(value) not in (int, float) or value <= 0:
         return f"must be a number of seconds > 0, got {value!r}"
@@ -140,6 +158,8 @@ class Setting:
 
 
 _CLIENTS = ("client", "agent", "worker")
+#: Services that accept connections (HTTP sites and bus endpoints).
+_ACCEPTING = ("server", "client")
 _CELERY = ("server", "worker")
 
 SETTINGS: tuple[Setting, ...] = (
@@ -195,6 +215,29 @@ SETTINGS: tuple[Setting, ...] = (
             "a bus peer that does not answer a ping within this is dropped"),
     Setting("vortex.helloTimeoutSeconds", 10, _is_positive_number, SERVICES,
             "time a new bus connection has to complete its hello"),
+    Setting("vortex.slowConsumerSeconds", 30, _is_seconds_between(0, 3600), SERVICES,
+            "a bus peer whose send queue stays full this long is closed (4507) so that it "
+            "reconnects and resyncs"),
+    Setting("vortex.maxSubscriptionsPerConnection", 200, _is_int_between(1, 1_000_000),
+            _CLIENTS, "selectors one bus connection may watch on one observable or proxy"),
+    Setting("vortex.maxSubscriptionsPerConnection", 10_000, _is_int_between(1, 1_000_000),
+            ("server",), "selectors one bus connection may watch on one observable; a "
+            "client service subscribes once per selector any of its devices watches"),
+    Setting("vortex.wrongTokenAttempts", 5, _is_int_between(1, 1000), _ACCEPTING,
+            "wrong tokens one address may send before its hellos are refused (4429)"),
+    Setting("vortex.wrongTokenBlockSeconds", 1, _is_seconds_between(0, 3600), _ACCEPTING,
+            "first refusal period after too many wrong tokens; doubles per further one"),
+    Setting("vortex.wrongTokenMaxBlockSeconds", 300, _is_seconds_between(0, 86400),
+            _ACCEPTING, "longest refusal period for an address sending wrong tokens"),
+    Setting("httpServer.headerTimeoutSeconds", 10, _is_seconds_between(0, 3600), _ACCEPTING,
+            "an HTTP request (or websocket upgrade) must send all its headers within this "
+            "of the connection opening or the previous response"),
+    Setting("httpServer.maxUnauthenticatedConnections", 512,
+            _is_int_between(1, 1_000_000), _ACCEPTING,
+            "open connections not (yet) authenticated bus peers, all sites together; "
+            "more are refused (503)"),
+    Setting("httpServer.maxUnauthenticatedPerAddress", 64, _is_int_between(1, 1_000_000),
+            _ACCEPTING, "the same, per source address; more are refused (429)"),
     Setting("vortex.deviceToken", "", _is_token, ("client",),
             "when set, devices must present it in their bus hello; empty: anonymous devices"),
     Setting("httpServer.mobile.sitePort", 8000, _is_port, ("client",),
