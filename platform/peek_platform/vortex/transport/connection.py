@@ -129,6 +129,7 @@ class VortexConnection:
         self._closed = False
         self._writable_waiters: list[Deferred[None]] = []
         self._full_timer: Optional[IDelayedCall] = None
+        self._slow_closed = False
 
     def __repr__(self) -> str:
         return f"<VortexConnection {self.name} {self.uuid} {self.peer}>"
@@ -220,7 +221,7 @@ class VortexConnection:
 
     def _queue_full(self) -> None:
         """A send was refused: the queue now has a bounded time to drain."""
-        if self._full_timer is not None:
+        if self._full_timer is not None or self._slow_closed:
             return
         seconds = self.limits.slow_consumer_seconds
         logger.debug("%s: send queue full (%d bytes); closing it unless it drains within %gs",
@@ -232,6 +233,7 @@ class VortexConnection:
         self._full_timer = None
         if self._closed:
             return
+        self._slow_closed = True
         self.close(int(CloseCode.SLOW_CONSUMER),
                    f"send queue stayed full for {seconds:g}s: reconnect and resubscribe")
 
