@@ -159,7 +159,8 @@ class Setting:
 
 _CLIENTS = ("client", "agent", "worker")
 #: Services that accept connections (HTTP sites and bus endpoints).
-_ACCEPTING = ("server", "client")
+ACCEPTING_SERVICES = ("server", "client")
+_ACCEPTING = ACCEPTING_SERVICES
 _CELERY = ("server", "worker")
 
 SETTINGS: tuple[Setting, ...] = (

@@ -5,9 +5,12 @@ import logging
 from typing import Any, Optional
 
 import pytest
+from twisted.internet import reactor
 from twisted.internet.address import IPv4Address
+from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
+from twisted.trial.unittest import TestCase
 from twisted.web.resource import Resource
 from twisted.web.static import Data
 
@@ -17,6 +20,7 @@ from peek_platform.vortex.transport.hello import CloseCode
 from peek_platform.vortex.transport.throttle import WrongTokenThrottle
 from peek_platform.web.guard import ConnectionGate, GuardedSite
 from peek_plugin_base.vortex.log_throttle import LogThrottle
+from tests.vortex_transport.harness import client, probe, server_endpoint, wait_for
 
 HALF_REQUEST = b"GET /vortexws HTTP/1.1\r\nHost: x\r\nUpgrade: web"
 
@@ -185,3 +189,33 @@ def test_log_throttle_logs_first_event_then_a_count(caplog: pytest.LogCaptureFix
         "wrong token from a (0)", "wrong token from b",
         "wrong tokens from a: 999 more in the last 60 s", "wrong token from a (again)",
     ]
+
+
+class AdmissionOverRealSockets(TestCase):
+    """The bus endpoint behind a GuardedSite, over real sockets on 127.0.0.1."""
+
+    def setUp(self) -> None:
+        self.gate = ConnectionGate(max_total=10, max_per_address=10)
+        root = Resource()
+        root.putChild(b"vortexws", server_endpoint().resource())
+        site = GuardedSite(root, self.gate, header_timeout=5)
+        site.noisy = False
+        self.port = reactor.listenTCP(0, site, interface="127.0.0.1")
+        self.addCleanup(self.port.stopListening)
+        self.port_number = self.port.getHost().port
+
+    async def _scenario(self) -> None:
+        service = client(self.port_number, "peek-agent")
+        self.addCleanup(service.stopService)
+        await service.startService()
+        # Authenticated: no longer counted, though still open.
+        assert service.connection is not None and self.gate.total == 0
+        # A websocket refused at its hello frees the slot it took over from HTTP.
+        refused = probe(self.port_number, [b"not a hello"])
+        code, _ = await refused.closed
+        assert code == CloseCode.HELLO_MALFORMED
+        await wait_for(lambda: self.gate.total == 0, what="the refused socket's slot to free")
+
+    def test_slot_moves_from_http_to_websocket_and_frees(self) -> Deferred[None]:
+        """An upgraded socket keeps its slot until its hello is accepted or it closes."""
+        return Deferred.fromCoroutine(self._scenario())

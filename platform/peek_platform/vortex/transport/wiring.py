@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from peek_platform.config import ServiceConfig
+from peek_platform.config import ACCEPTING_SERVICES, ServiceConfig
 from peek_platform.vortex.transport.access import AccessPolicy
 from peek_platform.vortex.transport.backoff import Backoff
 from peek_platform.vortex.transport.client import VortexClientService
@@ -31,7 +31,7 @@ def limits_from_config(config: ServiceConfig) -> TransportLimits:
 
 def _throttle_limits(config: ServiceConfig) -> dict[str, Any]:
     """The wrong-token throttle's settings; only services that accept connections have them."""
-    if config.service not in ("server", "client"):
+    if config.service not in ACCEPTING_SERVICES:
         return {}
     return {
         "wrong_token_attempts": config["vortex.wrongTokenAttempts"],
