@@ -157,24 +157,6 @@ def _is_seconds(value: Any) -> Optional[str]:
     return None
 
 
-def _is_seconds_between(low: float, high: float) -> Validator:
-    def check(value: Any) -> Optional[str]:
-        if type(value) not in (int, float) or not low <= value <= high:
-            return f"must be a number of seconds from {low:g} to {high:g}, got {value!r}"
-        return None
-
-    return check
-
-
-def _is_seconds_between(minimum: float, maximum: float) -> Validator:
-    def check(value: Any) -> Optional[str]:
-        if type(value) not in (int, float) or not minimum <= value <= maximum:
-            return f"must be a number of seconds from {minimum:g} to {maximum:g}, got {value!r}"
-        return None
-
-    return check
-
-
 @dataclass(frozen=True)
 class Setting:
     """One documented key: where it lives, its default, and how it is checked."""
@@ -187,6 +169,9 @@ class Setting:
 
 
 _CLIENTS = ("client", "agent", "worker")
+#: Services that accept connections (HTTP sites and bus endpoints).
+ACCEPTING_SERVICES = ("server", "client")
+_ACCEPTING = ACCEPTING_SERVICES
 _CELERY = ("server", "worker")
 
 SETTINGS: tuple[Setting, ...] = (
@@ -248,6 +233,29 @@ SETTINGS: tuple[Setting, ...] = (
             ("server",),
             "how long the server remembers an action's final outcome (in the database) so "
             "a retry of its id is answered without running it again"),
+    Setting("vortex.slowConsumerSeconds", 30, _is_seconds_between(0.1, 3600), SERVICES,
+            "a bus peer whose send queue stays full this long is closed (4507) so that it "
+            "reconnects and resyncs"),
+    Setting("vortex.maxSubscriptionsPerConnection", 200, _is_int_between(1, 1_000_000),
+            _CLIENTS, "selectors one bus connection may watch on one observable or proxy"),
+    Setting("vortex.maxSubscriptionsPerConnection", 10_000, _is_int_between(1, 1_000_000),
+            ("server",), "selectors one bus connection may watch on one observable; a "
+            "client service subscribes once per selector any of its devices watches"),
+    Setting("vortex.wrongTokenAttempts", 5, _is_int_between(1, 1000), _ACCEPTING,
+            "wrong tokens one address may send before its hellos are refused (4429)"),
+    Setting("vortex.wrongTokenBlockSeconds", 1, _is_seconds_between(0.1, 3600), _ACCEPTING,
+            "first refusal period after too many wrong tokens; doubles per further one"),
+    Setting("vortex.wrongTokenMaxBlockSeconds", 300, _is_seconds_between(0.1, 86400),
+            _ACCEPTING, "longest refusal period for an address sending wrong tokens"),
+    Setting("httpServer.headerTimeoutSeconds", 10, _is_seconds_between(0.1, 3600), _ACCEPTING,
+            "an HTTP request (or websocket upgrade) must send all its headers within this "
+            "of the connection opening or the previous response"),
+    Setting("httpServer.maxUnauthenticatedConnections", 512,
+            _is_int_between(1, 1_000_000), _ACCEPTING,
+            "open connections not (yet) authenticated bus peers, all sites together; "
+            "more are refused (503)"),
+    Setting("httpServer.maxUnauthenticatedPerAddress", 64, _is_int_between(1, 1_000_000),
+            _ACCEPTING, "the same, per source address; more are refused (429)"),
     Setting("vortex.deviceToken", "", _is_token, ("client",),
             "when set, devices must present it in their bus hello; empty: anonymous devices"),
     Setting("httpServer.mobile.sitePort", 8000, _is_port, ("client",),

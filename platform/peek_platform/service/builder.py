@@ -8,6 +8,7 @@ from twisted.application.service import IService
 from peek_platform.config import ServiceConfig
 from peek_platform.plugin.host import PluginHost, PluginRecord, ServicePluginSpec
 from peek_platform.service.tree import ListeningSite, PeekServiceTree, PluginHostService
+from peek_platform.web.guard import ConnectionGate
 from peek_platform.web.plugin_site import PluginSiteRoot
 from peek_plugin_base.registrations import RegistrationLog
 
@@ -51,8 +52,13 @@ def build_service_tree(
     for child in before_plugins:
         child.setServiceParent(tree)
     PluginHostService(host, lambda: config["plugin.enabled"]).setServiceParent(tree)
+    if sites:
+        # One gate for all sites: the caps bound the whole process's half-open sockets.
+        gate = ConnectionGate(config["httpServer.maxUnauthenticatedConnections"],
+                              config["httpServer.maxUnauthenticatedPerAddress"])
     for site in sites:
         ListeningSite(
-            site.name, site.root, config[site.port_key], config[site.bind_key]
+            site.name, site.root, config[site.port_key], config[site.bind_key], gate,
+            config["httpServer.headerTimeoutSeconds"],
         ).setServiceParent(tree)
     return tree

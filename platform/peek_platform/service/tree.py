@@ -8,9 +8,9 @@ from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.interfaces import IListeningPort
 from twisted.web.resource import Resource
-from twisted.web.server import Site
 
 from peek_platform.plugin.host import PluginHost
+from peek_platform.web.guard import DEFAULT_HEADER_TIMEOUT_SECONDS, ConnectionGate, GuardedSite
 
 logger = logging.getLogger(__name__)
 
@@ -63,20 +63,30 @@ class PluginHostService(Service):
 
 
 class ListeningSite(Service):
-    """A twisted.web site listening on one TCP port."""
+    """A twisted.web site listening on one TCP port, behind the process's connection gate."""
 
-    def __init__(self, name: str, root: Resource, port: int, interface: str) -> None:
+    def __init__(
+        self,
+        name: str,
+        root: Resource,
+        port: int,
+        interface: str,
+        gate: Optional[ConnectionGate] = None,
+        header_timeout: float = DEFAULT_HEADER_TIMEOUT_SECONDS,
+    ) -> None:
         self.name = name
         self.root = root
         self.port = port
         self.interface = interface
+        self.gate = gate or ConnectionGate()
+        self.header_timeout = header_timeout
         self._listening: Optional[IListeningPort] = None
 
     def startService(self) -> None:  # noqa: N802 - twisted API
         from twisted.internet import reactor
 
         super().startService()
-        site = Site(self.root)
+        site = GuardedSite(self.root, self.gate, self.header_timeout)
         site.noisy = False
         self._listening = reactor.listenTCP(self.port, site, interface=self.interface)
         logger.info("%s listening on http://%s:%d/", self.name, self.interface, self.port)

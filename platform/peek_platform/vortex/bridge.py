@@ -27,12 +27,17 @@ from peek_platform.vortex.transport.server import VortexHubService
 from peek_plugin_base.vortex.codec import configure_default_codec
 from peek_plugin_base.vortex.connection_events import connection_events
 from peek_plugin_base.vortex.errors import ConnectionLostError, NoTransportError, VortexError
+from peek_plugin_base.vortex.log_throttle import LogThrottle
+from peek_plugin_base.vortex.observable_wire import configure_observables
 from peek_plugin_base.vortex.router import PayloadRouter, default_router
 
 logger = logging.getLogger(__name__)
 
 #: Close code for a frame whose routing header is not a valid bus message.
 CLOSE_MALFORMED_MESSAGE = 4422
+
+#: A slow peer refuses every message until it drains or is closed (4507): count, not flood.
+_send_failures = LogThrottle(logger)
 
 class BusBridge:
     """The router's transport: routes frames in, resolves destinations out."""
@@ -94,7 +99,8 @@ class BusBridge:
             try:
                 conn.send(data)
             except VortexTransportError as e:
-                logger.warning("Could not send to %s: %s", conn, e)
+                _send_failures.log(conn.uuid, f"Could not send to {conn}",
+                                   "Could not send to %s: %s", conn, e)
 
 
 def attach_bus(
@@ -105,9 +111,11 @@ def attach_bus(
 ) -> BusBridge:
     """Join the process-wide router (the one plugins' handlers use) to ``transports``.
 
-    Also applies the codec limit from ``vortex.maxDecompressedBytes``.
+    Also applies the codec limit from ``vortex.maxDecompressedBytes`` and the observables'
+    cap from ``vortex.maxSubscriptionsPerConnection``.
     """
     configure_default_codec(max_inflated_bytes=config["vortex.maxDecompressedBytes"])
+    configure_observables(config["vortex.maxSubscriptionsPerConnection"])
     bridge = BusBridge(default_router(), local_name, forward_foreign)
     for transport in transports:
         if isinstance(transport, VortexHubService):

@@ -31,13 +31,16 @@ from twisted.python.failure import Failure
 from peek_plugin_base.registrations import record_registration
 from peek_plugin_base.vortex.connection_events import connection_events
 from peek_plugin_base.vortex.error_reply import error_reply
+from peek_plugin_base.vortex.log_throttle import LogThrottle
 from peek_plugin_base.vortex.observable_wire import (
     OP_POLL,
     OP_SUBSCRIBE,
     OP_UNSUBSCRIBE,
+    TOO_MANY_SUBSCRIPTIONS,
     ObservableMessages,
     ProviderResult,
     send_quietly,
+    subscription_refusal,
 )
 from peek_plugin_base.vortex.payload import PayloadEnvelope
 from peek_plugin_base.vortex.router import (
@@ -52,6 +55,9 @@ from peek_plugin_base.vortex.tuple_selector import TupleSelector
 logger = logging.getLogger(__name__)
 
 SendResponse = Callable[[Any], None]
+
+#: A peer can repeat a refused request as fast as it likes; the log gets a count.
+_refusals = LogThrottle(logger)
 
 
 class TuplesProviderABC(metaclass=ABCMeta):
@@ -120,6 +126,10 @@ class TupleDataObservableHandler:
     most the run in flight plus one more. A provider run happens on the next reactor
     turn after a notify (so notifies made in one loop cost one run), and only for
     selectors someone subscribes to; unwatched selectors keep no state and no cache.
+
+    One connection may watch at most ``vortex.maxSubscriptionsPerConnection`` selectors
+    of one handler; a subscribe beyond that gets an ``error`` message with the code
+    ``TooManySubscriptions`` and runs no provider.
 
     Subscriptions belong to the subscribing connection (its vortex uuid) and are dropped
     when it closes (through :func:`~peek_plugin_base.vortex.connection_events.connection_events`).
@@ -309,13 +319,20 @@ class TupleDataObservableHandler:
         self, envelope: PayloadEnvelope, key: str, sendResponse: SendResponse, code: str,
         message: str,
     ) -> None:
-        logger.warning("Observable %r refused a request: %s", self.observableName, message)
+        _refusals.log((self.observableName, code), f"Observable {self.observableName!r} refused"
+                      f" requests ({code})", "Observable %r refused a request: %s",
+                      self.observableName, message)
         send_quietly(sendResponse, self._messages.error(key, code, message), "an error")
 
     def _on_subscribe(
         self, payloadEnvelope: PayloadEnvelope, vortexUuid: str, sendResponse: SendResponse,
         **_: Any,
     ) -> None:
+        key = ObservableMessages.selector_key(payloadEnvelope)
+        refusal = subscription_refusal(self.observableName, self._by_uuid.get(vortexUuid), key)
+        if refusal is not None:
+            self._reject(payloadEnvelope, key, sendResponse, TOO_MANY_SUBSCRIPTIONS, refusal)
+            return
         selection = self._selection_for(payloadEnvelope, sendResponse)
         if selection is None:
             return

@@ -9,15 +9,18 @@ from twisted.python.failure import Failure
 from peek_plugin_base.registrations import record_registration
 from peek_plugin_base.vortex.connection_events import connection_events
 from peek_plugin_base.vortex.errors import RemoteError, VortexError
+from peek_plugin_base.vortex.log_throttle import LogThrottle
 from peek_plugin_base.vortex.observable_wire import (
     OP_ERROR,
     OP_POLL,
     OP_SUBSCRIBE,
     OP_UNSUBSCRIBE,
     OP_UPDATE,
+    TOO_MANY_SUBSCRIPTIONS,
     ObservableMessages,
     is_newer,
     send_quietly,
+    subscription_refusal,
 )
 from peek_plugin_base.vortex.payload import PayloadEnvelope
 from peek_plugin_base.vortex.router import (
@@ -30,6 +33,9 @@ from peek_plugin_base.vortex.router import (
 logger = logging.getLogger(__name__)
 
 SendResponse = Callable[[Any], None]
+
+#: A device can repeat a refused subscribe as fast as it likes; the log gets a count.
+_refusals = LogThrottle(logger)
 
 
 class _ProxiedSelection:
@@ -58,6 +64,10 @@ class TupleDataObservableProxyHandler:
     the cached update at once, without an upstream round trip. When the last device of
     a selector leaves (unsubscribes or disconnects), the upstream subscription and the
     cache are dropped.
+
+    One device connection may watch at most ``vortex.maxSubscriptionsPerConnection``
+    selectors through one proxy; a subscribe beyond that gets an ``error`` message with
+    the code ``TooManySubscriptions`` and is not sent upstream.
 
     When the connection to ``proxyToVortexName`` comes back after a loss, every selector
     still watched is subscribed again; the upstream answers with its current data, so
@@ -154,6 +164,15 @@ class TupleDataObservableProxyHandler:
         **_: Any,
     ) -> None:
         key = ObservableMessages.selector_key(payloadEnvelope)
+        refusal = subscription_refusal(self.observableName, self._by_uuid.get(vortexUuid), key)
+        if refusal is not None:
+            _refusals.log((self.observableName, vortexUuid),
+                          f"Observable proxy {self.observableName!r} refused subscriptions of"
+                          f" {vortexUuid}", "Observable proxy %r refused a subscribe from %s: %s",
+                          self.observableName, vortexUuid, refusal)
+            send_quietly(sendResponse,
+                         self._messages.error(key, TOO_MANY_SUBSCRIPTIONS, refusal), "an error")
+            return
         selection = self._selections.get(key)
         new = selection is None
         if selection is None:

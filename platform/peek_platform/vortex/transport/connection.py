@@ -3,10 +3,10 @@
 import logging
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Optional, Protocol
 
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IPushProducer
+from twisted.internet.interfaces import IDelayedCall, IPushProducer
 from zope.interface import implementer
 
 from peek_platform.errors import (
@@ -14,6 +14,7 @@ from peek_platform.errors import (
     VortexConnectionClosedError,
     VortexFrameTooLargeError,
 )
+from peek_platform.vortex.transport.hello import CloseCode
 
 if TYPE_CHECKING:
     from peek_platform.vortex.transport.protocol import VortexProtocolMixin
@@ -35,6 +36,13 @@ class TransportLimits:
     heartbeat_seconds: float = 10.0
     heartbeat_timeout_seconds: float = 20.0
     hello_timeout_seconds: float = 10.0
+    #: How long the send queue may stay full before the connection is closed (4507).
+    slow_consumer_seconds: float = 30.0
+    #: Wrong tokens one address may send before its hellos are refused for a while (4429).
+    wrong_token_attempts: int = 5
+    #: The first such refusal period; each further wrong token doubles it, up to the max.
+    wrong_token_block_seconds: float = 1.0
+    wrong_token_max_block_seconds: float = 300.0
 
 
 DEFAULT_LIMITS = TransportLimits()
@@ -93,6 +101,11 @@ class VortexConnection:
     ``limits.max_queued_bytes``. A send that would exceed that raises VortexBackPressureError
     and queues nothing: the sender waits for ``writable()`` (a Deferred that fires once the
     queue has drained to half the limit) and sends again. Sends never block or hop threads.
+
+    A peer that reads too slowly must not be starved silently: once a send has been
+    refused, the queue has ``limits.slow_consumer_seconds`` to drain to half its limit;
+    if it does not, the connection is closed with ``CloseCode.SLOW_CONSUMER`` (4507), so
+    the peer reconnects and resubscribes (getting current data) instead of missing updates.
     """
 
     def __init__(
@@ -115,6 +128,8 @@ class VortexConnection:
         self._paused = False
         self._closed = False
         self._writable_waiters: list[Deferred[None]] = []
+        self._full_timer: Optional[IDelayedCall] = None
+        self._slow_closed = False
 
     def __repr__(self) -> str:
         return f"<VortexConnection {self.name} {self.uuid} {self.peer}>"
@@ -158,6 +173,7 @@ class VortexConnection:
                 " byte limit")
         if self._paused or self._queue:
             if self._queued + size > self.limits.max_queued_bytes:
+                self._queue_full()
                 raise VortexBackPressureError(str(self), self._queued, self.limits.max_queued_bytes)
             self._queue.append(data)
             self._queued += size
@@ -195,6 +211,7 @@ class VortexConnection:
             self._queued -= len(data)
             self._protocol.sendMessage(data, isBinary=True)
         if self._queued <= self.limits.max_queued_bytes // 2:
+            self._cancel_full_timer()
             waiters, self._writable_waiters = self._writable_waiters, []
             for waiter in waiters:
                 waiter.callback(None)
@@ -202,10 +219,34 @@ class VortexConnection:
     def stopProducing(self) -> None:  # noqa: N802 - twisted API
         self._paused = True
 
+    def _queue_full(self) -> None:
+        """A send was refused: the queue now has a bounded time to drain."""
+        if self._full_timer is not None or self._slow_closed:
+            return
+        seconds = self.limits.slow_consumer_seconds
+        logger.debug("%s: send queue full (%d bytes); closing it unless it drains within %gs",
+                     self, self._queued, seconds)
+        self._full_timer = self._protocol._vortex_clock().callLater(
+            seconds, self._slow_consumer, seconds)
+
+    def _slow_consumer(self, seconds: float) -> None:
+        self._full_timer = None
+        if self._closed:
+            return
+        self._slow_closed = True
+        self.close(int(CloseCode.SLOW_CONSUMER),
+                   f"send queue stayed full for {seconds:g}s: reconnect and resubscribe")
+
+    def _cancel_full_timer(self) -> None:
+        timer, self._full_timer = self._full_timer, None
+        if timer is not None and timer.active():
+            timer.cancel()
+
     def _mark_closed(self) -> None:
         """Called by the protocol when the socket is gone; fails anyone waiting to write."""
         if self._closed:
             return
+        self._cancel_full_timer()
         self._closed = True
         self._queue.clear()
         self._queued = 0

@@ -35,6 +35,10 @@ class CloseCode(IntEnum):
     HELLO_TIMEOUT = 4408
     #: A text frame arrived; the bus speaks binary frames only.
     TEXT_FRAME = 4415
+    #: Too many wrong tokens came from this address; it is refused for a while.
+    TOO_MANY_ATTEMPTS = 4429
+    #: The peer read too slowly: its send queue stayed full; reconnect and resync.
+    SLOW_CONSUMER = 4507
 
 
 class HelloError(Exception):

@@ -74,11 +74,17 @@ class ReadBatchWriter:
     the producer) and error handling stay Twisted's. A failed send is handed to
     ``write`` too, so the reactor meets the error on its next turn and closes the
     connection as usual. Every other attribute is the transport's.
+
+    What one read collects is handed on early once it exceeds the transport's buffer size,
+    so a read whose handling writes a lot (a peer asking for the same large data many
+    times) meets back-pressure within that read instead of buffering without bound.
     """
 
     def __init__(self, transport: Any) -> None:
         self._transport = transport
         self._held: Optional[list[bytes]] = None
+        self._held_bytes = 0
+        self._hand_on_above = getattr(transport, "bufferSize", 2 ** 16)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
@@ -86,10 +92,14 @@ class ReadBatchWriter:
     def hold(self) -> None:
         """Collect writes until :meth:`release`."""
         self._held = []
+        self._held_bytes = 0
 
     def release(self) -> None:
         """Send what was collected: straight to the socket if nothing older is queued."""
         held, self._held = self._held, None
+        self._send_collected(held)
+
+    def _send_collected(self, held: Optional[list[bytes]]) -> None:
         if not held:
             return
         data = held[0] if len(held) == 1 else b"".join(held)
@@ -108,6 +118,11 @@ class ReadBatchWriter:
         held = self._held
         if held is not None:
             held.append(data)
+            self._held_bytes += len(data)
+            if self._held_bytes > self._hand_on_above:
+                # Twisted's write pauses the producers (our connection) when it is full.
+                self._held, self._held_bytes = [], 0
+                self._send_collected(held)
         else:
             self._transport.write(data)
 

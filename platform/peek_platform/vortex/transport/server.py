@@ -23,6 +23,9 @@ from peek_platform.vortex.transport.connection import (
 )
 from peek_platform.vortex.transport.hello import CloseCode, Hello, HelloError, Welcome
 from peek_platform.vortex.transport.protocol import VortexProtocolMixin, protocol_options
+from peek_platform.vortex.transport.throttle import WrongTokenThrottle
+from peek_platform.web.guard import Admission, take_admission
+from peek_plugin_base.vortex.log_throttle import LogThrottle
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +34,8 @@ class VortexServerProtocol(VortexProtocolMixin, WebSocketServerProtocol):
     """One accepted websocket: waits for a hello, checks it, then carries frames."""
 
     factory: "_ServerFactory"
+    #: The unauthenticated-connection slot this socket holds until its hello is accepted.
+    admission: Optional[Admission] = None
 
     def _vortex_limits(self) -> TransportLimits:
         return self.factory.endpoint.limits
@@ -41,14 +46,31 @@ class VortexServerProtocol(VortexProtocolMixin, WebSocketServerProtocol):
     def _vortex_clock(self) -> IReactorTime:
         return self.factory.endpoint.clock
 
+    def _peer_host(self) -> str:
+        peer = self.transport.getPeer()
+        return str(getattr(peer, "host", peer))
+
     def _on_first_frame(self, data: bytes) -> None:
         endpoint = self.factory.endpoint
+        host = self._peer_host()
+        # A blocked address learns nothing about its token, right or wrong.
+        blocked = endpoint.throttle.refusal(host)
+        if blocked is not None:
+            self.reject(blocked)
+            return
         try:
             hello = Hello.decode(data)
             endpoint.policy.authorise(hello)
         except HelloError as e:
+            if e.code == CloseCode.UNAUTHORISED:
+                block = endpoint.throttle.failed(host)
+                if block:
+                    logger.warning("refusing bus hellos from %s for %gs: %d wrong tokens",
+                                   host, block, endpoint.throttle.failures(host))
             self.reject(e)
             return
+        endpoint.throttle.succeeded(host)
+        self._release_admission()
         conn = VortexConnection(self, hello.name, str(uuid.uuid4()), endpoint.local_name,
                                 self.peer, endpoint.limits)
         self.sendMessage(Welcome(endpoint.local_name, conn.uuid,
@@ -62,7 +84,22 @@ class VortexServerProtocol(VortexProtocolMixin, WebSocketServerProtocol):
         except Exception:
             logger.exception("bus handler failed on the opening of %s", conn)
 
+    def _log_reject(self, error: HelloError) -> None:
+        # Refusals are what an attacker can cause at will: one line per address and code
+        # and interval, then a count.
+        host = self._peer_host()
+        self.factory.endpoint.refusal_log.log(
+            (host, int(error.code)), f"bus connections from {host} refused with "
+            f"{int(error.code)}", "bus connection from %s refused: %s %s", self.peer,
+            int(error.code), error.reason)
+
+    def _release_admission(self) -> None:
+        admission, self.admission = self.admission, None
+        if admission is not None:
+            admission.release()
+
     def _on_closed(self, reason: CloseReason) -> None:
+        self._release_admission()
         conn = self.conn
         if conn is None:
             if not self._rejected:
@@ -83,11 +120,24 @@ class _ServerFactory(WebSocketServerFactory):
 
 
 class _VortexResource(WebSocketResource):
-    """autobahn's resource, minus twisted.web's idle timeout on the socket it takes over."""
+    """autobahn's resource, minus twisted.web's idle timeout on the socket it takes over.
+
+    The socket's unauthenticated-connection slot (see ``peek_platform.web.guard``) moves
+    from the HTTP channel to the websocket, which frees it once its hello is accepted.
+    """
 
     def render(self, request: Request) -> Any:
-        request.channel.setTimeout(None)
-        return super().render(request)
+        channel = request.channel
+        channel.setTimeout(None)
+        admission = take_admission(channel)
+        transport = channel.transport
+        result = super().render(request)
+        protocol = getattr(transport, "protocol", None)
+        if isinstance(protocol, VortexServerProtocol) and protocol.conn is None:
+            protocol.admission = admission
+        elif admission is not None:
+            admission.release()
+        return result
 
 
 class VortexServerEndpoint:
@@ -113,6 +163,10 @@ class VortexServerEndpoint:
         self.limits = limits
         self.handler: VortexHandler = handler or NullHandler()
         self.clock = clock
+        self.throttle = WrongTokenThrottle(
+            limits.wrong_token_attempts, limits.wrong_token_block_seconds,
+            limits.wrong_token_max_block_seconds, clock)
+        self.refusal_log = LogThrottle(logger, clock=clock)
         self._by_uuid: dict[str, VortexConnection] = {}
         self._by_name: dict[str, dict[str, VortexConnection]] = {}
         self._protocols: dict[str, VortexServerProtocol] = {}

@@ -1,6 +1,8 @@
 """Builds the transport's services from a service's config.json (used by each main.py)."""
 
-from peek_platform.config import ServiceConfig
+from typing import Any
+
+from peek_platform.config import ACCEPTING_SERVICES, ServiceConfig
 from peek_platform.vortex.transport.access import AccessPolicy
 from peek_platform.vortex.transport.backoff import Backoff
 from peek_platform.vortex.transport.client import VortexClientService
@@ -22,7 +24,20 @@ def limits_from_config(config: ServiceConfig) -> TransportLimits:
         heartbeat_seconds=config["vortex.heartbeatSeconds"],
         heartbeat_timeout_seconds=config["vortex.heartbeatTimeoutSeconds"],
         hello_timeout_seconds=config["vortex.helloTimeoutSeconds"],
+        slow_consumer_seconds=config["vortex.slowConsumerSeconds"],
+        **_throttle_limits(config),
     )
+
+
+def _throttle_limits(config: ServiceConfig) -> dict[str, Any]:
+    """The wrong-token throttle's settings; only services that accept connections have them."""
+    if config.service not in ACCEPTING_SERVICES:
+        return {}
+    return {
+        "wrong_token_attempts": config["vortex.wrongTokenAttempts"],
+        "wrong_token_block_seconds": config["vortex.wrongTokenBlockSeconds"],
+        "wrong_token_max_block_seconds": config["vortex.wrongTokenMaxBlockSeconds"],
+    }
 
 
 def server_hub_service(config: ServiceConfig) -> VortexHubService:
