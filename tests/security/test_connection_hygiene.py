@@ -73,7 +73,7 @@ def services() -> Iterator[Services]:
         # that stops reading.
         client_cfg["vortex"] = {"maxSubscriptionsPerConnection": SUBSCRIPTION_CAP,
                                 "slowConsumerSeconds": SLOW_CONSUMER, "maxQueuedBytes": 1024,
-                                "heartbeatSeconds": 60, "heartbeatTimeoutSeconds": 60,
+                                "heartbeatSeconds": 60, "heartbeatTimeoutSeconds": 120,
                                 "helloTimeoutSeconds": 60}
         client = start_service("client", home / "client", client_cfg, stops.append)
         yield Services(server, client, server_cfg["httpServer"]["platform"]["sitePort"],
