@@ -11,6 +11,7 @@ _THREAD_SCRIPT = textwrap.dedent(
     """
     import threading
     from twisted.internet import reactor
+    from twisted.internet.defer import DeferredList
     from peek_plugin_base.vortex import deferToThreadWrap
 
     class Provider:
@@ -29,8 +30,8 @@ _THREAD_SCRIPT = textwrap.dedent(
         d.addCallback(lambda r: out.append(("ok", r, Provider.read.__name__)))
         e = broken()
         e.addErrback(lambda f: out.append(("err", f.getErrorMessage(), f.type.__name__)))
-        d.addBoth(lambda _: e)
-        e.addBoth(lambda _: reactor.stop())
+        # Stop only once both have answered, whichever thread finishes first.
+        DeferredList([d, e]).addBoth(lambda _: reactor.stop())
 
     reactor.callWhenRunning(run)
     reactor.callLater(20, reactor.stop)
