@@ -8,9 +8,9 @@ from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.interfaces import IListeningPort
 from twisted.web.resource import Resource
-from twisted.web.server import Site
 
 from peek_platform.plugin.host import PluginHost
+from peek_platform.web.site import PlatformSite
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +76,7 @@ class ListeningSite(Service):
         from twisted.internet import reactor
 
         super().startService()
-        site = Site(self.root)
-        site.noisy = False
+        site = PlatformSite(self.root)
         self._listening = reactor.listenTCP(self.port, site, interface=self.interface)
         logger.info("%s listening on http://%s:%d/", self.name, self.interface, self.port)
 
