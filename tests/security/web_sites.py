@@ -87,18 +87,21 @@ def write_static_plugin(root: Path) -> tuple[Path, Path, str]:
     return static, secret_file, secret
 
 
-def start_sites(tmp: Path) -> Iterator[Sites]:
-    """Start a server and a client with the fixture plugin; stop both afterwards."""
+def start_sites(tmp: Path, server_plugins: tuple[str, ...] = (),
+                umask: int = 0o022) -> Iterator[Sites]:
+    """Start a server (with ``server_plugins`` too) and a client with the fixture plugin,
+    both under ``umask`` (the usual 022, so file modes are the services' own doing); stop
+    both afterwards."""
     plugins = tmp / "plugins"
     static, secret_file, secret = write_static_plugin(plugins)
     server_home, client_home = tmp / "server", tmp / "client"
-    server_cfg = server_config([PLUGIN])
+    server_cfg = server_config([PLUGIN, *server_plugins])
     client_cfg = client_config([PLUGIN], server_home, server_cfg)
-    server = ServiceProcess("server", server_home, server_cfg, pythonpath=plugins)
+    server = _spawn("server", server_home, server_cfg, plugins, umask)
     client = None
     try:
         server.wait_log("Peek server is running", timeout=60)
-        client = ServiceProcess("client", client_home, client_cfg, pythonpath=plugins)
+        client = _spawn("client", client_home, client_cfg, plugins, umask)
         client.wait_log("Peek client is running", timeout=60)
         assert f"Plugin {PLUGIN} started" in client.log(), client.log()
         token_file = server_home / "platform.token"
@@ -117,6 +120,15 @@ def start_sites(tmp: Path) -> Iterator[Sites]:
         if client is not None:
             client.stop()
         server.stop()
+
+
+def _spawn(service: str, home: Path, config: dict[str, Any], plugins: Path,
+           umask: int) -> ServiceProcess:
+    previous = os.umask(umask)  # inherited by the child; ours is restored at once
+    try:
+        return ServiceProcess(service, home, config, pythonpath=plugins)
+    finally:
+        os.umask(previous)
 
 
 @dataclass
