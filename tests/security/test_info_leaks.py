@@ -14,6 +14,7 @@ import autobahn
 import pytest
 import twisted
 
+from peek_platform.celery_glue.sqlite_store import SqliteFile
 from tests.security.web_sites import PLUGIN, Sites, raw_request, start_sites
 
 SITES = ("admin", "platform", "mobile", "desktop")
@@ -114,3 +115,19 @@ def test_log_rotations_are_private(tmp_path: Path) -> None:
     files = sorted(tmp_path.glob("peek-agent.log*"))
     assert [p.name for p in files] == ["peek-agent.log", "peek-agent.log.1"]
     assert {oct(stat.S_IMODE(p.stat().st_mode)) for p in files} == {"0o600"}
+
+
+def test_embedded_broker_files_are_private(tmp_path: Path) -> None:
+    """The embedded Celery broker's and result backend's SQLite files (and their WAL files)
+    are created 0600 under umask 022."""
+    previous = os.umask(0o022)
+    try:
+        store = SqliteFile(tmp_path / "broker.sqlite", "CREATE TABLE IF NOT EXISTS t (x);")
+        store.connection().execute("INSERT INTO t VALUES (1)")
+    finally:
+        os.umask(previous)
+    modes = {p.name: oct(stat.S_IMODE(p.stat().st_mode))
+             for p in sorted(tmp_path.glob("broker.sqlite*"))}
+    store.close()
+    assert modes == dict.fromkeys(
+        ["broker.sqlite", "broker.sqlite-shm", "broker.sqlite-wal"], "0o600")
