@@ -147,9 +147,8 @@ class VortexCodec:
             raise DecodeError(f"message header is not valid JSON: {e}") from None
         if type(header) is not dict:
             raise DecodeError("message header is not a JSON object")
-        head = data[:end]
         # Nesting is never deeper than the bracket count: only walk a header with many.
-        if (head.count(b"{") + head.count(b"[") > MAX_HEADER_DEPTH
+        if (data.count(b"{", 0, end) + data.count(b"[", 0, end) > MAX_HEADER_DEPTH
                 and _nesting_depth(header) > MAX_HEADER_DEPTH):
             raise DecodeError(
                 f"message header nests arrays and objects deeper than {MAX_HEADER_DEPTH} levels"
