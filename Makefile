@@ -20,6 +20,7 @@ run: venv
 test: venv
 	$(PY) -m ruff check .
 	$(PY) -m pytest
+	$(PY) scripts/fuzz/run_fuzz.py --seconds 30
 
 lint: venv
 	$(PY) -m ruff check .

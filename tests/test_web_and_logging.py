@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from twisted.web.resource import Resource, getChildForRequest
 from twisted.web.static import Data, File
 from twisted.web.test.requesthelper import DummyRequest
@@ -39,6 +40,27 @@ def test_plugin_resources_and_static_files_are_served_under_its_name(tmp_path: P
 
     log.rollback()
     assert b"peek_plugin_x" not in root.children
+
+
+@pytest.mark.parametrize("listing", [False, True])
+def test_folders_are_listed_only_when_the_plugin_asks(tmp_path: Path, listing: bool) -> None:
+    """A folder without index.html is a 404, or a listing of its names when the plugin
+    mounted the static folder with list_directories."""
+    static = tmp_path / "static"
+    (static / "sub").mkdir(parents=True)
+    (static / "sub" / "a.js").write_text("1")
+    root = PluginSiteRoot("desktop")
+    root.mount_for("peek_plugin_x", RegistrationLog("peek_plugin_x")).add_static_dir(
+        str(static), list_directories=listing)
+    request = DummyRequest([b"peek_plugin_x", b"sub", b""])
+    body = _render(getChildForRequest(root, request), request)
+    assert (request.responseCode or 200) == (200 if listing else 404)
+    assert (b"a.js" in body) is listing
+
+
+def _render(resource: Resource, request: DummyRequest) -> bytes:
+    result = resource.render(request)
+    return result if isinstance(result, bytes) else b"".join(request.written)
 
 
 def test_static_dir_must_exist(tmp_path: Path) -> None:

@@ -4,12 +4,23 @@ import logging
 import logging.handlers
 import sys
 from pathlib import Path
+from typing import Any
 
 from twisted.logger import STDLibLogObserver, globalLogBeginner
+
+from peek_plugin_base.private_files import ensure_private_file
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 _handlers: list[logging.Handler] = []
+
+
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log whose file (and so each rotation, renamed from it) is mode 0600."""
+
+    def _open(self) -> Any:
+        ensure_private_file(self.baseFilename)
+        return super()._open()
 
 
 def setup_logging(
@@ -20,7 +31,8 @@ def setup_logging(
     rotations_to_keep: int,
     to_stdout: bool,
 ) -> Path:
-    """Log to ``home/peek-<service>.log`` (rotating) and optionally stdout; returns the file."""
+    """Log to ``home/peek-<service>.log`` (rotating, mode 0600) and optionally stdout;
+    returns the file."""
     root = logging.getLogger()
     for handler in _handlers:
         root.removeHandler(handler)
@@ -28,7 +40,7 @@ def setup_logging(
     _handlers.clear()
 
     log_file = home / f"peek-{service}.log"
-    file_handler = logging.handlers.RotatingFileHandler(
+    file_handler = PrivateRotatingFileHandler(
         log_file,
         maxBytes=rotate_size_mb * 1024 * 1024,
         backupCount=rotations_to_keep,

@@ -9,6 +9,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from peek_plugin_base.private_files import ensure_private_file
+
 #: How long a writer waits for another process's write lock before failing.
 BUSY_TIMEOUT_MS = 10_000
 
@@ -27,6 +29,8 @@ class SqliteFile:
         if conn is not None and self._local.pid == os.getpid():
             return conn
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Queued tasks carry plugin data: the file (and SQLite's WAL files) is 0600.
+        ensure_private_file(self.path)
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
                                isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")

@@ -75,8 +75,10 @@ def site_hook_mixin(prefix: str) -> type:
     def add_resource(self: Any, pluginSubPath: bytes, resource: IResource) -> None:
         self._mounts[prefix].add_resource(pluginSubPath, resource)
 
-    def add_static_dir(self: Any, dir: str) -> None:  # noqa: A002 - the contract's name
-        self._mounts[prefix].add_static_dir(dir)
+    def add_static_dir(
+        self: Any, dir: str, listDirectories: bool = False  # noqa: A002 - the contract's name
+    ) -> None:
+        self._mounts[prefix].add_static_dir(dir, list_directories=listDirectories)
 
     def root(self: Any) -> PluginResource:
         return self._mounts[prefix].root

@@ -21,8 +21,8 @@ from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
 from twisted.internet.protocol import Protocol
 from twisted.web.http import HTTPChannel, _GenericHTTPChannelProtocol
 from twisted.web.resource import Resource
-from twisted.web.server import Site
 
+from peek_platform.web.site import PlatformSite
 from peek_plugin_base.vortex.log_throttle import LogThrottle
 
 logger = logging.getLogger(__name__)
@@ -175,8 +175,9 @@ def take_admission(channel: Any) -> Optional[Admission]:
     return admission
 
 
-class GuardedSite(Site):
-    """A twisted.web Site that applies a ConnectionGate and a request-header deadline."""
+class GuardedSite(PlatformSite):
+    """A quiet twisted.web Site (no Server header) applying a ConnectionGate and a
+    request-header deadline."""
 
     def __init__(
         self,

@@ -1,6 +1,7 @@
 """A site root where each plugin owns ``/<pluginName>/`` and its mounts are undone on unload."""
 
 import os
+from typing import Optional
 
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request
@@ -9,26 +10,69 @@ from twisted.web.static import File
 from peek_plugin_base.registrations import RegistrationLog
 
 
+class StaticFolder(File):
+    """A folder served read-only that no request can leave.
+
+    Twisted's ``File`` already refuses children containing ``/`` or naming ``..``; this
+    also refuses NUL bytes and anything whose real path (symlinks resolved) lies outside
+    the folder the plugin registered, and lists directories only when asked to.
+    """
+
+    indexNames = ["index.html"]
+
+    def __init__(self, path: str, root: Optional[str] = None,
+                 list_directories: bool = False) -> None:
+        super().__init__(path)
+        #: The registered folder, symlinks resolved: nothing outside it is served.
+        self.root = os.path.realpath(root if root is not None else path)
+        self.list_directories = list_directories
+
+    def contains(self, path: str) -> bool:
+        """Whether ``path`` (symlinks resolved) is the registered folder or inside it."""
+        real = os.path.realpath(path)
+        return real == self.root or real.startswith(self.root + os.sep)
+
+    def getChild(self, path: bytes, request: Request) -> IResource:  # noqa: N802 - twisted API
+        if b"\x00" in path:
+            return self.childNotFound
+        child = super().getChild(path, request)
+        if isinstance(child, File) and not self.contains(child.path):
+            return self.childNotFound
+        return child
+
+    def directoryListing(self) -> IResource:  # noqa: N802 - twisted API
+        # A listing shows every name in the folder: only a plugin that asks gets one.
+        if self.list_directories:
+            return super().directoryListing()
+        return self.childNotFound
+
+    def createSimilarFile(self, path: str) -> "StaticFolder":  # noqa: N802 - twisted API
+        similar = StaticFolder(path, self.root, self.list_directories)
+        similar.indexNames = self.indexNames[:]
+        return similar
+
+
 class PluginResource(Resource):
-    """A plugin's root on a site: resources it mounted, then its static directories."""
+    """A plugin's root on a site: resources it mounted, then its static folders."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.static_dirs: list[str] = []
+        self.static_folders: list[StaticFolder] = []
 
     def getChild(self, path: bytes, request: Request) -> IResource:  # noqa: N802 - twisted API
-        name = path.decode("utf-8", "replace")
-        for directory in self.static_dirs:
-            candidate = os.path.join(directory, name)
-            if name and os.path.exists(candidate):
-                return File(candidate)
+        if path == b"":  # "/<pluginName>/" is the plugin's root page, as "/<pluginName>" is
+            return self
+        for folder in self.static_folders:
+            child = folder.getChild(path, request)
+            if child is not folder.childNotFound:
+                return child
         return super().getChild(path, request)
 
     def render_GET(self, request: Request) -> bytes:  # noqa: N802 - twisted API
-        for directory in self.static_dirs:
-            index = os.path.join(directory, "index.html")
-            if os.path.isfile(index):
-                return File(index).render_GET(request)
+        for folder in self.static_folders:
+            page = folder.getChild(b"", request)  # its index.html (or listing, if asked for)
+            if page is not folder.childNotFound:
+                return page.render(request)  # type: ignore[no-any-return]
         request.setResponseCode(404)
         return b"Not found"
 
@@ -84,8 +128,9 @@ class PluginMount:
             sub_path = sub_path.encode()
         self.root.putChild(sub_path, resource)
 
-    def add_static_dir(self, directory: str) -> None:
-        """Serve the files of ``directory`` below ``/<pluginName>/``."""
+    def add_static_dir(self, directory: str, list_directories: bool = False) -> None:
+        """Serve the files of ``directory`` below ``/<pluginName>/``; folders are listed
+        only with ``list_directories``."""
         if not os.path.isdir(directory):
             raise NotADirectoryError(f"static resource directory {directory} does not exist")
-        self.root.static_dirs.append(directory)
+        self.root.static_folders.append(StaticFolder(directory, list_directories=list_directories))

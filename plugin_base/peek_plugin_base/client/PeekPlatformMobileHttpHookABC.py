@@ -17,8 +17,15 @@ class PeekPlatformMobileHttpHookABC(metaclass=ABCMeta):
         """Serve ``resource`` at ``/<pluginName>/<pluginSubPath>``."""
 
     @abstractmethod
-    def addMobileStaticResourceDir(self, dir: str) -> None:  # noqa: A002 - seed's name
-        """Serve the files under ``dir`` below ``/<pluginName>/``."""
+    def addMobileStaticResourceDir(
+        self, dir: str, listDirectories: bool = False  # noqa: A002 - seed's name
+    ) -> None:
+        """Serve the files under ``dir`` below ``/<pluginName>/``.
+
+        Nothing outside ``dir`` is reachable (no ``..``, encoded slashes, or symlinks
+        pointing out of it); a folder's ``index.html`` is its page, and folders without
+        one are listed only if ``listDirectories`` is true (404 otherwise).
+        """
 
     @property
     @abstractmethod

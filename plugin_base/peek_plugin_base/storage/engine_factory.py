@@ -6,9 +6,9 @@ Two things differ from a plain ``create_engine``:
   (``postgresql+psycopg://``); URLs naming a driver are kept.
 * SQLite has no schemas, so each schema is an attached database file beside the main file:
   schema ``pl_tutorial`` of ``/home/peek.sqlite`` is ``/home/peek.pl_tutorial.sqlite``,
-  attached on every new connection. SQLite's driver is also switched to explicit
-  transactions (``BEGIN`` is sent when SQLAlchemy begins) so DDL is transactional and a
-  failed migration rolls back, as it does on PostgreSQL.
+  attached on every new connection. Database files are created 0600. SQLite's driver
+  is also switched to explicit transactions (``BEGIN`` is sent when SQLAlchemy begins)
+  so DDL is transactional and a failed migration rolls back, as it does on PostgreSQL.
 """
 
 import re
@@ -19,6 +19,7 @@ from typing import Any, Optional
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
+from peek_plugin_base.private_files import ensure_private_file
 from peek_plugin_base.storage.StorageErrors import SchemaNameError
 
 #: Schema names are SQL identifiers we quote ourselves, so keep them plain.
@@ -75,6 +76,10 @@ def make_engine(
     for _schema, path in attached:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            ensure_private_file(path)
+    if parsed.database and parsed.database != ":memory:" and not parsed.query.get("uri"):
+        # Created by us, not by SQLite, so the database (and its journals) is 0600.
+        ensure_private_file(parsed.database)
     connect_args = dict(args.pop("connect_args", {}))
     # Threads share the pool; SQLAlchemy serialises use of each connection.
     connect_args.setdefault("check_same_thread", False)

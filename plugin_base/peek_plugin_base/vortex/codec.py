@@ -26,6 +26,9 @@ from peek_plugin_base.vortex.tuples import (
 
 #: The format version written in every header; a receiver rejects any other.
 WIRE_VERSION = 1
+#: Deepest nesting of arrays and objects a header may hold (the header object is level 1).
+#: Routing walks ``f`` recursively, so deeper headers are refused as they are read.
+MAX_HEADER_DEPTH = 32
 DEFLATE = "deflate"
 
 _HEADER_OPTS = orjson.OPT_PASSTHROUGH_DATETIME
@@ -69,7 +72,8 @@ class VortexCodec:
     =====  =====================================================================
 
     Header values are JSON-native (strings, numbers, booleans, null, arrays, objects with
-    string keys); non-finite floats in the header become ``null``.
+    string keys); non-finite floats in the header become ``null``. A header nests arrays
+    and objects at most ``MAX_HEADER_DEPTH`` (32) levels deep, counting itself.
 
     ``BODY`` is empty when the payload has no tuples. Otherwise it is UTF-8 JSON (after
     inflating when ``z`` says so)::
@@ -143,6 +147,12 @@ class VortexCodec:
             raise DecodeError(f"message header is not valid JSON: {e}") from None
         if type(header) is not dict:
             raise DecodeError("message header is not a JSON object")
+        # Nesting is never deeper than the bracket count: only walk a header with many.
+        if (data.count(b"{", 0, end) + data.count(b"[", 0, end) > MAX_HEADER_DEPTH
+                and _nesting_depth(header) > MAX_HEADER_DEPTH):
+            raise DecodeError(
+                f"message header nests arrays and objects deeper than {MAX_HEADER_DEPTH} levels"
+            )
         get = header.get
         if get("v") != WIRE_VERSION:
             raise DecodeError(
@@ -523,6 +533,24 @@ class _BodyDecoder:
         except (ValueError, ArithmeticError) as e:
             raise DecodeError(f"bad tagged value {tag!r}: {e}") from None
         raise DecodeError(f"unknown tagged value {tag!r}")
+
+
+def _nesting_depth(value: Any) -> int:
+    """How deeply arrays and objects nest in a parsed JSON value (a scalar is 0)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        itype = type(item)
+        if itype is dict:
+            children = item.values()
+        elif itype is list:
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def _is_plain(value: Any) -> bool:

@@ -136,7 +136,7 @@ def _decode_object(data: bytes, kind: str) -> dict[str, Any]:
         raise HelloError(CloseCode.HELLO_MALFORMED, f"{kind} larger than {HELLO_MAX_BYTES} bytes")
     try:
         body = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # deep nesting: RecursionError
         raise HelloError(CloseCode.HELLO_MALFORMED,
                          f"first frame must be a JSON {kind}") from None
     if not isinstance(body, dict) or body.get("vortex") != kind:

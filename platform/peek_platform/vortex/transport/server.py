@@ -113,20 +113,28 @@ class _ServerFactory(WebSocketServerFactory):
     protocol = VortexServerProtocol
 
     def __init__(self, endpoint: "VortexServerEndpoint") -> None:
-        super().__init__()
+        # server=None: the upgrade response names no software and version.
+        super().__init__(server=None)
         self.endpoint = endpoint
         self.noisy = False
-        self.setProtocolOptions(**protocol_options(endpoint.limits))
+        self.setProtocolOptions(**protocol_options(endpoint.limits), webStatus=False)
 
 
 class _VortexResource(WebSocketResource):
-    """autobahn's resource, minus twisted.web's idle timeout on the socket it takes over.
+    """autobahn's resource, minus twisted.web's idle timeout on the socket it takes over,
+    answering anything but a websocket upgrade with a plain 426.
 
     The socket's unauthenticated-connection slot (see ``peek_platform.web.guard``) moves
     from the HTTP channel to the websocket, which frees it once its hello is accepted.
     """
 
     def render(self, request: Request) -> Any:
+        if b"websocket" not in (request.getHeader(b"upgrade") or b"").lower():
+            # autobahn would answer a plain GET with a page naming its version.
+            request.setResponseCode(426)
+            request.setHeader(b"upgrade", b"websocket")
+            request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+            return b"Upgrade Required: this is the bus websocket endpoint.\n"
         channel = request.channel
         channel.setTimeout(None)
         admission = take_admission(channel)
