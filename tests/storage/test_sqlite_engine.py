@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import declarative_base
 
@@ -16,7 +17,7 @@ from peek_plugin_base.storage.engine_factory import (
     SQLITE_BEGIN_OPTION,
     sqlite_schema_file,
 )
-from peek_plugin_base.worker.CeleryDbConn import _makeWorkerEngine, configureWorkerDb
+from peek_plugin_base.worker.CeleryDbConn import _makeWorkerEngine
 
 #: The documented default: a transaction waits 30 s for a lock before failing.
 DEFAULT_BUSY_MS = 30_000
@@ -91,7 +92,7 @@ def test_worker_engine_sets_up_the_schema_files_it_attaches(tmp_path: Path) -> N
     is switched to WAL, with the same busy timeout as the server's connections."""
     main = tmp_path / "peek.sqlite"
     sqlite3.connect(main).close()
-    url = configureWorkerDb(f"sqlite:///{main}", {})
+    url = make_url(f"sqlite:///{main}")
     legacy = sqlite_schema_file(url, "pl_legacy")
     with sqlite3.connect(legacy) as plain:
         plain.execute("CREATE TABLE t (id INTEGER)")
