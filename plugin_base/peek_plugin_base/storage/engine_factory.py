@@ -240,21 +240,21 @@ def make_engine(
                 f"execution option {SQLITE_BEGIN_OPTION}={mode!r}: use one of {_BEGIN_MODES}")
         statement = f"BEGIN {mode}"
         dbapi_connection = connection.connection.dbapi_connection
-        queued = (
-            mode != "DEFERRED"
-            and writer is not None
-            # A caller's own driver factory has no queue: SQLite's busy timeout only.
-            and isinstance(dbapi_connection, PeekSqliteConnection)
+        # A caller's own driver factory has no queue: SQLite's busy timeout only.
+        queue = (
+            writer
+            if mode != "DEFERRED" and isinstance(dbapi_connection, PeekSqliteConnection)
+            else None
         )
-        if queued:
+        if queue is not None:
             try:
-                dbapi_connection.take_writer_lock(writer, timeout)
+                dbapi_connection.take_writer_lock(queue, timeout)
             except SqliteWriteLockTimeout as e:
                 raise OperationalError(statement, None, e) from e
         try:
             connection.exec_driver_sql(statement)
         except BaseException:
-            if queued:
+            if queue is not None:
                 dbapi_connection.release_writer_lock()
             raise
 
