@@ -1,4 +1,2 @@
-"""Regression tests for the findings of the attack run on cf1af6c.
-
-One module per finding, with real processes and sockets.
-"""
+"""Regression tests for the findings of the attack run on cf1af6c: one module per finding,
+real processes and sockets."""
