@@ -114,6 +114,13 @@ def _is_engine_args(value: Any) -> Optional[str]:
         isinstance(k, str) and k.isidentifier() for k in value
     ):
         return f"must be an object of create_engine keyword arguments, got {value!r}"
+    connect_args = value.get("connect_args", {})
+    if not isinstance(connect_args, dict):
+        return f"connect_args must be an object of driver arguments, got {connect_args!r}"
+    timeout = connect_args.get("timeout", 1)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        return (f"connect_args.timeout (seconds a transaction waits for a database lock) "
+                f"must be a positive number, got {timeout!r}")
     return None
 
 

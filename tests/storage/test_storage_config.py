@@ -28,6 +28,17 @@ def test_engine_args_must_be_keyword_arguments(tmp_path: Path) -> None:
         ServiceConfig.load("server", tmp_path)
 
 
+@pytest.mark.parametrize("connect_args", [[1], {"timeout": "30"}, {"timeout": 0},
+                                          {"timeout": True}])
+def test_lock_timeout_must_be_positive_seconds(tmp_path: Path, connect_args: object) -> None:
+    """A connect_args that is not an object, or a lock timeout that is not a positive number
+    of seconds, is reported with the key and what is wrong."""
+    config = {"sqlalchemy": {"engineArgs": {"connect_args": connect_args}}}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ConfigValidationError, match="sqlalchemy.engineArgs.*connect_args"):
+        ServiceConfig.load("server", tmp_path)
+
+
 def test_urls_map_to_psycopg_and_schema_files() -> None:
     """Bare PostgreSQL URLs use psycopg 3; SQLite schemas are files beside the main file."""
     assert normalise_url("postgresql://u@h/db").drivername == "postgresql+psycopg"

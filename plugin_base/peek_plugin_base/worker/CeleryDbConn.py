@@ -31,7 +31,9 @@ connection, so plugin tables are queried with the same schema-qualified metadata
 PostgreSQL. Every schema file in the folder is attached when a connection is checked out,
 including schemas the server migrated after the worker started. SQLite attaches at most
 10 databases per connection (its usual build limit); schemas beyond it are skipped with a
-warning, so use PostgreSQL with more storage plugins than that.
+warning, so use PostgreSQL with more storage plugins than that. The worker's SQLite
+connections are set up like the server's (WAL, immediate transactions, busy timeout), so
+worker processes and the server wait for each other's writes instead of failing.
 """
 
 import logging
@@ -49,6 +51,7 @@ from sqlalchemy.orm import Session
 from peek_plugin_base.storage.DbConnection import DbConnection
 from peek_plugin_base.storage.engine_factory import (
     SCHEMA_NAME_PATTERN,
+    configure_sqlite_database,
     make_engine,
     normalise_url,
 )
@@ -147,6 +150,7 @@ def _makeWorkerEngine(url: URL, engineArgs: dict[str, Any]) -> Engine:
                     _warnAttachLimit(limit, schema)
                     continue
                 cursor.execute(f'ATTACH DATABASE ? AS "{schema}"', (str(path),))
+                configure_sqlite_database(cursor, schema)
                 attached.add(schema)
         finally:
             cursor.close()

@@ -72,7 +72,10 @@ class StringIntController(TupleActionProcessorDelegateABC):
         return result
 
     def _row(self, session: Session, stringIntId: Any) -> StringIntTuple:
-        row = session.get(StringIntTuple, stringIntId)
+        # Locked until the commit: two actions on one row must not both read the old value
+        # and write over each other (PostgreSQL's FOR UPDATE; SQLite transactions already
+        # take the write lock at BEGIN).
+        row = session.get(StringIntTuple, stringIntId, with_for_update=True)
         if row is None:
             raise StringIntRowMissingError(f"there is no StringInt row with id {stringIntId!r}")
         return row
