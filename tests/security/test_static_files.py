@@ -84,3 +84,13 @@ def test_files_inside_the_folder_are_served(sites: Sites, site: str) -> None:
         if (response.status, response.body) != (200, content):
             wrong.append((target, response.status))
     assert wrong == [], f"{site} site"
+
+
+def test_undecodable_segments_do_not_flood_the_log(sites: Sites) -> None:
+    """A path segment that is not UTF-8 (``%ff``) answers 404 and leaves no log line:
+    Twisted's File logs an error for each one, which a client could repeat endlessly."""
+    statuses = {raw_request(sites.ports[site], f"/{PLUGIN}/%ff{n}.js").status
+                for site in SITES for n in range(20)}
+    assert statuses == {404}
+    logs = sites.server.log() + sites.client.log()
+    assert "Could not decode path segment" not in logs

@@ -35,6 +35,11 @@ class StaticFolder(File):
     def getChild(self, path: bytes, request: Request) -> IResource:  # noqa: N802 - twisted API
         if b"\x00" in path:
             return self.childNotFound
+        try:
+            path.decode("utf-8")
+        except UnicodeDecodeError:
+            # File logs an error per undecodable segment: a client could flood the log.
+            return self.childNotFound
         child = super().getChild(path, request)
         if isinstance(child, File) and not self.contains(child.path):
             return self.childNotFound
