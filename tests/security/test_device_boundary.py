@@ -7,8 +7,8 @@ over real websockets, and a service peer holding the platform token.
 
 import shutil
 import tempfile
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Optional, Union
 
 from peek_plugin_tutorial._private.server.admin_backend.StringIntTableHandler import filtKey
@@ -16,6 +16,7 @@ from peek_plugin_tutorial._private.storage.StringIntTuple import StringIntTuple
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import TestCase
 
+from peek_platform.vortex.bridge import BusBridge
 from peek_plugin_base.PeekVortexUtil import (
     peekAgentName,
     peekClientName,
@@ -32,7 +33,6 @@ from peek_plugin_base.vortex import (
     PayloadRouter,
     RemoteError,
 )
-from peek_platform.vortex.bridge import BusBridge
 from tests.e2e.devices_data import BusPeer, client_config, server_config, start_service
 from tests.security.boundary_probe import PLUGIN_SOURCE, WHO_AM_I, serviceOnly
 from tests.support import write_plugin

@@ -1,9 +1,6 @@
 """TupleActionProcessorProxy: the client service's relay of device actions to the server."""
 
-import logging
 from typing import Any, Optional
-
-from twisted.python.failure import Failure
 
 from peek_plugin_base.registrations import record_registration
 from peek_plugin_base.vortex.actions import action_filt
@@ -15,8 +12,6 @@ from peek_plugin_base.vortex.call_support import (
 )
 from peek_plugin_base.vortex.payload import PayloadEnvelope
 from peek_plugin_base.vortex.router import PayloadEndpoint, PayloadRouter, default_router
-
-logger = logging.getLogger(__name__)
 
 
 class TupleActionProcessorProxy:

@@ -1,4 +1,4 @@
-"""DeviceForwarder: the client service's explicit, declared list of messages devices may send upstream."""
+"""DeviceForwarder: the client service's declared list of messages devices may send upstream."""
 
 import logging
 from collections.abc import Iterable
