@@ -78,6 +78,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_REPLY_TIMEOUT = 30.0
 
 _NEVER = float("inf")
+# Builds an Originator without NamedTuple's Python-level __new__: once per delivered message.
+_tuple_new = tuple.__new__
 
 #: The error code a refused device message is answered with (see AccessDeniedError).
 _ACCESS_DENIED = "AccessDeniedError"
@@ -308,7 +310,9 @@ class PayloadRouter:
                 self._refuse_device(envelope, sender)
                 return
             # Whatever the device wrote in 'o' is replaced: it speaks only for itself.
-            envelope.originator = Originator(sender.vortex_name, sender.vortex_uuid, True)
+            envelope.originator = _tuple_new(
+                Originator, (sender.vortex_name, sender.vortex_uuid, True)
+            )
         elif dest is not None and self.local_vortex_names and dest not in self.local_vortex_names:
             logger.warning(
                 "Dropped a message for vortex %r from %s: not for this process",
@@ -363,8 +367,8 @@ class PayloadRouter:
             return
         origin = envelope.originator
         if origin is None:
-            origin = envelope.originator = Originator(
-                sender.vortex_name, sender.vortex_uuid, False
+            origin = envelope.originator = _tuple_new(
+                Originator, (sender.vortex_name, sender.vortex_uuid, False)
             )
         respond = self._responder(envelope, sender)
         for endpoint in endpoints:
