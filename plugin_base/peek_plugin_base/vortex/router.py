@@ -61,6 +61,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.python.failure import Failure
 
 from peek_plugin_base.registrations import record_registration
+from peek_plugin_base.vortex.call_errors import AccessDeniedError
 from peek_plugin_base.vortex.errors import (
     ConnectionLostError,
     NoEndpointError,
@@ -81,8 +82,8 @@ _NEVER = float("inf")
 # Builds an Originator without NamedTuple's Python-level __new__: once per delivered message.
 _tuple_new = tuple.__new__
 
-#: The error code a refused device message is answered with (see AccessDeniedError).
-_ACCESS_DENIED = "AccessDeniedError"
+#: The error code a refused device message is answered with.
+_ACCESS_DENIED = AccessDeniedError.__name__
 #: Refusals are logged once per connection; the memory of who was logged is bounded.
 _REFUSALS_REMEMBERED = 4096
 
