@@ -102,7 +102,8 @@ class PayloadEnvelope:
 
     __slots__ = (
         "filt", "encodedPayload", "result", "error", "messageId", "replyToId",
-        "destVortexName", "destVortexUuid", "compression", "inflatedSize", "originator",
+        "destVortexName", "destVortexUuid", "compression", "inflatedSize", "_originator",
+        "_sender",
     )
 
     def __init__(
@@ -129,7 +130,31 @@ class PayloadEnvelope:
         self.destVortexUuid = destVortexUuid
         self.compression = compression
         self.inflatedSize = inflatedSize
-        self.originator = originator
+        self._originator = originator
+        # The service connection a received envelope came from, when it carried no stamp:
+        # the stamp is then built from it only if someone asks (most handlers never do).
+        self._sender: Any = None
+
+    @property
+    def originator(self) -> Optional[Originator]:
+        """Who really sent this message (see :class:`Originator`); None if nobody knows."""
+        origin = self._originator
+        if origin is None:
+            sender = self._sender
+            if sender is not None:
+                origin = self._originator = Originator(
+                    sender.vortex_name, sender.vortex_uuid, False
+                )
+        return origin
+
+    @originator.setter
+    def originator(self, value: Optional[Originator]) -> None:
+        self._originator = value
+        self._sender = None
+
+    def stamp_sender(self, sender: Any) -> None:
+        """Mark a received envelope without a stamp as sent by service connection ``sender``."""
+        self._sender = sender
 
     def header(self) -> dict[str, Any]:
         """The header dict as written on the wire (absent fields omitted)."""
@@ -152,8 +177,8 @@ class PayloadEnvelope:
                 raise EncodeError("a compressed envelope needs compression 'deflate' and a size")
             header["z"] = self.compression
             header["n"] = self.inflatedSize
-        if self.originator is not None:
-            header["o"] = list(self.originator)
+        if self._originator is not None:
+            header["o"] = list(self._originator)
         return header
 
     def toVortexMsg(self, codec: Optional[VortexCodec] = None) -> bytes:
@@ -181,7 +206,8 @@ class PayloadEnvelope:
         envelope.compression = get("z")
         envelope.inflatedSize = get("n")
         origin = get("o")
-        envelope.originator = Originator(*origin) if origin is not None else None
+        envelope._originator = Originator(*origin) if origin is not None else None
+        envelope._sender = None
         return envelope
 
     def decodePayload(self, codec: Optional[VortexCodec] = None) -> Payload:

@@ -79,7 +79,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_REPLY_TIMEOUT = 30.0
 
 _NEVER = float("inf")
-# Builds an Originator without NamedTuple's Python-level __new__: once per delivered message.
+# Builds an Originator without NamedTuple's Python-level __new__ (once per device message).
 _tuple_new = tuple.__new__
 
 #: The error code a refused device message is answered with.
@@ -351,7 +351,7 @@ class PayloadRouter:
     def deliver(self, envelope: PayloadEnvelope, sender: VortexSender) -> None:
         """Deliver a parsed envelope: to its pending request, or to matching endpoints.
 
-        An envelope without an ``originator`` is stamped as the sender's own.
+        An envelope without an ``originator`` is the sender's own.
         """
         if envelope.replyToId is not None and self._resolve_reply(envelope, sender):
             return
@@ -366,19 +366,21 @@ class PayloadRouter:
                 self.send_reply(envelope, PayloadEnvelope(filt=envelope.filt, error=error),
                                 sender)
             return
-        origin = envelope.originator
+        origin = envelope._originator
         if origin is None:
-            origin = envelope.originator = _tuple_new(
-                Originator, (sender.vortex_name, sender.vortex_uuid, False)
-            )
+            # The sender itself is the originator; the stamp is built only if asked for.
+            envelope._sender = sender
+            name, uuid = sender.vortex_name, sender.vortex_uuid
+        else:
+            name, uuid = origin[0], origin[1]
         respond = self._responder(envelope, sender)
         for endpoint in endpoints:
             if not endpoint.active:
                 continue  # shut down by a handler earlier in this same dispatch
             accept = endpoint.accept_only
-            if accept is not None and origin.vortexName not in accept:
+            if accept is not None and name not in accept:
                 continue
-            self._call(endpoint, envelope, sender, respond)
+            self._call(endpoint, envelope, sender, respond, name, uuid)
 
     def _responder(self, request: PayloadEnvelope, sender: VortexSender) -> Callable[..., None]:
         def send_response(response: Outgoing, *args: Any, **kwargs: Any) -> None:
@@ -392,13 +394,14 @@ class PayloadRouter:
         envelope: PayloadEnvelope,
         sender: VortexSender,
         respond: Callable[..., None],
+        vortexName: str,
+        vortexUuid: str,
     ) -> None:
         try:
-            origin = envelope.originator
             result = endpoint.callback(
                 payloadEnvelope=envelope,
-                vortexName=origin.vortexName,  # type: ignore[union-attr]
-                vortexUuid=origin.vortexUuid,  # type: ignore[union-attr]
+                vortexName=vortexName,
+                vortexUuid=vortexUuid,
                 sendResponse=respond,
             )
         except Exception as e:
