@@ -214,8 +214,9 @@ def run_rpc_client(args: argparse.Namespace) -> None:
 def run_proxy(args: argparse.Namespace) -> None:
     name = PeekVortexUtil.peekClientName
     router = default_router()
-    bridge = BusBridge(router, name, forward_foreign=True)
-    devices = VortexServerEndpoint(name, AccessPolicy.for_devices(), handler=bridge)
+    bridge = BusBridge(router, name)
+    devices = VortexServerEndpoint(
+        name, AccessPolicy.for_devices(), handler=bridge.device_handler)
     TupleDataObservableProxyHandler(OBSERVABLE, PeekVortexUtil.peekServerName)
     url = f"ws://{LOOPBACK}:{args.port}/vortexws"
     service = VortexClientService(

@@ -303,24 +303,25 @@ class FuzzSender:
 
 
 def run_router(data: bytes) -> None:
-    """Feed one message to fresh routers (forwarding foreign messages or not) from a service
-    and from a device; handlers decode, echo and fail the way plugins do."""
-    for forward_foreign in (False, True):
-        for sender in (FuzzSender("peek-client", "c1"), FuzzSender("peek-mobile", "d1")):
-            _RouterRun(forward_foreign, sender).receive(data)
+    """Feed one message to fresh routers from a service connection and from a device
+    connection (the device boundary applies); handlers decode, echo and fail the way
+    plugins do."""
+    for device, sender in ((False, FuzzSender("peek-client", "c1")),
+                           (True, FuzzSender("peek-mobile", "d1"))):
+        _RouterRun(device, sender).receive(data)
     if RECORDER.failures:
         failure, RECORDER.failures[:] = RECORDER.failures[0], []
         raise OutsideContractError(f"a log record could not be formatted: {failure!r}") from failure
 
 
 class _RouterRun:
-    def __init__(self, forward_foreign: bool, sender: FuzzSender) -> None:
+    def __init__(self, device: bool, sender: FuzzSender) -> None:
+        self.device = device
         self.sender = sender
         self.sent: list[tuple[Any, bytes]] = []
         self.unexpected: list[BaseException] = []
         self.router = PayloadRouter(send=self.send, clock=Clock(),
-                                    local_vortex_names=(LOCAL_NAME,),
-                                    forward_foreign=forward_foreign)
+                                    local_vortex_names=(LOCAL_NAME,))
         # A request waiting on this connection, so replies (header "r") have a match.
         waiting = self.router.request(Payload({"key": "fuzz.reply"}), sender, timeout=5)
         waiting.addErrback(lambda _: None)
@@ -363,7 +364,7 @@ class _RouterRun:
     def receive(self, data: bytes) -> None:
         data = data.replace(PENDING_ID.encode(), (self.pending_id or "").encode())
         try:
-            self.router.receive(data, self.sender)
+            self.router.receive(data, self.sender, device=self.device)
         finally:
             if self.unexpected:
                 raise OutsideContractError(f"a handler step raised {self.unexpected[0]!r}") \

@@ -45,9 +45,13 @@ def client_config(enabled: list[str], server_home: Path, server: dict[str, Any])
 
 
 def start_service(service: str, home: Path, config: dict[str, Any],
-                  cleanups: Callable[..., Any]) -> ServiceProcess:
-    """Start ``run_peek_<service>``, wait until it is running, stop it at cleanup."""
-    process = ServiceProcess(service, home, config)
+                  cleanups: Callable[..., Any],
+                  pythonpath: Optional[Path] = None) -> ServiceProcess:
+    """Start ``run_peek_<service>``, wait until it is running, stop it at cleanup.
+
+    ``pythonpath``: a folder of fixture plugins to import (the repository is added too).
+    """
+    process = ServiceProcess(service, home, config, pythonpath)
     cleanups(process.stop)
     process.wait_log(f"Peek {service} is running", timeout=60)
     return process

@@ -11,6 +11,7 @@ from peek_plugin_base.vortex import (
     DecodeError,
     LocalSender,
     NoTransportError,
+    Originator,
     Payload,
     PayloadEndpoint,
     PayloadEnvelope,
@@ -204,19 +205,76 @@ def test_send_response_with_bytes_rewrites_only_the_header(router, peer):
 
 
 def test_messages_for_other_vortexes(peer):
-    """A message addressed to another vortex is not delivered here: dropped, or forwarded
-    byte for byte when the router forwards."""
+    """A message addressed to another vortex is not delivered here and never forwarded."""
     sent = Sent()
     router = PayloadRouter(send=sent, local_vortex_names=("peek-client",))
     _, calls = listen(router, {"key": "k"})
     data = Payload({"key": "k"}, [Item(n=1)]).toVortexMsg(destVortexName="peek-server")
     router.receive(data, peer)
     assert calls == [] and sent.messages == []
-    router.forward_foreign = True
-    router.receive(data, peer)
-    assert sent.messages == [("peek-server", data)] and calls == []
     router.receive(Payload({"key": "k"}).toVortexMsg(destVortexName="peek-client"), peer)
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize("header", [
+    {"destVortexName": "peek-server"}, {"destVortexName": "peek-agent"},
+    {"destVortexName": "peek-mobile"}, {"destVortexUuid": "another-connection"},
+    {"destVortexName": "peek-client", "destVortexUuid": "another-connection"},
+])
+def test_device_may_only_address_this_process(header):
+    """A device's request addressed past this process reaches no endpoint and nothing is
+    sent on: it gets an AccessDeniedError reply naming what it addressed."""
+    sent = Sent()
+    router = PayloadRouter(send=sent, local_vortex_names=("peek-client",))
+    _, calls = listen(router, {"key": "k"})
+    device = LocalSender("peek-mobile", "device-1")
+    data = Payload({"key": "k"}).toVortexMsg(messageId="m1", **header)
+    router.receive(data, device, device=True)
+    assert calls == []
+    [(destination, data)] = sent.messages
+    reply = PayloadEnvelope.fromVortexMsg(data)
+    assert destination is device and reply.replyToId == "m1"
+    code, message = reply.error
+    target = header.get("destVortexUuid") or header["destVortexName"]
+    assert code == "AccessDeniedError" and target in message and "peek-client" in message
+
+
+def test_originator_stamped_by_first_hop_kept_from_services_replaced_for_devices():
+    """Handlers see the originator: the connection itself for a fresh message, the stamp a
+    service connection forwarded, and never a stamp a device wrote."""
+    router = PayloadRouter(send=Sent(), local_vortex_names=("peek-server",))
+    _, calls = listen(router, {"key": "k"})
+    client = LocalSender("peek-client", "client-1")
+    forged = Originator("peek-client", "client-1", False)
+    router.receive(msg({"key": "k"}), client)
+    router.receive(Payload({"key": "k"}).toVortexMsg(
+        originator=Originator("peek-mobile", "device-9", True)), client)
+    router.receive(Payload({"key": "k"}).toVortexMsg(originator=forged),
+                   LocalSender("peek-mobile", "device-1"), device=True)
+    assert [(c[0].originator, c[1], c[2]) for c in calls] == [
+        (Originator("peek-client", "client-1", False), "peek-client", "client-1"),
+        (Originator("peek-mobile", "device-9", True), "peek-mobile", "device-9"),
+        (Originator("peek-mobile", "device-1", True), "peek-mobile", "device-1"),
+    ]
+
+
+def test_accept_only_checks_the_originator():
+    """acceptOnlyFromVortex="peek-client" refuses a device's message a client forwarded."""
+    router = PayloadRouter(send=Sent(), local_vortex_names=("peek-server",))
+    _, calls = listen(router, {"key": "k"}, acceptOnlyFromVortex="peek-client")
+    client = LocalSender("peek-client", "client-1")
+    router.receive(Payload({"key": "k"}).toVortexMsg(
+        originator=Originator("peek-mobile", "device-9", True)), client)
+    assert calls == []
+    router.receive(msg({"key": "k"}), client)
+    assert len(calls) == 1
+
+
+def test_bad_originator_header_is_a_decode_error(router, peer):
+    """Header 'o' must be [name, uuid, is device]; anything else is refused as malformed."""
+    for bad in (b'"x"', b'["a","b"]', b'["a","b",1]', b'[1,"b",true]'):
+        with pytest.raises(DecodeError, match="'o'"):
+            router.receive(b'{"v":1,"f":{"key":"k"},"o":' + bad + b'}\n', peer)
 
 
 def test_malformed_message_raises_to_transport_and_delivers_nothing(router, peer):

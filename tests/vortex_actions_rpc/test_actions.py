@@ -17,6 +17,7 @@ from peek_plugin_base.vortex import (
     ActionOutcomeUnavailableError,
     ActionTimeoutError,
     InvalidActionError,
+    Originator,
     Payload,
     PayloadEndpoint,
     PayloadEnvelope,
@@ -285,11 +286,13 @@ def test_dedupe_memory_is_bounded_in_size(bus: MemoryBus, store: Store) -> None:
 def test_proxy_relays_device_actions_and_answers_without_reencoding(
     bus: MemoryBus, store: Store
 ) -> None:
-    """device -> client proxy -> server processor and back; the body bytes are unchanged."""
-    server, client, device = bus.node("peek-server"), bus.node("peek-client"), bus.node("device")
+    """device -> client proxy -> server processor and back; the body bytes are unchanged and
+    the server sees the device as the originator."""
+    server, client = bus.node("peek-server"), bus.node("peek-client")
+    device = bus.node("peek-mobile", device=True)
     bus.link(client, server)
     bus.link(device, client)
-    TupleActionProcessor(NAME, FILT, defaultDelegate=store, acceptOnlyFromVortex="peek-client",
+    TupleActionProcessor(NAME, FILT, defaultDelegate=store, acceptOnlyFromVortex="peek-mobile",
                          router=server.router)
     TupleActionProcessorProxy(NAME, "peek-server", additionalFilt=FILT, router=client.router)
     push = TupleActionPushClient(NAME, "peek-client", additionalFilt=FILT, router=device.router)
@@ -298,10 +301,29 @@ def test_proxy_relays_device_actions_and_answers_without_reencoding(
     assert result_of(push.pushAction(action)) == [StringIntTuple(id=1, string1="Hello", int1=14)]
     sent_body = Payload(push.filt, [action]).makePayloadEnvelope().encodedPayload
     assert at_server[0].encodedPayload == sent_body
+    assert at_server[0].originator == Originator("peek-mobile", device.uuid, True)
     assert len(at_device) == 1
     with pytest.raises(RemoteError) as info:
         result_of(push.pushAction(AddIntValueAction(stringIntId=1, offset=0)))
     assert info.value.code == "ValueError" and len(at_device) == 2
+
+
+def test_processor_for_services_only_refuses_a_device_action_through_the_proxy(
+    bus: MemoryBus, store: Store
+) -> None:
+    """acceptOnlyFromVortex="peek-client" sees the device behind the client's proxy."""
+    server, client = bus.node("peek-server"), bus.node("peek-client")
+    device = bus.node("peek-mobile", device=True)
+    bus.link(client, server)
+    bus.link(device, client)
+    TupleActionProcessor(NAME, FILT, defaultDelegate=store, acceptOnlyFromVortex="peek-client",
+                         router=server.router)
+    TupleActionProcessorProxy(NAME, "peek-server", additionalFilt=FILT, router=client.router)
+    push = TupleActionPushClient(NAME, "peek-client", additionalFilt=FILT, router=device.router)
+    with pytest.raises(RemoteError) as info:
+        result_of(push.pushAction(AddIntValueAction(stringIntId=1, offset=4)))
+    assert info.value.code == "AccessDeniedError" and "peek-mobile" in info.value.message
+    assert store.ran == []
 
 
 def silent_processor(router: PayloadRouter) -> PayloadEndpoint:

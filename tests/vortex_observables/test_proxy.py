@@ -37,7 +37,7 @@ class ClientService:
         self, name: str = "peek-mobile"
     ) -> tuple[MemoryNode, MemoryConnection, TupleDataObserverClient]:
         """A device linked to this client service; returns (node, link, observer client)."""
-        node: MemoryNode = self.platform.bus.node(name)
+        node: MemoryNode = self.platform.bus.node(name, device=True)
         link = self.platform.link(node, self.node)
         client = TupleDataObserverClient(OBSERVABLE, self.node.name, FILT, router=node.router)
         return node, link, client

@@ -5,7 +5,10 @@ or the upstream connection of a client, agent or worker plus a client service's 
 hub) and the router's ``send`` callable:
 
 - a received frame goes to ``router.receive`` with the connection as the sender, so
-  handlers see the peer's authenticated vortex name and the connection's uuid;
+  handlers see the peer's authenticated vortex name and the connection's uuid (or the
+  originator a service connection forwarded for); frames from a device hub's
+  connections are marked as a device's, which the router keeps inside this process
+  (see the device boundary in :mod:`peek_plugin_base.vortex.router`);
 - sending to a vortex name reaches every open connection of that name; sending to a
   connection reaches that connection;
 - a lost connection fails the requests waiting on it (and on its name, when it was the
@@ -17,6 +20,7 @@ A frame whose routing header cannot be read closes only that connection, with cl
 """
 
 import logging
+from collections.abc import Sequence
 from typing import Union
 
 from peek_platform.config import ServiceConfig
@@ -42,15 +46,14 @@ _send_failures = LogThrottle(logger)
 class BusBridge:
     """The router's transport: routes frames in, resolves destinations out."""
 
-    def __init__(
-        self, router: PayloadRouter, local_name: str, forward_foreign: bool = False
-    ) -> None:
+    def __init__(self, router: PayloadRouter, local_name: str) -> None:
         self.router = router
         self.local_name = local_name
         self._by_name: dict[str, dict[str, VortexConnection]] = {}
+        #: The handler to give a device hub: its connections' frames are a device's.
+        self.device_handler = DeviceSide(self)
         router.set_send(self.send)
         router.set_local_vortex_names((local_name,))
-        router.forward_foreign = forward_foreign
 
     def connections_named(self, name: str) -> list[VortexConnection]:
         """Open connections whose peer is ``name``."""
@@ -62,9 +65,9 @@ class BusBridge:
         self._by_name.setdefault(conn.name, {})[conn.uuid] = conn
         connection_events(self.router).connection_opened(conn)
 
-    def on_frame(self, conn: VortexConnection, data: bytes) -> None:
+    def on_frame(self, conn: VortexConnection, data: bytes, device: bool = False) -> None:
         try:
-            self.router.receive(data, conn)
+            self.router.receive(data, conn, device)
         except VortexError as e:
             logger.warning("Closing %s: it sent a message that is not valid: %s", conn, e)
             conn.close(CLOSE_MALFORMED_MESSAGE, f"malformed message: {e}")
@@ -103,23 +106,42 @@ class BusBridge:
                                    "Could not send to %s: %s", conn, e)
 
 
+class DeviceSide:
+    """A bridge as a device hub's handler: the same bridge, every frame a device's."""
+
+    def __init__(self, bridge: BusBridge) -> None:
+        self._bridge = bridge
+
+    def on_open(self, conn: VortexConnection) -> None:
+        self._bridge.on_open(conn)
+
+    def on_frame(self, conn: VortexConnection, data: bytes) -> None:
+        self._bridge.on_frame(conn, data, device=True)
+
+    def on_close(self, conn: VortexConnection, reason: CloseReason) -> None:
+        self._bridge.on_close(conn, reason)
+
+
 def attach_bus(
     config: ServiceConfig,
     local_name: str,
     transports: list[Union[VortexClientService, VortexHubService]],
-    forward_foreign: bool = False,
+    device_hubs: Sequence[VortexHubService] = (),
 ) -> BusBridge:
-    """Join the process-wide router (the one plugins' handlers use) to ``transports``.
+    """Join the process-wide router (the one plugins' handlers use) to ``transports``
+    (service connections) and ``device_hubs`` (a client service's device endpoint).
 
     Also applies the codec limit from ``vortex.maxDecompressedBytes`` and the observables'
     cap from ``vortex.maxSubscriptionsPerConnection``.
     """
     configure_default_codec(max_inflated_bytes=config["vortex.maxDecompressedBytes"])
     configure_observables(config["vortex.maxSubscriptionsPerConnection"])
-    bridge = BusBridge(default_router(), local_name, forward_foreign)
+    bridge = BusBridge(default_router(), local_name)
     for transport in transports:
         if isinstance(transport, VortexHubService):
             transport.endpoint.handler = bridge
         else:
             transport.handler = bridge
+    for hub in device_hubs:
+        hub.endpoint.handler = bridge.device_handler
     return bridge

@@ -3,7 +3,10 @@
 Each :class:`MemoryNode` plays one process (``peek-server``, a ``peek-client``, a device,
 ...) with its own :class:`PayloadRouter`. :meth:`MemoryBus.link` joins two nodes as a
 websocket would: each side sees a :class:`MemoryConnection` carrying the other side's vortex
-name and uuid. Sending to a vortex name reaches every linked connection of that name.
+name and uuid. Sending to a vortex name reaches every linked connection of that name. A
+node made with ``device=True`` plays a device on a client service's device endpoint: the
+nodes it links to receive its messages as a device's, exactly as the platform's bridge
+marks a device hub's connections (see the device boundary in the router).
 
 Delivery is synchronous but never re-entrant: a message sent while another is being handled
 is queued and delivered, in order, once the current one returns, so a test sees the same
@@ -33,6 +36,8 @@ class MemoryConnection:
         self.remote = remote
         self.vortex_name = remote.name
         self.vortex_uuid = remote.uuid
+        #: The remote node is a device: its messages are received as a device's.
+        self.device = remote.device
         self.open = True
         #: The connection object the remote node holds for this link (set by MemoryBus.link).
         self.reverse: Optional[MemoryConnection] = None
@@ -55,17 +60,17 @@ class MemoryNode:
         bus: "MemoryBus",
         name: str,
         clock: Optional[IReactorTime] = None,
-        forward_foreign: bool = False,
+        device: bool = False,
     ) -> None:
         self.bus = bus
         self.name = name
+        self.device = device
         self.uuid = str(uuid.uuid4())
         self.connections: list[MemoryConnection] = []
         self.router = PayloadRouter(
             send=self._send,
             clock=clock,
             local_vortex_names=(name,),
-            forward_foreign=forward_foreign,
         )
 
     def _send(self, destination: Union[str, MemoryConnection], data: bytes) -> None:
@@ -93,9 +98,9 @@ class MemoryBus:
         self._queue: deque[tuple[MemoryNode, bytes, MemoryConnection]] = deque()
         self._delivering = False
 
-    def node(self, name: str, forward_foreign: bool = False) -> MemoryNode:
-        """A new simulated process called ``name``."""
-        node = MemoryNode(self, name, self.clock, forward_foreign)
+    def node(self, name: str, device: bool = False) -> MemoryNode:
+        """A new simulated process called ``name`` (a device's when ``device``)."""
+        node = MemoryNode(self, name, self.clock, device)
         self.nodes.append(node)
         return node
 
@@ -132,7 +137,10 @@ class MemoryBus:
             while self._queue:
                 target, message, via = self._queue.popleft()
                 try:
-                    target.router.receive(message, via)
+                    if via.device:
+                        target.router.receive(message, via, device=True)
+                    else:
+                        target.router.receive(message, via)
                 except Exception:
                     # As a real transport would: log the bad frame, keep the others flowing.
                     logger.exception("%r could not handle a message from %r", target, via)

@@ -50,6 +50,14 @@ endpoint whose filt is a subset of its own) and stop with ``endpoint.shutdown()`
 wire format is specified in :class:`~peek_plugin_base.vortex.codec.VortexCodec`; routing
 and request/reply in :mod:`peek_plugin_base.vortex.router`.
 
+Devices and the originator: a device on a client service's device endpoint may address
+only that client service; it reaches the server only through the client plugin's
+``TupleDataObservableProxyHandler``, ``TupleActionProcessorProxy`` and what it declares
+with ``exposeToDevices(...)`` (a :class:`DeviceForwarder`). Handlers get the originator
+of a message (``payloadEnvelope.originator``: name, connection uuid, is it a device) as
+``vortexName``/``vortexUuid``, also when a proxy forwarded it, and
+``acceptOnlyFromVortex`` is checked against it.
+
 ``TupleSelector(name, selector)`` names the data an observer wants; ``toJsonStr()`` is
 its stable key.
 
@@ -83,6 +91,7 @@ from peek_plugin_base.vortex.connection_events import (
     ConnectionListener,
     connection_events,
 )
+from peek_plugin_base.vortex.device_forwarder import DeviceForwarder, exposeToDevices
 from peek_plugin_base.vortex.errors import (
     CodecError,
     ConnectionLostError,
@@ -108,7 +117,7 @@ from peek_plugin_base.vortex.observable import TupleDataObservableHandler, Tuple
 from peek_plugin_base.vortex.observable_proxy import TupleDataObservableProxyHandler
 from peek_plugin_base.vortex.observable_wire import ObservableMessages
 from peek_plugin_base.vortex.observer_client import ObservedTuples, TupleDataObserverClient
-from peek_plugin_base.vortex.payload import Payload, PayloadEnvelope
+from peek_plugin_base.vortex.payload import Originator, Payload, PayloadEnvelope
 from peek_plugin_base.vortex.router import (
     LocalSender,
     PayloadEndpoint,
@@ -137,6 +146,7 @@ __all__ = [
     "ConnectionListener",
     "ConnectionLostError",
     "DecodeError",
+    "DeviceForwarder",
     "DuplicateTupleTypeError",
     "EncodeError",
     "InvalidActionError",
@@ -144,6 +154,7 @@ __all__ = [
     "NoTransportError",
     "ObservableMessages",
     "ObservedTuples",
+    "Originator",
     "Payload",
     "PayloadEndpoint",
     "PayloadEnvelope",
@@ -188,6 +199,7 @@ __all__ = [
     "default_router",
     "deferToThreadWrap",
     "deferToThreadWrapWithLogger",
+    "exposeToDevices",
     "filterModules",
     "registeredTupleNames",
     "removeTupleType",

@@ -1,35 +1,17 @@
 """TupleActionProcessorProxy: the client service's relay of device actions to the server."""
 
-import logging
 from typing import Any, Optional
-
-from twisted.python.failure import Failure
 
 from peek_plugin_base.registrations import record_registration
 from peek_plugin_base.vortex.actions import action_filt
 from peek_plugin_base.vortex.call_support import (
     Responder,
     claim_key,
-    error_envelope,
+    forward_upstream,
     release_key,
 )
-from peek_plugin_base.vortex.error_reply import error_reply
 from peek_plugin_base.vortex.payload import PayloadEnvelope
 from peek_plugin_base.vortex.router import PayloadEndpoint, PayloadRouter, default_router
-
-logger = logging.getLogger(__name__)
-
-
-def _relayed(envelope: PayloadEnvelope, filt: dict[str, Any]) -> PayloadEnvelope:
-    """A copy of ``envelope`` with the same body bytes and no routing ids."""
-    return PayloadEnvelope(
-        filt=filt,
-        encodedPayload=envelope.encodedPayload,
-        result=envelope.result,
-        error=envelope.error,
-        compression=envelope.compression,
-        inflatedSize=envelope.inflatedSize,
-    )
 
 
 class TupleActionProcessorProxy:
@@ -38,8 +20,10 @@ class TupleActionProcessorProxy:
 
     The action bytes are forwarded as received (only the header is rewritten) and the
     server's response goes back the same way, so the proxy never decodes or re-encodes
-    tuples. Each forwarded action gets exactly one response: the server's, or an error when
-    the server cannot be reached (``ConnectionLostError``, ``NoTransportError``) or does not
+    tuples. The device's originator stamp goes along, so the server's processor (and its
+    ``acceptOnlyFromVortex``) sees the device, not the client service. Each forwarded
+    action gets exactly one response: the server's, or an error when the server cannot
+    be reached (``ConnectionLostError``, ``NoTransportError``) or does not
     answer within ``timeoutSeconds`` (``ReplyTimeoutError``). The messages are those of
     :class:`~peek_plugin_base.vortex.action_processor.TupleActionProcessor`; retries from a
     device are forwarded too and answered once per action id by the server's processor.
@@ -71,31 +55,10 @@ class TupleActionProcessorProxy:
         release_key(self._router, self.filt["key"], self)
 
     def _forward(
-        self,
-        payloadEnvelope: PayloadEnvelope,
-        vortexName: str,
-        vortexUuid: str,
-        sendResponse: Responder,
+        self, payloadEnvelope: PayloadEnvelope, sendResponse: Responder, **_: Any
     ) -> None:
-        upstream = _relayed(payloadEnvelope, payloadEnvelope.filt)
-        if payloadEnvelope.messageId is None:
-            # Nobody waits for an answer: pass it on without one.
-            self._router.send(upstream, self.proxyToVortexName)
-            return
-
-        def answer(envelope: PayloadEnvelope) -> None:
-            try:
-                sendResponse(envelope)
-            except Exception as e:  # the device may be gone; nothing else to tell
-                logger.warning("Action proxy %r: could not answer %s (%s): %s",
-                               self.tupleActionProcessorName, vortexName, vortexUuid, e)
-
-        def failed(failure: Failure) -> None:
-            answer(error_envelope(*error_reply(
-                failure, logger, f"Action proxy {self.tupleActionProcessorName!r}")))
-
-        d = self._router.request(upstream, self.proxyToVortexName, timeout=self.timeoutSeconds)
-        d.addCallbacks(lambda reply: answer(_relayed(reply, {})), failed)
+        forward_upstream(self._router, payloadEnvelope, self.proxyToVortexName,
+                         self.timeoutSeconds, sendResponse, repr(self))
 
     def __repr__(self) -> str:
         return (f"TupleActionProcessorProxy({self.tupleActionProcessorName!r} -> "

@@ -1,13 +1,18 @@
 """Helpers shared by the action and RPC handlers: sender checks, error replies, platform tuples."""
 
+import logging
 import weakref
 from collections.abc import Callable
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
+from twisted.python.failure import Failure
+
+from peek_plugin_base.vortex.error_reply import error_reply
 from peek_plugin_base.vortex.errors import RoutingError
 from peek_plugin_base.vortex.payload import PayloadEnvelope
 from peek_plugin_base.vortex.router import PayloadRouter
 
+logger = logging.getLogger(__name__)
 #: What ``acceptOnlyFromVortex`` may be: None (everyone), one name or several.
 AcceptNames = Union[None, str, list[str], tuple[str, ...], set[str], frozenset[str]]
 #: The ``sendResponse`` callable an endpoint callback is given.
@@ -52,3 +57,50 @@ def release_key(router: PayloadRouter, key: str, owner: object) -> None:
     claims = _claims.get(router)
     if claims is not None and claims.get(key) is owner:
         del claims[key]
+
+
+def relayed(envelope: PayloadEnvelope, filt: dict[str, Any]) -> PayloadEnvelope:
+    """A copy of ``envelope`` with the same body bytes and originator, and no routing ids."""
+    return PayloadEnvelope(
+        filt=filt,
+        encodedPayload=envelope.encodedPayload,
+        result=envelope.result,
+        error=envelope.error,
+        compression=envelope.compression,
+        inflatedSize=envelope.inflatedSize,
+        originator=envelope.originator,
+    )
+
+
+def forward_upstream(
+    router: PayloadRouter,
+    envelope: PayloadEnvelope,
+    upstream: str,
+    timeoutSeconds: float,
+    sendResponse: Responder,
+    label: str,
+) -> None:
+    """Forward a received message to ``upstream`` on its originator's behalf.
+
+    The body bytes go as received and the originator stamp goes along (header ``o``), so
+    the upstream handlers and their ``acceptOnlyFromVortex`` see who really sent it. A
+    request gets exactly one answer back through ``sendResponse``: the upstream's, or an
+    error when upstream cannot be reached or does not answer in ``timeoutSeconds``.
+    """
+    upstream_envelope = relayed(envelope, envelope.filt)
+    if envelope.messageId is None:
+        # Nobody waits for an answer: pass it on without one.
+        router.send(upstream_envelope, upstream)
+        return
+
+    def answer(reply: PayloadEnvelope) -> None:
+        try:
+            sendResponse(reply)
+        except Exception as e:  # the sender may be gone; nothing else to tell
+            logger.warning("%s: could not answer %s: %s", label, envelope.originator, e)
+
+    def failed(failure: Failure) -> None:
+        answer(error_envelope(*error_reply(failure, logger, label)))
+
+    d = router.request(upstream_envelope, upstream, timeout=timeoutSeconds)
+    d.addCallbacks(lambda reply: answer(relayed(reply, {})), failed)

@@ -69,6 +69,9 @@ class VortexCodec:
     ``e``  an error as ``[code, message]`` (two strings; never a traceback)
     ``z``  body compression: absent for none, ``"deflate"`` for a zlib stream (RFC 1950)
     ``n``  with ``z``: the body's size in bytes once inflated
+    ``o``  originator, ``[vortex name, connection uuid, is device]`` (two strings and a
+           boolean): who really sent the message, written only by a hop that forwards
+           it on someone's behalf (see :class:`~peek_plugin_base.vortex.payload.Originator`)
     =====  =====================================================================
 
     Header values are JSON-native (strings, numbers, booleans, null, arrays, objects with
@@ -171,6 +174,14 @@ class VortexCodec:
                 value = get(key)
                 if value is not None and type(value) is not str:
                     raise DecodeError(f"message header field {key!r} must be a string")
+        origin = get("o")
+        if origin is not None and not (
+            type(origin) is list and len(origin) == 3 and type(origin[0]) is str
+            and type(origin[1]) is str and type(origin[2]) is bool
+        ):
+            raise DecodeError(
+                "message header field 'o' must be [vortex name, connection uuid, is device]"
+            )
         error = get("e")
         if error is not None and not (
             type(error) is list and len(error) == 2 and type(error[0]) is str

@@ -42,6 +42,8 @@ class ConnectionEvents:
     def __init__(self) -> None:
         self._listeners: list[ConnectionListener] = []
         self._open: dict[int, VortexSender] = {}
+        # (name, uuid) -> how many open connections have it: O(1) source checks per message.
+        self._identities: dict[tuple[str, str], int] = {}
 
     # ---- for handlers
 
@@ -63,6 +65,10 @@ class ConnectionEvents:
         """True while at least one connection with ``vortex_uuid`` is open."""
         return any(c.vortex_uuid == vortex_uuid for c in self._open.values())
 
+    def is_open(self, vortex_name: str, vortex_uuid: str) -> bool:
+        """True while a connection of ``vortex_name`` with ``vortex_uuid`` is open."""
+        return (vortex_name, vortex_uuid) in self._identities
+
     @property
     def open_connections(self) -> list[VortexSender]:
         """The connections currently open, oldest first."""
@@ -73,6 +79,8 @@ class ConnectionEvents:
     def connection_opened(self, connection: VortexSender) -> None:
         """Report a connection ready for traffic (call once per connection)."""
         self._open[id(connection)] = connection
+        identity = (connection.vortex_name, connection.vortex_uuid)
+        self._identities[identity] = self._identities.get(identity, 0) + 1
         for listener in list(self._listeners):
             self._call(listener.on_connection_open, connection)
 
@@ -80,6 +88,12 @@ class ConnectionEvents:
         """Report a connection gone; reports for unknown connections are ignored."""
         if self._open.pop(id(connection), None) is None:
             return
+        identity = (connection.vortex_name, connection.vortex_uuid)
+        left = self._identities.get(identity, 1) - 1
+        if left > 0:
+            self._identities[identity] = left
+        else:
+            self._identities.pop(identity, None)
         for listener in list(self._listeners):
             self._call(listener.on_connection_lost, connection)
 

@@ -18,6 +18,7 @@ from peek_plugin_base.vortex.observable_wire import (
     OP_UPDATE,
     TOO_MANY_SUBSCRIPTIONS,
     ObservableMessages,
+    is_far_ahead,
     is_newer,
     send_quietly,
     subscription_refusal,
@@ -41,7 +42,7 @@ _refusals = LogThrottle(logger)
 class _ProxiedSelection:
     """One selector some device watches: its devices and the latest upstream message."""
 
-    __slots__ = ("key", "devices", "cache", "epoch", "version")
+    __slots__ = ("key", "devices", "cache", "epoch", "version", "resyncing")
 
     def __init__(self, key: str) -> None:
         self.key = key
@@ -49,6 +50,8 @@ class _ProxiedSelection:
         self.cache: Optional[bytes] = None
         self.epoch: Optional[str] = None
         self.version = 0
+        #: A resync poll is in flight (see observable_wire.VERSION_JUMP_LIMIT).
+        self.resyncing = False
 
 
 class TupleDataObservableProxyHandler:
@@ -73,6 +76,10 @@ class TupleDataObservableProxyHandler:
     still watched is subscribed again; the upstream answers with its current data, so
     devices converge on the server's state. Until then devices keep the last data they
     got, and a device subscribing meanwhile gets the cache (which may be behind).
+
+    Updates are taken only from the upstream connection itself (their originator is an
+    open connection of ``proxyToVortexName``); one that jumps far ahead of the cached
+    version is not forwarded: the proxy polls upstream for the current data instead.
     """
 
     def __init__(
@@ -238,28 +245,76 @@ class TupleDataObservableProxyHandler:
         except VortexError as e:
             logger.debug("Observable proxy %r: upstream send failed: %s", self.observableName, e)
 
-    def _on_update(self, payloadEnvelope: PayloadEnvelope, **_: Any) -> None:
+    def _on_update(
+        self, payloadEnvelope: PayloadEnvelope, vortexName: str, vortexUuid: str, **_: Any
+    ) -> None:
         key = ObservableMessages.selector_key(payloadEnvelope)
         selection = self._selections.get(key)
         if selection is None:
             return  # nobody watches it any more (an update crossed our unsubscribe)
+        if not self._events.is_open(vortexName, vortexUuid):
+            logger.warning("Observable proxy %r ignored an update of %s from %s (%s): not "
+                           "the upstream connection", self.observableName, key, vortexName,
+                           vortexUuid)
+            return
         epoch, version = ObservableMessages.version_of(payloadEnvelope)
         if not is_newer(epoch, version, selection.epoch, selection.version):
             return
-        # The header is written again (same fields); the body bytes are reused as they are.
-        data = payloadEnvelope.toVortexMsg()
+        if is_far_ahead(epoch, version, selection.epoch, selection.version):
+            self._resync(selection, version)
+            return
+        self._fan_out(selection, payloadEnvelope, epoch, version)
+
+    def _fan_out(
+        self, selection: _ProxiedSelection, envelope: PayloadEnvelope, epoch: str, version: int
+    ) -> None:
+        # Sent as the proxy's own message (no originator stamp); the header is written
+        # again (same fields) and the body bytes are reused as they are.
+        envelope.originator = envelope.messageId = envelope.replyToId = None
+        data = envelope.toVortexMsg()
         selection.cache = data
         selection.epoch = epoch
         selection.version = version
-        what = f"data of {key}"
+        what = f"data of {selection.key}"
         for send in list(selection.devices.values()):
             send_quietly(send, data, what)
 
-    def _on_error(self, payloadEnvelope: PayloadEnvelope, **_: Any) -> None:
+    def _resync(self, selection: _ProxiedSelection, version: int) -> None:
+        """Poll upstream instead of forwarding an update that jumps far ahead."""
+        key = selection.key
+        logger.warning("Observable proxy %r: an update of %s jumps from version %s to %s; "
+                       "asking upstream for the current data instead", self.observableName,
+                       key, selection.version, version)
+        if selection.resyncing:
+            return
+        selection.resyncing = True
+
+        def answered(reply: PayloadEnvelope) -> None:
+            selection.resyncing = False
+            epoch, version = ObservableMessages.version_of(reply)
+            if self._selections.get(key) is selection and is_newer(
+                epoch, version, selection.epoch, selection.version
+            ):
+                self._fan_out(selection, reply, epoch, version)
+
+        def failed(failure: Failure) -> None:
+            selection.resyncing = False
+            logger.warning("Observable proxy %r: resync of %s failed: %s",
+                           self.observableName, key, failure.value)
+
+        d = self._router.request(self._messages.poll(key), self._upstream)
+        d.addCallbacks(answered, failed)
+        d.addErrback(lambda f: logger.error("Observable proxy resync of %s: %s", key,
+                                            f.getTraceback()))
+
+    def _on_error(
+        self, payloadEnvelope: PayloadEnvelope, vortexName: str, vortexUuid: str, **_: Any
+    ) -> None:
         key = ObservableMessages.selector_key(payloadEnvelope)
         selection = self._selections.get(key)
-        if selection is None:
+        if selection is None or not self._events.is_open(vortexName, vortexUuid):
             return
+        payloadEnvelope.originator = None  # the proxy's own message to its devices
         data = payloadEnvelope.toVortexMsg()
         for send in list(selection.devices.values()):
             send_quietly(send, data, f"error of {key}")

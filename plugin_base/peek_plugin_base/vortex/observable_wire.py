@@ -66,7 +66,12 @@ class ObservableMessages:
         observable instance) and ``"version"`` (an int, increasing with every update of
         that instance). Receivers keep an update only if its epoch differs from the one
         they hold or its version is higher; so a late or repeated update never replaces
-        newer data, and a restarted server (new epoch) is accepted. An update is
+        newer data, and a restarted server (new epoch) is accepted. Receivers take
+        updates only from the connection they subscribed through (the update's
+        originator is that connection), and an update of the held epoch more than
+        ``VERSION_JUMP_LIMIT`` versions ahead is not taken: the receiver polls for the
+        current data instead (resync) and takes the poll's answer, so a bogus version
+        can never make it ignore the real updates that follow. An update is
         encoded once and the same bytes go to every subscriber; a proxy forwards them
         unchanged.
     ``error`` (observable -> observer, no body)
@@ -159,9 +164,23 @@ class ObservableMessages:
         return epoch, version
 
 
+#: How far ahead of the held version (same epoch) an update may be and still be taken.
+#: Versions come from one counter per observable, so legitimate jumps happen (other
+#: selectors were updated meanwhile); one beyond this only costs a poll (resync).
+VERSION_JUMP_LIMIT = 1 << 20
+
+
 def is_newer(epoch: str, version: int, held_epoch: Optional[str], held_version: int) -> bool:
     """Whether an update (epoch, version) should replace the one held."""
     return epoch != held_epoch or version > held_version
+
+
+def is_far_ahead(epoch: str, version: int, held_epoch: Optional[str], held_version: int) -> bool:
+    """Whether an update of the held epoch jumps more than ``VERSION_JUMP_LIMIT`` ahead.
+
+    Such an update is not taken as it is: the receiver resyncs with a poll instead.
+    """
+    return epoch == held_epoch and version - held_version > VERSION_JUMP_LIMIT
 
 
 def send_quietly(

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from typing import Any, Optional
 
 from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 
 from peek_plugin_base.registrations import record_registration
 from peek_plugin_base.vortex.connection_events import connection_events
@@ -13,6 +14,7 @@ from peek_plugin_base.vortex.observable_wire import (
     OP_ERROR,
     OP_UPDATE,
     ObservableMessages,
+    is_far_ahead,
     is_newer,
 )
 from peek_plugin_base.vortex.payload import PayloadEnvelope
@@ -110,7 +112,7 @@ class ObservedTuples:
 
 
 class _Watched:
-    __slots__ = ("selector", "subjects", "epoch", "version", "tuples")
+    __slots__ = ("selector", "subjects", "epoch", "version", "tuples", "resyncing")
 
     def __init__(self, selector: TupleSelector) -> None:
         self.selector = selector
@@ -118,6 +120,8 @@ class _Watched:
         self.epoch: Optional[str] = None
         self.version = 0
         self.tuples: Optional[list[Any]] = None
+        #: A resync poll is in flight (see observable_wire.VERSION_JUMP_LIMIT).
+        self.resyncing = False
 
 
 class TupleDataObserverClient:
@@ -129,8 +133,11 @@ class TupleDataObserverClient:
     answers. Local subscriptions to one selector share one remote subscription. Each
     update is decoded once, on arrival, and handed to every local subscription in
     arrival order; updates not newer than the data held (by epoch and version) are
-    dropped, so the data only moves forward. When the connection to ``destVortexName``
-    opens again, every watched selector is subscribed again and converges.
+    dropped, so the data only moves forward. Updates are taken only from a connection
+    of ``destVortexName`` itself (the one subscribed through); an update far ahead of
+    the version held makes the client poll for the current data instead of taking it.
+    When the connection to ``destVortexName`` opens again, every watched selector is
+    subscribed again and converges.
     """
 
     def __init__(
@@ -236,21 +243,70 @@ class TupleDataObserverClient:
         except VortexError as e:
             logger.debug("Observer of %r: send failed: %s", self._messages.observableName, e)
 
-    def _on_update(self, payloadEnvelope: PayloadEnvelope, **_: Any) -> None:
-        watched = self._watched.get(ObservableMessages.selector_key(payloadEnvelope))
+    def _on_update(
+        self, payloadEnvelope: PayloadEnvelope, vortexName: str, vortexUuid: str, **_: Any
+    ) -> None:
+        key = ObservableMessages.selector_key(payloadEnvelope)
+        watched = self._watched.get(key)
         if watched is None:
+            return
+        if not self._events.is_open(vortexName, vortexUuid):
+            # Not the connection this client subscribed through: a forwarded stamp.
+            logger.warning("Observer of %r ignored an update of %s from %s (%s): not the "
+                           "connection it subscribed through", self._messages.observableName,
+                           key, vortexName, vortexUuid)
             return
         epoch, version = ObservableMessages.version_of(payloadEnvelope)
         if not is_newer(epoch, version, watched.epoch, watched.version):
             return
-        tuples = payloadEnvelope.decodePayload().tuples
+        if is_far_ahead(epoch, version, watched.epoch, watched.version):
+            self._resync(key, watched, version)
+            return
+        self._take(watched, payloadEnvelope, epoch, version)
+
+    def _take(
+        self, watched: _Watched, envelope: PayloadEnvelope, epoch: str, version: int
+    ) -> None:
+        tuples = envelope.decodePayload().tuples
         watched.epoch, watched.version, watched.tuples = epoch, version, tuples
         for subject in list(watched.subjects):
             subject._emit(tuples)
 
-    def _on_error(self, payloadEnvelope: PayloadEnvelope, **_: Any) -> None:
+    def _resync(self, key: str, watched: _Watched, version: int) -> None:
+        """Poll for the current data instead of taking an update that jumps far ahead."""
+        logger.warning("Observer of %r: an update of %s jumps from version %s to %s; "
+                       "asking for the current data instead", self._messages.observableName,
+                       key, watched.version, version)
+        if watched.resyncing:
+            return
+        watched.resyncing = True
+
+        def answered(reply: PayloadEnvelope) -> None:
+            watched.resyncing = False
+            epoch, version = ObservableMessages.version_of(reply)
+            if self._watched.get(key) is watched and is_newer(
+                epoch, version, watched.epoch, watched.version
+            ):
+                self._take(watched, reply, epoch, version)
+
+        def failed(failure: Failure) -> None:
+            watched.resyncing = False
+            logger.warning("Observer of %r: resync of %s failed: %s",
+                           self._messages.observableName, key, failure.value)
+
+        d = self._router.request(self._messages.poll(key), self._dest)
+        d.addCallbacks(answered, failed)
+        d.addErrback(lambda f: logger.error("Observer resync of %s: %s", key,
+                                            f.getTraceback()))
+
+    def _on_error(
+        self, payloadEnvelope: PayloadEnvelope, vortexName: str, vortexUuid: str, **_: Any
+    ) -> None:
         watched = self._watched.get(ObservableMessages.selector_key(payloadEnvelope))
-        if watched is None or payloadEnvelope.error is None:
+        if (
+            watched is None or payloadEnvelope.error is None
+            or not self._events.is_open(vortexName, vortexUuid)
+        ):
             return
         error = RemoteError(*payloadEnvelope.error)
         for subject in list(watched.subjects):

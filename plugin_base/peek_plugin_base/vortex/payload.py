@@ -1,9 +1,28 @@
 """Payload (what handlers work with) and PayloadEnvelope (what travels, body left encoded)."""
 
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 from peek_plugin_base.vortex.codec import DEFLATE, WIRE_VERSION, VortexCodec, default_codec
 from peek_plugin_base.vortex.errors import EncodeError
+
+
+class Originator(NamedTuple):
+    """Who really sent a message: the first hop's view of the connection it came from.
+
+    The first hop (the process whose connection received the message from its author)
+    stamps it from that connection's authenticated identity: ``vortexName`` (the name
+    the peer authenticated as), ``vortexUuid`` (the connection's uuid) and ``isDevice``
+    (it arrived on a client service's device endpoint). A hop that forwards a message on
+    someone's behalf (an action proxy, a :class:`~peek_plugin_base.vortex.device_forwarder.
+    DeviceForwarder`) keeps the stamp and writes it into the header (key ``o``); the next
+    hop keeps a stamp only when it arrives over an authenticated service connection, and
+    replaces any stamp a device sends. Like Crossbar's ``forward_for``: handlers and
+    ``acceptOnlyFromVortex`` see the originator, never just the last hop.
+    """
+
+    vortexName: str
+    vortexUuid: str
+    isDevice: bool
 
 
 class Payload:
@@ -37,6 +56,7 @@ class Payload:
         destVortexName: Optional[str] = None,
         destVortexUuid: Optional[str] = None,
         codec: Optional[VortexCodec] = None,
+        originator: Optional[Originator] = None,
     ) -> "PayloadEnvelope":
         """Encode the tuples once and wrap them in an envelope (compressed if large)."""
         codec = codec or default_codec
@@ -51,6 +71,7 @@ class Payload:
             destVortexUuid=destVortexUuid,
             compression=compression,
             inflatedSize=size,
+            originator=originator,
         )
 
     def toVortexMsg(self, codec: Optional[VortexCodec] = None, **envelopeArgs: Any) -> bytes:
@@ -73,12 +94,16 @@ class PayloadEnvelope:
 
     ``encodedPayload`` holds the body exactly as on the wire (deflated when
     ``compression`` is ``"deflate"``), so forwarding an envelope never re-encodes tuples.
-    ``error`` is ``(code, message)`` when the sender reports a failure.
+    ``error`` is ``(code, message)`` when the sender reports a failure. ``originator``
+    is who really sent it (:class:`Originator`): on a received envelope, the router's
+    stamp; on an envelope being sent, set only when forwarding on someone's behalf (it is
+    then written as header ``o``).
     """
 
     __slots__ = (
         "filt", "encodedPayload", "result", "error", "messageId", "replyToId",
-        "destVortexName", "destVortexUuid", "compression", "inflatedSize",
+        "destVortexName", "destVortexUuid", "compression", "inflatedSize", "_originator",
+        "_sender",
     )
 
     def __init__(
@@ -93,6 +118,7 @@ class PayloadEnvelope:
         destVortexUuid: Optional[str] = None,
         compression: Optional[str] = None,
         inflatedSize: Optional[int] = None,
+        originator: Optional[Originator] = None,
     ) -> None:
         self.filt: dict[str, Any] = {} if filt is None else filt
         self.encodedPayload = encodedPayload
@@ -104,6 +130,31 @@ class PayloadEnvelope:
         self.destVortexUuid = destVortexUuid
         self.compression = compression
         self.inflatedSize = inflatedSize
+        self._originator = originator
+        # The service connection a received envelope came from, when it carried no stamp:
+        # the stamp is then built from it only if someone asks (most handlers never do).
+        self._sender: Any = None
+
+    @property
+    def originator(self) -> Optional[Originator]:
+        """Who really sent this message (see :class:`Originator`); None if nobody knows."""
+        origin = self._originator
+        if origin is None:
+            sender = self._sender
+            if sender is not None:
+                origin = self._originator = Originator(
+                    sender.vortex_name, sender.vortex_uuid, False
+                )
+        return origin
+
+    @originator.setter
+    def originator(self, value: Optional[Originator]) -> None:
+        self._originator = value
+        self._sender = None
+
+    def stamp_sender(self, sender: Any) -> None:
+        """Mark a received envelope without a stamp as sent by service connection ``sender``."""
+        self._sender = sender
 
     def header(self) -> dict[str, Any]:
         """The header dict as written on the wire (absent fields omitted)."""
@@ -126,6 +177,8 @@ class PayloadEnvelope:
                 raise EncodeError("a compressed envelope needs compression 'deflate' and a size")
             header["z"] = self.compression
             header["n"] = self.inflatedSize
+        if self._originator is not None:
+            header["o"] = list(self._originator)
         return header
 
     def toVortexMsg(self, codec: Optional[VortexCodec] = None) -> bytes:
@@ -152,6 +205,9 @@ class PayloadEnvelope:
         envelope.destVortexUuid = get("c")
         envelope.compression = get("z")
         envelope.inflatedSize = get("n")
+        origin = get("o")
+        envelope._originator = Originator(*origin) if origin is not None else None
+        envelope._sender = None
         return envelope
 
     def decodePayload(self, codec: Optional[VortexCodec] = None) -> Payload:

@@ -21,6 +21,23 @@ arrives, and fails it with :class:`ReplyTimeoutError` after its timeout on the r
 clock, or with :class:`ConnectionLostError` when the transport reports the peer gone.
 Replies never go through endpoints.
 
+Originator: every delivered envelope carries ``originator``
+(:class:`~peek_plugin_base.vortex.payload.Originator`), and endpoint callbacks get its
+name and uuid as ``vortexName``/``vortexUuid``; ``acceptOnlyFromVortex`` is checked
+against it. The router stamps it from the connection when the message is first received
+(header ``o`` absent), keeps a stamp that arrived over a service connection (a forwarding
+hop wrote it), and always replaces it for a device connection.
+
+The device boundary: the transport says which connections are devices
+(``receive(..., device=True)``, anonymous browsers on a client service's device
+endpoint). A device message may address only this process (header ``d`` absent or one of
+:attr:`PayloadRouter.local_vortex_names`) and never one connection (header ``c``); any
+other is refused: a request gets an ``AccessDeniedError`` reply, the refusal is logged
+once per connection, and nothing is forwarded. Messages for other names from service
+connections are dropped and logged; the router never forwards on its own. Devices reach
+further only through what a plugin exposes (observable and action proxies,
+:class:`~peek_plugin_base.vortex.device_forwarder.DeviceForwarder`).
+
 Timeouts cost no timer per request: each request records its deadline, and the router
 keeps ONE timer on its clock, armed for the earliest deadline it knows of. When it fires
 it fails every request whose deadline has passed and re-arms for the next one, so a
@@ -48,6 +65,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.python.failure import Failure
 
 from peek_plugin_base.registrations import record_registration
+from peek_plugin_base.vortex.call_errors import AccessDeniedError
 from peek_plugin_base.vortex.error_reply import error_reply
 from peek_plugin_base.vortex.errors import (
     ConnectionLostError,
@@ -58,7 +76,7 @@ from peek_plugin_base.vortex.errors import (
     RoutingError,
     VortexError,
 )
-from peek_plugin_base.vortex.payload import Payload, PayloadEnvelope
+from peek_plugin_base.vortex.payload import Originator, Payload, PayloadEnvelope
 from peek_plugin_base.vortex.threads import (
     hand_to_reactor_thread,
     on_reactor_thread,
@@ -71,6 +89,13 @@ logger = logging.getLogger(__name__)
 DEFAULT_REPLY_TIMEOUT = 30.0
 
 _NEVER = float("inf")
+# Builds an Originator without NamedTuple's Python-level __new__ (once per device message).
+_tuple_new = tuple.__new__
+
+#: The error code a refused device message is answered with.
+_ACCESS_DENIED = AccessDeniedError.__name__
+#: Refusals are logged once per connection; the memory of who was logged is bounded.
+_REFUSALS_REMEMBERED = 4096
 
 
 class VortexSender(Protocol):
@@ -119,10 +144,11 @@ class PayloadEndpoint:
 
     The callback is called with keyword arguments ``payloadEnvelope`` (header decoded, body
     still encoded: call ``payloadEnvelope.decodePayload()``), ``vortexName`` and
-    ``vortexUuid`` (the sender's authenticated identity) and ``sendResponse`` (a callable
+    ``vortexUuid`` (the originator's authenticated identity, also in
+    ``payloadEnvelope.originator``) and ``sendResponse`` (a callable
     taking a Payload, PayloadEnvelope or message bytes, sent back to the same connection
     and marked as the reply to the message). It may return a value, a Deferred or a
-    coroutine. ``acceptOnlyFromVortex`` limits senders by vortex name.
+    coroutine. ``acceptOnlyFromVortex`` limits originators by vortex name.
 
     The endpoint is active from construction until :meth:`shutdown`; the registration is
     recorded against the loading plugin so unloading it shuts the endpoint down.
@@ -188,13 +214,11 @@ class PayloadRouter:
         send: Optional[SendCallable] = None,
         clock: Optional[IReactorTime] = None,
         local_vortex_names: tuple[str, ...] = (),
-        forward_foreign: bool = False,
         default_timeout: float = DEFAULT_REPLY_TIMEOUT,
     ) -> None:
         self._send = send
         self._clock = clock
         self.local_vortex_names = frozenset(local_vortex_names)
-        self.forward_foreign = forward_foreign
         self.default_timeout = default_timeout
         # key value -> {other items -> endpoints}
         self._index: dict[Any, dict[frozenset, list[PayloadEndpoint]]] = {}
@@ -204,6 +228,7 @@ class PayloadRouter:
         self._sweep_at = _NEVER
         self._id_prefix = os.urandom(6).hex() + "."
         self._ids = itertools.count(1)
+        self._refusals_logged: set[str] = set()
 
     # ---- wiring
 
@@ -279,27 +304,65 @@ class PayloadRouter:
 
     # ---- receiving
 
-    def receive(self, data: bytes, sender: VortexSender) -> None:
-        """Handle one received message: reply matching, forwarding or endpoint delivery.
+    def receive(self, data: bytes, sender: VortexSender, device: bool = False) -> None:
+        """Handle one received message: reply matching or endpoint delivery.
 
-        A malformed message raises ``DecodeError`` to the transport, which decides how
-        to tell the peer; nothing has been delivered in that case.
+        ``device`` says the connection is a device's (see the module docstring): its
+        messages may only address this process and are stamped as its own. A malformed
+        message raises ``DecodeError`` to the transport, which decides how to tell the
+        peer; nothing has been delivered in that case.
         """
         envelope = PayloadEnvelope.fromVortexMsg(data)
         dest = envelope.destVortexName
-        if dest is not None and self.local_vortex_names and dest not in self.local_vortex_names:
-            if self.forward_foreign:
-                self._transport()(dest, data)
-            else:
-                logger.warning(
-                    "Dropped a message for vortex %r from %s: not for this process",
-                    dest, _describe(sender),
-                )
+        if device:
+            if (
+                dest is not None and dest not in self.local_vortex_names
+            ) or envelope.destVortexUuid is not None:
+                self._refuse_device(envelope, sender)
+                return
+            # Whatever the device wrote in 'o' is replaced: it speaks only for itself.
+            envelope.originator = _tuple_new(
+                Originator, (sender.vortex_name, sender.vortex_uuid, True)
+            )
+        elif dest is not None and self.local_vortex_names and dest not in self.local_vortex_names:
+            logger.warning(
+                "Dropped a message for vortex %r from %s: not for this process",
+                dest, _describe(sender),
+            )
             return
         self.deliver(envelope, sender)
 
+    def _refuse_device(self, envelope: PayloadEnvelope, sender: VortexSender) -> None:
+        """Answer (and log once per connection) a device message addressed past this process."""
+        target = (f"connection {envelope.destVortexUuid!r}"
+                  if envelope.destVortexUuid is not None
+                  else f"vortex {envelope.destVortexName!r}")
+        here = ", ".join(sorted(self.local_vortex_names)) or "this process"
+        reason = (f"devices may only address {here}, not {target} "
+                  f"(filt key {envelope.filt.get('key')!r})")
+        logged = self._refusals_logged
+        uuid = sender.vortex_uuid
+        if uuid in logged:
+            logger.debug("Refused a device message from %s: %s", _describe(sender), reason)
+        else:
+            if len(logged) >= _REFUSALS_REMEMBERED:
+                logged.clear()
+            logged.add(uuid)
+            logger.warning("Refused a device message from %s (%s): %s "
+                           "(further refusals for it are logged at debug level)",
+                           sender.vortex_name, uuid, reason)
+        if envelope.messageId is None:
+            return
+        try:
+            self.send_reply(envelope, PayloadEnvelope(error=(_ACCESS_DENIED, reason)), sender)
+        except VortexError as e:
+            logger.debug("Could not tell %s its message was refused: %s", _describe(sender), e)
+
     def deliver(self, envelope: PayloadEnvelope, sender: VortexSender) -> None:
-        """Deliver a parsed envelope: to its pending request, or to matching endpoints."""
+        """Deliver a parsed envelope: to its pending request, or to matching endpoints.
+
+        An envelope without an ``originator`` is the sender's own.
+        """
         if envelope.replyToId is not None and self._resolve_reply(envelope, sender):
             return
         endpoints = self.endpoints_for(envelope.filt)
@@ -313,14 +376,21 @@ class PayloadRouter:
                 self.send_reply(envelope, PayloadEnvelope(filt=envelope.filt, error=error),
                                 sender)
             return
+        origin = envelope._originator
+        if origin is None:
+            # The sender itself is the originator; the stamp is built only if asked for.
+            envelope._sender = sender
+            name, uuid = sender.vortex_name, sender.vortex_uuid
+        else:
+            name, uuid = origin[0], origin[1]
         respond = self._responder(envelope, sender)
         for endpoint in endpoints:
             if not endpoint.active:
                 continue  # shut down by a handler earlier in this same dispatch
             accept = endpoint.accept_only
-            if accept is not None and sender.vortex_name not in accept:
+            if accept is not None and name not in accept:
                 continue
-            self._call(endpoint, envelope, sender, respond)
+            self._call(endpoint, envelope, sender, respond, name, uuid)
 
     def _responder(self, request: PayloadEnvelope, sender: VortexSender) -> Callable[..., None]:
         def send_response(response: Outgoing, *args: Any, **kwargs: Any) -> None:
@@ -334,12 +404,14 @@ class PayloadRouter:
         envelope: PayloadEnvelope,
         sender: VortexSender,
         respond: Callable[..., None],
+        vortexName: str,
+        vortexUuid: str,
     ) -> None:
         try:
             result = endpoint.callback(
                 payloadEnvelope=envelope,
-                vortexName=sender.vortex_name,
-                vortexUuid=sender.vortex_uuid,
+                vortexName=vortexName,
+                vortexUuid=vortexUuid,
                 sendResponse=respond,
             )
         except Exception as e:

@@ -357,6 +357,23 @@ class VortexRPC:
         d.addCallbacks(_result_of, self._timed_out)
         return d
 
+    def callThroughVia(
+        self, router: PayloadRouter, throughVortexName: str, *args: Any, **kwargs: Any
+    ) -> Deferred:
+        """Call the RPC through ``throughVortexName``, which forwards it to the listener.
+
+        For devices: a device may only address its client service, which forwards the
+        RPCs a client plugin exposes (``exposeToDevices``); the listener sees the device
+        as the caller. Results and errors are those of :meth:`callVia`.
+        """
+        try:
+            envelope = _call_envelope(self.filt, args, kwargs)
+        except Exception as e:
+            return fail(e)
+        d = router.request(envelope, throughVortexName, timeout=self.timeoutSeconds)
+        d.addCallbacks(_result_of, self._timed_out)
+        return d
+
     def _call_locally(self, handle: RpcHandle, envelope: PayloadEnvelope) -> Deferred:
         # Through the codec both ways, so a local call copies and checks values as a remote
         # one would and the caller cannot tell the difference.

@@ -27,7 +27,8 @@ def build(config: ServiceConfig) -> PeekServiceTree:
     desktop_root = PluginSiteRoot("desktop")
     devices = device_hub_service(config)
     upstream = upstream_service(config, PeekVortexUtil.peekClientName)
-    attach_bus(config, PeekVortexUtil.peekClientName, [upstream, devices], forward_foreign=True)
+    # Devices reach only this process; plugins expose what they may send upstream.
+    attach_bus(config, PeekVortexUtil.peekClientName, [upstream], device_hubs=[devices])
     mobile_root.putChild(VORTEX_PATH, devices.endpoint.resource())
     desktop_root.putChild(VORTEX_PATH, devices.endpoint.resource())
 
