@@ -20,6 +20,7 @@ from peek_plugin_base.vortex.observable_wire import (
     ObservableMessages,
     is_far_ahead,
     is_newer,
+    resync,
     send_quietly,
     subscription_refusal,
 )
@@ -280,32 +281,11 @@ class TupleDataObservableProxyHandler:
             send_quietly(send, data, what)
 
     def _resync(self, selection: _ProxiedSelection, version: int) -> None:
-        """Poll upstream instead of forwarding an update that jumps far ahead."""
         key = selection.key
-        logger.warning("Observable proxy %r: an update of %s jumps from version %s to %s; "
-                       "asking upstream for the current data instead", self.observableName,
-                       key, selection.version, version)
-        if selection.resyncing:
-            return
-        selection.resyncing = True
-
-        def answered(reply: PayloadEnvelope) -> None:
-            selection.resyncing = False
-            epoch, version = ObservableMessages.version_of(reply)
-            if self._selections.get(key) is selection and is_newer(
-                epoch, version, selection.epoch, selection.version
-            ):
-                self._fan_out(selection, reply, epoch, version)
-
-        def failed(failure: Failure) -> None:
-            selection.resyncing = False
-            logger.warning("Observable proxy %r: resync of %s failed: %s",
-                           self.observableName, key, failure.value)
-
-        d = self._router.request(self._messages.poll(key), self._upstream)
-        d.addCallbacks(answered, failed)
-        d.addErrback(lambda f: logger.error("Observable proxy resync of %s: %s", key,
-                                            f.getTraceback()))
+        resync(self._router, self._messages, key, self._upstream, selection,
+               lambda: self._selections.get(key) is selection,
+               lambda reply, epoch, v: self._fan_out(selection, reply, epoch, v),
+               f"Observable proxy {self.observableName!r}", version)
 
     def _on_error(
         self, payloadEnvelope: PayloadEnvelope, vortexName: str, vortexUuid: str, **_: Any

@@ -2,7 +2,7 @@
 
 import logging
 from collections.abc import Callable
-from typing import Any, Optional, Union
+from typing import Any, Optional, Protocol, Union
 
 from peek_plugin_base.vortex.errors import DecodeError
 from peek_plugin_base.vortex.log_throttle import LogThrottle
@@ -181,6 +181,52 @@ def is_far_ahead(epoch: str, version: int, held_epoch: Optional[str], held_versi
     Such an update is not taken as it is: the receiver resyncs with a poll instead.
     """
     return epoch == held_epoch and version - held_version > VERSION_JUMP_LIMIT
+
+
+class HeldSelection(Protocol):
+    """What a subscriber holds of one selector: the version it has and whether it polls."""
+
+    epoch: Optional[str]
+    version: int
+    resyncing: bool
+
+
+def resync(
+    router: Any,
+    messages: "ObservableMessages",
+    key: str,
+    destination: Any,
+    held: HeldSelection,
+    still_held: Callable[[], bool],
+    take: Callable[[PayloadEnvelope, str, int], None],
+    label: str,
+    version: int,
+) -> None:
+    """Poll ``destination`` for the current data of ``key`` instead of taking an update
+    that jumps to ``version``, far ahead of the one held (see :func:`is_far_ahead`).
+
+    One poll at a time per held selection; its answer is taken (``take(reply, epoch,
+    version)``) only if the selection is still held and the answer is newer.
+    """
+    logger.warning("%s: an update of %s jumps from version %s to %s; asking for the current "
+                   "data instead", label, key, held.version, version)
+    if held.resyncing:
+        return
+    held.resyncing = True
+
+    def answered(reply: PayloadEnvelope) -> None:
+        held.resyncing = False
+        epoch, new_version = ObservableMessages.version_of(reply)
+        if still_held() and is_newer(epoch, new_version, held.epoch, held.version):
+            take(reply, epoch, new_version)
+
+    def failed(failure: Any) -> None:
+        held.resyncing = False
+        logger.warning("%s: resync of %s failed: %s", label, key, failure.value)
+
+    d = router.request(messages.poll(key), destination)
+    d.addCallbacks(answered, failed)
+    d.addErrback(lambda f: logger.error("%s: resync of %s: %s", label, key, f.getTraceback()))
 
 
 def send_quietly(

@@ -5,7 +5,6 @@ from collections.abc import Callable
 from typing import Any, Optional
 
 from twisted.internet.defer import Deferred
-from twisted.python.failure import Failure
 
 from peek_plugin_base.registrations import record_registration
 from peek_plugin_base.vortex.connection_events import connection_events
@@ -16,6 +15,7 @@ from peek_plugin_base.vortex.observable_wire import (
     ObservableMessages,
     is_far_ahead,
     is_newer,
+    resync,
 )
 from peek_plugin_base.vortex.payload import PayloadEnvelope
 from peek_plugin_base.vortex.router import (
@@ -273,31 +273,10 @@ class TupleDataObserverClient:
             subject._emit(tuples)
 
     def _resync(self, key: str, watched: _Watched, version: int) -> None:
-        """Poll for the current data instead of taking an update that jumps far ahead."""
-        logger.warning("Observer of %r: an update of %s jumps from version %s to %s; "
-                       "asking for the current data instead", self._messages.observableName,
-                       key, watched.version, version)
-        if watched.resyncing:
-            return
-        watched.resyncing = True
-
-        def answered(reply: PayloadEnvelope) -> None:
-            watched.resyncing = False
-            epoch, version = ObservableMessages.version_of(reply)
-            if self._watched.get(key) is watched and is_newer(
-                epoch, version, watched.epoch, watched.version
-            ):
-                self._take(watched, reply, epoch, version)
-
-        def failed(failure: Failure) -> None:
-            watched.resyncing = False
-            logger.warning("Observer of %r: resync of %s failed: %s",
-                           self._messages.observableName, key, failure.value)
-
-        d = self._router.request(self._messages.poll(key), self._dest)
-        d.addCallbacks(answered, failed)
-        d.addErrback(lambda f: logger.error("Observer resync of %s: %s", key,
-                                            f.getTraceback()))
+        resync(self._router, self._messages, key, self._dest, watched,
+               lambda: self._watched.get(key) is watched,
+               lambda reply, epoch, v: self._take(watched, reply, epoch, v),
+               f"Observer of {self._messages.observableName!r}", version)
 
     def _on_error(
         self, payloadEnvelope: PayloadEnvelope, vortexName: str, vortexUuid: str, **_: Any
