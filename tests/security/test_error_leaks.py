@@ -20,7 +20,7 @@ from peek_plugin_base.vortex import (
     TupleDataObserverClient,
 )
 from tests.e2e.devices_data import BusPeer
-from tests.security.cfgerr_fixture import (
+from tests.security.leak_probe import (
     ACTIONS,
     DB_HOST,
     DB_PORT,
@@ -33,7 +33,7 @@ from tests.security.cfgerr_fixture import (
     FixtureRpc,
     QueryAction,
 )
-from tests.security.cfgerr_services import Services
+from tests.security.leak_probe_services import Services
 from tests.vortex_transport.harness import wait_for
 
 SAFE = re.compile(r"internal error, id (?P<id>[0-9a-f]{12})")

@@ -19,7 +19,7 @@ from peek_plugin_base.vortex import (
     TupleActionPushClient,
     TupleDataObserverClient,
 )
-from tests.security.cfgerr_fixture import (
+from tests.security.leak_probe import (
     ACTIONS,
     FILT,
     NOTIFY_SELECTOR,
@@ -27,7 +27,7 @@ from tests.security.cfgerr_fixture import (
     FixtureRpc,
     QueryAction,
 )
-from tests.security.cfgerr_services import Services
+from tests.security.leak_probe_services import Services
 from tests.vortex_transport.harness import wait_for
 
 #: The issue's bound from a notify on a plain thread to the update at a device.

@@ -1,4 +1,4 @@
-"""A real server and client service running the ``fx_sec_cfgerr`` fixture plugin, and a Python
+"""A real server and client service running the ``fx_sec_leak_probe`` fixture plugin, and a Python
 device connected to the client (for the notify-thread and error-leak tests)."""
 
 from collections.abc import Callable
@@ -9,10 +9,10 @@ from tests.e2e.devices_data import client_config, server_config
 from tests.e2e.processes_rpc import Device, wait_log
 from tests.support import ServiceProcess, write_plugin
 
-PLUGIN = "fx_sec_cfgerr"
+PLUGIN = "fx_sec_leak_probe"
 PLUGIN_SOURCE = '''
 """Fixture plugin of the notify-thread and error-leak tests."""
-from tests.security.cfgerr_fixture import (peekClientEntryHook as peekClientEntryHook,
+from tests.security.leak_probe import (peekClientEntryHook as peekClientEntryHook,
     peekServerEntryHook as peekServerEntryHook)
 '''
 

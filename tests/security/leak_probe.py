@@ -1,6 +1,6 @@
-"""Entry hooks of ``fx_sec_cfgerr``, the fixture plugin of the notify-thread and error-leak tests.
+"""Entry hooks of ``fx_sec_leak_probe``, the fixture plugin of the notify-thread and leak tests.
 
-- server: an observable ``fx_sec_cfgerr`` with two providers: ``NotifyTuple`` (the last
+- server: an observable ``fx_sec_leak_probe`` with two providers: ``NotifyTuple`` (the last
   notify made by a plain ``threading.Thread`` every NOTIFY_SECONDS, with the wall-clock
   time just before it called ``notifyOfTupleUpdate``) and ``LeakyTuple`` (fails like a
   database query: a SQLAlchemy OperationalError carrying a SQL statement and the database
@@ -40,10 +40,10 @@ from peek_plugin_base.vortex import (
 
 logger = logging.getLogger(__name__)
 
-FILT = {"plugin": "fx_sec_cfgerr"}
-OBSERVABLE = "fx_sec_cfgerr"
-ACTIONS = "fx_sec_cfgerr"
-ENDPOINT_FILT = {"key": "fx_sec_cfgerr.query", **FILT}
+FILT = {"plugin": "fx_sec_leak_probe"}
+OBSERVABLE = "fx_sec_leak_probe"
+ACTIONS = "fx_sec_leak_probe"
+ENDPOINT_FILT = {"key": "fx_sec_leak_probe.query", **FILT}
 NOTIFY_SECONDS = 0.3
 
 #: What the failing "query" carries; none of it may reach a peer.
@@ -66,7 +66,7 @@ def database_failure() -> OperationalError:
 class NotifyTuple(Tuple):
     """The last notify of the plugin's thread: its number and when it was made."""
 
-    __tupleType__ = "fx_sec_cfgerr.NotifyTuple"
+    __tupleType__ = "fx_sec_leak_probe.NotifyTuple"
 
     seq = TupleField()
     notifiedAt = TupleField()
@@ -76,14 +76,14 @@ class NotifyTuple(Tuple):
 class LeakyTuple(Tuple):
     """Never served: its provider fails like a database query."""
 
-    __tupleType__ = "fx_sec_cfgerr.LeakyTuple"
+    __tupleType__ = "fx_sec_leak_probe.LeakyTuple"
 
 
 @addTupleType
 class QueryAction(TupleActionABC):
     """An action whose processing queries the (unreachable) database."""
 
-    __tupleType__ = "fx_sec_cfgerr.QueryAction"
+    __tupleType__ = "fx_sec_leak_probe.QueryAction"
 
 
 NOTIFY_SELECTOR = TupleSelector(NotifyTuple.tupleName(), {})
