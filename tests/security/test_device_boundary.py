@@ -60,13 +60,17 @@ class AnyAddressRouter(PayloadRouter):
 
 
 class ForgedStamp(PayloadEnvelope):
-    """An envelope whose header claims it was forwarded for peek-client."""
+    """An envelope whose header claims it was forwarded for someone else (``stamp``)."""
 
-    __slots__ = ()
+    __slots__ = ("stamp",)
+
+    def __init__(self, *args: Any, stamp: Optional[list[Any]] = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stamp = stamp or [peekClientName, "forged-uuid", False]
 
     def header(self) -> dict[str, Any]:
         header = super().header()
-        header["o"] = [peekClientName, "forged-uuid", False]
+        header["o"] = self.stamp
         return header
 
 
@@ -191,9 +195,17 @@ class DeviceBoundary(TestCase):
         reply = await self.request(service, Payload({"key": WHO_AM_I}).makePayloadEnvelope(),
                                    peekServerName)
         assert reply.result["vortexName"] == peekClientName and not reply.result["isDevice"]
+        # A service carries only a device's stamp through: it never speaks as another
+        # service, peek-server included, whether or not the stamp says "device".
+        for stamp in ([peekServerName, "forged", False], [peekServerName, "forged", True],
+                      [peekAgentName, "forged", False]):
+            reply = await self.request(service, ForgedStamp({"key": WHO_AM_I}, stamp=stamp),
+                                       peekServerName)
+            assert reply.result["vortexName"] == peekClientName, (stamp, reply.result)
 
     def test_server_handlers_see_the_device_as_originator(self) -> Deferred[None]:
         """Through an exposed forward the server sees peek-mobile (its connection uuid,
         isDevice) and never peek-client, whatever originator stamp the device writes;
-        an RPC with acceptOnlyFromVortex=peek-client refuses the device's call."""
+        an RPC with acceptOnlyFromVortex=peek-client refuses the device's call; a service
+        connection's stamp naming another service (peek-server) is replaced by its own."""
         return Deferred.fromCoroutine(self._originator())

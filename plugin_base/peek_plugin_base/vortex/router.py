@@ -25,8 +25,9 @@ Originator: every delivered envelope carries ``originator``
 (:class:`~peek_plugin_base.vortex.payload.Originator`), and endpoint callbacks get its
 name and uuid as ``vortexName``/``vortexUuid``; ``acceptOnlyFromVortex`` is checked
 against it. The router stamps it from the connection when the message is first received
-(header ``o`` absent), keeps a stamp that arrived over a service connection (a forwarding
-hop wrote it), and always replaces it for a device connection.
+(header ``o`` absent), keeps a device's stamp that arrived over a service connection (a
+client service forwarding for ``peek-mobile``/``peek-desktop``), and replaces any other:
+a device never speaks for anyone else, and a service never for another service.
 
 The device boundary: the transport says which connections are devices
 (``receive(..., device=True)``, anonymous browsers on a client service's device
@@ -64,6 +65,7 @@ from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.python.failure import Failure
 
+from peek_plugin_base.PeekVortexUtil import peekDesktopName, peekMobileName
 from peek_plugin_base.registrations import record_registration
 from peek_plugin_base.vortex.call_errors import AccessDeniedError
 from peek_plugin_base.vortex.error_reply import error_reply
@@ -91,6 +93,10 @@ DEFAULT_REPLY_TIMEOUT = 30.0
 _NEVER = float("inf")
 # Builds an Originator without NamedTuple's Python-level __new__ (once per device message).
 _tuple_new = tuple.__new__
+
+#: The only originators a service connection may carry through: the devices a client
+#: service forwards for. A service never speaks for another service (nor for peek-server).
+_FORWARDABLE_ORIGINATORS = frozenset((peekMobileName, peekDesktopName))
 
 #: The error code a refused device message is answered with.
 _ACCESS_DENIED = AccessDeniedError.__name__
@@ -324,12 +330,21 @@ class PayloadRouter:
             envelope.originator = _tuple_new(
                 Originator, (sender.vortex_name, sender.vortex_uuid, True)
             )
-        elif dest is not None and self.local_vortex_names and dest not in self.local_vortex_names:
-            logger.warning(
-                "Dropped a message for vortex %r from %s: not for this process",
-                dest, _describe(sender),
-            )
-            return
+        else:
+            if dest is not None and self.local_vortex_names and dest not in self.local_vortex_names:
+                logger.warning(
+                    "Dropped a message for vortex %r from %s: not for this process",
+                    dest, _describe(sender),
+                )
+                return
+            origin = envelope._originator
+            if origin is not None and not (origin[2] is True
+                                           and origin[0] in _FORWARDABLE_ORIGINATORS):
+                # Only a device's stamp is carried through; a service claiming another
+                # service's name (peek-server included) speaks for itself instead.
+                logger.warning("Replaced the originator %r a message from %s claimed",
+                               origin, _describe(sender))
+                envelope._originator = None
         self.deliver(envelope, sender)
 
     def _refuse_device(self, envelope: PayloadEnvelope, sender: VortexSender) -> None:
