@@ -33,6 +33,9 @@ from peek_plugin_base.vortex.router import (
 )
 
 logger = logging.getLogger(__name__)
+#: Updates from a connection a subscriber did not subscribe through (a forgery, or one
+#: repeated by a hostile peer): logged once per sender and interval.
+_foreign_updates = LogThrottle(logger)
 
 SendResponse = Callable[[Any], None]
 
@@ -254,9 +257,10 @@ class TupleDataObservableProxyHandler:
         if selection is None:
             return  # nobody watches it any more (an update crossed our unsubscribe)
         if not self._events.is_open(vortexName, vortexUuid):
-            logger.warning("Observable proxy %r ignored an update of %s from %s (%s): not "
-                           "the upstream connection", self.observableName, key, vortexName,
-                           vortexUuid)
+            _foreign_updates.log(
+                vortexUuid, f"updates ignored from {vortexName} ({vortexUuid})",
+                "Observable proxy %r ignored an update of %s from %s (%s): not the upstream "
+                "connection", self.observableName, key, vortexName, vortexUuid)
             return
         epoch, version = ObservableMessages.version_of(payloadEnvelope)
         if not is_newer(epoch, version, selection.epoch, selection.version):

@@ -9,6 +9,7 @@ from twisted.internet.defer import Deferred
 from peek_plugin_base.registrations import record_registration
 from peek_plugin_base.vortex.connection_events import connection_events
 from peek_plugin_base.vortex.errors import RemoteError, VortexError
+from peek_plugin_base.vortex.log_throttle import LogThrottle
 from peek_plugin_base.vortex.observable_wire import (
     OP_ERROR,
     OP_UPDATE,
@@ -27,6 +28,9 @@ from peek_plugin_base.vortex.router import (
 from peek_plugin_base.vortex.tuple_selector import TupleSelector
 
 logger = logging.getLogger(__name__)
+#: Updates from a connection a subscriber did not subscribe through (a forgery, or one
+#: repeated by a hostile peer): logged once per sender and interval.
+_foreign_updates = LogThrottle(logger)
 
 TuplesListener = Callable[[list[Any]], None]
 ErrorListener = Callable[[RemoteError], None]
@@ -252,9 +256,10 @@ class TupleDataObserverClient:
             return
         if not self._events.is_open(vortexName, vortexUuid):
             # Not the connection this client subscribed through: a forwarded stamp.
-            logger.warning("Observer of %r ignored an update of %s from %s (%s): not the "
-                           "connection it subscribed through", self._messages.observableName,
-                           key, vortexName, vortexUuid)
+            _foreign_updates.log(
+                vortexUuid, f"updates ignored from {vortexName} ({vortexUuid})",
+                "Observer of %r ignored an update of %s from %s (%s): not the connection it "
+                "subscribed through", self._messages.observableName, key, vortexName, vortexUuid)
             return
         epoch, version = ObservableMessages.version_of(payloadEnvelope)
         if not is_newer(epoch, version, watched.epoch, watched.version):
