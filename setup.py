@@ -67,6 +67,8 @@ setup(
             "pytest>=8",
             "hypothesis>=6",
             "ruff>=0.6",
+            # Lets the wheel test build a plugin wheel offline (--no-build-isolation).
+            "wheel>=0.41",
             *DOCS_REQUIRES,
         ],
     },
