@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PLUGINS := $(wildcard plugins/*/setup.py)
 
-.PHONY: venv run test lint clean
+.PHONY: venv run test lint docs clean
 
 venv: $(VENV)/.installed
 
@@ -21,9 +21,14 @@ test: venv
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 	$(PY) scripts/fuzz/run_fuzz.py --seconds 30
+	$(MAKE) docs
+
+# The documentation site in docs/_build/html; any warning fails the build.
+docs: venv
+	$(PY) -m sphinx -W --keep-going -b html -q docs docs/_build/html
 
 lint: venv
 	$(PY) -m ruff check .
 
 clean:
-	rm -rf $(VENV) .run build *.egg-info
+	rm -rf $(VENV) .run build *.egg-info docs/_build docs/_generated

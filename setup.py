@@ -30,6 +30,8 @@ def _packages() -> tuple[list[str], dict[str, str]]:
 
 packages, package_dir = _packages()
 
+DOCS_REQUIRES = ["sphinx>=8,<10", "myst-parser>=4"]
+
 setup(
     name="peek-platform",
     version="0.1.0",
@@ -58,10 +60,16 @@ setup(
         "redis>=5",
     ],
     extras_require={
+        # `make docs`: the site and its API reference (Sphinx autodoc, Markdown via MyST).
+        "docs": DOCS_REQUIRES,
+        # The tests build the API reference too, so the test extra brings the docs tools.
         "test": [
             "pytest>=8",
             "hypothesis>=6",
             "ruff>=0.6",
+            # Lets the wheel test build a plugin wheel offline (--no-build-isolation).
+            "wheel>=0.41",
+            *DOCS_REQUIRES,
         ],
     },
     entry_points={

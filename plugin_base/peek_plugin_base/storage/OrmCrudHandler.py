@@ -122,7 +122,7 @@ class OrmCrudHandler:
     through the client service's proxies); ``acceptOnlyFromVortex`` narrows that.
 
     Wire format (frame layout in :class:`~peek_plugin_base.vortex.codec.VortexCodec`)
-    -------------------------------------------------------------------------------
+    ---------------------------------------------------------------------------------
     Request: header ``f`` is ``filtKey`` plus optional keys, a message id ``m``, and a
     body of zero or more ``Declarative`` tuples:
 

@@ -94,7 +94,7 @@ class TupleActionProcessor:
     client proxy, the sender is the client service); others get an ``AccessDeniedError``.
 
     Wire format (see :class:`~peek_plugin_base.vortex.codec.VortexCodec` for the frame)
-    ----------------------------------------------------------------------------------
+    -----------------------------------------------------------------------------------
     Request (encoded by :class:`~peek_plugin_base.vortex.action_push_client.
     TupleActionPushClient`, or by a device): header ``f`` =
     ``{**additionalFilt, "key": "vortex.action.<tupleActionProcessorName>"}``, a message id

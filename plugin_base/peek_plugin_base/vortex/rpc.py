@@ -256,7 +256,7 @@ class VortexRPC:
     under its own name.
 
     Wire format (frame and tagged values: :class:`~peek_plugin_base.vortex.codec.VortexCodec`)
-    ------------------------------------------------------------------------------------
+    ------------------------------------------------------------------------------------------
     Call: header ``f`` = ``{**additionalFilt, "key": "vortex.rpc.<rpcName>"}`` (``rpcName``
     is the function's module and qualified name, e.g.
     ``peek_plugin_tutorial._private.agent.RpcForServer.RpcForServer.subInts``), ``m`` a
