@@ -20,7 +20,7 @@ def _run(service: str, *args: str) -> subprocess.CompletedProcess[str]:
     """Run ``run_peek_<service>`` with stdout and stderr piped (not a terminal)."""
     return subprocess.run(
         [str(BIN / f"run_peek_{service}"), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60,
+        capture_output=True, text=True, timeout=60,
     )
 
 

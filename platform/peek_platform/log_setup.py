@@ -11,7 +11,6 @@ from twisted.logger import STDLibLogObserver, globalLogBeginner
 from peek_plugin_base.private_files import ensure_private_file
 
 
-
 def log_format(service: str) -> str:
     """Each line names the service and its pid, so merged or forwarded logs stay readable."""
     return f"%(asctime)s peek-{service}[%(process)d] %(levelname)s %(name)s: %(message)s"
