@@ -8,11 +8,11 @@ PLUGINS := $(wildcard plugins/*/setup.py)
 
 venv: $(VENV)/.installed
 
+# setuptools notes every non-src-layout editable install ("Editable installation."): that is
+# information, not a packaging problem, so it is filtered to leave real warnings visible.
 $(VENV)/.installed: setup.py pyproject.toml $(PLUGINS)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	# setuptools notes every non-src-layout editable install ("Editable installation.");
-	# it is information, not a packaging problem, so it does not bury real warnings.
 	PYTHONWARNINGS="ignore:Editable installation" \
 	  $(PY) -m pip install -q -e ".[test]" $(foreach p,$(PLUGINS),-e $(dir $(p)))
 	touch $@
