@@ -8,14 +8,20 @@ PLUGINS := $(wildcard plugins/*/setup.py)
 
 venv: $(VENV)/.installed
 
+# setuptools notes every non-src-layout editable install ("Editable installation."): that is
+# information, not a packaging problem, so it is filtered to leave real warnings visible.
 $(VENV)/.installed: setup.py pyproject.toml $(PLUGINS)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[test]" $(foreach p,$(PLUGINS),-e $(dir $(p)))
+	PYTHONWARNINGS="ignore:Editable installation" \
+	  $(PY) -m pip install -q -e ".[test]" $(foreach p,$(PLUGINS),-e $(dir $(p)))
 	touch $@
 
+# `make run PEEK_LOG_LEVEL=DEBUG` for everything; INFO by default.
+PEEK_LOG_LEVEL ?= INFO
+
 run: venv
-	$(PY) scripts/run_all.py
+	PEEK_LOG_LEVEL=$(PEEK_LOG_LEVEL) $(PY) scripts/run_all.py
 
 test: venv
 	$(PY) -m ruff check .

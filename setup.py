@@ -13,18 +13,22 @@ PACKAGE_DIRS = {
 
 
 def _packages() -> tuple[list[str], dict[str, str]]:
-    """Every import package under each container folder, mapped to its folder."""
+    """Every folder under each container folder, as a package mapped to its folder.
+
+    Folders without ``__init__.py`` (the Alembic migrations) are listed too: Python can
+    import them, and setuptools warns on every build about an importable folder that is not
+    in ``packages``.
+    """
     import os
 
     packages: list[str] = []
     package_dir: dict[str, str] = {}
     for top, folder in PACKAGE_DIRS.items():
-        for dirpath, dirnames, filenames in os.walk(folder):
-            dirnames[:] = [d for d in dirnames if d != "__pycache__"]
-            if "__init__.py" in filenames:
-                name = top + dirpath[len(folder):].replace(os.sep, ".")
-                packages.append(name)
-                package_dir[name] = dirpath
+        for dirpath, dirnames, _filenames in os.walk(folder):
+            dirnames[:] = [d for d in dirnames if d.isidentifier()]
+            name = top + dirpath[len(folder):].replace(os.sep, ".")
+            packages.append(name)
+            package_dir[name] = dirpath
     return packages, package_dir
 
 
@@ -40,12 +44,8 @@ setup(
     packages=packages,
     package_dir=package_dir,
     include_package_data=True,
-    # The platform schema's migrations are scripts Alembic loads, not an import package.
-    package_data={
-        "peek_platform.storage": [
-            "migrations/*.py", "migrations/*.mako", "migrations/versions/*.py",
-        ],
-    },
+    # The platform schema's migrations are scripts Alembic loads; their template is data.
+    package_data={"peek_platform.storage.migrations": ["*.mako"]},
     install_requires=[
         # The bus transport tunes Twisted and autobahn internals; stay on the tested majors.
         "twisted>=24.7,<27",

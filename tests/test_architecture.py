@@ -60,6 +60,46 @@ def test_plugins_import_only_the_plugin_contract() -> None:
     assert offences == {}
 
 
+TUTORIAL_PRIVATE = REPO / "plugins" / "peek-plugin-tutorial" / "peek_plugin_tutorial" / "_private"
+#: Within the tutorial plugin, what each service's private package must never import (RPC
+#: declarations shared by two sides live in ``_private/rpc``).
+TUTORIAL_FORBIDDEN = {
+    "agent": ("peek_plugin_tutorial._private.server", "peek_plugin_tutorial._private.client"),
+    "rpc": ("peek_plugin_tutorial._private.server", "peek_plugin_tutorial._private.agent",
+            "peek_plugin_tutorial._private.client"),
+    "server": ("peek_plugin_tutorial._private.agent", "peek_plugin_tutorial._private.client"),
+}
+
+
+def imported_modules(folder: Path) -> dict[str, set[str]]:
+    """Map each .py file under ``folder`` to the full module names it imports (absolute)."""
+    found: dict[str, set[str]] = {}
+    for path in folder.rglob("*.py"):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        names: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                assert node.level == 0, f"{path}: relative import; the rules read full names"
+                names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        found[str(path.relative_to(folder))] = names
+    return found
+
+
+@pytest.mark.parametrize("side", sorted(TUTORIAL_FORBIDDEN))
+def test_tutorial_sides_do_not_import_each_others_private_modules(side: str) -> None:
+    """The tutorial's agent calls the server's RPCs through ``_private/rpc``, never by
+    importing ``_private/server`` (which a service without the server code cannot load)."""
+    forbidden = TUTORIAL_FORBIDDEN[side]
+    offences = {
+        path: sorted(n for n in names if n.startswith(forbidden))
+        for path, names in imported_modules(TUTORIAL_PRIVATE / side).items()
+        if any(n.startswith(forbidden) for n in names)
+    }
+    assert offences == {}
+
+
 def test_scanner_sees_forbidden_imports(tmp_path: Path) -> None:
     """The scanner itself catches both import forms (so the rules above can fail)."""
     (tmp_path / "bad.py").write_text("import peek_server.main\nfrom peek_platform import x\n")

@@ -112,7 +112,8 @@ def test_unusable_config_exits_78_with_one_line_and_leaves_the_file(
         tmp_path: Path, case: str) -> None:
     """--check-config and a real start both exit 78 with a message naming the file and what
     is wrong in it (one line, or one line per invalid key), no traceback, and the file's
-    bytes and mode (or the folder in its place) are untouched."""
+    bytes and mode (or the folder in its place) are untouched; the only other file is the
+    real start's own log (0600) holding the error."""
     service, make, needs_bits = CASES[case]
     home = tmp_path / "home"
     home.mkdir()
@@ -133,7 +134,13 @@ def test_unusable_config_exits_78_with_one_line_and_leaves_the_file(
         for text in expected:
             assert text in done.stderr, (text, done.stderr)
         assert _snapshot(config) == before
-        assert sorted(p.name for p in home.iterdir()) == ["config.json"]
+    # The real start also wrote the error into its own log, when the home let it (issue 13);
+    # nothing else appears in the home.
+    log = home / f"peek-{service}.log"
+    assert {p.name for p in home.iterdir()} <= {"config.json", log.name}
+    if log.exists():
+        assert stat.S_IMODE(log.stat().st_mode) == 0o600
+        assert f"ERROR peek_platform.log_setup: config error: {config}:" in log.read_text()
 
 
 def test_read_only_home_that_needs_a_write_back_exits_78(tmp_path: Path) -> None:

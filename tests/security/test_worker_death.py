@@ -23,6 +23,7 @@ import pytest
 from peek_platform.celery_glue.settings import CelerySettings
 from peek_platform.config import ServiceConfig
 from peek_plugin_base.worker.errors import WorkerTaskError
+from tests.redis_db import ClaimedRedisDb, claim_redis_db
 from tests.support import wait_for
 from tests.worker.support import AMQP_URL, TASKS, Broker, CallerStack, WorkerProcess
 
@@ -32,8 +33,6 @@ TASK_TIMEOUT = 3
 LEASE = 2.0
 #: How long a waiting caller or a redelivery may take before the test calls it a hang.
 BOUND = 15.0
-#: This module's own Redis database (flushed before and after; no other test uses it).
-REDIS_URL = os.environ.get("PEEK_TEST_SECURITY_REDIS_URL", "redis://127.0.0.1:6379/12")
 
 
 def _lines(path: Path) -> list[str]:
@@ -60,17 +59,18 @@ def _port_open(url: str) -> bool:
         return False
 
 
-@pytest.fixture
-def redis_db() -> Iterator[str]:
-    """This module's Redis database, empty before and after the test."""
-    _require(_port_open(REDIS_URL), f"Redis at {REDIS_URL}")
-    import redis
+@pytest.fixture(scope="module")
+def claimed_redis() -> Iterator[ClaimedRedisDb]:
+    """An empty Redis database this module claimed (tests/redis_db.py)."""
+    yield from claim_redis_db()
 
-    client = redis.Redis.from_url(REDIS_URL)
-    client.flushdb()
-    yield REDIS_URL
-    client.flushdb()
-    client.close()
+
+@pytest.fixture
+def redis_db(claimed_redis: ClaimedRedisDb) -> Iterator[str]:
+    """This module's own Redis database, empty before and after the test."""
+    claimed_redis.reset()
+    yield claimed_redis.url
+    claimed_redis.reset()
 
 
 @pytest.fixture

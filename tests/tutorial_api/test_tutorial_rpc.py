@@ -6,8 +6,9 @@ from typing import Any
 
 import peek_plugin_tutorial
 import pytest
-from peek_plugin_tutorial._private.agent.RpcForServer import RpcForServer
-from peek_plugin_tutorial._private.server.RpcForAgent import RpcForAgent
+from peek_plugin_tutorial._private.rpc.RpcForAgent import RpcForAgent
+from peek_plugin_tutorial._private.rpc.RpcForServer import RpcForServer
+from peek_plugin_tutorial._private.server.AgentRpcHandler import AgentRpcHandler
 from peek_plugin_tutorial._private.storage import DeclarativeBase
 from peek_plugin_tutorial._private.storage.StringIntTuple import StringIntTuple
 from sqlalchemy import select
@@ -32,8 +33,8 @@ class Services:
         self.bus.link(self.agent, self.server)
         self.bus.link(self.client, self.server)
         self.agent_online: list[str] = []
-        self.rpc_for_agent = RpcForAgent(db.ormSessionCreator,
-                                         lambda: self.agent_online.append("online"))
+        self.rpc_for_agent = RpcForAgent(AgentRpcHandler(
+            db.ormSessionCreator, lambda: self.agent_online.append("online")))
         self.handles = [
             RpcForAgent.addInts.start(funcSelf=self.rpc_for_agent, router=self.server.router),
             RpcForAgent.addStringInt.start(funcSelf=self.rpc_for_agent,

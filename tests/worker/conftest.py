@@ -1,4 +1,4 @@
-"""Fixtures: a broker per test (embedded, Redis db, RabbitMQ queue), workers, callers."""
+"""Fixtures: a broker per test (embedded, own Redis db, RabbitMQ queue), workers, callers."""
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -6,27 +6,22 @@ from typing import Any
 
 import pytest
 
-from tests.worker.support import (
-    REDIS_URL,
-    Broker,
-    CallerStack,
-    WorkerProcess,
-    make_broker,
-    require_server,
-)
+from tests.redis_db import ClaimedRedisDb, claim_redis_db
+from tests.worker.support import Broker, CallerStack, WorkerProcess, make_broker
+
+
+@pytest.fixture(scope="session")
+def claimed_redis() -> Iterator[ClaimedRedisDb]:
+    """An empty Redis database this run claimed (tests/redis_db.py)."""
+    yield from claim_redis_db()
 
 
 @pytest.fixture
-def redis_url() -> Iterator[str]:
-    """The test Redis database, flushed before and after the test."""
-    require_server(REDIS_URL, "Redis")
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL)
-    client.flushdb()
-    yield REDIS_URL
-    client.flushdb()
-    client.close()
+def redis_url(claimed_redis: ClaimedRedisDb) -> Iterator[str]:
+    """The run's own Redis database, emptied before and after the test."""
+    claimed_redis.reset()
+    yield claimed_redis.url
+    claimed_redis.reset()
 
 
 @pytest.fixture(params=["embedded", "redis", "rabbitmq"])

@@ -30,7 +30,6 @@ from tests.support import wait_for
 FIXTURE_PLUGIN_DIR = Path(__file__).parent / "fixture_plugin"
 PLUGIN = "peek_plugin_workertest"
 TASKS = f"{PLUGIN}.tasks"
-REDIS_URL = os.environ.get("PEEK_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
 AMQP_URL = os.environ.get("PEEK_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
 

@@ -19,7 +19,7 @@ from twisted.python.failure import Failure
 
 from peek_platform.config import ServiceConfig, home_env_var, resolve_home, settings_for
 from peek_platform.errors import ConfigError
-from peek_platform.log_setup import set_level, setup_logging
+from peek_platform.log_setup import log_before_setup, set_level, setup_logging
 from peek_platform.plugin.discovery import installed_plugins
 from peek_platform.service.tree import PeekServiceTree
 
@@ -30,6 +30,17 @@ EXIT_START_FAILED = 1
 EXIT_CONFIG = 78
 
 TreeBuilder = Callable[[ServiceConfig], PeekServiceTree]
+
+EXIT_CODES_TEXT = (
+    "Exit codes:\n"
+    f"  {EXIT_OK:<3} stopped cleanly (SIGTERM/SIGINT included), or --check-config,\n"
+    "      --list-plugins, --help done\n"
+    f"  {EXIT_START_FAILED:<3} the service could not start (a port in use, plugins failed "
+    "to start;\n      the reason is on stderr and in the log)\n"
+    f"  {EXIT_CONFIG:<3} config.json cannot be used, or the home does not let it create "
+    "its log\n      (EX_CONFIG; the reason is on stderr and, when the home is writable, "
+    "in the log)"
+)
 
 
 TWISTED_SIGNALS = (
@@ -45,7 +56,8 @@ def _parser(service: str, description: str, signals_text: str) -> argparse.Argum
     parser = argparse.ArgumentParser(
         prog=f"run_peek_{service}",
         description=description,
-        epilog=f"config.json keys for the {service} service:\n{settings}\n\n{signals_text}",
+        epilog=f"config.json keys for the {service} service:\n{settings}\n\n{signals_text}"
+        f"\n\n{EXIT_CODES_TEXT}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -96,6 +108,10 @@ def prepare_service(
             extra_check(config)
     except ConfigError as e:
         print(f"run_peek_{service}: config error: {e}", file=sys.stderr)
+        if not args.check_config:
+            # Logging is not set up (its settings are in the broken file), yet an operator
+            # reading the service log must see why it stopped.
+            log_before_setup(service, home, f"config error: {e}")
         return EXIT_CONFIG
     read_only_note = _read_only_note(config)
     if read_only_note:

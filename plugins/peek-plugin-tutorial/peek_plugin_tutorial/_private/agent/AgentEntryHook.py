@@ -7,7 +7,7 @@ from peek_plugin_base.agent.PluginAgentEntryHookABC import PluginAgentEntryHookA
 from peek_plugin_tutorial._private.agent.AgentToServerRpcCallExample import (
     AgentToServerRpcCallExample,
 )
-from peek_plugin_tutorial._private.agent.RpcForServer import RpcForServer
+from peek_plugin_tutorial._private.rpc.RpcForServer import RpcForServer
 
 logger = logging.getLogger(__name__)
 

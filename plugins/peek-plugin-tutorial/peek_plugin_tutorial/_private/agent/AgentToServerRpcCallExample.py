@@ -10,7 +10,7 @@ from twisted.internet.interfaces import IDelayedCall
 
 from peek_plugin_base.PeekVortexUtil import peekServerName
 from peek_plugin_base.vortex import VortexSender, connection_events
-from peek_plugin_tutorial._private.server.RpcForAgent import RpcForAgent
+from peek_plugin_tutorial._private.rpc.RpcForAgent import RpcForAgent
 
 logger = logging.getLogger(__name__)
 

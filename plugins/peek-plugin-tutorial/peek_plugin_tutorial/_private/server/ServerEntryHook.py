@@ -13,11 +13,12 @@ from peek_plugin_base.server.PluginServerWorkerEntryHookABC import (
     PluginServerWorkerEntryHookABC,
 )
 from peek_plugin_base.vortex import deferToThreadWrap
+from peek_plugin_tutorial._private.rpc.RpcForAgent import RpcForAgent
 from peek_plugin_tutorial._private.server.admin_backend import makeAdminBackendHandlers
+from peek_plugin_tutorial._private.server.AgentRpcHandler import AgentRpcHandler
 from peek_plugin_tutorial._private.server.controller.StringIntController import (
     StringIntController,
 )
-from peek_plugin_tutorial._private.server.RpcForAgent import RpcForAgent
 from peek_plugin_tutorial._private.server.ServerToAgentRpcCallExample import (
     ServerToAgentRpcCallExample,
 )
@@ -85,7 +86,9 @@ class ServerEntryHook(
         server_to_agent = ServerToAgentRpcCallExample().start()
         self._loadedObjects.append(server_to_agent)
         self._loadedObjects.extend(
-            RpcForAgent(self.dbSessionCreator, server_to_agent.agentOnline).makeHandlers()
+            RpcForAgent(
+                AgentRpcHandler(self.dbSessionCreator, server_to_agent.agentOnline)
+            ).makeHandlers()
         )
 
         # Chapter "Add Plugin Python API": the object other plugins get.

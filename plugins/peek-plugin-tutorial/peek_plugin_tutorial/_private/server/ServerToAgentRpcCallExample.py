@@ -4,7 +4,7 @@ import logging
 
 from twisted.internet.defer import CancelledError, Deferred
 
-from peek_plugin_tutorial._private.agent.RpcForServer import RpcForServer
+from peek_plugin_tutorial._private.rpc.RpcForServer import RpcForServer
 
 logger = logging.getLogger(__name__)
 

@@ -1,29 +1,37 @@
-"""The RPCs the tutorial's server serves for its agent (chapter "Add Vortex RPC")."""
+"""The RPCs the tutorial's server serves for its agent (chapter "Add Vortex RPC").
+
+Declared here, where both sides may import them: the agent calls ``RpcForAgent.addInts(...)``
+and the server starts them with its ``AgentRpcHandler`` doing the work.
+"""
 
 import logging
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
+from typing import Protocol
 
 from peek_plugin_base.PeekVortexUtil import peekAgentName, peekServerName
 from peek_plugin_base.vortex import RpcHandle, vortexRPC
 from peek_plugin_tutorial._private.PluginNames import tutorialFilt
-from peek_plugin_tutorial._private.storage.StringIntTuple import StringIntTuple
 
 logger = logging.getLogger(__name__)
+
+
+class AgentRpcHandlerProtocol(Protocol):
+    """What the serving side supplies (the server's ``AgentRpcHandler``)."""
+
+    def addStringInt(self, string1: str, int1: int) -> int: ...
+
+    def agentOnline(self) -> None: ...
 
 
 class RpcForAgent:
     """Procedures the agent calls; only connections authenticated as ``peek-agent`` may.
 
-    ``onAgentOnline`` is called each time the agent reports that its own RPCs are being
-    served, which is when the server may start calling them.
+    The handler's ``agentOnline`` is called each time the agent reports that its own RPCs
+    are being served, which is when the server may start calling them.
     """
 
-    def __init__(
-        self, dbSessionCreator: Callable[[], Any], onAgentOnline: Callable[[], None]
-    ) -> None:
-        self._dbSessionCreator = dbSessionCreator
-        self._onAgentOnline = onAgentOnline
+    def __init__(self, handler: AgentRpcHandlerProtocol) -> None:
+        self._handler = handler
 
     def makeHandlers(self) -> Iterator[RpcHandle]:
         """Start serving every RPC of this class; each handle's shutdown() stops one."""
@@ -51,22 +59,11 @@ class RpcForAgent:
         """Insert a StringInt row for the agent and return its id.
 
         Database work blocks, so ``deferToThread=True`` runs this in the reactor's thread
-        pool; everything in here is ordinary blocking code.
+        pool; the handler's code is ordinary blocking code.
         """
-        session = self._dbSessionCreator()
-        try:
-            row = StringIntTuple(string1=string1, int1=int1)
-            session.add(row)
-            session.commit()
-            return int(row.id)
-        except Exception:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+        return self._handler.addStringInt(string1, int1)
 
     @vortexRPC(peekServerName, acceptOnlyFromVortex=peekAgentName, additionalFilt=tutorialFilt)
     def agentOnline(self) -> None:
         """The agent serves its RPCs now (it calls this after every connect)."""
-        # Not awaited: the agent's call returns at once, the server's calls follow.
-        self._onAgentOnline()
+        self._handler.agentOnline()

@@ -1,4 +1,5 @@
-"""The RPCs the tutorial's agent serves for the server (chapter "Add Vortex RPC")."""
+"""The RPCs the tutorial's agent serves for the server (chapter "Add Vortex RPC"), declared
+where both sides may import them."""
 
 import logging
 from collections.abc import Iterator

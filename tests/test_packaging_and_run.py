@@ -1,0 +1,94 @@
+"""Developer commands: packaging builds without setuptools warnings, ``make run`` logs at INFO
+unless PEEK_LOG_LEVEL says otherwise."""
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from tests.support import REPO
+
+PLATFORM_SOURCES = ("setup.py", "pyproject.toml", "plugin_base", "platform", "services")
+
+
+def _run_all() -> ModuleType:
+    """scripts/run_all.py as a module (it is a script, not an installed package)."""
+    spec = importlib.util.spec_from_file_location("run_all", REPO / "scripts" / "run_all.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_platform_builds_without_setuptools_warnings(tmp_path: Path) -> None:
+    """Building the platform's packages (what every install does) prints no setuptools
+    warning, and the Alembic migrations and their template are still shipped."""
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in PLATFORM_SOURCES:
+        if (REPO / name).is_dir():
+            shutil.copytree(REPO / name, source / name,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy2(REPO / name, source / name)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONWARNINGS")}
+    build = tmp_path / "build"
+    done = subprocess.run(
+        [sys.executable, "setup.py", "-q", "build_py", "--build-lib", str(build)],
+        cwd=source, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    output = done.stdout + done.stderr
+    assert "warning" not in output.lower(), output
+    migrations = build / "peek_platform" / "storage" / "migrations"
+    assert (migrations / "env.py").is_file() and (migrations / "script.py.mako").is_file()
+    assert sorted(p.name for p in (migrations / "versions").glob("*.py"))
+
+
+def test_make_run_logs_at_info_unless_peek_log_level_says(tmp_path: Path) -> None:
+    """A new ``make run`` home logs at INFO; PEEK_LOG_LEVEL=DEBUG switches every home
+    (keeping the developer's other keys), and back again without it."""
+    run_all = _run_all()
+    assert run_all.log_level({}) == "INFO"
+    home = run_all._prepare_home(tmp_path, "server", run_all.log_level({}))
+    config = json.loads((home / "config.json").read_text())
+    assert config["logging"]["level"] == "INFO"
+    assert config["plugin"]["enabled"] == ["peek_plugin_noop", "peek_plugin_tutorial"]
+
+    config["httpServer"] = {"admin": {"sitePort": 9010}}
+    (home / "config.json").write_text(json.dumps(config))
+    run_all._prepare_home(tmp_path, "server", run_all.log_level({"PEEK_LOG_LEVEL": "debug"}))
+    config = json.loads((home / "config.json").read_text())
+    assert config["logging"]["level"] == "DEBUG"
+    assert config["httpServer"] == {"admin": {"sitePort": 9010}}
+
+    run_all._prepare_home(tmp_path, "server", run_all.log_level({}))
+    assert json.loads((home / "config.json").read_text())["logging"]["level"] == "INFO"
+
+
+def test_a_wrong_peek_log_level_is_refused_by_name() -> None:
+    """PEEK_LOG_LEVEL that is not a level stops run_all with a message naming it."""
+    with pytest.raises(SystemExit, match="PEEK_LOG_LEVEL='LOUD' is not one of DEBUG"):
+        _run_all().log_level({"PEEK_LOG_LEVEL": "LOUD"})
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_run_passes_the_level_to_run_all() -> None:
+    """``make run`` runs run_all with PEEK_LOG_LEVEL=INFO, or the level given to make."""
+    def dry_run(*args: str) -> str:
+        env = {k: v for k, v in os.environ.items() if k != "PEEK_LOG_LEVEL"}
+        done = subprocess.run(["make", "-n", "-o", ".venv/.installed", "run", *args],
+                              cwd=REPO, env=env, capture_output=True, text=True, timeout=30)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "PEEK_LOG_LEVEL=INFO .venv/bin/python scripts/run_all.py" in dry_run()
+    assert "PEEK_LOG_LEVEL=DEBUG .venv/bin/python scripts/run_all.py" in dry_run(
+        "PEEK_LOG_LEVEL=DEBUG")
