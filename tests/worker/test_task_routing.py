@@ -39,3 +39,15 @@ def test_a_worker_leaves_tasks_of_plugins_it_does_not_run(
     assert f"{broker.queue}.{PLUGIN}" in runner.log()
     assert "unregistered" not in other.log() + runner.log()
     assert runner.terminate() == other.terminate() == 0
+
+
+def test_a_task_name_outside_its_plugin_is_refused() -> None:
+    """A peekTask whose own name does not start with its plugin's package is refused at
+    declaration (the server would route it to a queue no worker running it consumes)."""
+    from peek_plugin_base.worker.CeleryApp import peekTask
+
+    with pytest.raises(ValueError, match="must start with its plugin's package 'tests.'"):
+        @peekTask(name="peek_plugin_elsewhere.add")
+        def add(x: int, y: int) -> int:
+            """Never declared."""
+            return x + y
