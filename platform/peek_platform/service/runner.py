@@ -4,7 +4,9 @@ Exit codes: 0 after a clean shutdown (including SIGTERM and SIGINT), 1 when the 
 could not start, 78 (EX_CONFIG) when config.json cannot be used (one line naming the file
 and why: unreadable, a folder, not UTF-8, not JSON, a duplicate key, an invalid value, or
 missing defaults the home does not let us write back), or when the home does not let it
-create its log file.
+create its log file; ``--check-config`` also exits 78 for a near-miss key, a plugin in
+``plugin.enabled`` that is not installed, not a plugin or listed twice, and a missing file
+(:mod:`peek_platform.config_check`).
 """
 
 import argparse
