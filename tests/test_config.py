@@ -125,10 +125,11 @@ def test_command_exits_non_zero_on_malformed_config(tmp_path: Path) -> None:
 
 def test_check_config_validates_without_writing(tmp_path: Path) -> None:
     """--check-config reports problems or OK and never creates or changes the file."""
+    (tmp_path / "config.json").write_text("{}")
     ok = subprocess.run([str(BIN / "run_peek_agent"), "--home", str(tmp_path), "--check-config"],
                         capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0 and "OK" in ok.stdout
-    assert not (tmp_path / "config.json").exists()
+    assert (tmp_path / "config.json").read_text() == "{}"
     (tmp_path / "config.json").write_text('{"peekServer": {"httpPort": "x"}}')
     bad = subprocess.run([str(BIN / "run_peek_agent"), "--home", str(tmp_path),
                           "--check-config"], capture_output=True, text=True, timeout=60)
@@ -148,6 +149,7 @@ def test_help_lists_options_and_config_keys(service: str) -> None:
 
 def test_service_runs_as_python_module(tmp_path: Path) -> None:
     """``python -m peek_<service>`` is the same command as ``run_peek_<service>``."""
+    (tmp_path / "config.json").write_text("{}")
     done = subprocess.run([sys.executable, "-m", "peek_worker", "--home", str(tmp_path),
                            "--check-config"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and f"{tmp_path / 'config.json'}: OK" in done.stdout

@@ -181,6 +181,12 @@ ACCEPTING_SERVICES = ("server", "client")
 _ACCEPTING = ACCEPTING_SERVICES
 _CELERY = ("server", "worker")
 
+#: The server's default database: an SQLite file in its home.
+DEFAULT_DATABASE_URL = "sqlite:///{home}/peek.sqlite"
+#: The embedded broker's default folder, beside the server's home.
+EMBEDDED_DIR_NAME = "peek-celery"
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("plugin.enabled", [], _is_plugin_list, SERVICES,
             "plugin packages this service runs, in order"),
@@ -200,13 +206,12 @@ SETTINGS: tuple[Setting, ...] = (
             "platform (service-to-service) site port"),
     Setting("httpServer.platform.bindAddress", "0.0.0.0", _is_nonempty_str, ("server",),
             "platform site bind address"),
-    Setting("sqlalchemy.connectUrl", "sqlite:///{home}/peek.sqlite", _is_nonempty_str,
+    Setting("sqlalchemy.connectUrl", DEFAULT_DATABASE_URL, _is_nonempty_str,
             ("server",), "database URL; the default is an SQLite file in the home"),
-    Setting("sqlalchemy.connectUrl", "sqlite:///{home}/../peek-server.home/peek.sqlite",
-            _is_nonempty_str, ("worker",),
+    Setting("sqlalchemy.connectUrl", "", _is_str, ("worker",),
             "database URL worker tasks use (CeleryDbConn); must be the server's database; "
-            "the default is the server's default SQLite file in the sibling home "
-            "peek-server.home"),
+            "empty: the server's default SQLite file, peek.sqlite in the server's home "
+            "(see server home below)"),
     Setting("sqlalchemy.engineArgs", {}, _is_engine_args, ("server", "worker"),
             "keyword arguments for SQLAlchemy's create_engine (pool_size, ...)"),
     Setting("peekServer.host", "127.0.0.1", _is_nonempty_str, _CLIENTS,
@@ -216,8 +221,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("peekServer.token", "", _is_token, _CLIENTS,
             "platform token for the bus; empty: read it from peekServer.tokenFile"),
     Setting("peekServer.tokenFile", "", _is_str, _CLIENTS,
-            "file holding the platform token; empty: platform.token in the server's default"
-            " home (same machine)"),
+            "file holding the platform token; empty: platform.token in the server's home "
+            "(same machine)"),
     Setting("peekServer.reconnectInitialSeconds", 0.5, _is_positive_number, _CLIENTS,
             "first delay before reconnecting to the server (doubles, jittered)"),
     Setting("peekServer.reconnectMaxSeconds", 30, _is_positive_number, _CLIENTS,
@@ -281,9 +286,9 @@ SETTINGS: tuple[Setting, ...] = (
             "worker"),
     Setting("celery.taskQueue", "peek", _is_nonempty_str, _CELERY,
             "queue the server sends tasks to and the worker consumes; same on both"),
-    Setting("celery.embeddedDir", "{home}/../peek-celery", _is_nonempty_str, _CELERY,
+    Setting("celery.embeddedDir", "", _is_str, _CELERY,
             "folder of the embedded broker and results; server and worker must name the "
-            "same folder (the default is a sibling of the service homes)"),
+            "same folder; empty: peek-celery beside the server's home"),
     Setting("celery.resultExpiresSeconds", 3600, _is_int_at_least(1), _CELERY,
             "how long a result nobody collected stays in the backend"),
     Setting("celery.visibilityTimeoutSeconds", 30, _is_seconds_between(1, 86400), _CELERY,
@@ -331,6 +336,22 @@ def resolve_home(service: str, cli_home: Optional[str] = None) -> Path:
     return home.expanduser().absolute()
 
 
+def resolve_server_home(service: str, home: Path, cli_server_home: Optional[str] = None,
+                        ) -> Path:
+    """The server's home as ``service`` (whose home is ``home``) sees it.
+
+    The server's is its own home. Client, agent and worker take ``--server-home``, else
+    ``PEEK_SERVER_HOME``, else ``peek-server.home`` beside their own home (for default homes:
+    ``~/peek-server.home``). The platform token, the worker's default database and the
+    embedded broker's default folder are all found from it, so one setting serves all three.
+    """
+    if service == "server":
+        return home
+    chosen = cli_server_home or os.environ.get(home_env_var("server"))
+    server_home = Path(chosen) if chosen else home.parent / "peek-server.home"
+    return Path(os.path.normpath(server_home.expanduser().absolute()))
+
+
 class ServiceConfig:
     """A service's validated settings, read with dotted keys: ``config["logging.level"]``."""
 
@@ -338,7 +359,7 @@ class ServiceConfig:
 
     def __init__(
         self, service: str, home: Path, data: dict[str, Any],
-        defaults_in_memory: tuple[str, ...] = (),
+        defaults_in_memory: tuple[str, ...] = (), server_home: Optional[Path] = None,
     ) -> None:
         self.service = service
         self.home = home
@@ -346,12 +367,28 @@ class ServiceConfig:
         self.data = data
         #: Keys the file lacks that were not written back because the file is read-only.
         self.defaults_in_memory = defaults_in_memory
+        #: The server's home (see :func:`resolve_server_home`).
+        self.server_home = server_home or resolve_server_home(service, home)
 
     def __getitem__(self, key: str) -> Any:
         return _lookup(self.data, key)
 
+    @property
+    def database_url(self) -> str:
+        """``sqlalchemy.connectUrl``; empty (worker): the server's default SQLite file."""
+        url: str = self["sqlalchemy.connectUrl"]
+        return url or DEFAULT_DATABASE_URL.replace("{home}", self.server_home.as_posix())
+
+    @property
+    def embedded_dir(self) -> Path:
+        """``celery.embeddedDir``; empty: ``peek-celery`` beside the server's home."""
+        configured: str = self["celery.embeddedDir"]
+        folder = Path(configured) if configured else self.server_home.parent / EMBEDDED_DIR_NAME
+        return Path(os.path.normpath(folder.expanduser().absolute()))
+
     @classmethod
-    def load(cls, service: str, home: Path, write_defaults: bool = True) -> "ServiceConfig":
+    def load(cls, service: str, home: Path, write_defaults: bool = True,
+             server_home: Optional[Path] = None) -> "ServiceConfig":
         """Read, fill and validate ``home/config.json``; write it back if defaults were added.
 
         Raises a ConfigError naming the file (ConfigParseError, ConfigValidationError, or
@@ -360,7 +397,7 @@ class ServiceConfig:
         memory and are listed in ``defaults_in_memory``.
         """
         path = home / cls.FILE_NAME
-        data = _read_json_object(path)
+        data = read_json_object(path)
         problems: list[str] = []
         if data is None:
             data = {}
@@ -389,9 +426,9 @@ class ServiceConfig:
         if added and write_defaults:
             if _is_read_only(path):
                 # The owner locked the file (config management, an image): honour that.
-                return cls(service, home, data, tuple(added))
+                return cls(service, home, data, tuple(added), server_home)
             _write_back(home, path, data)
-        return cls(service, home, data)
+        return cls(service, home, data, server_home=server_home)
 
 
 def _cross_key_problems(data: dict[str, Any]) -> list[str]:
@@ -431,7 +468,7 @@ def _write_back(home: Path, path: Path, data: dict[str, Any]) -> None:
         ) from None
 
 
-def _read_json_object(path: Path) -> Any:
+def read_json_object(path: Path) -> Any:
     """The parsed file, or None when it is missing or blank.
 
     Raises ConfigError naming the file when it cannot be read, and ConfigParseError

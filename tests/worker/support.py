@@ -87,12 +87,15 @@ def require_server(url: str, name: str) -> None:
 
 
 def _delete_amqp_queue(queue: str) -> None:
+    """Delete the test's queue, its exchange and the fixture plugins' queues beside it."""
     from kombu import Connection
 
+    plugin_queues = [f"{queue}.{p.name}" for p in FIXTURE_PLUGIN_DIR.glob("peek_plugin_*")]
     with Connection(AMQP_URL, connect_timeout=5) as conn:
-        for method in ("queue_delete", "exchange_delete"):
+        for method, name in [("queue_delete", q) for q in [queue, *plugin_queues]] + [
+                ("exchange_delete", queue)]:
             try:
-                getattr(conn.channel(), method)(queue)
+                getattr(conn.channel(), method)(name)
             except Exception:  # noqa: BLE001 - already gone
                 pass
 

@@ -2,7 +2,8 @@
 
 The same function configures the server (which queues tasks) and the worker (which runs
 them), so both always agree on the broker, the result backend, the queue, the lease on
-reserved messages (:mod:`~peek_platform.celery_glue.leases`) and the wire format: JSON
+reserved messages (:mod:`~peek_platform.celery_glue.leases`), the queue of each plugin's
+tasks (:mod:`~peek_platform.celery_glue.routing`) and the wire format: JSON
 only, for task messages, results and events; a message in any other content type
 (pickle above all) is refused by the worker without being decoded. Bus tuples may be
 task arguments and results: they travel as tagged JSON (:class:`TupleJsonType`).
@@ -18,6 +19,7 @@ from celery import Celery
 from celery.app import backends as celery_backends
 
 from peek_platform.celery_glue.leases import LeaseKeeper, lease_renew_seconds
+from peek_platform.celery_glue.routing import PluginRouter
 from peek_platform.celery_glue.settings import CelerySettings
 from peek_platform.celery_glue.tuple_json import TupleJsonType
 from peek_plugin_base.worker.CeleryApp import REVOKE_VIA_BACKEND
@@ -84,6 +86,8 @@ def celery_conf(settings: CelerySettings) -> dict[str, Any]:
         task_default_queue=settings.task_queue,
         task_default_exchange=settings.task_queue,
         task_default_routing_key=settings.task_queue,
+        # Each plugin's tasks go to its own queue, consumed only by workers running it.
+        task_routes=(PluginRouter(settings.task_queue),),
         enable_utc=True,
         timezone="UTC",
         result_expires=settings.result_expires_seconds,

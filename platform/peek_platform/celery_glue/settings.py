@@ -82,8 +82,7 @@ class CelerySettings:
         settings = cls(
             broker_url=config["celery.brokerUrl"],
             result_url=config["celery.resultUrl"],
-            embedded_dir=Path(os.path.normpath(Path(config["celery.embeddedDir"])
-                                               .expanduser().absolute())),
+            embedded_dir=config.embedded_dir,
             task_queue=config["celery.taskQueue"],
             result_expires_seconds=config["celery.resultExpiresSeconds"],
             visibility_timeout_seconds=config["celery.visibilityTimeoutSeconds"],

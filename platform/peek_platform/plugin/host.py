@@ -35,6 +35,7 @@ from peek_platform.errors import (
     PluginLoadError,
     PluginStartError,
 )
+from peek_platform.plugin.discovery import plugin_problem
 from peek_plugin_base.PluginCommonEntryHookABC import PluginCommonEntryHookABC
 from peek_plugin_base.PluginPackageFileConfig import PluginPackageFileConfig
 from peek_plugin_base.registrations import RegistrationLog, registering_for
@@ -239,6 +240,11 @@ class PluginHost:
                 package = importlib.import_module(name)
         except Exception as e:
             _purge_modules(name)
+            if isinstance(e, ModuleNotFoundError) and e.name == name:
+                # Not installed: the reason (and a near-miss name) says it all.
+                reason = plugin_problem(name) or f"import failed: {e!r}"
+                self._fail(record, PluginLoadError(name, reason), False)
+                return record
             self._fail(record, PluginLoadError(name, f"import failed: {e!r}"), True)
             return record
         package_file = getattr(package, "__file__", None)

@@ -4,7 +4,9 @@ Exit codes: 0 after a clean shutdown (including SIGTERM and SIGINT), 1 when the 
 could not start, 78 (EX_CONFIG) when config.json cannot be used (one line naming the file
 and why: unreadable, a folder, not UTF-8, not JSON, a duplicate key, an invalid value, or
 missing defaults the home does not let us write back), or when the home does not let it
-create its log file.
+create its log file; ``--check-config`` also exits 78 for a near-miss key, a plugin in
+``plugin.enabled`` that is not installed, not a plugin or listed twice, and a missing file
+(:mod:`peek_platform.config_check`).
 """
 
 import argparse
@@ -17,7 +19,14 @@ from typing import Optional, Union
 from twisted.internet.defer import Deferred, DeferredLock
 from twisted.python.failure import Failure
 
-from peek_platform.config import ServiceConfig, home_env_var, resolve_home, settings_for
+from peek_platform.config import (
+    ServiceConfig,
+    home_env_var,
+    resolve_home,
+    resolve_server_home,
+    settings_for,
+)
+from peek_platform.config_check import check_config, unknown_keys
 from peek_platform.errors import ConfigError
 from peek_platform.log_setup import log_before_setup, set_level, setup_logging
 from peek_platform.plugin.discovery import installed_plugins
@@ -65,11 +74,20 @@ def _parser(service: str, description: str, signals_text: str) -> argparse.Argum
         help=f"service home holding config.json and logs (default: ${home_env_var(service)}"
         f" or ~/peek-{service}.home)",
     )
+    if service != "server":
+        parser.add_argument(
+            "--server-home",
+            help="the server's home on this machine, where the platform token, the "
+            "worker's default database and the embedded broker's folder are found (default: "
+            f"${home_env_var('server')}, else peek-server.home beside this service's home)",
+        )
     parser.add_argument(
         "--check-config",
         action="store_true",
-        help="validate config.json, report every problem, and exit without starting "
-        "or writing anything",
+        help="validate config.json and exit without starting or writing anything: every "
+        "invalid value, unknown key (a near-miss of a setting is an error), plugin in "
+        "plugin.enabled that is not installed, not a plugin or listed twice; exit 78 on "
+        "any, a missing config.json too",
     )
     parser.add_argument(
         "--log-stdout", action="store_true", help="also log to stdout (default when a terminal)"
@@ -102,8 +120,13 @@ def prepare_service(
         return EXIT_OK
 
     home = resolve_home(service, args.home)
+    server_home = resolve_server_home(service, home, getattr(args, "server_home", None))
+    warnings: list[str] = []
     try:
-        config = ServiceConfig.load(service, home, write_defaults=not args.check_config)
+        if args.check_config:
+            config, warnings = check_config(service, home, server_home)
+        else:
+            config = ServiceConfig.load(service, home, server_home=server_home)
         if extra_check is not None:
             extra_check(config)
     except ConfigError as e:
@@ -117,7 +140,10 @@ def prepare_service(
     if read_only_note:
         print(f"run_peek_{service}: {read_only_note}", file=sys.stderr)
     if args.check_config:
-        print(f"{config.path}: OK")
+        for warning in warnings:
+            print(f"run_peek_{service}: warning: {config.path}: {warning}", file=sys.stderr)
+        print(f"{config.path}: OK" + (f" ({len(warnings)} warning(s) on stderr)"
+                                      if warnings else ""))
         return EXIT_OK
 
     try:
@@ -137,7 +163,15 @@ def prepare_service(
     logger.info("Peek %s starting; home %s; log %s", service, home, log_file)
     if read_only_note:
         logger.warning("%s", read_only_note)
+    warn_unknown_keys(config)
     return config
+
+
+def warn_unknown_keys(config: ServiceConfig) -> None:
+    """Log a WARNING per key the service does not read, naming the setting probably meant
+    (the plugin host reports enabled plugins that are not installed as it loads them)."""
+    for unknown in unknown_keys(config.service, config.data):
+        logger.warning("%s: %s", config.path, unknown.describe(config.service))
 
 
 def _read_only_note(config: ServiceConfig) -> Optional[str]:
@@ -192,11 +226,12 @@ def run_service(service: str, build: TreeBuilder, argv: Optional[list[str]] = No
 
     async def reload_config() -> None:
         try:
-            fresh = ServiceConfig.load(service, home)
+            fresh = ServiceConfig.load(service, home, server_home=config.server_home)
         except ConfigError as e:
             logger.error("SIGHUP: config not reloaded, keeping the running settings: %s", e)
             return
         config.data = fresh.data
+        warn_unknown_keys(config)
         set_level(config["logging.level"])
         logger.info("SIGHUP: config reloaded")
         await tree.host.apply_enabled(config["plugin.enabled"])

@@ -84,8 +84,10 @@ def peekTask(fun: Optional[F] = None, **options: Any) -> Any:
 
     ``options`` are Celery task options (``bind``, ``acks_late``, ``autoretry_for``,
     ``max_retries``, ``soft_time_limit``, ``name`` ...) and ``task_timeout``: the seconds
-    the server waits for this task's result (default ``celery.taskTimeoutSeconds``). The
-    task is registered on this app only (not as a Celery "shared" task), and removed again
+    the server waits for this task's result (default ``celery.taskTimeoutSeconds``). A
+    ``name`` must start with the plugin's package (``peek_plugin_x.``), as the default name
+    does: a task goes to the queue of that plugin, which only workers running it consume.
+    The task is registered on this app only (not as a Celery "shared" task), and removed again
     when the plugin that declared it unloads.
     """
     serializer = options.get("serializer", "json")
@@ -95,6 +97,13 @@ def peekTask(fun: Optional[F] = None, **options: Any) -> Any:
     options.setdefault("base", PeekTask)
 
     def declare(f: F) -> Task:
+        name = options.get("name")
+        package = f.__module__.partition(".")[0]
+        if name is not None and not str(name).startswith(f"{package}."):
+            raise ValueError(
+                f"worker task name {name!r} must start with its plugin's package "
+                f"'{package}.': the server routes a task to the workers running the "
+                "plugin its name starts with")
         if options.get("task_timeout") is not None:
             check_task_timeout(options.get("name") or f.__qualname__, options["task_timeout"])
         task = celeryApp.task(**options)(f)

@@ -2,9 +2,10 @@
 
 Sequence: read and validate config.json -> logging -> configure the process's one Celery
 app -> load and start the enabled worker plugins -> import each plugin's
-``celeryAppIncludes`` -> set up worker DB access (``CeleryDbConn``: one engine per pool
-process, created lazily in it, disposed when it exits; the worker never migrates) -> run
-the Celery worker until it is told to stop (SIGTERM/SIGINT:
+``celeryAppIncludes`` -> consume the running plugins' queues and the default queue
+(:mod:`peek_platform.celery_glue.routing`) -> set up worker DB access (``CeleryDbConn``:
+one engine per pool process, created lazily in it, disposed when it exits; the worker never
+migrates) -> run the Celery worker until it is told to stop (SIGTERM/SIGINT:
 warm shutdown, running tasks finish) -> stop and unload the plugins -> exit 0.
 
 The Twisted reactor is not run before the pool has forked: Celery's prefork pool forks this
@@ -27,6 +28,7 @@ from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
 from peek_platform.celery_glue.app_config import configure_app
+from peek_platform.celery_glue.routing import worker_queues
 from peek_platform.celery_glue.settings import CelerySettings
 from peek_platform.config import ServiceConfig
 from peek_platform.errors import PluginTaskModuleError, WorkerServiceError
@@ -139,7 +141,7 @@ def _child_logging(**_: Any) -> None:
 
 def setup_worker_db(config: ServiceConfig) -> None:
     """Point ``CeleryDbConn`` at the worker's database and tie it to the pool's lifecycle."""
-    url = CeleryDbConn.configureWorkerDb(config["sqlalchemy.connectUrl"],
+    url = CeleryDbConn.configureWorkerDb(config.database_url,
                                          config["sqlalchemy.engineArgs"])
     signals.worker_process_init.connect(CeleryDbConn.onWorkerProcessInit, weak=False)
     signals.task_postrun.connect(CeleryDbConn.onTaskPostrun, weak=False)
@@ -173,9 +175,13 @@ def run_worker(argv: Optional[list[str]] = None) -> int:
         logger.critical("Peek worker failed to start: %s", e)
         return EXIT_START_FAILED
     tasks = sorted(name for name in celeryApp.tasks if not name.startswith("celery."))
+    # Only the running plugins' queues: other plugins' tasks wait for a worker running them.
+    queues = worker_queues(settings.task_queue, host.active_names)
+    for queue in queues:
+        celeryApp.amqp.queues.add(queue)
     logger.info(
-        "Peek worker: %s; queue %s; pool %s x %d; %d task module(s), tasks: %s",
-        settings.describe(), settings.task_queue, settings.pool,
+        "Peek worker: %s; queues %s; pool %s x %d; %d task module(s), tasks: %s",
+        settings.describe(), ", ".join(q.name for q in queues), settings.pool,
         settings.effective_concurrency, len(modules), ", ".join(tasks) or "none",
     )
 
@@ -184,6 +190,7 @@ def run_worker(argv: Optional[list[str]] = None) -> int:
         quiet=True,
         loglevel=config["logging.level"],
         pool_cls=settings.pool,
+        queues=[q.name for q in queues],
         concurrency=settings.effective_concurrency,
         # Mingle and gossip broadcast to every worker on the broker; none is needed here.
         without_mingle=True,

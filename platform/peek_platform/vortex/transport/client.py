@@ -28,6 +28,9 @@ from peek_platform.vortex.transport.protocol import VortexProtocolMixin, protoco
 
 logger = logging.getLogger(__name__)
 
+#: A connection problem that persists is logged at WARNING again after this many seconds.
+REPEAT_WARNING_SECONDS = 60.0
+
 
 class VortexClientProtocol(VortexProtocolMixin, WebSocketClientProtocol):
     """One outgoing websocket: sends the hello, waits for the welcome, then carries frames."""
@@ -130,6 +133,7 @@ class VortexClientService(Service):
         self._retry: Optional[IDelayedCall] = None
         self._failures = 0
         self._last_problem = ""
+        self._last_warned = float("-inf")
         self._first: Optional[Deferred[None]] = None
         self._waiters: list[Deferred[VortexConnection]] = []
 
@@ -234,10 +238,20 @@ class VortexClientService(Service):
             self._failed(f"{self.url} did not accept the connection: {reason}")
 
     def _failed(self, problem: str) -> None:
-        """An attempt failed before a connection was accepted: log it once, retry later."""
+        """An attempt failed before a connection was accepted: log it, retry later.
+
+        A new problem is a WARNING; the same one again is repeated at WARNING once per
+        ``REPEAT_WARNING_SECONDS`` (a missing token or a server that stays down must not go
+        quiet in the log, nor fill it with a line per attempt) and at DEBUG in between.
+        """
         delay = self._schedule()
-        # A server that stays down would otherwise log a line per attempt.
-        level = logging.WARNING if problem != self._last_problem else logging.DEBUG
+        now = self.clock.seconds()
+        repeat_due = now - self._last_warned >= REPEAT_WARNING_SECONDS
+        if problem != self._last_problem or repeat_due:
+            level = logging.WARNING
+            self._last_warned = now
+        else:
+            level = logging.DEBUG
         logger.log(level, "%s; retrying in %.1fs", problem, delay)
         self._last_problem = problem
 

@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 from typing import Optional
 
-from peek_platform.config import ServiceConfig, resolve_home
+from peek_platform.config import ServiceConfig
 from peek_platform.errors import VortexTokenError
 
 logger = logging.getLogger(__name__)
@@ -45,8 +45,7 @@ def token_file_for(config: ServiceConfig) -> Path:
     configured = config["peekServer.tokenFile"]
     if configured:
         return Path(configured).expanduser()
-    # The server's default home on this machine (or PEEK_SERVER_HOME when set).
-    return resolve_home("server") / TOKEN_FILE_NAME
+    return config.server_home / TOKEN_FILE_NAME
 
 
 def find_service_token(config: ServiceConfig) -> str:
@@ -66,7 +65,9 @@ def _read_token(path: Path) -> str:
     except FileNotFoundError:
         raise VortexTokenError(
             f"no platform token: {path} does not exist (start peek-server once on this"
-            " machine, or set peekServer.token / peekServer.tokenFile)"
+            " machine; when its home is not beside this service's, name it with"
+            " PEEK_SERVER_HOME or --server-home; or set peekServer.token /"
+            " peekServer.tokenFile)"
         ) from None
     except (OSError, UnicodeDecodeError) as e:
         raise VortexTokenError(f"cannot read the platform token {path}: {e}") from None
