@@ -43,6 +43,8 @@ setup(
         "peek_platform.storage": [
             "migrations/*.py", "migrations/*.mako", "migrations/versions/*.py",
         ],
+        # The plugin scaffold's file templates (not Python modules of the platform).
+        "peek_platform.scaffold": ["templates/*.tmpl"],
     },
     install_requires=[
         # The bus transport tunes Twisted and autobahn internals; stay on the tested majors.
@@ -71,6 +73,7 @@ setup(
             "run_peek_agent = peek_agent.main:main",
             "run_peek_worker = peek_worker.main:main",
             "peek_storage_dev = peek_platform.storage.dev_command:main",
+            "peek_plugin = peek_platform.scaffold.cli:run",
         ],
     },
 )

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from peek_plugin_base.testing import PluginTestHarness, PluginTestHarnessError
+from peek_plugin_base.vortex import Payload, registeredTupleNames
 from tests import host_journal
 from tests.support import write_plugin
 
@@ -124,3 +125,47 @@ def test_unknown_service_is_refused() -> None:
     """A service name that is not one of the four is refused, naming the valid ones."""
     with pytest.raises(PluginTestHarnessError, match="server, client, agent, worker"):
         PluginTestHarness("x", services=("sever",))
+
+
+TUPLE_PLUGIN = '''
+"""Fixture plugin whose tuple module is first imported by load()."""
+import importlib
+
+from peek_plugin_base.server.PluginServerEntryHookABC import PluginServerEntryHookABC
+
+
+class Server(PluginServerEntryHookABC):
+    def load(self):
+        importlib.import_module("fx_harness_tuples.things")
+
+    def start(self):
+        pass
+
+    def stop(self):
+        pass
+
+    def unload(self):
+        pass
+
+
+def peekServerEntryHook():
+    return Server
+'''
+
+
+def test_tuple_types_stay_registered_for_the_next_harness(plugins: Path) -> None:
+    """A tuple module first imported in load() stays imported after stop, so its types stay
+    registered: a second harness in the same process can still encode and decode them."""
+    package = write_plugin(plugins, "fx_harness_tuples", services=("server",),
+                           init_source=TUPLE_PLUGIN)
+    (package / "things.py").write_text(
+        "from peek_plugin_base.vortex import Tuple, TupleField, addTupleType\n\n\n"
+        "@addTupleType\nclass Thing(Tuple):\n"
+        "    __tupleType__ = 'fx_harness_tuples.Thing'\n    value = TupleField()\n")
+    with PluginTestHarness("fx_harness_tuples", services=("server",)):
+        pass
+    with PluginTestHarness("fx_harness_tuples", services=("server",)):
+        things = sys.modules["fx_harness_tuples.things"]
+        assert "fx_harness_tuples.Thing" in registeredTupleNames()
+        encoded = Payload({}, [things.Thing(value=3)]).toVortexMsg()
+        assert Payload.fromVortexMsg(encoded).tuples == [things.Thing(value=3)]

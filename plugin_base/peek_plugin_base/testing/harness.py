@@ -56,6 +56,7 @@ from peek_plugin_base.vortex import (
 from peek_plugin_base.vortex import threads as bus_threads
 from peek_plugin_base.vortex.observer_client import ObservedTuples
 from peek_plugin_base.vortex.router import routing_through
+from peek_plugin_base.vortex.tuples import addTupleType, registered_tuple_classes
 from peek_plugin_base.worker import DeferTask
 from peek_plugin_base.worker.errors import RemoteTaskError
 
@@ -182,6 +183,8 @@ class PluginTestHarness:
 
     def stop(self) -> None:
         """Stop, then unload, every plugin in reverse order; release the database and home."""
+        kept = [cls for cls in registered_tuple_classes()
+                if cls.__module__.split(".")[0] in self.pluginNames]
         try:
             for service in reversed(self._started):
                 with routing_through(self.nodes[service].router):
@@ -191,6 +194,11 @@ class PluginTestHarness:
                 self.resultOf(maybeDeferred(self._storage.stopService))
                 self._storage = None
         finally:
+            # Unloading rolled the plugins' tuple types back, but their modules stay
+            # imported (unlike a service's reload, which re-imports them), so a later
+            # harness in this process could not decode them: keep them registered.
+            for cls in kept:
+                addTupleType(cls)
             self._patches.close()
             if self._ownHome:
                 shutil.rmtree(self.home, ignore_errors=True)
@@ -371,7 +379,8 @@ class PluginTestHarness:
         resource = getChildForRequest(root, request)
         body = resource.render(request)
         if body is NOT_DONE_YET:
-            self.resultOf(request.notifyFinish())
+            if not request.finished:
+                self.resultOf(request.notifyFinish())
             body = b"".join(request.written)
         return (request.responseCode or 200), body
 
