@@ -23,11 +23,11 @@ from twisted.trial.unittest import TestCase
 from peek_plugin_base.PeekVortexUtil import peekClientName, peekMobileName
 from peek_plugin_base.vortex import TupleDataObserverClient, TupleSelector
 from tests.e2e.devices_data import BusPeer, client_config, server_config, start_service
-from tests.support import BIN
+from tests.support import BIN, ServiceProcess
 from tests.vortex_transport.harness import wait_for
 
 NAME = "peek_plugin_scaffolded"
-TIMEOUT = 30.0
+TIMEOUT = 60.0
 
 
 def _pip(*args: str) -> None:
@@ -85,6 +85,15 @@ class ScaffoldedPluginEndToEnd(TestCase):
         started["mobile_port"] = client["httpServer"]["mobile"]["sitePort"]
         return started
 
+    @staticmethod
+    def _wait_log(process: ServiceProcess, text: str) -> None:
+        """Wait for ``text`` in the service's log; fail naming the service, with its log."""
+        try:
+            process.wait_log(text, timeout=TIMEOUT)
+        except AssertionError as e:
+            raise AssertionError(f"{process.service}: {e}\n{process.log()[-4000:]}\n"
+                                 f"{process.stderr()}") from e
+
     def test_generated_tests_pass_and_the_plugin_runs_on_four_services(self) -> Deferred[None]:
         """Generated tests green; agent RPC + observer, device RPC + observer through the
         client, device page on the mobile site, plugin started on all four services."""
@@ -95,10 +104,10 @@ class ScaffoldedPluginEndToEnd(TestCase):
 
         services = self._start_services()
         for service in ("server", "client", "agent", "worker"):
-            services[service].wait_log(f"Plugin {NAME} started", timeout=TIMEOUT)
+            self._wait_log(services[service], f"Plugin {NAME} started")
         # The agent called the server's RPC at start and observes the server's items.
-        services["server"].wait_log(f"{NAME}: item 1 added: from-agent=1", timeout=TIMEOUT)
-        services["agent"].wait_log(f"{NAME}: agent sees items: from-agent", timeout=TIMEOUT)
+        self._wait_log(services["server"], f"{NAME}: item 1 added: from-agent=1")
+        self._wait_log(services["agent"], f"{NAME}: agent sees items: from-agent")
 
         async def device() -> None:
             rpc = importlib.import_module(f"{NAME}._private.ItemRpc").ItemRpc
