@@ -45,7 +45,11 @@ setup(
     package_dir=package_dir,
     include_package_data=True,
     # The platform schema's migrations are scripts Alembic loads; their template is data.
-    package_data={"peek_platform.storage.migrations": ["*.mako"]},
+    package_data={
+        "peek_platform.storage.migrations": ["*.mako"],
+        # The plugin scaffold's file templates (not Python modules of the platform).
+        "peek_platform.scaffold": ["templates/*.tmpl"],
+    },
     install_requires=[
         # The bus transport tunes Twisted and autobahn internals; stay on the tested majors.
         "twisted>=24.7,<27",
@@ -79,6 +83,7 @@ setup(
             "run_peek_agent = peek_agent.main:main",
             "run_peek_worker = peek_worker.main:main",
             "peek_storage_dev = peek_platform.storage.dev_command:main",
+            "peek_plugin = peek_platform.scaffold.cli:run",
         ],
     },
 )

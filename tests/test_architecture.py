@@ -24,13 +24,19 @@ FORBIDDEN = {
 PLATFORM_PACKAGES = {"peek_platform", *SERVICES}
 
 
+#: Files that may import the platform inside functions only (never at module import time):
+#: the plugin test harness reuses the platform's plugin host and storage code.
+LAZY_PLATFORM_IMPORTS = {"testing/harness.py"}
+
+
 def imported_top_levels(folder: Path) -> dict[str, set[str]]:
     """Map each .py file under ``folder`` (relative to it) to the top-level packages it imports."""
     found: dict[str, set[str]] = {}
     for path in folder.rglob("*.py"):
         tree = ast.parse(path.read_text(), filename=str(path))
         names: set[str] = set()
-        for node in ast.walk(tree):
+        lazy = str(path.relative_to(folder)) in LAZY_PLATFORM_IMPORTS
+        for node in (tree.body if lazy else ast.walk(tree)):
             if isinstance(node, ast.Import):
                 names.update(alias.name.split(".")[0] for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
@@ -104,6 +110,28 @@ def test_scanner_sees_forbidden_imports(tmp_path: Path) -> None:
     """The scanner itself catches both import forms (so the rules above can fail)."""
     (tmp_path / "bad.py").write_text("import peek_server.main\nfrom peek_platform import x\n")
     assert imported_top_levels(tmp_path) == {"bad.py": {"peek_server", "peek_platform"}}
+
+
+def test_harness_imports_no_services_even_lazily() -> None:
+    """The harness's lazy imports reach peek_platform only, never a service package."""
+    tree = ast.parse((LAYERS["peek_plugin_base"] / "testing" / "harness.py").read_text())
+    names = {alias.name.split(".")[0] for node in ast.walk(tree)
+             if isinstance(node, ast.Import) for alias in node.names}
+    names |= {node.module.split(".")[0] for node in ast.walk(tree)
+              if isinstance(node, ast.ImportFrom) and node.module}
+    assert names & set(SERVICES) == set()
+    assert "peek_platform" in names
+
+
+def test_contract_imports_without_the_platform() -> None:
+    """Importing peek_plugin_base.testing does not import peek_platform."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys, peek_plugin_base.testing; "
+         "print(any(m.startswith('peek_platform') for m in sys.modules))"],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
 
 
 def test_stdlib_platform_is_not_shadowed() -> None:

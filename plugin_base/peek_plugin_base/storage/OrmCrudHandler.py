@@ -7,7 +7,6 @@ from typing import Any, Optional, Union
 from sqlalchemy import inspect as sqlalchemy_inspect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from twisted.internet import threads
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
@@ -20,6 +19,7 @@ from peek_plugin_base.storage.StorageErrors import (
 from peek_plugin_base.vortex.error_reply import error_reply
 from peek_plugin_base.vortex.payload import Payload, PayloadEnvelope
 from peek_plugin_base.vortex.router import PayloadEndpoint, PayloadRouter
+from peek_plugin_base.vortex.threads import run_in_thread
 from peek_plugin_base.vortex.tuples import Tuple, tuple_info_for_class
 
 logger = logging.getLogger(__name__)
@@ -228,7 +228,7 @@ class OrmCrudHandler:
         sendResponse: Callable[[Any], None],
     ) -> None:
         try:
-            outcome: _Outcome = await threads.deferToThread(self._work, envelope)
+            outcome: _Outcome = await run_in_thread(self._work, envelope)
         except Exception:
             # A refusal (CrudError) says why; a database error becomes its class name and
             # an error id, its SQL and server address only in the log.

@@ -1,5 +1,12 @@
-"""Test helpers for plugin authors: an in-memory bus joining several simulated services."""
+"""Test helpers for plugin authors: an in-memory bus joining several simulated services, and
+a harness running a plugin's entry hooks on them with a temporary database."""
 
+from peek_plugin_base.testing.harness import (
+    PluginTestHarness,
+    PluginTestHarnessError,
+)
 from peek_plugin_base.testing.memory_bus import MemoryBus, MemoryConnection, MemoryNode
 
-__all__ = ["MemoryBus", "MemoryConnection", "MemoryNode"]
+__all__ = [
+    "MemoryBus", "MemoryConnection", "MemoryNode", "PluginTestHarness", "PluginTestHarnessError",
+]

@@ -22,7 +22,7 @@ from typing import Optional, Union
 from twisted.internet.interfaces import IReactorTime
 
 from peek_plugin_base.vortex.connection_events import connection_events
-from peek_plugin_base.vortex.router import PayloadRouter
+from peek_plugin_base.vortex.router import PayloadRouter, routing_through
 
 logger = logging.getLogger(__name__)
 
@@ -111,8 +111,10 @@ class MemoryBus:
         a_to_b.reverse, b_to_a.reverse = b_to_a, a_to_b
         a.connections.append(a_to_b)
         b.connections.append(b_to_a)
-        connection_events(a.router).connection_opened(a_to_b)
-        connection_events(b.router).connection_opened(b_to_a)
+        with routing_through(a.router):
+            connection_events(a.router).connection_opened(a_to_b)
+        with routing_through(b.router):
+            connection_events(b.router).connection_opened(b_to_a)
         return a_to_b, b_to_a
 
     def unlink(self, connection: MemoryConnection) -> None:
@@ -125,7 +127,8 @@ class MemoryBus:
             end.local.router.fail_pending(end)
             if not any(c.vortex_name == end.vortex_name for c in end.local.connections):
                 end.local.router.fail_pending(end.vortex_name)
-            connection_events(end.local.router).connection_closed(end)
+            with routing_through(end.local.router):
+                connection_events(end.local.router).connection_closed(end)
 
     def enqueue(self, node: MemoryNode, data: bytes, sender: MemoryConnection) -> None:
         """Deliver now, or after the message currently being handled."""
@@ -137,10 +140,13 @@ class MemoryBus:
             while self._queue:
                 target, message, via = self._queue.popleft()
                 try:
-                    if via.device:
-                        target.router.receive(message, via, device=True)
-                    else:
-                        target.router.receive(message, via)
+                    # The receiving service's code (and what it starts) sees its own router
+                    # as the default one, as it would in its own process.
+                    with routing_through(target.router):
+                        if via.device:
+                            target.router.receive(message, via, device=True)
+                        else:
+                            target.router.receive(message, via)
                 except Exception:
                     # As a real transport would: log the bad frame, keep the others flowing.
                     logger.exception("%r could not handle a message from %r", target, via)

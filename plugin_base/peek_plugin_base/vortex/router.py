@@ -54,11 +54,13 @@ is then logged, not raised), and :meth:`PayloadRouter.request` (RPC calls, actio
 raises :class:`RoutingError` there, since its Deferred must fire on the reactor thread.
 """
 
+import contextvars
 import inspect
 import itertools
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Optional, Protocol, Union
 
 from twisted.internet.defer import Deferred, ensureDeferred
@@ -651,8 +653,29 @@ class PayloadRouter:
 
 _default_router = PayloadRouter()
 
+#: The router of the simulated service whose code is running (see :func:`routing_through`).
+_current_router: contextvars.ContextVar[Optional[PayloadRouter]] = contextvars.ContextVar(
+    "peek_current_router", default=None
+)
+
 
 def default_router() -> PayloadRouter:
-    """The process-wide router that endpoints register with unless given another."""
-    return _default_router
+    """The process-wide router that endpoints register with unless given another.
+
+    Inside :func:`routing_through` it is that block's router instead: how the test harness
+    runs several services' plugins in one process, each on its own router.
+    """
+    return _current_router.get() or _default_router
+
+
+@contextmanager
+def routing_through(router: PayloadRouter) -> Iterator[PayloadRouter]:
+    """Make ``router`` the default router inside the block, and in the coroutines and
+    Deferred callbacks started there (``peek_plugin_base.testing`` runs each simulated
+    service's hooks and deliveries in one)."""
+    token = _current_router.set(router)
+    try:
+        yield router
+    finally:
+        _current_router.reset(token)
 

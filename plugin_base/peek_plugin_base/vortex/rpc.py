@@ -12,6 +12,7 @@ from twisted.internet.defer import Deferred, fail, maybeDeferred
 from twisted.internet.defer import TimeoutError as DeferTimeoutError
 from twisted.python.failure import Failure
 
+import peek_plugin_base.vortex.threads as peek_threads
 from peek_plugin_base.registrations import record_registration
 from peek_plugin_base.vortex.call_errors import AccessDeniedError, RpcTimeoutError
 from peek_plugin_base.vortex.call_support import (
@@ -140,7 +141,8 @@ class RpcHandle:
         if self.funcSelf is not None:
             args = [self.funcSelf, *args]
         if self.rpc.deferToThread:
-            return defer_to_thread(self.rpc.func, *args, **kwargs)
+            runner = peek_threads.inline_runner or defer_to_thread
+            return runner(self.rpc.func, *args, **kwargs)
         return maybeDeferred(self.rpc.func, *args, **kwargs)
 
     def _on_call(

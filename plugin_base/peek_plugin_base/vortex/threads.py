@@ -5,7 +5,7 @@ import functools
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Optional, ParamSpec, TypeVar
 
 from twisted.internet.defer import Deferred
 from twisted.python import threadable
@@ -15,6 +15,20 @@ from peek_plugin_base.vortex.errors import RoutingError
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+#: When set, :func:`deferToThreadWrap` calls this instead of starting a thread: the test
+#: harness runs blocking work inline (``maybeDeferred``) so a test needs no running reactor.
+inline_runner: Optional[Callable[..., "Deferred[Any]"]] = None
+
+
+def run_in_thread(func: Callable[..., R], *args: Any, **kwargs: Any) -> "Deferred[R]":
+    """Run ``func`` in the reactor's thread pool (inline under the test harness)."""
+    if inline_runner is not None:
+        return inline_runner(func, *args, **kwargs)
+    from twisted.internet import threads
+
+    return threads.deferToThread(func, *args, **kwargs)
 
 
 def deferToThreadWrap(func: Callable[P, R]) -> Callable[P, "Deferred[R]"]:
@@ -35,9 +49,7 @@ def deferToThreadWrap(func: Callable[P, R]) -> Callable[P, "Deferred[R]"]:
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> "Deferred[R]":
-        from twisted.internet import threads
-
-        return threads.deferToThread(func, *args, **kwargs)
+        return run_in_thread(func, *args, **kwargs)
 
     return wrapper
 

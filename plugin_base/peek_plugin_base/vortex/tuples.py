@@ -160,6 +160,12 @@ def _info_for_construction(cls: type) -> TupleInfo:
     return info.resolve()
 
 
+def registered_tuple_classes() -> list[type]:
+    """Every registered tuple class (for the test harness, which keeps a stopped plugin's
+    still-imported classes registered)."""
+    return [info.cls for info in _by_name.values()]
+
+
 def registeredTupleNames() -> list[str]:
     """Every registered ``__tupleType__``, sorted."""
     return sorted(_by_name)

@@ -1,8 +1,5 @@
-"""The agent service's per-plugin platform hook."""
+"""The agent service's per-plugin platform hook (defined with the others in peek_platform)."""
 
-from peek_platform.plugin.platform_hook import PlatformHookBase, ServerInfoHookMixin
-from peek_plugin_base.agent.PeekAgentPlatformHookABC import PeekAgentPlatformHookABC
+from peek_platform.plugin.service_hooks import AgentPlatformHook
 
-
-class AgentPlatformHook(PlatformHookBase, ServerInfoHookMixin, PeekAgentPlatformHookABC):
-    """Other plugins' APIs, the server's address and file storage for agent-side plugins."""
+__all__ = ["AgentPlatformHook"]

@@ -1,8 +1,5 @@
-"""The worker service's per-plugin platform hook."""
+"""The worker service's per-plugin platform hook (defined with the others in peek_platform)."""
 
-from peek_platform.plugin.platform_hook import PlatformHookBase, ServerInfoHookMixin
-from peek_plugin_base.worker.PeekWorkerPlatformHookABC import PeekWorkerPlatformHookABC
+from peek_platform.plugin.service_hooks import WorkerPlatformHook
 
-
-class WorkerPlatformHook(PlatformHookBase, ServerInfoHookMixin, PeekWorkerPlatformHookABC):
-    """Other plugins' APIs, the server's address and file storage for worker-side plugins."""
+__all__ = ["WorkerPlatformHook"]

@@ -1,0 +1,1 @@
+"""``peek_plugin new``: writes a ready plugin distribution (see ``cli``)."""
