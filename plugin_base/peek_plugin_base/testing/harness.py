@@ -63,6 +63,7 @@ from peek_plugin_base.worker.errors import RemoteTaskError
 #: The services the harness can play, in the order the platform brings them up.
 SERVICES: tuple[str, ...] = ("server", "client", "agent", "worker")
 
+#: Each service's vortex name on the in-memory bus.
 VORTEX_NAMES: dict[str, str] = {
     "server": PeekVortexUtil.peekServerName,
     "client": PeekVortexUtil.peekClientName,

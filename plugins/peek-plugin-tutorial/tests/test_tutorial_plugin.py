@@ -8,7 +8,7 @@ from peek_plugin_tutorial._private.PluginNames import (
     tutorialFilt,
     tutorialObservableName,
 )
-from peek_plugin_tutorial._private.server.RpcForAgent import RpcForAgent
+from peek_plugin_tutorial._private.rpc.RpcForAgent import RpcForAgent
 from peek_plugin_tutorial._private.storage.StringIntTuple import StringIntTuple
 from peek_plugin_tutorial._private.tuples.AddIntValueActionTuple import AddIntValueActionTuple
 from peek_plugin_tutorial._private.tuples.StringIntTotalTuple import StringIntTotalTuple
