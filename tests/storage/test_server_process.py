@@ -3,7 +3,6 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -13,16 +12,10 @@ from pathlib import Path
 from sqlalchemy import inspect, text
 
 from peek_plugin_base.storage.engine_factory import make_engine
+from tests.support import free_port
 
 SCHEMAS = ("peek_platform", "pl_tutorial")
 STARTUP_SECONDS = 60
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def run_server_once(home: Path) -> str:

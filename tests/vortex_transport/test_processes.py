@@ -14,11 +14,7 @@ from pathlib import Path
 
 import pytest
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support import free_port
 
 
 def _wait_for_log(path: Path, text: str, count: int = 1, timeout: float = 30.0) -> str:
@@ -101,7 +97,7 @@ def test_agent_connects_and_reconnects_after_server_kill(tmp_path: Path,
                                                          processes: _Processes) -> None:
     """run_peek_agent waits for the server, connects with the token file, and reconnects
     after the server is killed with SIGKILL and started again."""
-    platform_port, admin_port = _free_port(), _free_port()
+    platform_port, admin_port = free_port(), free_port()
     server_home, agent_home = tmp_path / "server", tmp_path / "agent"
     server_home.mkdir()
     agent_home.mkdir()
@@ -138,8 +134,8 @@ def test_client_and_worker_connect_and_client_serves_devices(tmp_path: Path,
     """run_peek_client and run_peek_worker connect to run_peek_server; the client service
     accepts anonymous devices at /vortexws on its mobile and desktop sites and refuses
     service names there."""
-    platform_port, admin_port = _free_port(), _free_port()
-    mobile_port, desktop_port = _free_port(), _free_port()
+    platform_port, admin_port = free_port(), free_port()
+    mobile_port, desktop_port = free_port(), free_port()
     server_home = tmp_path / "server"
     server_home.mkdir()
     (server_home / "config.json").write_text(json.dumps({"httpServer": {

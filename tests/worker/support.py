@@ -25,7 +25,7 @@ from twisted.python.failure import Failure
 from peek_platform.celery_glue.app_config import configure_app
 from peek_platform.celery_glue.caller import TaskCaller
 from peek_platform.celery_glue.settings import CelerySettings
-from tests.support import wait_for
+from tests.support import free_port, wait_for
 
 FIXTURE_PLUGIN_DIR = Path(__file__).parent / "fixture_plugin"
 PLUGIN = "peek_plugin_workertest"
@@ -288,10 +288,7 @@ class TcpProxy:
 
     def __init__(self, target: tuple[str, int]) -> None:
         self.target = target
-        probe = socket.socket()
-        probe.bind(("127.0.0.1", 0))
-        self.port = probe.getsockname()[1]
-        probe.close()
+        self.port = free_port()
         self._listener: Optional[socket.socket] = None
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()

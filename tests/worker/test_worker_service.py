@@ -3,7 +3,6 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,14 +12,8 @@ import pytest
 from peek_platform.celery_glue.settings import CelerySettings
 from peek_platform.config import ServiceConfig
 from peek_platform.errors import ConfigValidationError
-from tests.support import wait_for
+from tests.support import free_port, wait_for
 from tests.worker.support import make_broker
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _write_config(home: Path, config: dict) -> None:
@@ -60,7 +53,7 @@ def test_tutorial_task_end_to_end(kind: str, tmp_path: Path,
         celery = {"brokerUrl": broker.broker_url, "resultUrl": broker.result_url,
                   "taskQueue": broker.queue}
     _write_config(server_home, {"plugin": plugins, "celery": celery, "httpServer": {
-        "admin": {"sitePort": _free_port()}, "platform": {"sitePort": _free_port()}}})
+        "admin": {"sitePort": free_port()}, "platform": {"sitePort": free_port()}}})
     _write_config(worker_home, {"plugin": plugins, "celery": celery})
     server_log, worker_log = server_home / "peek-server.log", worker_home / "peek-worker.log"
 
