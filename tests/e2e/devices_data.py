@@ -5,6 +5,8 @@ device (``peek-mobile``, anonymous) on a client service's mobile site, or a serv
 name with the platform token on the server's platform site.
 """
 
+import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
@@ -75,3 +77,39 @@ class BusPeer:
 
     def close(self) -> "Deferred[Any]":
         return self.service.stopService()
+
+
+class ServerAndClient:
+    """A trial TestCase mixin: a real server and client service, and bus peers joined to them.
+
+    Call :meth:`start_services` from ``setUp``; it sets ``server``, ``client``,
+    ``server_home``, ``mobile_port``, ``desktop_port``, ``platform_port`` and ``token``.
+    """
+
+    addCleanup: Callable[..., Any]
+
+    def start_services(self, plugins: list[str], prefix: str, dbUrl: Optional[str] = None,
+                       pythonpath: Optional[Path] = None) -> Path:
+        """Start both services in a new temporary folder (removed last) and return it."""
+        home = Path(tempfile.mkdtemp(prefix=prefix))
+        # Removed last: cleanups run newest first, so the services have stopped by then.
+        self.addCleanup(shutil.rmtree, home, True)
+        self.server_home = home / "server"
+        server = server_config(plugins, dbUrl)
+        self.server = start_service("server", self.server_home, server, self.addCleanup,
+                                    pythonpath)
+        client = client_config(plugins, self.server_home, server)
+        self.client = start_service("client", home / "client", client, self.addCleanup,
+                                    pythonpath)
+        self.mobile_port = client["httpServer"]["mobile"]["sitePort"]
+        self.desktop_port = client["httpServer"]["desktop"]["sitePort"]
+        self.platform_port = server["httpServer"]["platform"]["sitePort"]
+        self.token = (self.server_home / "platform.token").read_text(encoding="ascii").strip()
+        return home
+
+    async def peer(self, port: int, name: str, token: Any = None) -> BusPeer:
+        """A bus peer connected to ``port`` as ``name``, closed at cleanup."""
+        peer = BusPeer(port, name, token)
+        self.addCleanup(peer.close)
+        await peer.connect()
+        return peer

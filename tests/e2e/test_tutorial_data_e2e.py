@@ -6,9 +6,6 @@ admin-style tool edits the table through the server's tuple loader (OrmCrudHandl
 Every change reaches the device.
 """
 
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from peek_plugin_tutorial._private.PluginNames import (
@@ -34,12 +31,7 @@ from peek_plugin_base.vortex import (
     TupleDataObserverClient,
     TupleSelector,
 )
-from tests.e2e.devices_data import (
-    BusPeer,
-    client_config,
-    server_config,
-    start_service,
-)
+from tests.e2e.devices_data import ServerAndClient
 from tests.storage_crud.harness import new_database
 from tests.vortex_transport.harness import wait_for
 
@@ -52,7 +44,7 @@ def as_rows(tuples: Any) -> list[tuple[Any, Any]]:
     return [(t.string1, t.int1) for t in tuples or []]
 
 
-class _TutorialDataEndToEnd(TestCase):
+class _TutorialDataEndToEnd(ServerAndClient, TestCase):
     """run_peek_server and run_peek_client with the tutorial plugin, on free ports."""
 
     timeout = 120
@@ -60,24 +52,8 @@ class _TutorialDataEndToEnd(TestCase):
     database: Any = None
 
     def setUp(self) -> None:
-        # Removed last: cleanups run newest first, so the services have stopped by then.
-        home = Path(tempfile.mkdtemp(prefix="peek-e2e-data-"))
-        self.addCleanup(shutil.rmtree, home, True)
-        server_home = home / "server"
         self.db_url = new_database(self.database, self.addCleanup) if self.database else None
-        server = server_config(PLUGINS, self.db_url)
-        self.server = start_service("server", server_home, server, self.addCleanup)
-        client = client_config(PLUGINS, server_home, server)
-        self.client = start_service("client", home / "client", client, self.addCleanup)
-        self.mobile_port = client["httpServer"]["mobile"]["sitePort"]
-        self.platform_port = server["httpServer"]["platform"]["sitePort"]
-        self.token = (server_home / "platform.token").read_text(encoding="ascii").strip()
-
-    async def peer(self, port: int, name: str, token: Any = None) -> BusPeer:
-        peer = BusPeer(port, name, token)
-        self.addCleanup(peer.close)
-        await peer.connect()
-        return peer
+        self.start_services(PLUGINS, "peek-e2e-data-", self.db_url)
 
     async def _scenario(self) -> None:
         # An admin tool: a service connection to the server, using the tuple loader.

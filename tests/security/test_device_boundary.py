@@ -33,7 +33,10 @@ from peek_plugin_base.vortex import (
     PayloadRouter,
     RemoteError,
 )
-from tests.e2e.devices_data import BusPeer, client_config, server_config, start_service
+from tests.e2e.devices_data import (
+    BusPeer,
+    ServerAndClient,
+)
 from tests.security.boundary_probe import PLUGIN_SOURCE, WHO_AM_I, serviceOnly
 from tests.support import write_plugin
 
@@ -83,34 +86,23 @@ async def error_code(d: "Deferred[Any]") -> str:
     raise AssertionError(f"expected a refusal, got {result!r}")
 
 
-class DeviceBoundary(TestCase):
+class DeviceBoundary(ServerAndClient, TestCase):
     """A server and a client service with the tutorial and probe plugins."""
 
     timeout = 90
 
     def setUp(self) -> None:
-        home = Path(tempfile.mkdtemp(prefix="peek-sec-boundary-"))
-        self.addCleanup(shutil.rmtree, home, True)
-        plugins = home / "plugins"
-        plugins.mkdir()
+        plugins = Path(tempfile.mkdtemp(prefix="peek-sec-boundary-plugins-"))
+        self.addCleanup(shutil.rmtree, plugins, True)
         write_plugin(plugins, PROBE, services=("server", "client"), init_source=PLUGIN_SOURCE)
-        server_home = home / "server"
-        server = server_config(PLUGINS)
-        start_service("server", server_home, server, self.addCleanup, plugins)
-        client = client_config(PLUGINS, server_home, server)
-        self.client = start_service("client", home / "client", client, self.addCleanup, plugins)
-        self.mobile_port = client["httpServer"]["mobile"]["sitePort"]
-        self.desktop_port = client["httpServer"]["desktop"]["sitePort"]
-        self.platform_port = server["httpServer"]["platform"]["sitePort"]
-        self.token = (server_home / "platform.token").read_text(encoding="ascii").strip()
+        self.start_services(PLUGINS, "peek-sec-boundary-", pythonpath=plugins)
 
-    async def peer(self, port: int, name: str, token: Any = None,
-                   hostile: bool = False) -> BusPeer:
-        peer = BusPeer(port, name, token)
-        if hostile:
-            peer.router = AnyAddressRouter(lambda: peer.service.connection)
-            peer.bridge = BusBridge(peer.router, name)
-            peer.service.handler = peer.bridge
+    async def hostile_peer(self, port: int, name: str) -> BusPeer:
+        """A device whose router addresses any vortex or connection it is told to."""
+        peer = BusPeer(port, name)
+        peer.router = AnyAddressRouter(lambda: peer.service.connection)
+        peer.bridge = BusBridge(peer.router, name)
+        peer.service.handler = peer.bridge
         self.addCleanup(peer.close)
         await peer.connect()
         return peer
@@ -119,7 +111,7 @@ class DeviceBoundary(TestCase):
         return device.router.request(envelope, to, timeout=TIMEOUT)
 
     async def _addressing(self) -> None:
-        device = await self.peer(self.mobile_port, peekMobileName, hostile=True)
+        device = await self.hostile_peer(self.mobile_port, peekMobileName)
         desktop = await self.peer(self.desktop_port, peekDesktopName)
         reached: list[PayloadEnvelope] = []
         PayloadEndpoint({"key": "probe.desktop"}, lambda payloadEnvelope, **_: reached.append(
@@ -149,7 +141,7 @@ class DeviceBoundary(TestCase):
         admin = await self.peer(self.platform_port, peekClientName, self.token)
         loader = TupleLoaderClient(filtKey, router=admin.router, timeoutSeconds=TIMEOUT)
         (row,) = await loader.save([StringIntTuple(string1="kept", int1=1)])
-        device = await self.peer(self.mobile_port, peekMobileName, hostile=True)
+        device = await self.hostile_peer(self.mobile_port, peekMobileName)
         sneaky = TupleLoaderClient(filtKey, peekServerName, device.router, timeoutSeconds=5)
         row.int1 = 666
         attempts = (

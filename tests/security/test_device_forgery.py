@@ -5,9 +5,6 @@ devices on the client's mobile site over real websockets (a victim observing the
 table, an attacker writing raw frames) and an admin service peer holding the token.
 """
 
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from peek_plugin_tutorial._private.PluginNames import tutorialFilt, tutorialObservableName
@@ -27,7 +24,7 @@ from peek_plugin_base.vortex import (
     TupleSelector,
 )
 from peek_plugin_base.vortex.observable_wire import OP_UPDATE, ObservableMessages
-from tests.e2e.devices_data import BusPeer, client_config, server_config, start_service
+from tests.e2e.devices_data import ServerAndClient
 from tests.vortex_transport.harness import wait_for
 
 PLUGINS = ["peek_plugin_tutorial"]
@@ -40,28 +37,13 @@ def as_rows(tuples: Any) -> list[tuple[Any, Any]]:
     return [(t.string1, t.int1) for t in tuples or []]
 
 
-class DeviceForgery(TestCase):
+class DeviceForgery(ServerAndClient, TestCase):
     """A server and a client service with the tutorial plugin."""
 
     timeout = 90
 
     def setUp(self) -> None:
-        home = Path(tempfile.mkdtemp(prefix="peek-sec-forgery-"))
-        self.addCleanup(shutil.rmtree, home, True)
-        server_home = home / "server"
-        server = server_config(PLUGINS)
-        start_service("server", server_home, server, self.addCleanup)
-        client = client_config(PLUGINS, server_home, server)
-        start_service("client", home / "client", client, self.addCleanup)
-        self.mobile_port = client["httpServer"]["mobile"]["sitePort"]
-        self.platform_port = server["httpServer"]["platform"]["sitePort"]
-        self.token = (server_home / "platform.token").read_text(encoding="ascii").strip()
-
-    async def peer(self, port: int, name: str, token: Any = None) -> BusPeer:
-        peer = BusPeer(port, name, token)
-        self.addCleanup(peer.close)
-        await peer.connect()
-        return peer
+        self.start_services(PLUGINS, "peek-sec-forgery-")
 
     async def _scenario(self) -> None:
         admin = await self.peer(self.platform_port, peekClientName, self.token)

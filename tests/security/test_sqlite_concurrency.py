@@ -7,10 +7,7 @@ tool on the server's platform site inserts rows and reads the table through the 
 loader. On the base commit a good share of the actions failed with "database is locked".
 """
 
-import shutil
 import sqlite3
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from peek_plugin_tutorial._private.PluginNames import (
@@ -32,7 +29,7 @@ from peek_plugin_base.vortex import (
     TupleDataObserverClient,
     TupleSelector,
 )
-from tests.e2e.devices_data import BusPeer, client_config, server_config, start_service
+from tests.e2e.devices_data import ServerAndClient
 from tests.vortex_transport.harness import wait_for
 
 PLUGINS = ["peek_plugin_tutorial"]
@@ -43,29 +40,14 @@ ADMIN_INSERTS = 10
 TIMEOUT = 60.0
 
 
-class SqliteUnderConcurrentWriters(TestCase):
+class SqliteUnderConcurrentWriters(ServerAndClient, TestCase):
     """The server on its default SQLite file, with concurrent writers and readers."""
 
     timeout = 120
 
     def setUp(self) -> None:
-        home = Path(tempfile.mkdtemp(prefix="peek-sec-sqlite-"))
-        self.addCleanup(shutil.rmtree, home, True)
-        server_home = home / "server"
-        server = server_config(PLUGINS)
-        self.server = start_service("server", server_home, server, self.addCleanup)
-        client = client_config(PLUGINS, server_home, server)
-        start_service("client", home / "client", client, self.addCleanup)
-        self.database = server_home / "peek.pl_tutorial.sqlite"
-        self.mobile_port = client["httpServer"]["mobile"]["sitePort"]
-        self.platform_port = server["httpServer"]["platform"]["sitePort"]
-        self.token = (server_home / "platform.token").read_text(encoding="ascii").strip()
-
-    async def peer(self, port: int, name: str, token: Any = None) -> BusPeer:
-        peer = BusPeer(port, name, token)
-        self.addCleanup(peer.close)
-        await peer.connect()
-        return peer
+        self.start_services(PLUGINS, "peek-sec-sqlite-")
+        self.database = self.server_home / "peek.pl_tutorial.sqlite"
 
     def stored_rows(self) -> dict[str, int]:
         """string1 -> int1 of every row, read from the plugin's SQLite file directly."""
