@@ -756,10 +756,15 @@ def _purge_modules(package: str) -> None:
 
 
 def _site_folders() -> list[str]:
-    """The folders whose ``.pth`` files the interpreter processed at start."""
+    """The folders whose ``.pth`` files the interpreter processed at start: the
+    environment's site folders, the user's, and site folders added by a ``.pth``
+    (``site.addsitedir``, as a virtualenv layered on another does)."""
     folders = list(site.getsitepackages())
     if site.ENABLE_USER_SITE:
         folders.append(site.getusersitepackages())
+    for entry in sys.path:
+        if os.path.basename(entry) in ("site-packages", "dist-packages") and entry not in folders:
+            folders.append(entry)
     return folders
 
 
