@@ -210,7 +210,7 @@ def test_reload_of_a_plugin_not_enabled_is_refused(plugin_root: Path, tmp_path: 
 
 
 def test_requests_during_reload_get_a_reloading_error_then_the_new_code(
-    plugin_root: Path, tmp_path: Path
+    plugin_root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """While the plugin's stop() is still running, a bus request for its key gets a
     PluginReloadingError reply naming the plugin (not silence, not NoEndpointError), an
@@ -248,6 +248,7 @@ def test_requests_during_reload_get_a_reloading_error_then_the_new_code(
     del host_journal.PENDING[("fx_slow", "stop-gate")]
     gate.callback(None)
     result_of(reloading)
+    assert "Plugin fx_slow: 1 one-way bus message(s) arrived while it was stopped" in caplog.text
     assert mark_of(wire.ask("fx_slow.mark", "after")) == "v2"
     assert not isinstance(site.getChildWithDefault(b"fx_slow", DummyRequest([b"fx_slow"])),
                           PluginUnavailable)

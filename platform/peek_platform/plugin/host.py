@@ -365,9 +365,9 @@ class PluginHost:
         router = self._router or default_router()
         for name in names:
             self.gate.close(name, reason)
-            keys = [owner.filt["key"] for owner in self.records[name].registrations.undo_owners()
-                    if isinstance(owner, PayloadEndpoint)]
-            router.hold_keys(keys, name, reason)
+            endpoints = [owner for owner in self.records[name].registrations.undo_owners()
+                         if isinstance(owner, PayloadEndpoint)]
+            router.hold_endpoints(endpoints, name, reason)
         for name in names:
             left = await self.gate.drain(name, DRAIN_TIMEOUT_SECONDS, self._clock)
             if left:
@@ -381,7 +381,7 @@ class PluginHost:
         router = self._router or default_router()
         for name in names:
             self.gate.open(name)
-            dropped = router.release_keys(name)
+            dropped = router.release_held(name)
             if dropped:
                 logger.warning(
                     "Plugin %s: %d one-way bus message(s) arrived while it was stopped for "
