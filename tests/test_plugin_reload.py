@@ -178,13 +178,15 @@ def test_reload_failure_leaves_others_running_and_shows_failed(
     plugin_root: Path, tmp_path: Path
 ) -> None:
     """A plugin whose new code fails to start: reload raises PluginControlError naming it
-    and why; it shows failed with the reason, its endpoint is gone, others still answer;
-    fixing the code and reloading again brings it back."""
+    and why; it shows failed with the reason, its endpoint is gone, its dependant is
+    skipped saying why, others still answer; fixing the code and reloading again brings
+    it back, and its dependant with it."""
     wire = Wire()
     write_endpoint_plugin(plugin_root, "fx_flaky", "v1")
     write_endpoint_plugin(plugin_root, "fx_steady", "s1")
+    write_endpoint_plugin(plugin_root, "fx_on_flaky", "f1", requires=("fx_flaky",))
     host = make_host(tmp_path, wire)
-    run(host.start_plugins(["fx_flaky", "fx_steady"]))
+    run(host.start_plugins(["fx_flaky", "fx_steady", "fx_on_flaky"]))
 
     write_endpoint_plugin(plugin_root, "fx_flaky", "broken")
     with pytest.raises(PluginControlError) as caught:
@@ -196,10 +198,13 @@ def test_reload_failure_leaves_others_running_and_shows_failed(
     assert record.reason is not None and "start broke on purpose" in record.reason
     assert wire.ask("fx_flaky.mark", "a").error[0] == "NoEndpointError"
     assert mark_of(wire.ask("fx_steady.mark", "b")) == "s1"
+    assert host.records["fx_on_flaky"].state.value == "skipped"
+    assert "requires plugin fx_flaky, which failed" in str(host.records["fx_on_flaky"].reason)
 
     write_endpoint_plugin(plugin_root, "fx_flaky", "fixed")
     run(host.reload_plugin("fx_flaky"))
     assert mark_of(wire.ask("fx_flaky.mark", "c")) == "fixed"
+    assert mark_of(wire.ask("fx_on_flaky.mark", "d")) == "f1"
 
 
 def test_reload_of_a_plugin_not_enabled_is_refused(plugin_root: Path, tmp_path: Path) -> None:
