@@ -14,7 +14,7 @@ from twisted.web.test.requesthelper import DummyRequest
 
 from peek_agent.platform_hook import AgentPlatformHook
 from peek_platform.config import ServiceConfig
-from peek_platform.errors import PluginControlError
+from peek_platform.errors import ConfigValidationError, PluginControlError
 from peek_platform.plugin.host import PluginHost, ServicePluginSpec
 from peek_platform.web.plugin_site import PluginResource, PluginSiteRoot, PluginUnavailable
 from peek_plugin_base.agent.PluginAgentEntryHookABC import PluginAgentEntryHookABC
@@ -362,3 +362,30 @@ def test_apply_enabled_reloads_a_plugin_whose_code_changed(
     run(host.apply_enabled(["fx_edit", "fx_same"]))
     assert mark_of(wire.ask("fx_edit.mark", "a")) == "e2"
     assert ("fx_same", "stop") not in host_journal.JOURNAL
+
+
+def test_editing_plugin_enabled_keeps_other_edits_and_the_file_mode(tmp_path: Path) -> None:
+    """edit_plugin_enabled re-reads config.json, so keys an operator changed since the
+    start (and keys the platform does not know) are kept as written, the file keeps its
+    permissions, and only plugin.enabled changes in memory; an invalid result is refused
+    without touching the file."""
+    home = tmp_path / "home"
+    config = ServiceConfig.load("agent", home)
+    path = home / "config.json"
+    on_disk = json.loads(path.read_text())
+    on_disk["logging"]["level"] = "DEBUG"
+    on_disk["mySetting"] = {"kept": True}
+    path.write_text(json.dumps(on_disk))
+    path.chmod(0o640)
+
+    assert config.edit_plugin_enabled(lambda names: [*names, "fx_one"]) == ["fx_one"]
+    written = json.loads(path.read_text())
+    assert written["plugin"]["enabled"] == ["fx_one"]
+    assert written["logging"]["level"] == "DEBUG" and written["mySetting"] == {"kept": True}
+    assert path.stat().st_mode & 0o777 == 0o640
+    assert config["plugin.enabled"] == ["fx_one"] and config["logging.level"] == "INFO"
+
+    before = path.read_bytes()
+    with pytest.raises(ConfigValidationError, match="plugin.enabled must be a list"):
+        config.edit_plugin_enabled(lambda names: [*names, ""])
+    assert path.read_bytes() == before
