@@ -519,7 +519,7 @@ def _tls_problems(service: str, home: Path, data: dict[str, Any]) -> list[str]:
                 problems.append(f"{plain_key} ({plain}) is the same port as {ports[plain]}")
             else:
                 ports[plain] = plain_key
-    else:
+    if service in _CLIENTS:
         ca = _lookup(data, tls.CA_KEY)
         if ca and not _lookup(data, tls.CLIENT_TLS_KEY):
             # A CA without TLS would send the platform token in clear: never downgrade.

@@ -136,17 +136,13 @@ def server_tls_options(home: Path, cert_value: str, key_value: str) -> Any:
     problems = server_files_problems(home, cert_value, key_value)
     if problems:
         raise TlsError(CERT_KEY, resolve_path(home, cert_value), "; ".join(problems))
-    cert_path = resolve_path(home, cert_value)
-    key_pem = _read(KEY_KEY, resolve_path(home, key_value))
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    certs = _load_certificates(CERT_KEY, cert_path)
-    pems = [c.public_bytes(Encoding.PEM) for c in certs]
-    server = ssl.PrivateCertificate.loadPEM(pems[0] + b"\n" + key_pem)
+    # cryptography objects: pyOpenSSL deprecates its own X509/PKey wrappers.
+    certs = _load_certificates(CERT_KEY, resolve_path(home, cert_value))
+    key = _load_key(KEY_KEY, resolve_path(home, key_value))
     return ssl.CertificateOptions(
-        privateKey=server.privateKey.original,
-        certificate=server.original,
-        extraCertChain=[ssl.Certificate.loadPEM(p).original for p in pems[1:]],
+        privateKey=key,
+        certificate=certs[0],
+        extraCertChain=certs[1:],
         raiseMinimumTo=ssl.TLSVersion.TLSv1_2,
     )
 
