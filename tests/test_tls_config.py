@@ -98,6 +98,19 @@ def test_a_key_of_another_certificate_is_refused(tmp_path: Path,
     assert str(other["key"]) in problem and str(certs["cert"]) in problem
 
 
+def test_a_folder_or_a_nul_in_place_of_a_file_is_named(tmp_path: Path) -> None:
+    """A folder where the certificate should be, and a key path with a NUL, are each
+    reported naming the setting, not raised as tracebacks."""
+    home = tmp_path / "h"
+    (home / "cert-dir").mkdir(parents=True)
+    _write(home, {"tls": {"certFile": "cert-dir", "keyFile": "bad\u0000.key"}})
+    with pytest.raises(ConfigValidationError) as raised:
+        ServiceConfig.load("server", home)
+    problems = raised.value.problems
+    assert any(p.startswith("tls.certFile") and "is a folder" in p for p in problems)
+    assert any(p.startswith("tls.keyFile") and "not a usable path" in p for p in problems)
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
 def test_an_unreadable_key_is_named(tmp_path: Path, certs: dict[str, Path]) -> None:
     """A key file the service may not read is reported with the OS's reason."""

@@ -506,9 +506,9 @@ def _tls_problems(service: str, home: Path, data: dict[str, Any]) -> list[str]:
         ports: dict[int, str] = {}
         for site in _SITE_PORTS[service]:
             port_key = f"httpServer.{site}.sitePort"
-            ports.setdefault(_lookup(data, port_key), port_key)
+            ports.setdefault(_lookup_or_none(data, port_key), port_key)
             plain_key = f"httpServer.{site}.plainPort"
-            plain = _lookup(data, plain_key)
+            plain = _lookup_or_none(data, plain_key)
             if not plain or _is_port(plain) is not None:
                 continue
             if not cert:
@@ -529,6 +529,14 @@ def _tls_problems(service: str, home: Path, data: dict[str, Any]) -> list[str]:
                             f"{tls.CA_KEY})")
         problems.extend(tls.ca_file_problems(home, ca))
     return problems
+
+
+def _lookup_or_none(data: dict[str, Any], key: str) -> Any:
+    """The value, or None when a container on the way is wrong (already reported)."""
+    try:
+        return _lookup(data, key)
+    except (KeyError, TypeError):
+        return None
 
 
 def _setting_services(key: str) -> set[str]:

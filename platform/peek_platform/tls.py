@@ -52,6 +52,8 @@ def _read(setting: str, path: Path) -> bytes:
         raise TlsError(setting, path, "is a folder, not a PEM file") from None
     except OSError as e:
         raise TlsError(setting, path, f"cannot be read: {e.strerror or e}") from None
+    except ValueError as e:  # a NUL in the path
+        raise TlsError(setting, path, f"is not a usable path: {e}") from None
 
 
 def _load_certificates(setting: str, path: Path) -> list[Any]:
