@@ -188,7 +188,7 @@ def describe_tls_failure(reason: Any, host: str, ca_label: str) -> Optional[str]
                 "sent")
     if reason.check(SSL.Error):
         text = _ssl_error_text(reason.value)
-        if "certificate verify failed" in text or "certificate" in text:
+        if "certificate" in text:
             return (f"TLS: the server's certificate failed verification against {ca_label}: "
                     f"{text} (signed by another CA, self-signed, expired or not yet valid); "
                     "the platform token was not sent")
@@ -197,11 +197,10 @@ def describe_tls_failure(reason: Any, host: str, ca_label: str) -> Optional[str]
 
 
 def _ssl_error_text(error: Any) -> str:
-    parts: list[str] = []
-    for entry in getattr(error, "args", ()) and error.args[0] or ():
-        if isinstance(entry, tuple) and entry:
-            parts.append(str(entry[-1]))
-    return ", ".join(p for p in parts if p) or str(error)
+    """OpenSSL's reasons (its error is a list of (library, function, reason) tuples)."""
+    entries = error.args[0] if error.args and isinstance(error.args[0], list) else []
+    parts = [str(e[-1]) for e in entries if isinstance(e, tuple) and e and e[-1]]
+    return ", ".join(parts) or str(error)
 
 
 def request_is_secure(request: Any) -> bool:
