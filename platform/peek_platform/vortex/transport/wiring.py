@@ -78,13 +78,13 @@ def upstream_service(config: ServiceConfig, vortex_name: str) -> VortexClientSer
     """
     host = config["peekServer.host"]
     tls_options: Any = None
-    tls_label = ""
+    tls_label = "the system's trusted CAs"
     if config[CLIENT_TLS_KEY]:
         ca_value: str = config[CA_KEY]
         ca_path = resolve_path(config.home, ca_value) if ca_value else None
         tls_options = client_tls_options(host, ca_path)
-        tls_label = (f"the CA in {CA_KEY} ({ca_path})" if ca_path is not None
-                     else "the system's trusted CAs")
+        if ca_path is not None:
+            tls_label = f"the CA in {CA_KEY} ({ca_path})"
     scheme = "wss" if tls_options is not None else "ws"
     # An IPv6 literal needs brackets in a URL.
     netloc = f"[{host}]" if ":" in host else host
@@ -101,5 +101,5 @@ def upstream_service(config: ServiceConfig, vortex_name: str) -> VortexClientSer
             maximum=config["peekServer.reconnectMaxSeconds"],
         ),
         tls=tls_options,
-        tls_label=tls_label or "the system's trusted CAs",
+        tls_label=tls_label,
     )
