@@ -52,7 +52,11 @@ setup(
     },
     install_requires=[
         # The bus transport tunes Twisted and autobahn internals; stay on the tested majors.
-        "twisted>=24.7,<27",
+        # [tls]: https sites and wss bus connections that verify the server (pyOpenSSL,
+        # service_identity for hostname checks, idna).
+        "twisted[tls]>=24.7,<27",
+        # peek_dev_certs writes a development CA and server certificates.
+        "cryptography>=42",
         "orjson>=3.9",
         "sqlalchemy>=2.0,<2.1",
         "alembic>=1.12",
@@ -84,6 +88,7 @@ setup(
             "run_peek_worker = peek_worker.main:main",
             "peek_storage_dev = peek_platform.storage.dev_command:main",
             "peek_plugin = peek_platform.scaffold.cli:run",
+            "peek_dev_certs = peek_platform.tls:main",
         ],
     },
 )

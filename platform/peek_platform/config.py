@@ -38,6 +38,12 @@ def _is_port(value: Any) -> Optional[str]:
     return None
 
 
+def _is_port_or_zero(value: Any) -> Optional[str]:
+    if type(value) is not int or not 0 <= value <= 65535:
+        return f"must be 0 (off) or a TCP port number from 1 to 65535, got {value!r}"
+    return None
+
+
 def _is_int_at_least(minimum: int) -> Validator:
     def check(value: Any) -> Optional[str]:
         if type(value) is not int or value < minimum:
@@ -202,10 +208,16 @@ SETTINGS: tuple[Setting, ...] = (
             "admin site port"),
     Setting("httpServer.admin.bindAddress", "127.0.0.1", _is_nonempty_str, ("server",),
             "admin site bind address (local only by default)"),
+    Setting("httpServer.admin.plainPort", 0, _is_port_or_zero, ("server",),
+            "with TLS on: also serve the admin site as plain http on this port (during a "
+            "migration); 0: TLS only"),
     Setting("httpServer.platform.sitePort", 8011, _is_port, ("server",),
             "platform (service-to-service) site port"),
     Setting("httpServer.platform.bindAddress", "0.0.0.0", _is_nonempty_str, ("server",),
             "platform site bind address"),
+    Setting("httpServer.platform.plainPort", 0, _is_port_or_zero, ("server",),
+            "with TLS on: also serve the platform site as plain http on this port (during a "
+            "migration); 0: TLS only"),
     Setting("sqlalchemy.connectUrl", DEFAULT_DATABASE_URL, _is_nonempty_str,
             ("server",), "database URL; the default is an SQLite file in the home"),
     Setting("sqlalchemy.connectUrl", "", _is_str, ("worker",),
@@ -223,6 +235,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("peekServer.tokenFile", "", _is_str, _CLIENTS,
             "file holding the platform token; empty: platform.token in the server's home "
             "(same machine)"),
+    Setting("peekServer.tls", False, _is_bool, _CLIENTS,
+            "connect to the server with wss:// (TLS) and verify its certificate and host name "
+            "(peekServer.host); the server's platform site must serve TLS"),
+    Setting("peekServer.caFile", "", _is_str, _CLIENTS,
+            "PEM file of the CA certificate(s) the server's certificate must chain to "
+            "(relative to the home); empty: the system's trusted CAs; needs peekServer.tls"),
     Setting("peekServer.reconnectInitialSeconds", 0.5, _is_positive_number, _CLIENTS,
             "first delay before reconnecting to the server (doubles, jittered)"),
     Setting("peekServer.reconnectMaxSeconds", 30, _is_positive_number, _CLIENTS,
@@ -259,6 +277,11 @@ SETTINGS: tuple[Setting, ...] = (
             "first refusal period after too many wrong tokens; doubles per further one"),
     Setting("vortex.wrongTokenMaxBlockSeconds", 300, _is_seconds_between(0.1, 86400),
             _ACCEPTING, "longest refusal period for an address sending wrong tokens"),
+    Setting("tls.certFile", "", _is_str, _ACCEPTING,
+            "PEM certificate (then its chain) of this service's sites, relative to the home; "
+            "set with tls.keyFile to serve every sitePort as https/wss; empty: plain http"),
+    Setting("tls.keyFile", "", _is_str, _ACCEPTING,
+            "PEM private key (unencrypted; keep it 0600) matching tls.certFile"),
     Setting("httpServer.headerTimeoutSeconds", 10, _is_seconds_between(0.1, 3600), _ACCEPTING,
             "an HTTP request (or websocket upgrade) must send all its headers within this "
             "of the connection opening or the previous response"),
@@ -274,10 +297,16 @@ SETTINGS: tuple[Setting, ...] = (
             "mobile device site port"),
     Setting("httpServer.mobile.bindAddress", "0.0.0.0", _is_nonempty_str, ("client",),
             "mobile device site bind address"),
+    Setting("httpServer.mobile.plainPort", 0, _is_port_or_zero, ("client",),
+            "with TLS on: also serve the mobile site as plain http on this port (during a "
+            "migration); 0: TLS only"),
     Setting("httpServer.desktop.sitePort", 8002, _is_port, ("client",),
             "desktop device site port"),
     Setting("httpServer.desktop.bindAddress", "0.0.0.0", _is_nonempty_str, ("client",),
             "desktop device site bind address"),
+    Setting("httpServer.desktop.plainPort", 0, _is_port_or_zero, ("client",),
+            "with TLS on: also serve the desktop site as plain http on this port (during a "
+            "migration); 0: TLS only"),
     Setting("celery.brokerUrl", "embedded", _is_celery_url(BROKER_SCHEMES), _CELERY,
             'task broker: "embedded" (SQLite files in celery.embeddedDir, nothing to install) '
             "or redis://host:6379/0, amqp://user:pass@host:5672//; same on server and worker"),
@@ -453,6 +482,7 @@ class ServiceConfig:
             if error:
                 problems.append(f"{setting.key} {error}")
         problems.extend(_cross_key_problems(data))
+        problems.extend(_tls_problems(service, home, data))
         if problems:
             raise ConfigValidationError(path, problems)
         if added and write_defaults:
@@ -476,6 +506,73 @@ def _cross_key_problems(data: dict[str, Any]) -> list[str]:
             f"vortex.heartbeatSeconds ({interval!r}), or every peer is dropped between pings"
         ]
     return []
+
+
+#: Each site's plain-port key beside its TLS port key, per accepting service.
+_SITE_PORTS = {
+    "server": ("admin", "platform"),
+    "client": ("mobile", "desktop"),
+}
+
+
+def _tls_problems(service: str, home: Path, data: dict[str, Any]) -> list[str]:
+    """TLS files that cannot be used, and TLS settings that contradict each other.
+
+    Checked at load (so at start and by --check-config), all at once: a missing or
+    unreadable file, a file without PEM content, a key that does not match the certificate.
+    """
+    from peek_platform import tls
+
+    try:
+        valid = all(check(_lookup(data, key)) is None for key, check in (
+            (tls.CERT_KEY, _is_str), (tls.KEY_KEY, _is_str), (tls.CA_KEY, _is_str),
+            (tls.CLIENT_TLS_KEY, _is_bool)) if service in _setting_services(key))
+    except (KeyError, TypeError):
+        valid = False
+    if not valid:
+        return []  # a wrong value or container, already reported
+    problems: list[str] = []
+    if service in _SITE_PORTS:
+        cert, key = _lookup(data, tls.CERT_KEY), _lookup(data, tls.KEY_KEY)
+        problems.extend(tls.server_files_problems(home, cert, key))
+        ports: dict[int, str] = {}
+        for site in _SITE_PORTS[service]:
+            port_key = f"httpServer.{site}.sitePort"
+            ports.setdefault(_lookup_or_none(data, port_key), port_key)
+            plain_key = f"httpServer.{site}.plainPort"
+            plain = _lookup_or_none(data, plain_key)
+            if not plain or _is_port(plain) is not None:
+                continue
+            if not cert:
+                problems.append(f"{plain_key} is {plain} but TLS is off (tls.certFile is "
+                                f"empty): httpServer.{site}.sitePort already serves plain "
+                                "http; set it to 0")
+            elif plain in ports:
+                problems.append(f"{plain_key} ({plain}) is the same port as {ports[plain]}")
+            else:
+                ports[plain] = plain_key
+    if service in _CLIENTS:
+        ca = _lookup(data, tls.CA_KEY)
+        if ca and not _lookup(data, tls.CLIENT_TLS_KEY):
+            # A CA without TLS would send the platform token in clear: never downgrade.
+            problems.append(f"{tls.CA_KEY} is set but {tls.CLIENT_TLS_KEY} is false: the "
+                            "connection would be plain ws:// and the platform token sent in "
+                            f"clear; set {tls.CLIENT_TLS_KEY} to true (or empty "
+                            f"{tls.CA_KEY})")
+        problems.extend(tls.ca_file_problems(home, ca))
+    return problems
+
+
+def _lookup_or_none(data: dict[str, Any], key: str) -> Any:
+    """The value, or None when a container on the way is wrong (already reported)."""
+    try:
+        return _lookup(data, key)
+    except (KeyError, TypeError):
+        return None
+
+
+def _setting_services(key: str) -> set[str]:
+    return {service for s in SETTINGS if s.key == key for service in s.services}
 
 
 def _is_read_only(path: Path) -> bool:

@@ -13,6 +13,8 @@
     │   ├── PluginControlError         reload / enable / disable of a running service failed
     │   └── PluginTaskModuleError      a worker plugin's celeryApp / celeryAppIncludes unusable
     ├── WorkerServiceError             the worker service cannot run its Celery worker
+    ├── TlsError                       a certificate, key or CA file cannot be used
+                                       (names the setting and the file)
     ├── StorageError                   the database cannot be used (names the schema)
     │   ├── SchemaMigrationError       a schema (the platform's or a plugin's) did not migrate
     │   └── PluginStorageError         a plugin's storage declaration is wrong
@@ -54,6 +56,7 @@ __all__ = [
     "PluginTaskModuleError",
     "SchemaMigrationError",
     "StorageError",
+    "TlsError",
     "VortexBackPressureError",
     "VortexConnectionClosedError",
     "VortexFrameTooLargeError",
@@ -148,6 +151,16 @@ class VortexTokenError(VortexTransportError, PeekError):
 
 class PluginTaskModuleError(PluginError):
     """A worker plugin's task modules cannot be imported, or it brings its own Celery app."""
+
+
+class TlsError(PeekError):
+    """A TLS file (tls.certFile, tls.keyFile, peekServer.caFile) cannot be used."""
+
+    def __init__(self, setting: str, path: Path, reason: str) -> None:
+        super().__init__(f"{setting} ({path}): {reason}")
+        self.setting = setting
+        self.path = path
+        self.reason = reason
 
 
 class WorkerServiceError(PeekError):

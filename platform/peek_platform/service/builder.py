@@ -8,6 +8,7 @@ from twisted.application.service import IService
 from peek_platform.config import ServiceConfig
 from peek_platform.plugin.host import PluginHost, PluginRecord, ServicePluginSpec
 from peek_platform.service.tree import ListeningSite, PeekServiceTree, PluginHostService
+from peek_platform.tls import CERT_KEY, KEY_KEY, server_tls_options
 from peek_platform.web.guard import ConnectionGate
 from peek_platform.web.plugin_site import PluginSiteRoot
 from peek_plugin_base.registrations import RegistrationLog
@@ -21,6 +22,11 @@ class SiteSpec:
     root: PluginSiteRoot
     port_key: str
     bind_key: str
+
+    @property
+    def plain_port_key(self) -> str:
+        """The key of the plain-http port served beside the TLS one (``...plainPort``)."""
+        return self.port_key.rsplit(".", 1)[0] + ".plainPort"
 
 
 def build_service_tree(
@@ -58,11 +64,15 @@ def build_service_tree(
         # One gate for all sites: the caps bound the whole process's half-open sockets.
         gate = ConnectionGate(config["httpServer.maxUnauthenticatedConnections"],
                               config["httpServer.maxUnauthenticatedPerAddress"])
+        # Loaded once for all sites; the files were checked when the config was loaded.
+        tls = (server_tls_options(config.home, config[CERT_KEY], config[KEY_KEY])
+               if config[CERT_KEY] else None)
     for site in sites:
         # The site answers 503 for a plugin the host is reloading, and counts its requests.
         site.root.gate = host.gate
         ListeningSite(
             site.name, site.root, config[site.port_key], config[site.bind_key], gate,
-            config["httpServer.headerTimeoutSeconds"],
+            config["httpServer.headerTimeoutSeconds"], tls=tls,
+            plain_port=config[site.plain_port_key],
         ).setServiceParent(tree)
     return tree

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from typing import Any, Optional
 
 from twisted.application.service import MultiService, Service
-from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.defer import Deferred, gatherResults, maybeDeferred
 from twisted.internet.interfaces import IListeningPort
 from twisted.web.resource import Resource
 
@@ -63,7 +63,11 @@ class PluginHostService(Service):
 
 
 class ListeningSite(Service):
-    """A twisted.web site listening on one TCP port, behind the process's connection gate."""
+    """A twisted.web site listening on one TCP port, behind the process's connection gate.
+
+    With ``tls`` (Twisted CertificateOptions) ``port`` serves https (and wss); ``plain_port``
+    (non-zero, TLS only) also serves the same site as plain http, for a migration.
+    """
 
     def __init__(
         self,
@@ -73,6 +77,8 @@ class ListeningSite(Service):
         interface: str,
         gate: Optional[ConnectionGate] = None,
         header_timeout: float = DEFAULT_HEADER_TIMEOUT_SECONDS,
+        tls: Any = None,
+        plain_port: int = 0,
     ) -> None:
         self.name = name
         self.root = root
@@ -80,7 +86,9 @@ class ListeningSite(Service):
         self.interface = interface
         self.gate = gate or ConnectionGate()
         self.header_timeout = header_timeout
-        self._listening: Optional[IListeningPort] = None
+        self.tls = tls
+        self.plain_port = plain_port if tls is not None else 0
+        self._listening: list[IListeningPort] = []
 
     def startService(self) -> None:  # noqa: N802 - twisted API
         from twisted.internet import reactor
@@ -88,16 +96,35 @@ class ListeningSite(Service):
         super().startService()
         site = GuardedSite(self.root, self.gate, self.header_timeout)
         site.noisy = False
-        self._listening = reactor.listenTCP(self.port, site, interface=self.interface)
-        logger.info("%s listening on http://%s:%d/", self.name, self.interface, self.port)
+        if self.tls is None:
+            self._listening.append(reactor.listenTCP(self.port, site, interface=self.interface))
+            logger.info("%s listening on http://%s:%d/", self.name, self.interface, self.port)
+            return
+        self._listening.append(
+            reactor.listenSSL(self.port, site, self.tls, interface=self.interface))
+        logger.info("%s listening on https://%s:%d/", self.name, self.interface, self.port)
+        if self.plain_port:
+            try:
+                self._listening.append(
+                    reactor.listenTCP(self.plain_port, site, interface=self.interface))
+            except Exception:
+                # startService raising leaves stopService uncalled: close the TLS port now.
+                for port in self._listening:
+                    port.stopListening()
+                self._listening = []
+                raise
+            logger.warning("%s also listening on plain http://%s:%d/ (plainPort; traffic "
+                           "there, the platform token included, is not encrypted)",
+                           self.name, self.interface, self.plain_port)
 
     def stopService(self) -> Any:  # noqa: N802 - twisted API
         super().stopService()
-        listening, self._listening = self._listening, None
-        if listening is not None:
-            logger.info("%s closing port %d", self.name, self.port)
-            return listening.stopListening()
-        return None
+        listening, self._listening = self._listening, []
+        if not listening:
+            return None
+        logger.info("%s closing port %s", self.name,
+                    " and ".join(str(p.getHost().port) for p in listening))
+        return gatherResults([maybeDeferred(p.stopListening) for p in listening])
 
 
 class PeekServiceTree(SequencedMultiService):

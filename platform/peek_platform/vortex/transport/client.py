@@ -9,7 +9,8 @@ from urllib.parse import urlsplit
 from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
 from twisted.application.service import Service
 from twisted.internet.defer import CancelledError, Deferred, succeed
-from twisted.internet.endpoints import HostnameEndpoint
+from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
+from twisted.internet.error import ConnectionLost
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.python.failure import Failure
 
@@ -36,6 +37,8 @@ class VortexClientProtocol(VortexProtocolMixin, WebSocketClientProtocol):
     """One outgoing websocket: sends the hello, waits for the welcome, then carries frames."""
 
     factory: "_ClientFactory"
+    #: Why the TLS handshake failed (a sentence for the log), if it did.
+    tls_problem: Optional[str] = None
 
     def _vortex_limits(self) -> TransportLimits:
         return self.factory.service.limits
@@ -71,6 +74,16 @@ class VortexClientProtocol(VortexProtocolMixin, WebSocketClientProtocol):
     def _on_closed(self, reason: CloseReason) -> None:
         self.factory.service._lost(self, reason)
 
+    def connectionLost(self, reason: Failure) -> None:  # noqa: N802 - twisted API
+        # A failed TLS handshake (wrong CA, wrong host name) ends here before any websocket
+        # exists; autobahn's close reason would only say "dropped", so keep the TLS one.
+        self.tls_problem = self.factory.service._describe_tls_failure(reason)
+        if self.tls_problem is not None:
+            # The service logs the problem once per attempt series; autobahn would log
+            # the bare OpenSSL error at ERROR on every attempt.
+            reason = Failure(ConnectionLost(self.tls_problem))
+        super().connectionLost(reason)
+
 
 class _ClientFactory(WebSocketClientFactory):
     protocol = VortexClientProtocol
@@ -95,6 +108,12 @@ class VortexClientService(Service):
     new connection (new uuid). ``token`` is read before each attempt, so a token file the
     server creates later is picked up. If the service stops before the first connection,
     the start Deferred never fires (the process is shutting down anyway).
+
+    A ``wss://`` url connects with TLS: ``tls`` is the Twisted client TLS creator to use
+    (see :func:`peek_platform.tls.client_tls_options`; default: the system's trusted CAs and
+    the url's host name), ``tls_label`` says what it trusts in log lines. The hello, and so
+    the token, is sent only after the handshake verified the server's certificate. A
+    ``ws://`` url with ``tls`` is refused: it would silently drop the verification.
     """
 
     def __init__(
@@ -109,6 +128,8 @@ class VortexClientService(Service):
         clock: Optional[IReactorTime] = None,
         reactor: Any = None,
         connect_timeout: float = 10.0,
+        tls: Any = None,
+        tls_label: str = "the system's trusted CAs",
     ) -> None:
         if reactor is None:
             from twisted.internet import reactor
@@ -121,10 +142,19 @@ class VortexClientService(Service):
         self.reactor = reactor
         self.clock: IReactorTime = clock or reactor
         parts = urlsplit(url)
-        if parts.scheme != "ws" or not parts.hostname:
-            raise ValueError(f"bus url must be ws://host:port/path, got {url!r}")
+        if parts.scheme not in ("ws", "wss") or not parts.hostname:
+            raise ValueError(f"bus url must be ws:// or wss://host:port/path, got {url!r}")
+        if parts.scheme == "ws" and tls is not None:
+            raise ValueError(f"TLS options given for a plain ws:// url {url!r}; use wss://")
         self._host = parts.hostname
-        self._port = parts.port or 80
+        self.secure = parts.scheme == "wss"
+        self._port = parts.port or (443 if self.secure else 80)
+        if self.secure and tls is None:
+            from peek_platform.tls import client_tls_options
+
+            tls = client_tls_options(self._host, None)
+        self._tls = tls
+        self._tls_label = tls_label
         self._connect_timeout = connect_timeout
         self._token = token
         self._conn: Optional[VortexConnection] = None
@@ -188,8 +218,10 @@ class VortexClientService(Service):
             self._failed(str(e))
             return
         factory = _ClientFactory(self, Hello(self.vortex_name, token))
-        endpoint = HostnameEndpoint(self.reactor, self._host, self._port,
-                                    timeout=self._connect_timeout)
+        endpoint: Any = HostnameEndpoint(self.reactor, self._host, self._port,
+                                         timeout=self._connect_timeout)
+        if self._tls is not None:
+            endpoint = wrapClientTLS(self._tls, endpoint)
         self._attempting = endpoint.connect(factory)
         self._attempting.addCallbacks(self._tcp_connected, self._tcp_failed)
 
@@ -230,7 +262,9 @@ class VortexClientService(Service):
             if conn is not None:
                 logger.info("disconnected from %s (%s): %s", conn.name, conn.uuid, reason)
             return
-        if conn is not None:
+        if protocol.tls_problem is not None:
+            self._failed(f"{self.url}: {protocol.tls_problem}")
+        elif conn is not None:
             delay = self._schedule()
             logger.warning("lost the connection to %s (%s): %s; reconnecting in %.1fs",
                            conn.name, conn.uuid, reason, delay)
@@ -254,6 +288,13 @@ class VortexClientService(Service):
             level = logging.DEBUG
         logger.log(level, "%s; retrying in %.1fs", problem, delay)
         self._last_problem = problem
+
+    def _describe_tls_failure(self, reason: Failure) -> Optional[str]:
+        if not self.secure:
+            return None
+        from peek_platform.tls import describe_tls_failure
+
+        return describe_tls_failure(reason, self._host, self._tls_label)
 
     def _schedule(self) -> float:
         delay = self.backoff.delay(self._failures)

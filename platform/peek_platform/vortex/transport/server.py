@@ -10,6 +10,7 @@ from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerPr
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.interfaces import IReactorTime
+from twisted.protocols.policies import ProtocolWrapper
 from twisted.web.server import Request
 
 from peek_platform.vortex.transport.access import AccessPolicy
@@ -140,7 +141,11 @@ class _VortexResource(WebSocketResource):
         admission = take_admission(channel)
         transport = channel.transport
         result = super().render(request)
-        protocol = getattr(transport, "protocol", None)
+        # Behind TLS the socket's protocol is the TLS wrapper; autobahn put ours inside it.
+        protocol = (transport.wrappedProtocol if isinstance(transport, ProtocolWrapper)
+                    else getattr(transport, "protocol", None))
+        if isinstance(protocol, ProtocolWrapper):
+            protocol = protocol.wrappedProtocol
         if isinstance(protocol, VortexServerProtocol) and protocol.conn is None:
             protocol.admission = admission
         elif admission is not None:

@@ -3,6 +3,7 @@
 from typing import Any
 
 from peek_platform.config import ACCEPTING_SERVICES, ServiceConfig
+from peek_platform.tls import CA_KEY, CLIENT_TLS_KEY, client_tls_options, resolve_path
 from peek_platform.vortex.transport.access import AccessPolicy
 from peek_platform.vortex.transport.backoff import Backoff
 from peek_platform.vortex.transport.client import VortexClientService
@@ -72,8 +73,22 @@ def upstream_service(config: ServiceConfig, vortex_name: str) -> VortexClientSer
     """The connection of a client, agent or worker to the server (service name ``vortex``).
 
     Add it to the tree before the plugin host: its start waits for the first connection.
+    With ``peekServer.tls`` it connects with ``wss://`` and verifies the server's certificate
+    and host name against ``peekServer.caFile`` (or the system's trusted CAs).
     """
-    url = f"ws://{config['peekServer.host']}:{config['peekServer.httpPort']}/vortexws"
+    host = config["peekServer.host"]
+    tls_options: Any = None
+    tls_label = "the system's trusted CAs"
+    if config[CLIENT_TLS_KEY]:
+        ca_value: str = config[CA_KEY]
+        ca_path = resolve_path(config.home, ca_value) if ca_value else None
+        tls_options = client_tls_options(host, ca_path)
+        if ca_path is not None:
+            tls_label = f"the CA in {CA_KEY} ({ca_path})"
+    scheme = "wss" if tls_options is not None else "ws"
+    # An IPv6 literal needs brackets in a URL.
+    netloc = f"[{host}]" if ":" in host else host
+    url = f"{scheme}://{netloc}:{config['peekServer.httpPort']}/vortexws"
     return VortexClientService(
         "vortex",
         url,
@@ -85,4 +100,6 @@ def upstream_service(config: ServiceConfig, vortex_name: str) -> VortexClientSer
                         config["peekServer.reconnectMaxSeconds"]),
             maximum=config["peekServer.reconnectMaxSeconds"],
         ),
+        tls=tls_options,
+        tls_label=tls_label,
     )
