@@ -138,13 +138,16 @@ class RawResponse:
     body: bytes
 
 
-def raw_request(port: int, target: str, headers: Any = (), method: str = "GET") -> RawResponse:
+def raw_request(port: int, target: str, headers: Any = (), method: str = "GET",
+                body: bytes = b"") -> RawResponse:
     """Send one HTTP/1.1 request with ``target`` byte for byte (no client-side normalising
     of ``..``, ``%2F`` or ``//``) and read the whole response (``Connection: close``)."""
     lines = [f"{method} {target} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Connection: close",
              *(f"{k}: {v}" for k, v in headers)]
+    if body or method not in ("GET", "HEAD"):
+        lines.append(f"Content-Length: {len(body)}")
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
         chunks = []
         while True:
             chunk = sock.recv(65536)
@@ -157,7 +160,9 @@ def raw_request(port: int, target: str, headers: Any = (), method: str = "GET") 
     parsed: dict[str, str] = {}
     for line in header_lines:
         name, _, value = line.partition(":")
-        parsed[name.strip().lower()] = value.strip()
+        # Repeated headers (Set-Cookie) are joined, as HTTP allows for lists.
+        key = name.strip().lower()
+        parsed[key] = f"{parsed[key]}, {value.strip()}" if key in parsed else value.strip()
     if parsed.get("transfer-encoding", "").lower() == "chunked":
         body = _unchunk(body)
     return RawResponse(int(status_line.split(" ")[1]), parsed, body)
