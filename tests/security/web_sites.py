@@ -5,7 +5,7 @@ import os
 import secrets
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,13 @@ class Sites:
     token_file: Path
     server: ServiceProcess
     client: ServiceProcess
+    #: Headers that authenticate a request per site: the admin site's session cookie.
+    auth_headers: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+
+    def request(self, site: str, target: str, method: str = "GET") -> "RawResponse":
+        """``raw_request`` on ``site``, logged in on the admin site."""
+        return raw_request(self.ports[site], target, self.auth_headers.get(site, ()),
+                           method=method)
 
 
 def write_static_plugin(root: Path) -> tuple[Path, Path, str]:
@@ -105,6 +112,10 @@ def start_sites(tmp: Path, server_plugins: tuple[str, ...] = (),
         client.wait_log("Peek client is running", timeout=60)
         assert f"Plugin {PLUGIN} started" in client.log(), client.log()
         token_file = server_home / "platform.token"
+        from tests.security.admin_session import first_password, login
+
+        admin_port = server_cfg["httpServer"]["admin"]["sitePort"]
+        admin = login(admin_port, first_password(server_home))
         yield Sites(
             ports={
                 "admin": server_cfg["httpServer"]["admin"]["sitePort"],
@@ -114,7 +125,7 @@ def start_sites(tmp: Path, server_plugins: tuple[str, ...] = (),
             },
             static=static, secret=secret, secret_file=secret_file,
             token=token_file.read_text().strip(), token_file=token_file,
-            server=server, client=client,
+            server=server, client=client, auth_headers={"admin": admin.headers()},
         )
     finally:
         if client is not None:

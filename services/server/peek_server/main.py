@@ -6,8 +6,6 @@ from typing import Optional
 from peek_platform.admin.command import set_admin_password
 from peek_platform.admin.service import build_admin
 from peek_platform.celery_glue.caller_service import TaskCallerService
-from peek_platform.admin.command import set_admin_password
-from peek_platform.admin.service import build_admin
 from peek_platform.celery_glue.settings import CelerySettings
 from peek_platform.config import ServiceConfig
 from peek_platform.plugin.host import PluginHost
