@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from peek_platform.admin.sessions import ADDRESS_ATTEMPTS
+from peek_plugin_base.vortex import Originator, PayloadEnvelope
 from tests.e2e.devices_data import server_config
 from tests.security.admin_session import (
     COOKIE,
@@ -35,6 +36,7 @@ from pathlib import Path
 from twisted.web.resource import Resource
 
 from peek_plugin_base.server.PluginServerEntryHookABC import PluginServerEntryHookABC
+from peek_plugin_base.vortex import Payload, PayloadEndpoint
 
 STATIC = str(Path(__file__).parent / "static")
 CHANGES = []
@@ -56,8 +58,16 @@ class ServerHook(PluginServerEntryHookABC):
         self.platform.addAdminResource(b"page", Page())
         self.platform.addAdminStaticResourceDir(STATIC)
 
-    def start(self): return None
-    def stop(self): return None
+    def start(self):
+        # Answers with who the router says sent the message.
+        def whoami(payloadEnvelope, vortexName, vortexUuid, sendResponse, **_):
+            sendResponse(Payload(filt=payloadEnvelope.filt, result=[vortexName, vortexUuid]))
+
+        self.endpoint = PayloadEndpoint({"key": "fx.whoami"}, whoami)
+
+    def stop(self):
+        self.endpoint.shutdown()
+
     def unload(self): return None
 
 
@@ -218,6 +228,51 @@ def test_admin_bus_admits_only_logged_in_sessions_from_the_site(server: AdminSer
         assert impostor.read_until_close() == 4403
     finally:
         impostor.close()
+
+
+def _admin_bus(server: AdminServer, admin: AdminLogin) -> tuple[RawWebSocket, str]:
+    """An admin bus socket past its hello; returns it and its connection uuid."""
+    socket = RawWebSocket(server.port, headers=(*admin.headers(),
+                                                ("Origin", origin(server.port))))
+    assert socket.status == 101
+    socket.send_binary(json.dumps({"vortex": "hello", "version": 1,
+                                   "name": "peek-admin"}).encode())
+    opcode, payload = socket.read_frame()
+    assert opcode == 2, payload
+    return socket, json.loads(payload)["uuid"]
+
+
+def _reply(socket: RawWebSocket) -> PayloadEnvelope:
+    while True:
+        opcode, payload = socket.read_frame()
+        if opcode == 2:
+            return PayloadEnvelope.fromVortexMsg(payload)
+        assert opcode in (9, 10), (opcode, payload)  # heartbeats
+
+
+def test_admin_bus_reaches_the_server_only_and_as_peek_admin(server: AdminServer,
+                                                             admin: AdminLogin) -> None:
+    """An admin connection reaches the server's endpoints stamped as peek-admin with its
+    own uuid even when it claims to be a service; a message addressed to another service
+    or to one connection is refused with AccessDeniedError, nothing forwarded."""
+    socket, uuid = _admin_bus(server, admin)
+    try:
+        forged = Originator("peek-client", "forged-uuid", False)
+        socket.send_binary(PayloadEnvelope(filt={"key": "fx.whoami"}, messageId="m1",
+                                           originator=forged).toVortexMsg())
+        reply = _reply(socket)
+        assert reply.replyToId == "m1" and reply.error is None, reply.error
+        assert reply.decodePayload().result == ["peek-admin", uuid]
+        for n, target in enumerate(({"destVortexName": "peek-client"},
+                                    {"destVortexName": "peek-agent"},
+                                    {"destVortexUuid": "some-connection"})):
+            socket.send_binary(PayloadEnvelope(filt={"key": "fx.whoami"},
+                                               messageId=f"d{n}", **target).toVortexMsg())
+            refused = _reply(socket)
+            assert refused.replyToId == f"d{n}"
+            assert refused.error is not None and refused.error[0] == "AccessDeniedError"
+    finally:
+        socket.close()
 
 
 def test_logout_ends_the_session_and_its_bus_connection(server: AdminServer) -> None:
