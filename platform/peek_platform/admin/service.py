@@ -116,7 +116,8 @@ def build_admin(
     clock: Optional[IReactorTime] = None,
 ) -> tuple[AdminSiteRoot, VortexHubService, AdminAuthService, Callable[[VortexHandler], None]]:
     """The admin site root (the gate over ``plugins_root``), the admin bus hub, the auth
-    service, and a function that gives the hub the bus's device-side handler."""
+    service, and a function that puts the session check in front of the hub's handler
+    (call it after ``attach_bus(..., device_hubs=[hub])`` gave the hub the device side)."""
     if clock is None:
         from twisted.internet import reactor as clock
     sessions = SessionStore(config["httpServer.admin.sessionIdleSeconds"],

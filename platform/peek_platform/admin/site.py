@@ -13,6 +13,8 @@ path                      session    what
 ``/logout``               yes        POST with the CSRF token: ends the session
 ``/admin-ui/...``         yes        the admin pages' ES modules (``admin.js``)
 ``/vortexws``             yes        the admin bus websocket (name ``peek-admin``)
+``/<name>/...``           yes        pages the platform adds with ``putChild`` (e.g. the
+                                     browser bus client at ``/peek/``)
 ``/<pluginName>/...``     yes        plugin admin resources and static folders
 anything else             yes        404 once logged in
 ========================  =========  ====================================================
@@ -396,6 +398,9 @@ class AdminSiteRoot(Resource):
             return self.ui
         if path == b"vortexws" and self.vortex is not None:
             return self.vortex
+        # Platform pages added later (``putChild``) sit behind the same session check.
+        if path in self.children:
+            return self.children[path]
         return self.plugins.getChildWithDefault(path, request)
 
     def render(self, request: Request) -> bytes:

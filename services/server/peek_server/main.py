@@ -40,9 +40,10 @@ def build(config: ServiceConfig) -> PeekServiceTree:
     vortex = server_hub_service(config)
     # The admin site: a login gate over everything plugins mount, and the admin bus.
     admin_root, admin_hub, admin_auth, attach_admin = build_admin(config, storage, admin_plugins)
-    bridge = attach_bus(config, PeekVortexUtil.peekServerName, [vortex])
-    # Admin connections are kept inside the server, like devices on a client.
-    attach_admin(bridge.device_handler)
+    # Admin connections are kept inside the server, like devices on a client; their frames
+    # reach the router only while their session lives.
+    attach_bus(config, PeekVortexUtil.peekServerName, [vortex], device_hubs=[admin_hub])
+    attach_admin(admin_hub.endpoint.handler)
     platform_root.putChild(VORTEX_PATH, vortex.endpoint.resource())
 
     def make_hook(host: PluginHost, name: str, log: RegistrationLog) -> ServerPlatformHook:
