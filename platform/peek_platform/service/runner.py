@@ -46,7 +46,7 @@ OneShot = Callable[[argparse.Namespace, ServiceConfig], Optional[int]]
 EXIT_CODES_TEXT = (
     "Exit codes:\n"
     f"  {EXIT_OK:<3} stopped cleanly (SIGTERM/SIGINT included), or --check-config,\n"
-    "      --list-plugins, --help done\n"
+    "      --list-plugins, --help (server: --admin-password) done\n"
     f"  {EXIT_START_FAILED:<3} the service could not start (a port in use, plugins failed "
     "to start;\n      the reason is on stderr and in the log)\n"
     f"  {EXIT_CONFIG:<3} config.json cannot be used, or the home does not let it create "
