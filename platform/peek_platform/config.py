@@ -138,6 +138,18 @@ def _is_plugin_list(value: Any) -> Optional[str]:
     return None
 
 
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+")
+
+
+def _is_origin_list(value: Any) -> Optional[str]:
+    if not isinstance(value, list) or not all(
+        isinstance(v, str) and _ORIGIN.fullmatch(v) for v in value
+    ):
+        return ("must be a list of origins like \"https://admin.example.com\" (scheme and "
+                f"host[:port], no path), got {value!r}")
+    return None
+
+
 BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps", "pyamqp")
 RESULT_SCHEMES = ("redis", "rediss")
 WORKER_POOLS = ("prefork", "solo", "threads")
@@ -211,6 +223,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("httpServer.admin.plainPort", 0, _is_port_or_zero, ("server",),
             "with TLS on: also serve the admin site as plain http on this port (during a "
             "migration); 0: TLS only"),
+    Setting("httpServer.admin.publicOrigins", [], _is_origin_list, ("server",),
+            "origins (scheme://host[:port]) the admin site is reached at besides "
+            "127.0.0.1/localhost on its port, e.g. the https address of a TLS reverse proxy; "
+            "state-changing requests from other origins are refused, and an https origin "
+            "makes the session cookie Secure"),
+    Setting("httpServer.admin.sessionIdleSeconds", 3600, _is_seconds_between(1, 7 * 24 * 3600),
+            ("server",), "an admin session ends after this long without a request or bus "
+            "message"),
+    Setting("httpServer.admin.sessionMaxSeconds", 43200, _is_seconds_between(1, 30 * 24 * 3600),
+            ("server",), "an admin session ends this long after its login, in use or not"),
     Setting("httpServer.platform.sitePort", 8011, _is_port, ("server",),
             "platform (service-to-service) site port"),
     Setting("httpServer.platform.bindAddress", "0.0.0.0", _is_nonempty_str, ("server",),

@@ -18,8 +18,9 @@
     ├── StorageError                   the database cannot be used (names the schema)
     │   ├── SchemaMigrationError       a schema (the platform's or a plugin's) did not migrate
     │   └── PluginStorageError         a plugin's storage declaration is wrong
-    └── VortexTokenError               the platform token cannot be created or found
-                                       (also a VortexTransportError, see below)
+    ├── VortexTokenError               the platform token cannot be created or found
+    │                                  (also a VortexTransportError, see below)
+    └── AdminAccountError              an admin account cannot be created or changed
 
 The transport errors a plugin can see when it sends (VortexTransportError and its
 VortexConnectionClosedError, VortexFrameTooLargeError, VortexBackPressureError) belong to the
@@ -43,6 +44,7 @@ from peek_plugin_base.vortex.errors import (
 )
 
 __all__ = [
+    "AdminAccountError",
     "ConfigError",
     "ConfigParseError",
     "ConfigValidationError",
@@ -165,3 +167,12 @@ class TlsError(PeekError):
 
 class WorkerServiceError(PeekError):
     """The worker service cannot run (e.g. a plugin's lifecycle needs the reactor)."""
+
+
+class AdminAccountError(PeekError):
+    """An admin account cannot be created or given that password; names it and says why."""
+
+    def __init__(self, user_name: str, reason: str) -> None:
+        super().__init__(f"admin account {user_name!r}: {reason}")
+        self.user_name = user_name
+        self.reason = reason

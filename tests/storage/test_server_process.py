@@ -106,13 +106,14 @@ def test_first_start_migrates_and_restart_does_not(db_url: str, tmp_path: Path) 
         assert (home / "peek.pl_tutorial.sqlite").is_file()
     state = database_state(url)
     assert state == {
-        "peek_platform version": ["0002_action_outcomes"],
-        "peek_platform tables": ["ActionOutcome", "SchemaMigrationLog", "alembic_version"],
+        "peek_platform version": ["0003_admin_accounts"],
+        "peek_platform tables": ["ActionOutcome", "AdminAccount", "SchemaMigrationLog",
+                                 "alembic_version"],
         "pl_tutorial version": ["0003_added_applied_task_table"],
         "pl_tutorial tables": ["AppliedTask", "Setting", "SettingProperty", "StringIntTuple",
                                "alembic_version"],
         "log": [
-            ("peek_platform", "created", "0002_action_outcomes"),
+            ("peek_platform", "created", "0003_admin_accounts"),
             ("peek_plugin_tutorial", "created", "0003_added_applied_task_table"),
         ],
     }

@@ -4,13 +4,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from twisted.application.service import IService
+from twisted.web.resource import Resource
 
 from peek_platform.config import ServiceConfig
 from peek_platform.plugin.host import PluginHost, PluginRecord, ServicePluginSpec
 from peek_platform.service.tree import ListeningSite, PeekServiceTree, PluginHostService
 from peek_platform.tls import CERT_KEY, KEY_KEY, server_tls_options
 from peek_platform.web.guard import ConnectionGate
-from peek_platform.web.plugin_site import PluginSiteRoot
 from peek_plugin_base.registrations import RegistrationLog
 
 
@@ -19,7 +19,7 @@ class SiteSpec:
     """An HTTP site of the service and the config keys of its port and bind address."""
 
     name: str
-    root: PluginSiteRoot
+    root: Resource
     port_key: str
     bind_key: str
 

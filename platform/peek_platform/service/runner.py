@@ -40,11 +40,14 @@ EXIT_START_FAILED = 1
 EXIT_CONFIG = 78
 
 TreeBuilder = Callable[[ServiceConfig], PeekServiceTree]
+#: A command run instead of the service when its options were given: the exit code, or
+#: None to start the service as usual.
+OneShot = Callable[[argparse.Namespace, ServiceConfig], Optional[int]]
 
 EXIT_CODES_TEXT = (
     "Exit codes:\n"
     f"  {EXIT_OK:<3} stopped cleanly (SIGTERM/SIGINT included), or --check-config,\n"
-    "      --list-plugins, --help done\n"
+    "      --list-plugins, --help (server: --admin-password) done\n"
     f"  {EXIT_START_FAILED:<3} the service could not start (a port in use, plugins failed "
     "to start;\n      the reason is on stderr and in the log)\n"
     f"  {EXIT_CONFIG:<3} config.json cannot be used, or the home does not let it create "
@@ -121,6 +124,19 @@ def _parser(service: str, description: str, signals_text: str) -> argparse.Argum
             "worker's default database and the embedded broker's folder are found (default: "
             f"${home_env_var('server')}, else peek-server.home beside this service's home)",
         )
+    if service == "server":
+        parser.add_argument(
+            "--admin-password",
+            action="store_true",
+            help="set (or reset) an admin site password and exit: reads the new password "
+            "from the terminal (twice), or the first line of stdin when it is not a terminal "
+            "(never from the command line); creates the account if needed. Sessions opened "
+            "with the old password end within seconds",
+        )
+        parser.add_argument(
+            "--admin-user", default="admin", metavar="NAME",
+            help="the account --admin-password sets (default: admin)",
+        )
     parser.add_argument(
         "--check-config",
         action="store_true",
@@ -146,12 +162,15 @@ def prepare_service(
     description: str,
     signals_text: str,
     extra_check: Optional[Callable[[ServiceConfig], object]] = None,
+    one_shot: Optional["OneShot"] = None,
 ) -> Union[ServiceConfig, int]:
     """Everything every ``run_peek_*`` does before it starts: arguments, config, logging.
 
     Returns the validated config with logging set up, or the exit code when the command is
     already done (``--list-plugins``, ``--check-config``, an unusable config).
     ``extra_check`` may raise ConfigError for settings that need more than one key.
+    ``one_shot`` runs once logging is set up; an exit code it returns ends the command
+    there (``run_peek_server --admin-password``).
     """
     args = _parser(service, description, signals_text).parse_args(argv)
     if args.list_plugins:
@@ -204,6 +223,10 @@ def prepare_service(
     if read_only_note:
         logger.warning("%s", read_only_note)
     warn_unknown_keys(config)
+    if one_shot is not None:
+        code = one_shot(args, config)
+        if code is not None:
+            return code
     return config
 
 
@@ -225,7 +248,8 @@ def _read_only_note(config: ServiceConfig) -> Optional[str]:
     )
 
 
-def run_service(service: str, build: TreeBuilder, argv: Optional[list[str]] = None) -> int:
+def run_service(service: str, build: TreeBuilder, argv: Optional[list[str]] = None,
+                one_shot: Optional[OneShot] = None) -> int:
     """Run one service process until it is stopped; returns the exit code."""
     # A stop request that arrives before the reactor installs its own handlers still ends in
     # the sequenced shutdown (with exit 0) instead of killing the process mid-start.
@@ -235,7 +259,7 @@ def run_service(service: str, build: TreeBuilder, argv: Optional[list[str]] = No
 
     prepared = prepare_service(
         service, argv, f"Run the Peek {service} service and its enabled plugins.",
-        TWISTED_SIGNALS,
+        TWISTED_SIGNALS, one_shot=one_shot,
     )
     if isinstance(prepared, int):
         return prepared
