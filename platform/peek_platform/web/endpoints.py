@@ -370,6 +370,7 @@ class EndpointBranch(Resource):
                 request.setHeader(b"cache-control", b"no-store")
             except (TypeError, ValueError) as e:
                 body = self._internal(request, Failure(e), what)
+        request.setHeader(b"content-length", str(len(body)).encode())
         request.write(body)
         request.finish()
 
