@@ -37,6 +37,7 @@ from twisted.web.server import NOT_DONE_YET, Request
 from peek_platform.config import ServiceConfig, default_endpoint_site
 from peek_platform.web.api_keys import ApiKeyChecker, ApiKeyEntry, parse_entries
 from peek_platform.web.plugin_site import PluginSiteRoot
+from peek_platform.web.site import KEY_LIKE_QUERY_NAMES
 from peek_plugin_base.endpoints import (
     API_KEY_HEADER,
     EndpointError,
@@ -48,9 +49,6 @@ from peek_plugin_base.vortex.error_reply import INTERNAL_MESSAGE, new_error_id
 
 logger = logging.getLogger(__name__)
 
-#: Query argument names that look like an API key: refused, a key never goes in a URL.
-KEY_LIKE_QUERY_NAMES = frozenset({"apikey", "api_key", "api-key", "x-api-key", "x_api_key",
-                                  "key", "token", "access_token"})
 HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 _PREFLIGHT_MAX_AGE = b"600"
 
