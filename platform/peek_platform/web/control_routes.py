@@ -4,12 +4,18 @@
 ``POST /reload/all`` reload through the plugin host's one reload path
 (:meth:`~peek_platform.plugin.host.PluginHost.reload_plugin`). All three need an API key
 whose entry has ``"control": true`` (see :mod:`peek_platform.web.api_keys`).
+
+As in seed 004, a reload re-reads config.json first: the reloaded plugin gets its current
+``plugin.params`` and ``httpServer.endpointSites``, and the key, CORS and body settings
+change for every route. A config.json that no longer validates is answered 500 with its
+problems, and nothing is reloaded.
 """
 
 import logging
 from typing import Any
 
-from peek_platform.errors import PluginError
+from peek_platform.config import ServiceConfig
+from peek_platform.errors import ConfigError, PluginError
 from peek_platform.plugin.host import PluginHost
 from peek_platform.web.endpoints import EndpointHub
 from peek_plugin_base.endpoints import EndpointError, EndpointRequest
@@ -17,7 +23,29 @@ from peek_plugin_base.endpoints import EndpointError, EndpointRequest
 logger = logging.getLogger(__name__)
 
 
-def add_control_routes(hub: EndpointHub, site: str, host: PluginHost) -> None:
+#: The settings a reload re-reads from config.json (the rest wait for SIGHUP or a restart).
+RELOAD_READS = ("plugin.params", "httpServer.apiKeys", "httpServer.corsOrigins",
+                "httpServer.endpointMaxBodyBytes", "httpServer.endpointSites")
+
+
+def refresh_config(config: ServiceConfig) -> None:
+    """Re-read :data:`RELOAD_READS` from config.json into the running config."""
+    try:
+        fresh = ServiceConfig.load(config.service, config.home, write_defaults=False,
+                                   server_home=config.server_home)
+    except ConfigError as e:
+        raise EndpointError(500, f"config.json not re-read, nothing reloaded: {e}",
+                            "ConfigError") from None
+    for key in RELOAD_READS:
+        *parents, last = key.split(".")
+        node = config.data
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = fresh[key]
+
+
+def add_control_routes(hub: EndpointHub, site: str, host: PluginHost,
+                       config: ServiceConfig) -> None:
     """Serve ``/plugins``, ``/reload/all`` and ``/reload/<plugin>`` on ``site``."""
 
     def list_plugins(request: EndpointRequest) -> dict[str, Any]:
@@ -39,9 +67,11 @@ def add_control_routes(hub: EndpointHub, site: str, host: PluginHost) -> None:
         if name not in host.records or host.records[name].elsewhere:
             raise EndpointError(404, f"plugin {name!r} is not enabled on the "
                                      f"{host.spec.service} service")
+        refresh_config(config)
         return await reload_one(name, request)
 
     async def reload_all(request: EndpointRequest) -> Any:
+        refresh_config(config)
         results: dict[str, Any] = {}
         failed = False
         for name in list(host.active_names):

@@ -36,7 +36,7 @@ from twisted.web.server import NOT_DONE_YET, Request
 
 from peek_platform.config import ServiceConfig, default_endpoint_site
 from peek_platform.web.api_keys import ApiKeyChecker, ApiKeyEntry, parse_entries
-from peek_platform.web.plugin_site import PluginSiteRoot
+from peek_platform.web.plugin_site import RETRY_AFTER_SECONDS, PluginSiteRoot
 from peek_platform.web.site import KEY_LIKE_QUERY_NAMES
 from peek_plugin_base.endpoints import (
     API_KEY_HEADER,
@@ -170,9 +170,10 @@ class EndpointHub:
             branch = EndpointBranch(self, site, first, plugin)
             root.putChild(first.encode(), branch)
             self._branches[(site, first)] = branch
-        elif branch.plugin != plugin:
+        elif branch.plugin != plugin and branch.routes:
             owner = branch.plugin or "the platform"
             raise ValueError(f"endpoint path /{first} on the {site} site belongs to {owner}")
+        branch.plugin = plugin
         route = _Route(plugin, template, segments, handler, wanted, require_key)
         for other in branch.routes:
             if [s[0] for s in other.segments] == [s[0] for s in segments] and \
@@ -183,12 +184,10 @@ class EndpointHub:
         branch.routes.append(route)
 
         def undo() -> None:
+            # The emptied branch stays: while its plugin reloads it answers 503, not 404,
+            # and another plugin may take the name over once it is empty.
             if route in branch.routes:
                 branch.routes.remove(route)
-            if not branch.routes and self._branches.get((site, first)) is branch:
-                del self._branches[(site, first)]
-                if root.children.get(first.encode()) is branch:
-                    del root.children[first.encode()]
 
         logger.info("Endpoint %s %s on the %s site (%s)", ",".join(sorted(wanted)), template,
                     site, plugin or "platform control")
@@ -220,6 +219,13 @@ class EndpointBranch(Resource):
             assert origin_raw is not None
             request.setHeader(b"access-control-allow-origin", origin_raw)
             request.setHeader(b"vary", b"Origin")
+
+        gate = getattr(self.hub.sites[self.site], "gate", None)
+        reason = gate.closed_reason(self.plugin) if gate and self.plugin else None
+        if reason is not None:
+            request.setHeader(b"retry-after", str(RETRY_AFTER_SECONDS).encode())
+            return _json_error(request, 503, f"plugin {self.plugin} is {reason}; retry "
+                                             "shortly", "PluginReloading")
 
         rest = [part.decode("utf-8", "replace") for part in request.postpath]
         if rest and rest[-1] == "":
@@ -275,6 +281,11 @@ class EndpointBranch(Resource):
 
         finished = [False]
         request.notifyFinish().addBoth(lambda _: finished.__setitem__(0, True))
+        if gate is not None and route.plugin is not None:
+            # Counted until answered, so a reload of the plugin drains it first.
+            plugin = route.plugin
+            gate.enter(plugin)
+            request.notifyFinish().addBoth(lambda _: gate.leave(plugin))
         d = ensureDeferred(self._call(route, endpoint_request))
         d.addBoth(self._respond, request, route, finished)
         return NOT_DONE_YET

@@ -68,7 +68,7 @@ def build(config: ServiceConfig) -> PeekServiceTree:
         before_load=storage.before_load,
     )
     # Seed 004's control routes: /plugins, /reload/<plugin>, /reload/all (control keys only).
-    add_control_routes(endpoints, "platform", tree.host)
+    add_control_routes(endpoints, "platform", tree.host, config)
     return tree
 
 
