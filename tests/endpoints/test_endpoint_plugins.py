@@ -174,3 +174,34 @@ def test_a_bad_parameter_value_fails_the_plugin_with_its_key(tmp_path: Path) -> 
                 "seconds from 0.1 to 3600, got 'fast'") in failed[0]
     finally:
         server.stop()
+
+
+def test_check_config_finds_params_of_plugins_not_enabled(tmp_path: Path) -> None:
+    """--check-config: parameters under a near-miss of an enabled plugin's name are an
+    error naming the plugin meant (exit 78); under an unrelated name a warning; API key
+    entries holding a key instead of a digest are an error that says how to make one."""
+    import subprocess
+
+    from tests.support import BIN
+
+    def check(config: dict) -> "subprocess.CompletedProcess[str]":
+        (tmp_path / "config.json").write_text(json.dumps(config))
+        return subprocess.run([str(BIN / "run_peek_server"), "--home", str(tmp_path),
+                               "--check-config"], capture_output=True, text=True, timeout=60)
+
+    done = check({"plugin": {"enabled": ["peek_plugin_sysinfo"],
+                             "params": {"peek_plugin_sysinf": {"intervalSeconds": 1},
+                                        "peek_plugin_elsewhere": {}}}})
+    assert done.returncode == 78, done
+    assert ("plugin.params.peek_plugin_sysinf names no enabled plugin; did you mean "
+            "peek_plugin_sysinfo?") in done.stderr
+    assert "plugin.params.peek_plugin_elsewhere names no enabled plugin" not in done.stderr
+    done = check({"plugin": {"enabled": ["peek_plugin_sysinfo"],
+                             "params": {"peek_plugin_elsewhere": {}}}})
+    assert done.returncode == 0, done
+    assert "plugin.params.peek_plugin_elsewhere: peek_plugin_elsewhere is not in " \
+           "plugin.enabled" in done.stderr
+    done = check({"httpServer": {"apiKeys": [{"name": "k", "hash": "my-secret-key"}]}})
+    assert done.returncode == 78
+    assert "httpServer.apiKeys is invalid: [0] (k).hash must be \"sha256:\"" in done.stderr
+    assert "peek_api_key new" in done.stderr
