@@ -329,6 +329,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("httpServer.apiKeys", [], _is_api_keys, _ACCEPTING,
             "API keys admitting endpoint routes: [{\"name\", \"hash\": \"sha256:...\", "
             "\"sites\", \"plugins\", \"control\"}]; only digests (peek_api_key new)"),
+    Setting("httpServer.maxRequestBodyBytes", 64 * 1024 * 1024, _BUS_BYTES, _ACCEPTING,
+            "largest request body any HTTP request may announce (1024 to 1073741824); "
+            "larger is answered 413 before any of it is read"),
     Setting("httpServer.corsOrigins", [], _is_cors_origins, _ACCEPTING,
             "origins (scheme://host[:port]) whose pages may call endpoint routes; a request "
             "from any other origin is refused"),

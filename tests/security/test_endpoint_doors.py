@@ -1,6 +1,7 @@
 """The endpoint routes' door, attacked over real sockets on a running server: keys, the
 query string, CORS, the control routes, path parameters and body size."""
 
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -179,3 +180,19 @@ def test_keys_never_reach_the_log(served: EndpointServer) -> None:
     log = served.server.log()
     for key in served.keys.values():
         assert key not in log
+
+
+def test_announced_huge_body_is_refused_before_it_is_sent(served: EndpointServer) -> None:
+    """A request announcing a body over httpServer.maxRequestBodyBytes (any route, any
+    site) is answered 413 naming the limit as soon as its headers are in: the client never
+    sends a byte of the body, and the server keeps serving."""
+    port = served.port
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(b"POST /fx/coro HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                     b"\r\nContent-Length: 10000000000\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 413 "), answer
+    assert b"httpServer.maxRequestBodyBytes" in answer and b"67108864" in answer
+    assert served.request("/fx/sync", key="fixture").status == 200

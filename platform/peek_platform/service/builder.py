@@ -64,5 +64,6 @@ def build_service_tree(
         ListeningSite(
             site.name, site.root, config[site.port_key], config[site.bind_key], gate,
             config["httpServer.headerTimeoutSeconds"],
+            max_body_bytes=config["httpServer.maxRequestBodyBytes"],
         ).setServiceParent(tree)
     return tree

@@ -73,8 +73,10 @@ class ListeningSite(Service):
         interface: str,
         gate: Optional[ConnectionGate] = None,
         header_timeout: float = DEFAULT_HEADER_TIMEOUT_SECONDS,
+        max_body_bytes: Optional[int] = None,
     ) -> None:
         self.name = name
+        self.max_body_bytes = max_body_bytes
         self.root = root
         self.port = port
         self.interface = interface
@@ -86,7 +88,8 @@ class ListeningSite(Service):
         from twisted.internet import reactor
 
         super().startService()
-        site = GuardedSite(self.root, self.gate, self.header_timeout)
+        site = GuardedSite(self.root, self.gate, self.header_timeout,
+                           max_body_bytes=self.max_body_bytes)
         site.noisy = False
         self._listening = reactor.listenTCP(self.port, site, interface=self.interface)
         logger.info("%s listening on http://%s:%d/", self.name, self.interface, self.port)
