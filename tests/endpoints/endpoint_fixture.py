@@ -104,6 +104,26 @@ def peekServerEntryHook(): return ServerHook
 '''
 
 
+CLASH = "fx_endpoints_clash"
+#: What the clash plugins ask for: the bus, a control route, another plugin's route.
+CLASH_PATHS = ("/vortexws", "/plugins", "/fx/mine")
+
+CLASH_SOURCE = '''
+"""Fixture plugin: asks for paths the platform or another plugin already serves."""
+from peek_plugin_base.server.PluginServerEntryHookABC import PluginServerEntryHookABC
+
+
+class ServerHook(PluginServerEntryHookABC):
+    def load(self): return None
+    def start(self): self.platform.addJsonEndpoint(PATH, lambda request: {})
+    def stop(self): return None
+    def unload(self): return None
+
+
+def peekServerEntryHook(): return ServerHook
+'''
+
+
 def package_json(name: str) -> str:
     return json.dumps({"plugin": {"title": name, "version": "1.0.0"},
                        "requiresServices": ["server"]})
@@ -170,7 +190,10 @@ def http_request(port: int, target: str, method: str = "GET", headers: Any = (),
 
 
 def write_plugins(root: Path) -> None:
-    for name, source in ((PLUGIN, PLUGIN_SOURCE), (OTHER, OTHER_SOURCE)):
+    sources = [(PLUGIN, PLUGIN_SOURCE), (OTHER, OTHER_SOURCE)]
+    sources += [(f"{CLASH}_{i}", f"PATH = {path!r}\n" + CLASH_SOURCE)
+                for i, path in enumerate(CLASH_PATHS)]
+    for name, source in sources:
         package = root / name
         package.mkdir(parents=True)
         (package / "__init__.py").write_text(source)
@@ -178,6 +201,7 @@ def write_plugins(root: Path) -> None:
 
 
 def start_endpoint_server(tmp: Path, extra: Optional[dict[str, Any]] = None,
+                          more_plugins: tuple[str, ...] = (),
                           ) -> Iterator[EndpointServer]:
     """A server with the fixture plugins and sysinfo, four keys (all, fixture only, other
     only, control) and one allowed CORS origin; stopped afterwards."""
@@ -190,7 +214,7 @@ def start_endpoint_server(tmp: Path, extra: Optional[dict[str, Any]] = None,
         key, entry = new_entry(name, ["*"], plugin_names, control)
         keys[name] = key
         entries.append(entry)
-    config = server_config([PLUGIN, OTHER, "peek_plugin_sysinfo"])
+    config = server_config([PLUGIN, OTHER, "peek_plugin_sysinfo", *more_plugins])
     config["httpServer"].update({"apiKeys": entries, "corsOrigins": [ALLOWED_ORIGIN],
                                  "endpointMaxBodyBytes": 64 * 1024})
     config["plugin"]["params"] = {PLUGIN: {"greeting": "hello", "limits": {"max": 3}},

@@ -205,3 +205,29 @@ def test_check_config_finds_params_of_plugins_not_enabled(tmp_path: Path) -> Non
     assert done.returncode == 78
     assert "httpServer.apiKeys is invalid: [0] (k).hash must be \"sha256:\"" in done.stderr
     assert "peek_api_key new" in done.stderr
+
+
+def test_routes_go_to_the_configured_site_and_clashes_fail_the_plugin(tmp_path: Path) -> None:
+    """httpServer.endpointSites moves one plugin's routes to the admin site (and off the
+    platform site); plugins asking for /vortexws, a control route or another plugin's
+    route fail with a reason naming the owner, and the bus and the owners keep working."""
+    from tests.endpoints.endpoint_fixture import CLASH, CLASH_PATHS, OTHER, http_request
+
+    clashes = tuple(f"{CLASH}_{i}" for i in range(len(CLASH_PATHS)))
+    for served in start_endpoint_server(
+            tmp_path, {"httpServer": {"endpointSites": {OTHER: "admin"}}}, clashes):
+        admin = served.config["httpServer"]["admin"]["sitePort"]
+        key = [("X-Api-Key", served.keys["other"])]
+        assert http_request(admin, "/other", headers=key).json == {"other": True}
+        assert served.request("/other", key="other").status == 404
+        states = {p["name"]: p for p in served.request("/plugins", key="control").json[
+            "plugins"]}
+        reasons = {name: states[name]["reason"] for name in clashes}
+        assert all(states[name]["state"] == "failed" for name in clashes), states
+        assert "/vortexws is already served on the platform site" in reasons[clashes[0]]
+        assert "/plugins on the platform site belongs to the platform" in reasons[clashes[1]]
+        assert f"/fx on the platform site belongs to {PLUGIN}" in reasons[clashes[2]]
+        assert served.request("/plugins", key="control").status == 200
+        assert served.request("/fx/sync", key="fixture").status == 200
+        upgrade = served.request("/vortexws")
+        assert upgrade.status == 426
