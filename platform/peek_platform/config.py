@@ -245,9 +245,6 @@ EMBEDDED_DIR_NAME = "peek-celery"
 SETTINGS: tuple[Setting, ...] = (
     Setting("plugin.enabled", [], _is_plugin_list, SERVICES,
             "plugin packages this service runs, in order"),
-    Setting("plugin.params", {}, _is_plugin_params, SERVICES,
-            "per-plugin parameters: {\"<pluginName>\": {...}}; each plugin gets its object as "
-            "self.platform.pluginParams"),
     Setting("logging.level", "INFO", _is_log_level, SERVICES,
             "DEBUG, INFO, WARNING, ERROR or CRITICAL"),
     Setting("logging.rotateSizeMb", 20, _is_int_at_least(1), SERVICES,
@@ -256,6 +253,9 @@ SETTINGS: tuple[Setting, ...] = (
             "rotated log files kept"),
     Setting("logging.logToStdout", False, _is_bool, SERVICES,
             "also log to stdout (always on when stdout is a terminal)"),
+    Setting("plugin.params", {}, _is_plugin_params, SERVICES,
+            "per-plugin parameters: {\"<pluginName>\": {...}}; each plugin gets its object as "
+            "self.platform.pluginParams"),
     Setting("httpServer.admin.sitePort", 8010, _is_port, ("server",),
             "admin site port"),
     Setting("httpServer.admin.bindAddress", "127.0.0.1", _is_nonempty_str, ("server",),
