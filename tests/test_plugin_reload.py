@@ -14,7 +14,7 @@ from twisted.web.test.requesthelper import DummyRequest
 
 from peek_agent.platform_hook import AgentPlatformHook
 from peek_platform.config import ServiceConfig
-from peek_platform.errors import PluginControlError
+from peek_platform.errors import ConfigValidationError, PluginControlError
 from peek_platform.plugin.host import PluginHost, ServicePluginSpec
 from peek_platform.web.plugin_site import PluginResource, PluginSiteRoot, PluginUnavailable
 from peek_plugin_base.agent.PluginAgentEntryHookABC import PluginAgentEntryHookABC
@@ -178,13 +178,15 @@ def test_reload_failure_leaves_others_running_and_shows_failed(
     plugin_root: Path, tmp_path: Path
 ) -> None:
     """A plugin whose new code fails to start: reload raises PluginControlError naming it
-    and why; it shows failed with the reason, its endpoint is gone, others still answer;
-    fixing the code and reloading again brings it back."""
+    and why; it shows failed with the reason, its endpoint is gone, its dependant is
+    skipped saying why, others still answer; fixing the code and reloading again brings
+    it back, and its dependant with it."""
     wire = Wire()
     write_endpoint_plugin(plugin_root, "fx_flaky", "v1")
     write_endpoint_plugin(plugin_root, "fx_steady", "s1")
+    write_endpoint_plugin(plugin_root, "fx_on_flaky", "f1", requires=("fx_flaky",))
     host = make_host(tmp_path, wire)
-    run(host.start_plugins(["fx_flaky", "fx_steady"]))
+    run(host.start_plugins(["fx_flaky", "fx_steady", "fx_on_flaky"]))
 
     write_endpoint_plugin(plugin_root, "fx_flaky", "broken")
     with pytest.raises(PluginControlError) as caught:
@@ -196,10 +198,13 @@ def test_reload_failure_leaves_others_running_and_shows_failed(
     assert record.reason is not None and "start broke on purpose" in record.reason
     assert wire.ask("fx_flaky.mark", "a").error[0] == "NoEndpointError"
     assert mark_of(wire.ask("fx_steady.mark", "b")) == "s1"
+    assert host.records["fx_on_flaky"].state.value == "skipped"
+    assert "requires plugin fx_flaky, which failed" in str(host.records["fx_on_flaky"].reason)
 
     write_endpoint_plugin(plugin_root, "fx_flaky", "fixed")
     run(host.reload_plugin("fx_flaky"))
     assert mark_of(wire.ask("fx_flaky.mark", "c")) == "fixed"
+    assert mark_of(wire.ask("fx_on_flaky.mark", "d")) == "f1"
 
 
 def test_reload_of_a_plugin_not_enabled_is_refused(plugin_root: Path, tmp_path: Path) -> None:
@@ -210,7 +215,7 @@ def test_reload_of_a_plugin_not_enabled_is_refused(plugin_root: Path, tmp_path: 
 
 
 def test_requests_during_reload_get_a_reloading_error_then_the_new_code(
-    plugin_root: Path, tmp_path: Path
+    plugin_root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """While the plugin's stop() is still running, a bus request for its key gets a
     PluginReloadingError reply naming the plugin (not silence, not NoEndpointError), an
@@ -248,6 +253,7 @@ def test_requests_during_reload_get_a_reloading_error_then_the_new_code(
     del host_journal.PENDING[("fx_slow", "stop-gate")]
     gate.callback(None)
     result_of(reloading)
+    assert "Plugin fx_slow: 1 one-way bus message(s) arrived while it was stopped" in caplog.text
     assert mark_of(wire.ask("fx_slow.mark", "after")) == "v2"
     assert not isinstance(site.getChildWithDefault(b"fx_slow", DummyRequest([b"fx_slow"])),
                           PluginUnavailable)
@@ -356,3 +362,30 @@ def test_apply_enabled_reloads_a_plugin_whose_code_changed(
     run(host.apply_enabled(["fx_edit", "fx_same"]))
     assert mark_of(wire.ask("fx_edit.mark", "a")) == "e2"
     assert ("fx_same", "stop") not in host_journal.JOURNAL
+
+
+def test_editing_plugin_enabled_keeps_other_edits_and_the_file_mode(tmp_path: Path) -> None:
+    """edit_plugin_enabled re-reads config.json, so keys an operator changed since the
+    start (and keys the platform does not know) are kept as written, the file keeps its
+    permissions, and only plugin.enabled changes in memory; an invalid result is refused
+    without touching the file."""
+    home = tmp_path / "home"
+    config = ServiceConfig.load("agent", home)
+    path = home / "config.json"
+    on_disk = json.loads(path.read_text())
+    on_disk["logging"]["level"] = "DEBUG"
+    on_disk["mySetting"] = {"kept": True}
+    path.write_text(json.dumps(on_disk))
+    path.chmod(0o640)
+
+    assert config.edit_plugin_enabled(lambda names: [*names, "fx_one"]) == ["fx_one"]
+    written = json.loads(path.read_text())
+    assert written["plugin"]["enabled"] == ["fx_one"]
+    assert written["logging"]["level"] == "DEBUG" and written["mySetting"] == {"kept": True}
+    assert path.stat().st_mode & 0o777 == 0o640
+    assert config["plugin.enabled"] == ["fx_one"] and config["logging.level"] == "INFO"
+
+    before = path.read_bytes()
+    with pytest.raises(ConfigValidationError, match="plugin.enabled must be a list"):
+        config.edit_plugin_enabled(lambda names: [*names, ""])
+    assert path.read_bytes() == before

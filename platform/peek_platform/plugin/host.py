@@ -295,14 +295,17 @@ class PluginHost:
                 "enable it first")
         dependants = self._active_dependants({name})
         group = [n for n in self._order if n == name or n in dependants]
+        # Plugins skipped because this one had failed get their chance with it.
+        waiting = self._waiting_on(name)
         logger.info("Reloading plugin %s%s", name,
                     f" (and its dependants {', '.join(group[1:])})" if len(group) > 1 else "")
         await self._take_down(group, "reloading")
         try:
-            for member in {name, *group}:
+            for member in {name, *group, *waiting}:
                 _purge_modules(member)
             self.refresh_imports()
-            await self._bring_up([n for n in self._enabled if n == name or n in dependants])
+            again = {name, *dependants, *waiting}
+            await self._bring_up([n for n in self._enabled if n in again])
         finally:
             self._reopen(group)
         record = self.records[name]
@@ -365,9 +368,9 @@ class PluginHost:
         router = self._router or default_router()
         for name in names:
             self.gate.close(name, reason)
-            keys = [owner.filt["key"] for owner in self.records[name].registrations.undo_owners()
-                    if isinstance(owner, PayloadEndpoint)]
-            router.hold_keys(keys, name, reason)
+            endpoints = [owner for owner in self.records[name].registrations.undo_owners()
+                         if isinstance(owner, PayloadEndpoint)]
+            router.hold_endpoints(endpoints, name, reason)
         for name in names:
             left = await self.gate.drain(name, DRAIN_TIMEOUT_SECONDS, self._clock)
             if left:
@@ -381,7 +384,7 @@ class PluginHost:
         router = self._router or default_router()
         for name in names:
             self.gate.open(name)
-            dropped = router.release_keys(name)
+            dropped = router.release_held(name)
             if dropped:
                 logger.warning(
                     "Plugin %s: %d one-way bus message(s) arrived while it was stopped for "
@@ -710,6 +713,20 @@ class PluginHost:
             record.state = PluginState.STOPPED
         if state is not None:
             record.state = state
+
+    def _waiting_on(self, name: str) -> set[str]:
+        """Enabled plugins not running because they require ``name``, directly or not."""
+        found: set[str] = set()
+        changed = True
+        while changed:
+            changed = False
+            for other, record in self.records.items():
+                if other in found or other == name or record.active or record.elsewhere:
+                    continue
+                if set(record.requires) & ({name} | found):
+                    found.add(other)
+                    changed = True
+        return found
 
     def _active_dependants(self, names: set[str]) -> set[str]:
         """Active plugins that require any of ``names``, directly or not."""

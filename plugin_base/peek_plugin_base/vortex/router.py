@@ -238,8 +238,9 @@ class PayloadRouter:
         self._id_prefix = os.urandom(6).hex() + "."
         self._ids = itertools.count(1)
         self._refusals_logged: set[str] = set()
-        # frozen key value -> (plugin name, what callers are told) while it reloads.
-        self._held: dict[Any, tuple[str, str]] = {}
+        # frozen key value -> (plugin name, what callers are told, originators accepted
+        # or None for all) while its plugin reloads.
+        self._held: dict[Any, tuple[str, str, Optional[frozenset[str]]]] = {}
         # plugin name -> messages without a reply id that arrived while it was held.
         self._held_dropped: dict[str, int] = {}
 
@@ -311,25 +312,35 @@ class PayloadRouter:
             found.extend(bucket)
         return found
 
-    def hold_keys(self, keys: list[Any], plugin_name: str, reason: str) -> None:
-        """Answer new requests for ``keys`` with PluginReloadingError until released.
+    def hold_endpoints(self, endpoints: list[PayloadEndpoint], plugin_name: str,
+                       reason: str) -> None:
+        """Answer new requests for these endpoints' keys with PluginReloadingError until
+        :meth:`release_held`.
 
-        The plugin host holds a plugin's keys from before its stop until after its start,
-        so a request in that window gets a clear, retryable answer instead of reaching a
-        stopping plugin or getting NoEndpointError; a message without a reply id is
-        counted and reported by :meth:`release_keys`.
+        The plugin host holds a plugin's endpoints from before its stop until after its
+        start, so a request in that window gets a clear, retryable answer instead of
+        reaching a stopping plugin or getting NoEndpointError. Only originators an
+        endpoint accepts (``acceptOnlyFromVortex``) are told; a message without a reply id
+        is counted and reported by :meth:`release_held`.
         """
-        for key in keys:
+        for endpoint in endpoints:
             try:
-                self._held[_freeze(key)] = (plugin_name, reason)
+                key = _freeze(endpoint.filt["key"])
             except TypeError:
                 continue
+            accept = endpoint.accept_only
+            held = self._held.get(key)
+            if held is not None and held[2] is not None and accept is not None:
+                accept = accept | held[2]
+            elif held is not None:
+                accept = None
+            self._held[key] = (plugin_name, reason, accept)
         self._held_dropped.setdefault(plugin_name, 0)
 
-    def release_keys(self, plugin_name: str) -> int:
-        """Stop holding ``plugin_name``'s keys; returns the one-way messages that arrived
-        for it while held (they had no endpoint and no reply to carry an error)."""
-        for key in [k for k, (name, _) in self._held.items() if name == plugin_name]:
+    def release_held(self, plugin_name: str) -> int:
+        """Stop holding ``plugin_name``'s endpoints; returns the one-way messages that
+        arrived for it while held (no reply could carry an error to their senders)."""
+        for key in [k for k, held in self._held.items() if held[0] == plugin_name]:
             del self._held[key]
         return self._held_dropped.pop(plugin_name, 0)
 
@@ -446,7 +457,12 @@ class PayloadRouter:
             return False
         if held is None:
             return False
-        plugin_name, reason = held
+        plugin_name, reason, accept = held
+        if accept is not None:
+            origin = envelope._originator
+            name = sender.vortex_name if origin is None else origin[0]
+            if name not in accept:
+                return False  # its endpoints never took this originator's messages
         if envelope.messageId is None:
             self._held_dropped[plugin_name] = self._held_dropped.get(plugin_name, 0) + 1
             return True
