@@ -90,6 +90,16 @@ def prepare_dev_key(run_dir: Path, server_home: Path) -> Path:
     return key_file
 
 
+def _platform_port(server_home: Path) -> int:
+    """The server's platform site port as its config.json sets it (8011 by default)."""
+    try:
+        port = json.loads((server_home / "config.json").read_text())["httpServer"]["platform"][
+            "sitePort"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return 8011
+    return port if isinstance(port, int) else 8011
+
+
 def _pump(service: str, stream: "subprocess.IO[str]") -> None:
     prefix = f"[{service:>6}] "
     for line in stream:
@@ -109,7 +119,7 @@ def main() -> int:
     key_file = prepare_dev_key(run_dir, homes["server"])
     print(f"[run_all] development API key (every endpoint and the control routes) in "
           f"{key_file}; try:\n[run_all]   curl -H \"X-Api-Key: $(cat {key_file})\" "
-          "http://127.0.0.1:8011/sysinfo", flush=True)
+          f"http://127.0.0.1:{_platform_port(homes['server'])}/sysinfo", flush=True)
     for service in SERVICES:
         home = homes[service]
         proc = subprocess.Popen(
