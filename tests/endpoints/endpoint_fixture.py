@@ -19,6 +19,7 @@ ALLOWED_ORIGIN = "http://app.example.test:8000"
 
 PLUGIN_SOURCE = '''
 """Fixture plugin: JSON routes of every kind a handler can be."""
+import logging
 
 from twisted.internet import reactor, task
 
@@ -44,8 +45,20 @@ class ServerHook(PluginServerEntryHookABC):
         add("/fx/headers", self.headers)
         add("/fx/open", self.sync, requireApiKey=False)
         add("/fx/calls", self.count)
+        add("/fx/slow", self.slow)
 
-    def stop(self): return None
+    def stop(self):
+        seconds = self.platform.pluginParams.get("slowStopSeconds", 0)
+        logging.getLogger(__name__).info("fx stop begun")
+        return task.deferLater(reactor, seconds, lambda: None)
+
+    async def slow(self, request):
+        log = logging.getLogger(__name__)
+        log.info("fx slow entered")
+        await task.deferLater(reactor, 1.0, lambda: None)
+        log.info("fx slow leaving")
+        return {"slow": True}
+
     def unload(self): return None
 
     def sync(self, request):

@@ -79,3 +79,36 @@ def test_reload_that_fails_is_reported(served: EndpointServer) -> None:
     wait_for(lambda: served.request("/sysinfo", key="all").status == 404, 10,
              "sysinfo's routes gone")
     assert served.request("/fx/sync", key="fixture").status == 200
+
+
+def test_reload_drains_running_requests_and_answers_503_meanwhile(
+        served: EndpointServer) -> None:
+    """A request inside the plugin when its reload starts is answered in full before the
+    plugin stops; a request arriving while it is stopped gets 503 with Retry-After and a
+    JSON reason; afterwards the routes answer again."""
+    import threading
+
+    _edit_config(served, {PLUGIN: {"slowStopSeconds": 3}})
+    slow: list[object] = []
+    worker = threading.Thread(
+        target=lambda: slow.append(served.request("/fx/slow", key="fixture")))
+    worker.start()
+    served.server.wait_log("fx slow entered")
+    reload: list[object] = []
+    reloader = threading.Thread(target=lambda: reload.append(
+        served.request(f"/reload/{PLUGIN}", "POST", key="control")))
+    reloader.start()
+    served.server.wait_log("fx stop begun")
+    during = served.request("/fx/sync", key="fixture")
+    assert during.status == 503, during.body
+    assert during.headers["retry-after"]
+    assert during.json["error"]["code"] == "PluginReloading"
+    assert PLUGIN in during.json["error"]["message"]
+    worker.join(30)
+    reloader.join(60)
+    answer = slow[0]
+    assert answer.status == 200 and answer.json == {"slow": True}  # type: ignore[attr-defined]
+    log = served.server.log()
+    assert log.index("fx slow leaving") < log.index("fx stop begun")
+    assert reload[0].status == 200  # type: ignore[attr-defined]
+    assert served.request("/fx/sync", key="fixture").status == 200
