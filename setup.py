@@ -91,6 +91,7 @@ setup(
             "peek_storage_dev = peek_platform.storage.dev_command:main",
             "peek_plugin = peek_platform.scaffold.cli:run",
             "peek_dev_certs = peek_platform.tls:main",
+            "peek_api_key = peek_platform.web.api_keys:main",
         ],
     },
 )

@@ -64,7 +64,11 @@ TWISTED_SIGNALS = (
 )
 
 #: Keys SIGHUP applies to the running service; every other declared key needs a restart.
-LIVE_KEYS = frozenset({"plugin.enabled", "logging.level"})
+#: The endpoint keys are read per request; plugin.params and httpServer.endpointSites when a
+#: plugin is next loaded (a reload: ``POST /reload/<plugin>``).
+LIVE_KEYS = frozenset({"plugin.enabled", "logging.level", "plugin.params",
+                       "httpServer.apiKeys", "httpServer.corsOrigins",
+                       "httpServer.endpointMaxBodyBytes", "httpServer.endpointSites"})
 
 
 def restart_only_changes(service: str, running: dict[str, Any],
