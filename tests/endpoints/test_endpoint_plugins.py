@@ -209,16 +209,21 @@ def test_check_config_finds_params_of_plugins_not_enabled(tmp_path: Path) -> Non
 
 def test_routes_go_to_the_configured_site_and_clashes_fail_the_plugin(tmp_path: Path) -> None:
     """httpServer.endpointSites moves one plugin's routes to the admin site (and off the
-    platform site); plugins asking for /vortexws, a control route or another plugin's
+    platform site), where they also need an admin session; plugins asking for /vortexws, a control route or another plugin's
     route fail with a reason naming the owner, and the bus and the owners keep working."""
     from tests.endpoints.endpoint_fixture import CLASH, CLASH_PATHS, OTHER, http_request
+    from tests.security.admin_session import first_password, login
 
     clashes = tuple(f"{CLASH}_{i}" for i in range(len(CLASH_PATHS)))
     for served in start_endpoint_server(
             tmp_path, {"httpServer": {"endpointSites": {OTHER: "admin"}}}, clashes):
         admin = served.config["httpServer"]["admin"]["sitePort"]
         key = [("X-Api-Key", served.keys["other"])]
-        assert http_request(admin, "/other", headers=key).json == {"other": True}
+        # The admin site's login gate stands before every route on it, endpoints included.
+        assert http_request(admin, "/other", headers=key).status == 401
+        session = login(admin, first_password(served.server.home))
+        assert http_request(admin, "/other", headers=key + session.headers()).json == {
+            "other": True}
         assert served.request("/other", key="other").status == 404
         states = {p["name"]: p for p in served.request("/plugins", key="control").json[
             "plugins"]}
