@@ -88,6 +88,7 @@ class ListeningSite(Service):
         super().startService()
         site = GuardedSite(self.root, self.gate, self.header_timeout)
         site.noisy = False
+        site.site_name = self.name
         self._listening = reactor.listenTCP(self.port, site, interface=self.interface)
         logger.info("%s listening on http://%s:%d/", self.name, self.interface, self.port)
 

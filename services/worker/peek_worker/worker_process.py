@@ -31,9 +31,16 @@ from peek_platform.celery_glue.app_config import configure_app
 from peek_platform.celery_glue.routing import worker_queues
 from peek_platform.celery_glue.settings import CelerySettings
 from peek_platform.config import ServiceConfig
-from peek_platform.errors import PluginTaskModuleError, WorkerServiceError
+from peek_platform.errors import ConfigError, PluginTaskModuleError, WorkerServiceError
+from peek_platform.events.sources import install_event_sources
 from peek_platform.plugin.host import PluginHost, PluginRecord, PluginState, ServicePluginSpec
-from peek_platform.service.runner import EXIT_OK, EXIT_START_FAILED, prepare_service
+from peek_platform.service.reactor import install_reactor
+from peek_platform.service.runner import (
+    EXIT_CONFIG,
+    EXIT_OK,
+    EXIT_START_FAILED,
+    prepare_service,
+)
 from peek_plugin_base.registrations import RegistrationLog, registering_for
 from peek_plugin_base.worker import CeleryDbConn
 from peek_plugin_base.worker.CeleryApp import celeryApp
@@ -160,6 +167,13 @@ def run_worker(argv: Optional[list[str]] = None) -> int:
     if isinstance(prepared, int):
         return prepared
     config = prepared
+    try:
+        # Chosen before anything imports the reactor; it runs in the bus thread later.
+        install_reactor(config["twisted.reactor"])
+    except ConfigError as e:
+        logger.critical("%s", e)
+        return EXIT_CONFIG
+    install_event_sources(config)
     settings = CelerySettings.from_config(config)
     signals.setup_logging.connect(_keep_our_logging, weak=False)
     signals.worker_process_init.connect(_child_logging, weak=False)
