@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 SERVICES = ("server", "client", "agent", "worker")
-EXAMPLE_PLUGINS = ["peek_plugin_noop", "peek_plugin_tutorial"]
+EXAMPLE_PLUGINS = ["peek_plugin_noop", "peek_plugin_tutorial", "peek_plugin_monitoring"]
 REPO = Path(__file__).resolve().parent.parent
 STOP_TIMEOUT_SECONDS = 15
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
