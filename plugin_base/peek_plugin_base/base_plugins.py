@@ -25,7 +25,8 @@ server's platform site, or the client's mobile and desktop sites; a route cannot
 that prefix. A handler is a function ``handler(request)`` or a
 :class:`BaseBackgroundHandler` subclass with ``get``/``post``/... methods; it may be
 ``async def`` and returns a :func:`pluginHTTPResponse`, a dict or list (JSON), a str or
-bytes. An exception becomes ``500`` with an error id; the traceback only goes to the log.
+bytes. :class:`RouteRequestError` becomes ``400`` with its message; any other exception
+``500`` with an error id, the traceback going only to the log.
 """
 
 import inspect
@@ -92,6 +93,10 @@ def pluginHTTPResponse(  # noqa: N802 - the seed's name
     return PluginHTTPResponse(statusCode, body, dict(headers or {}))
 
 
+class RouteRequestError(ValueError):
+    """Raise it in a route handler to answer ``400`` with its message (bad input)."""
+
+
 @dataclass(frozen=True)
 class PluginRequest:
     """The request a route handler gets."""
@@ -106,11 +111,11 @@ class PluginRequest:
     route: str
 
     def json(self) -> Any:
-        """The body parsed as JSON (ValueError with the reason when it is not JSON)."""
+        """The body parsed as JSON; RouteRequestError (400) with the reason if it is not."""
         try:
             return json.loads(self.body or b"null")
         except ValueError as e:
-            raise ValueError(f"the request body is not JSON: {e}") from None
+            raise RouteRequestError(f"the request body is not JSON: {e}") from None
 
 
 class BaseBackgroundHandler:
@@ -263,11 +268,15 @@ class _RouteResource(Resource):
         request.finish()
 
     def _error(self, request: Request, failure: Failure, route: str) -> None:
-        _code, message = error_reply(
-            failure, logger, f"plugin {self.plugin.app.pluginName} route {route}")
+        if failure.check(RouteRequestError):
+            status, message = 400, str(failure.value)
+        else:
+            status = 500
+            _code, message = error_reply(
+                failure, logger, f"plugin {self.plugin.app.pluginName} route {route}")
         if request.finished or request._disconnected:
             return
-        request.setResponseCode(500)
+        request.setResponseCode(status)
         request.setHeader(b"content-type", b"application/json")
         request.write(json.dumps({"error": message}).encode())
         request.finish()

@@ -44,7 +44,13 @@ import time
 from typing import Any, Optional
 
 from bench_common import cpu_seconds, percentile, run_level, say
-from twisted.internet import reactor
+
+from peek_platform.service.reactor import REACTOR_ENV_VAR, install_reactor
+
+# The reactor the services run on (twisted.reactor): chosen before the first reactor import.
+install_reactor(os.environ.get(REACTOR_ENV_VAR, "asyncio"))
+
+from twisted.internet import reactor  # noqa: E402
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 from twisted.web.resource import Resource

@@ -44,6 +44,7 @@ class Subscription:
         owner: str,
         max_batch: int,
         max_queue: int,
+        in_thread: Optional[bool] = None,
     ) -> None:
         if max_batch < 1 or max_queue < 1:
             raise ValueError(f"maxBatch and maxQueue must be >= 1, got {max_batch}, {max_queue}")
@@ -62,10 +63,13 @@ class Subscription:
         self.delivered = 0
         self.active = True
         self._busy = False
-        self._run_in_thread = not (
-            inspect.iscoroutinefunction(handler)
-            or inspect.iscoroutinefunction(getattr(handler, "__call__", None))  # noqa: B004
-        )
+        if in_thread is None:
+            # Coroutine functions run on the loop; plain functions may block: a thread.
+            in_thread = not (
+                inspect.iscoroutinefunction(handler)
+                or inspect.iscoroutinefunction(getattr(handler, "__call__", None))  # noqa: B004
+            )
+        self._run_in_thread = in_thread
 
     def cancel(self) -> None:
         """Stop delivering; queued events are discarded. Safe to call more than once."""
@@ -158,8 +162,14 @@ class EventDispatcher:
         owner: str = "platform",
         max_batch: Optional[int] = None,
         max_queue: Optional[int] = None,
+        in_thread: Optional[bool] = None,
     ) -> Subscription:
-        """Deliver events named ``event_name`` to ``handler`` in batches (lists)."""
+        """Deliver events named ``event_name`` to ``handler`` in batches (lists).
+
+        ``in_thread``: run ``handler`` in the reactor's thread pool; by default coroutine
+        functions run on the reactor (as asyncio Tasks on the asyncio reactor) and plain
+        functions in a thread. A handler on the reactor may return a Deferred.
+        """
         if not isinstance(event_name, str) or not event_name:
             raise ValueError(f"an event name must be a non-empty string, got {event_name!r}")
         if not callable(handler):
@@ -168,6 +178,7 @@ class EventDispatcher:
             self, event_name, handler, owner,
             self.max_batch if max_batch is None else max_batch,
             self.max_queue if max_queue is None else max_queue,
+            in_thread,
         )
         self._subscriptions.setdefault(event_name, []).append(subscription)
         return subscription
