@@ -1,4 +1,4 @@
-"""Distribution of the monitoring example plugin (installed on its own, like any external plugin)."""
+"""Distribution of the monitoring example plugin (installed on its own like any plugin)."""
 
 from setuptools import find_packages, setup
 

@@ -43,14 +43,10 @@ import sys
 import time
 from typing import Any, Optional
 
-from bench_common import cpu_seconds, percentile, run_level, say
-
-from peek_platform.service.reactor import REACTOR_ENV_VAR, install_reactor
-
 # The reactor the services run on (twisted.reactor): chosen before the first reactor import.
-install_reactor(os.environ.get(REACTOR_ENV_VAR, "asyncio"))
-
-from twisted.internet import reactor  # noqa: E402
+import bench_reactor  # noqa: F401, I001
+from bench_common import cpu_seconds, percentile, run_level, say
+from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 from twisted.web.resource import Resource

@@ -1,4 +1,4 @@
-"""The event dispatcher: batches in order, bounded queues, isolation of slow and failing handlers."""
+"""The event dispatcher: ordered bounded batches, isolation of slow and failing handlers."""
 
 import logging
 from typing import Any

@@ -119,8 +119,8 @@ def test_agent_disconnect_is_an_event_and_background_task_is_cancelled_on_stop(
 def test_monitoring_plugin_posts_to_an_http_sink(tmp_path: Path) -> None:
     """Configured with ``{"sink": "http"}``, the monitoring plugin POSTs batches of points
     (aiohttp) to a local HTTP sink."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     received: list[dict] = []
 
