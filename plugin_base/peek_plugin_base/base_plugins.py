@@ -33,7 +33,7 @@ import inspect
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, Optional, Union
@@ -147,9 +147,10 @@ class PluginApp:
 
     @property
     def parameters(self) -> dict[str, Any]:
-        """The plugin's parameters, when the platform hook offers them; else empty."""
-        params = getattr(self.platform, "pluginParameters", None)
-        return dict(params) if isinstance(params, dict) else {}
+        """The plugin's parameters (``platform.pluginParams``, from config.json's
+        ``plugin.params.<pluginName>`` where the platform offers them); else empty."""
+        params = getattr(self.platform, "pluginParams", None)
+        return dict(params) if isinstance(params, Mapping) else {}
 
 
 class BaseSeedPlugin:

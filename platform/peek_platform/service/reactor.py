@@ -57,5 +57,5 @@ def install_reactor(choice: str) -> str:
         from twisted.internet import default
 
         default.install()
-    logger.debug("Twisted reactor: %s", choice)
+    logger.info("Twisted reactor: %s", choice)
     return choice
