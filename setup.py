@@ -86,6 +86,7 @@ setup(
             "run_peek_worker = peek_worker.main:main",
             "peek_storage_dev = peek_platform.storage.dev_command:main",
             "peek_plugin = peek_platform.scaffold.cli:run",
+            "peek_api_key = peek_platform.web.api_keys:main",
         ],
     },
 )

@@ -164,6 +164,61 @@ def _is_seconds(value: Any) -> Optional[str]:
     return None
 
 
+def _is_plugin_params(value: Any) -> Optional[str]:
+    if not isinstance(value, dict):
+        return ("must be an object mapping plugin package names to their parameter objects, "
+                f"got {value!r}")
+    bad = [f"plugin.params.{name} must be an object of parameters, got {params!r}"
+           for name, params in value.items() if not isinstance(params, dict)]
+    bad += [f"plugin.params has the key {name!r}, which is not a plugin package name"
+            for name in value if not name.isidentifier()]
+    if bad:
+        return "is invalid: " + "; ".join(bad)
+    return None
+
+
+#: The sites each service can put endpoint routes on; the first is the default.
+ENDPOINT_SITES = {"server": ("platform", "admin"), "client": ("mobile", "desktop")}
+
+
+def default_endpoint_site(service: str) -> Optional[str]:
+    """Where a plugin's endpoints go unless ``httpServer.endpointSites`` says otherwise."""
+    names = ENDPOINT_SITES.get(service, ())
+    return names[0] if names else None
+
+
+def _is_endpoint_sites(service: str) -> Validator:
+    names = ENDPOINT_SITES[service]
+
+    def check(value: Any) -> Optional[str]:
+        if not isinstance(value, dict):
+            return f"must be an object mapping plugin names to a site name, got {value!r}"
+        bad = {k: v for k, v in value.items() if v not in names}
+        if bad:
+            return (f"names sites the {service} service does not have: {bad!r} (its sites: "
+                    f"{', '.join(names)})")
+        return None
+
+    return check
+
+
+def _is_cors_origins(value: Any) -> Optional[str]:
+    if not isinstance(value, list):
+        return f'must be a list of origins such as "https://app.example.com", got {value!r}'
+    bad = [o for o in value if not isinstance(o, str) or "://" not in o or "*" in o
+           or o.endswith("/") or o.count("/") != 2 or o != o.strip()]
+    if bad:
+        return ("holds values that are not origins (scheme://host[:port], no path, no "
+                f"wildcard): {bad!r}")
+    return None
+
+
+def _is_api_keys(value: Any) -> Optional[str]:
+    from peek_platform.web.api_keys import check_entries
+
+    return check_entries(value)
+
+
 @dataclass(frozen=True)
 class Setting:
     """One documented key: where it lives, its default, and how it is checked."""
@@ -193,6 +248,9 @@ EMBEDDED_DIR_NAME = "peek-celery"
 SETTINGS: tuple[Setting, ...] = (
     Setting("plugin.enabled", [], _is_plugin_list, SERVICES,
             "plugin packages this service runs, in order"),
+    Setting("plugin.params", {}, _is_plugin_params, SERVICES,
+            "per-plugin parameters: {\"<pluginName>\": {...}}; each plugin gets its object as "
+            "self.platform.pluginParams"),
     Setting("logging.level", "INFO", _is_log_level, SERVICES,
             "DEBUG, INFO, WARNING, ERROR or CRITICAL"),
     Setting("logging.rotateSizeMb", 20, _is_int_at_least(1), SERVICES,
@@ -279,6 +337,20 @@ SETTINGS: tuple[Setting, ...] = (
             "more are refused (503)"),
     Setting("httpServer.maxUnauthenticatedPerAddress", 64, _is_int_between(1, 1_000_000),
             _ACCEPTING, "the same, per source address; more are refused (429)"),
+    Setting("httpServer.apiKeys", [], _is_api_keys, _ACCEPTING,
+            "API keys admitting endpoint routes: [{\"name\", \"hash\": \"sha256:...\", "
+            "\"sites\", \"plugins\", \"control\"}]; only digests (peek_api_key new)"),
+    Setting("httpServer.corsOrigins", [], _is_cors_origins, _ACCEPTING,
+            "origins (scheme://host[:port]) whose pages may call endpoint routes; a request "
+            "from any other origin is refused"),
+    Setting("httpServer.endpointMaxBodyBytes", 1024 * 1024, _is_int_between(0, _GIB),
+            _ACCEPTING, "largest request body an endpoint route accepts (413 above it)"),
+    Setting("httpServer.endpointSites", {}, _is_endpoint_sites("server"), ("server",),
+            "site of a plugin's endpoint routes: {\"<pluginName>\": \"admin\"}; default "
+            "platform"),
+    Setting("httpServer.endpointSites", {}, _is_endpoint_sites("client"), ("client",),
+            "site of a plugin's endpoint routes: {\"<pluginName>\": \"desktop\"}; default "
+            "mobile"),
     Setting("vortex.deviceToken", "", _is_token, ("client",),
             "when set, devices must present it in their bus hello; empty: anonymous devices"),
     Setting("httpServer.mobile.sitePort", 8000, _is_port, ("client",),
@@ -396,6 +468,38 @@ class ServiceConfig:
         configured: str = self["celery.embeddedDir"]
         folder = Path(configured) if configured else self.server_home.parent / EMBEDDED_DIR_NAME
         return Path(os.path.normpath(folder.expanduser().absolute()))
+
+    def edit_plugin_enabled(self, change: Callable[[list[str]], list[str]]) -> list[str]:
+        """Apply ``change`` to ``plugin.enabled`` in config.json and return the new list.
+
+        The file is read again (so edits made since the service started are kept), the new
+        list is validated, the file is written atomically, and only ``plugin.enabled`` is
+        updated in memory (other keys changed on disk wait for SIGHUP). Raises ConfigError
+        naming the file when it cannot be read, validated or written; a read-only file is
+        refused rather than changed.
+        """
+        data = read_json_object(self.path)
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigValidationError(self.path, ["the top level must be a JSON object"])
+        _, problem = _fill(data, "plugin.enabled", [])
+        if problem:
+            raise ConfigValidationError(self.path, [problem])
+        enabled = change(list(_lookup(data, "plugin.enabled")))
+        error = _is_plugin_list(enabled)
+        if error:
+            raise ConfigValidationError(self.path, [f"plugin.enabled {error}"])
+        if _is_read_only(self.path):
+            raise ConfigError(self.path, "is read-only; plugin.enabled was not changed")
+        data["plugin"]["enabled"] = enabled
+        try:
+            _atomic_write_json(self.path, data)
+        except OSError as e:
+            raise ConfigError(self.path, f"cannot be written ({e.strerror or e}); "
+                              "plugin.enabled was not changed") from None
+        self.data.setdefault("plugin", {})["enabled"] = list(enabled)
+        return list(enabled)
 
     @classmethod
     def load(cls, service: str, home: Path, write_defaults: bool = True,

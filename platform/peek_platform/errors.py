@@ -10,6 +10,7 @@
     │   ├── PluginLoadError            import / plugin_package.json / entry hook / load()
     │   ├── PluginStartError           start() raised or its Deferred failed
     │   ├── PluginDependencyError      a required plugin is missing, failed, or in a cycle
+    │   ├── PluginControlError         reload / enable / disable of a running service failed
     │   └── PluginTaskModuleError      a worker plugin's celeryApp / celeryAppIncludes unusable
     ├── WorkerServiceError             the worker service cannot run its Celery worker
     ├── StorageError                   the database cannot be used (names the schema)
@@ -27,7 +28,8 @@ bus contract's tree under ``peek_plugin_base.vortex.VortexError`` (defined in
 Plugin-facing storage errors (a newer schema, a failing migration script, a bad setting)
 live in ``peek_plugin_base.storage.StorageErrors``; the platform wraps them in
 SchemaMigrationError with their message. Errors of queued worker tasks are plugin-facing
-and live in ``peek_plugin_base.worker.errors``.
+and live in ``peek_plugin_base.worker.errors``; ``EndpointError`` (an HTTP status and a
+message a JSON endpoint handler raises for its caller) lives in ``peek_plugin_base.endpoints``.
 """
 
 from pathlib import Path
@@ -44,6 +46,7 @@ __all__ = [
     "ConfigParseError",
     "ConfigValidationError",
     "PeekError",
+    "PluginControlError",
     "PluginDependencyError",
     "PluginError",
     "PluginLoadError",
@@ -111,6 +114,14 @@ class PluginStartError(PluginError):
 
 class PluginDependencyError(PluginError):
     """A plugin named in requiresPlugins is missing, failed, or part of a cycle."""
+
+
+class PluginControlError(PluginError):
+    """Reloading, enabling or disabling a plugin in a running service did not succeed.
+
+    The reason says what happened (not enabled, not installed, config.json not writable,
+    or the failure that left the plugin ``failed``); the other plugins keep running.
+    """
 
 
 class StorageError(PeekError):

@@ -1,9 +1,10 @@
 """The parts of the per-plugin platform hook that every service shares."""
 
+import copy
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from twisted.web.resource import IResource
 
@@ -11,11 +12,15 @@ from peek_platform.config import ServiceConfig
 from peek_platform.events.dispatcher import default_dispatcher
 from peek_platform.plugin.host import PluginHost
 from peek_platform.web.plugin_site import PluginMount, PluginResource, PluginSiteRoot
+from peek_plugin_base.endpoints import EndpointHandler
 from peek_plugin_base.events import EventHandler, PeekPlatformEventHookABC
 from peek_plugin_base.PeekPlatformCommonHookABC import PeekPlatformCommonHookABC
 from peek_plugin_base.PeekPlatformFileStorageHookABC import PeekPlatformFileStorageHookABC
 from peek_plugin_base.PeekPlatformServerInfoHookABC import PeekPlatformServerInfoHookABC
 from peek_plugin_base.registrations import RegistrationLog
+
+if TYPE_CHECKING:
+    from peek_platform.web.endpoints import EndpointHub
 
 
 class PlatformHookBase(
@@ -31,8 +36,10 @@ class PlatformHookBase(
         registrations: RegistrationLog,
         config: ServiceConfig,
         sites: Optional[dict[str, PluginSiteRoot]] = None,
+        endpoints: Optional["EndpointHub"] = None,
     ) -> None:
         self._host = host
+        self._endpoints = endpoints
         self._plugin_name = plugin_name
         self._registrations = registrations
         self._config = config
@@ -44,6 +51,26 @@ class PlatformHookBase(
 
     def getOtherPluginApi(self, pluginName: str) -> Optional[object]:  # noqa: N802, N803
         return self._host.published_api(pluginName)
+
+    @property
+    def pluginParams(self) -> Mapping[str, Any]:  # noqa: N802
+        params = self._config["plugin.params"].get(self._plugin_name, {})
+        return copy.deepcopy(params)  # type: ignore[no-any-return]
+
+    def addJsonEndpoint(  # noqa: N802
+        self,
+        path: str,
+        handler: EndpointHandler,
+        methods: Sequence[str] = ("GET",),
+        requireApiKey: bool = True,  # noqa: N803
+    ) -> None:
+        if self._endpoints is None:
+            raise NotImplementedError(
+                f"the {self._config.service} service does not serve HTTP endpoints")
+        site = self._endpoints.site_for(self._plugin_name)
+        undo = self._endpoints.add_route(site, self._plugin_name, path, handler, methods,
+                                         requireApiKey)
+        self._registrations.add(f"endpoint {path} on the {site} site", undo)
 
     @property
     def serviceId(self) -> str:  # noqa: N802

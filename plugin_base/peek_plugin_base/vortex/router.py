@@ -63,10 +63,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Optional, Protocol, Union
 
-from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.python.failure import Failure
 
+from peek_plugin_base.aio import as_deferred
 from peek_plugin_base.PeekVortexUtil import peekDesktopName, peekMobileName
 from peek_plugin_base.registrations import record_registration
 from peek_plugin_base.vortex.call_errors import AccessDeniedError
@@ -75,6 +76,7 @@ from peek_plugin_base.vortex.errors import (
     ConnectionLostError,
     NoEndpointError,
     NoTransportError,
+    PluginReloadingError,
     RemoteError,
     ReplyTimeoutError,
     RoutingError,
@@ -237,6 +239,10 @@ class PayloadRouter:
         self._id_prefix = os.urandom(6).hex() + "."
         self._ids = itertools.count(1)
         self._refusals_logged: set[str] = set()
+        # frozen key value -> (plugin name, what callers are told) while it reloads.
+        self._held: dict[Any, tuple[str, str]] = {}
+        # plugin name -> messages without a reply id that arrived while it was held.
+        self._held_dropped: dict[str, int] = {}
 
     # ---- wiring
 
@@ -305,6 +311,28 @@ class PayloadRouter:
                     continue
             found.extend(bucket)
         return found
+
+    def hold_keys(self, keys: list[Any], plugin_name: str, reason: str) -> None:
+        """Answer new requests for ``keys`` with PluginReloadingError until released.
+
+        The plugin host holds a plugin's keys from before its stop until after its start,
+        so a request in that window gets a clear, retryable answer instead of reaching a
+        stopping plugin or getting NoEndpointError; a message without a reply id is
+        counted and reported by :meth:`release_keys`.
+        """
+        for key in keys:
+            try:
+                self._held[_freeze(key)] = (plugin_name, reason)
+            except TypeError:
+                continue
+        self._held_dropped.setdefault(plugin_name, 0)
+
+    def release_keys(self, plugin_name: str) -> int:
+        """Stop holding ``plugin_name``'s keys; returns the one-way messages that arrived
+        for it while held (they had no endpoint and no reply to carry an error)."""
+        for key in [k for k, (name, _) in self._held.items() if name == plugin_name]:
+            del self._held[key]
+        return self._held_dropped.pop(plugin_name, 0)
 
     @property
     def endpoint_count(self) -> int:
@@ -382,6 +410,8 @@ class PayloadRouter:
         """
         if envelope.replyToId is not None and self._resolve_reply(envelope, sender):
             return
+        if self._held and self._answer_held(envelope, sender):
+            return  # its plugin is between stop and start: no new work goes into it
         endpoints = self.endpoints_for(envelope.filt)
         if not endpoints:
             logger.debug("No endpoint for filt %r from %s", envelope.filt, _describe(sender))
@@ -408,6 +438,24 @@ class PayloadRouter:
             if accept is not None and name not in accept:
                 continue
             self._call(endpoint, envelope, sender, respond, name, uuid)
+
+    def _answer_held(self, envelope: PayloadEnvelope, sender: VortexSender) -> bool:
+        """Answer a message for a held key (its plugin is reloading); False if not held."""
+        try:
+            held = self._held.get(_freeze(envelope.filt.get("key")))
+        except TypeError:
+            return False
+        if held is None:
+            return False
+        plugin_name, reason = held
+        if envelope.messageId is None:
+            self._held_dropped[plugin_name] = self._held_dropped.get(plugin_name, 0) + 1
+            return True
+        error = (PluginReloadingError.__name__,
+                 f"plugin {plugin_name} is {reason}; retry shortly "
+                 f"(filt key {envelope.filt.get('key')!r})")
+        self.send_reply(envelope, PayloadEnvelope(filt=envelope.filt, error=error), sender)
+        return True
 
     def _responder(self, request: PayloadEnvelope, sender: VortexSender) -> Callable[..., None]:
         def send_response(response: Outgoing, *args: Any, **kwargs: Any) -> None:
@@ -437,7 +485,7 @@ class PayloadRouter:
         if result is None:
             return
         if inspect.iscoroutine(result):
-            result = ensureDeferred(result)
+            result = as_deferred(result)  # an asyncio Task on the asyncio reactor
         if isinstance(result, Deferred):
             result.addErrback(lambda f: self._handler_failed(endpoint, envelope, sender, f))
 

@@ -15,6 +15,7 @@ from peek_platform.vortex.transport.wiring import (
     device_hub_service,
     upstream_service,
 )
+from peek_platform.web.endpoints import EndpointHub
 from peek_platform.web.plugin_site import PluginSiteRoot
 from peek_plugin_base import PeekVortexUtil
 from peek_plugin_base.client.PluginClientEntryHookABC import PluginClientEntryHookABC
@@ -31,10 +32,12 @@ def build(config: ServiceConfig) -> PeekServiceTree:
     attach_bus(config, PeekVortexUtil.peekClientName, [upstream], device_hubs=[devices])
     mobile_root.putChild(VORTEX_PATH, devices.endpoint.resource())
     desktop_root.putChild(VORTEX_PATH, devices.endpoint.resource())
+    endpoints = EndpointHub(config, {"mobile": mobile_root, "desktop": desktop_root})
 
     def make_hook(host: PluginHost, name: str, log: RegistrationLog) -> ClientPlatformHook:
         return ClientPlatformHook(
-            host, name, log, config, {"Mobile": mobile_root, "Desktop": desktop_root}
+            host, name, log, config, {"Mobile": mobile_root, "Desktop": desktop_root},
+            endpoints=endpoints,
         )
 
     return build_service_tree(

@@ -14,6 +14,8 @@ from peek_platform.storage.action_outcomes import ActionOutcomeService
 from peek_platform.storage.service import StorageService
 from peek_platform.vortex.bridge import attach_bus
 from peek_platform.vortex.transport.wiring import VORTEX_PATH, server_hub_service
+from peek_platform.web.control_routes import add_control_routes
+from peek_platform.web.endpoints import EndpointHub
 from peek_platform.web.plugin_site import PluginSiteRoot
 from peek_plugin_base import PeekVortexUtil
 from peek_plugin_base.registrations import RegistrationLog
@@ -38,14 +40,15 @@ def build(config: ServiceConfig) -> PeekServiceTree:
     vortex = server_hub_service(config)
     attach_bus(config, PeekVortexUtil.peekServerName, [vortex])
     platform_root.putChild(VORTEX_PATH, vortex.endpoint.resource())
+    endpoints = EndpointHub(config, {"platform": platform_root, "admin": admin_root})
 
     def make_hook(host: PluginHost, name: str, log: RegistrationLog) -> ServerPlatformHook:
         return ServerPlatformHook(
             host, name, log, config, {"Admin": admin_root, "Server": platform_root},
-            storage=storage,
+            storage=storage, endpoints=endpoints,
         )
 
-    return build_service_tree(
+    tree = build_service_tree(
         config,
         PluginServerEntryHookABC,
         make_hook,
@@ -64,6 +67,9 @@ def build(config: ServiceConfig) -> PeekServiceTree:
         before_plugins=[storage, action_outcomes, vortex, tasks],
         before_load=storage.before_load,
     )
+    # Seed 004's control routes: /plugins, /reload/<plugin>, /reload/all (control keys only).
+    add_control_routes(endpoints, "platform", tree.host, config)
+    return tree
 
 
 def main(argv: Optional[list[str]] = None) -> None:
