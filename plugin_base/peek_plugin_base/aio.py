@@ -83,6 +83,15 @@ async def _bridged(
     return await _drive(coroutine, loop)
 
 
+def drive_on_loop(
+    coroutine: Coroutine[Any, Any, Any], loop: asyncio.AbstractEventLoop
+) -> Coroutine[Any, Any, Any]:
+    """An asyncio coroutine that runs ``coroutine`` (which may await Deferreds and asyncio
+    futures alike) on ``loop``: for ``loop.run_until_complete`` or
+    ``asyncio.run_coroutine_threadsafe`` (the worker's plugin host uses both)."""
+    return _bridged(coroutine, loop)
+
+
 @types.coroutine
 def _drive(
     coroutine: Coroutine[Any, Any, Any], loop: asyncio.AbstractEventLoop

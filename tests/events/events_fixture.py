@@ -1,6 +1,6 @@
 """Fixture plugins of the platform-events process tests (seed 003 style, through our adapters).
 
-- ``fx_ev_async`` (server, client, agent): a background plugin. ``start`` creates an
+- ``fx_ev_async`` (server, client, agent, worker): a background plugin. ``start`` creates an
   asyncio task that fetches the URL in ``target_url`` (its file storage folder) with an
   aiohttp ClientSession every 0.2 s and logs ``fx async fetched: <body>``; routes
   ``/probe`` (the last body fetched, JSON), ``/boom`` (raises with a secret in the message)
@@ -34,6 +34,7 @@ from peek_plugin_base.base_plugins import (
 from peek_plugin_base.client.PluginClientEntryHookABC import PluginClientEntryHookABC
 from peek_plugin_base.events import CONNECTION_EVENT, MONITORING_EVENT, PLUGIN_STATE_EVENT
 from peek_plugin_base.server.PluginServerEntryHookABC import PluginServerEntryHookABC
+from peek_plugin_base.worker.PluginWorkerEntryHookABC import PluginWorkerEntryHookABC
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +148,7 @@ class WatchServerHook(PluginServerEntryHookABC):
 
 
 HOOK_ABCS = {"server": PluginServerEntryHookABC, "client": PluginClientEntryHookABC,
-             "agent": PluginAgentEntryHookABC}
+             "agent": PluginAgentEntryHookABC, "worker": PluginWorkerEntryHookABC}
 
 
 def async_hook(service: str) -> type:

@@ -16,12 +16,13 @@ from tests.support import ServiceProcess, wait_for, write_plugin
 TARGET_BODY = "hello-from-the-test-http-server"
 
 SOURCES = {
-    "fx_ev_async": (("server", "client", "agent"), '''
+    "fx_ev_async": (("server", "client", "agent", "worker"), '''
 """Fixture: asyncio background plugin."""
 from tests.events.events_fixture import async_hook
 def peekServerEntryHook(): return async_hook("server")
 def peekClientEntryHook(): return async_hook("client")
 def peekAgentEntryHook(): return async_hook("agent")
+def peekWorkerEntryHook(): return async_hook("worker")
 '''),
     "fx_ev_slow": (("server",), '''
 """Fixture: a slow event plugin."""
@@ -83,7 +84,7 @@ class Running:
         return path
 
     def start(self, with_agent: bool = True, with_client: bool = True) -> None:
-        for service in ("server", "client", "agent"):
+        for service in ("server", "client", "agent", "worker"):
             (self.plugin_dir(service, "fx_ev_async") / "target_url").write_text(self.target_url)
         self.server = self.platform.start("server", SERVER_PLUGINS)
         self.server.wait_log("Peek server is running", timeout=90)
