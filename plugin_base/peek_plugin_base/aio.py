@@ -14,6 +14,7 @@ handler through :func:`run_coroutine`; plugin code may call it too.
 
 import asyncio
 import inspect
+import sys
 import types
 from collections.abc import Coroutine, Generator
 from typing import Any, Optional
@@ -23,7 +24,11 @@ from twisted.python.failure import Failure
 
 
 def asyncio_loop() -> Optional[asyncio.AbstractEventLoop]:
-    """The asyncio loop the running reactor is built on, or None for other reactors."""
+    """The asyncio loop the installed reactor is built on; None for other reactors, and
+    when no reactor is installed yet (this never installs one: the worker must not have
+    one before its pool forks)."""
+    if "twisted.internet.reactor" not in sys.modules:
+        return None
     from twisted.internet import reactor
 
     loop = getattr(reactor, "_asyncioEventloop", None)
@@ -81,15 +86,6 @@ async def _bridged(
     coroutine: Coroutine[Any, Any, Any], loop: asyncio.AbstractEventLoop
 ) -> Any:
     return await _drive(coroutine, loop)
-
-
-def drive_on_loop(
-    coroutine: Coroutine[Any, Any, Any], loop: asyncio.AbstractEventLoop
-) -> Coroutine[Any, Any, Any]:
-    """An asyncio coroutine that runs ``coroutine`` (which may await Deferreds and asyncio
-    futures alike) on ``loop``: for ``loop.run_until_complete`` or
-    ``asyncio.run_coroutine_threadsafe`` (the worker's plugin host uses both)."""
-    return _bridged(coroutine, loop)
 
 
 @types.coroutine

@@ -24,19 +24,6 @@ def test_asyncio_task_and_aiohttp_session_run_in_server_client_and_agent(run: Ru
         proc.wait_log(f"fx async fetched: {TARGET_BODY}", timeout=60)
 
 
-def test_asyncio_task_and_aiohttp_session_run_in_a_worker_plugin(run: Running) -> None:
-    """In the worker, the plugin's async start() runs on the reactor's asyncio loop; its
-    asyncio task (aiohttp fetches) runs once the bus thread runs the loop, and stopping the
-    worker cancels it through close()."""
-    worker = run.platform.start("worker", ["fx_ev_async"])
-    try:
-        worker.wait_log("Peek worker is running", timeout=90)
-        worker.wait_log(f"fx async fetched: {TARGET_BODY}", timeout=60)
-    finally:
-        assert worker.stop(timeout=60) == 0
-    assert "fx async closed: cancelled=True" in worker.log()
-
-
 def test_background_route_answers_from_the_asyncio_task(run: Running) -> None:
     """The background plugin's route on the platform site and on the client's mobile site
     answers with what its asyncio task fetched."""

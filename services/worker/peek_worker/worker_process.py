@@ -10,16 +10,13 @@ warm shutdown, running tasks finish) -> stop and unload the plugins -> exit 0.
 
 The Twisted reactor is not run before the pool has forked: Celery's prefork pool forks this
 process, and a running reactor (its epoll descriptor, its threads) must not be shared with
-the children. On the asyncio reactor (the default) the plugin host runs on the reactor's
-asyncio loop until each lifecycle step completes (:func:`run_now`), so worker plugins'
-``start``/``stop`` may await asyncio and Twisted alike; asyncio tasks they create pause
-until the bus thread runs the loop. On the default reactor they must finish without
-waiting on it. The bus connection starts in a reactor thread once the worker is ready (see
-:mod:`peek_worker.bus_thread`) and closes after the plugins have stopped.
+the children. The plugin host is driven without one, so worker plugins' ``load``/``start``/
+``stop`` must finish without waiting on the reactor; the bus connection starts in a reactor
+thread once the worker is ready (see :mod:`peek_worker.bus_thread`, which installs the
+reactor ``twisted.reactor`` names, asyncio by default, so code on that thread may use
+asyncio) and closes after the plugins have stopped.
 """
 
-import asyncio
-import concurrent.futures
 import importlib
 import logging
 import logging.handlers
@@ -35,17 +32,10 @@ from peek_platform.celery_glue.app_config import configure_app
 from peek_platform.celery_glue.routing import worker_queues
 from peek_platform.celery_glue.settings import CelerySettings
 from peek_platform.config import ServiceConfig
-from peek_platform.errors import ConfigError, PluginTaskModuleError, WorkerServiceError
+from peek_platform.errors import PluginTaskModuleError, WorkerServiceError
 from peek_platform.events.sources import install_event_sources
 from peek_platform.plugin.host import PluginHost, PluginRecord, PluginState, ServicePluginSpec
-from peek_platform.service.reactor import install_reactor
-from peek_platform.service.runner import (
-    EXIT_CONFIG,
-    EXIT_OK,
-    EXIT_START_FAILED,
-    prepare_service,
-)
-from peek_plugin_base.aio import asyncio_loop, drive_on_loop
+from peek_platform.service.runner import EXIT_OK, EXIT_START_FAILED, prepare_service
 from peek_plugin_base.registrations import RegistrationLog, registering_for
 from peek_plugin_base.worker import CeleryDbConn
 from peek_plugin_base.worker.CeleryApp import celeryApp
@@ -63,37 +53,14 @@ WORKER_SIGNALS = (
 )
 
 
-#: How long a worker plugin's start or stop may keep the plugin host waiting.
-LIFECYCLE_TIMEOUT_SECONDS = 60.0
-
-
 def run_now(coroutine: Coroutine[Any, Any, Any], what: str) -> Any:
-    """Run a plugin-host coroutine to its end from the worker's main thread; return its result.
-
-    On the asyncio reactor the coroutine runs on the reactor's asyncio loop: before the bus
-    thread runs that loop, here until it completes (so plugins' ``start`` may await asyncio
-    and Twisted alike, and tasks it creates resume once the bus thread runs the loop);
-    while the bus thread runs it, handed to that thread and waited for. On the default
-    reactor the coroutine must finish without the reactor.
-    """
-    loop = asyncio_loop()
-    if loop is not None:
-        bridged = drive_on_loop(coroutine, loop)
-        if loop.is_running():
-            future = asyncio.run_coroutine_threadsafe(bridged, loop)
-            try:
-                return future.result(LIFECYCLE_TIMEOUT_SECONDS)
-            except concurrent.futures.TimeoutError:
-                future.cancel()
-                raise WorkerServiceError(
-                    f"{what} took over {LIFECYCLE_TIMEOUT_SECONDS:.0f}s") from None
-        return loop.run_until_complete(bridged)
+    """Run a plugin-host coroutine that must finish without a reactor; return its result."""
     outcome: list[Any] = []
     Deferred.fromCoroutine(coroutine).addBoth(outcome.append)
     if not outcome:
         raise WorkerServiceError(
-            f"{what} waited on the reactor; with twisted.reactor \"default\" worker plugins' "
-            "load/start/stop must finish synchronously (the worker runs no reactor then)"
+            f"{what} waited on the reactor; worker plugins' load/start/stop must finish "
+            "synchronously (the worker runs no reactor before its pool has forked)"
         )
     if isinstance(outcome[0], Failure):
         outcome[0].raiseException()
@@ -195,12 +162,7 @@ def run_worker(argv: Optional[list[str]] = None) -> int:
     if isinstance(prepared, int):
         return prepared
     config = prepared
-    try:
-        # Chosen before anything imports the reactor; it runs in the bus thread later.
-        install_reactor(config["twisted.reactor"])
-    except ConfigError as e:
-        logger.critical("%s", e)
-        return EXIT_CONFIG
+    # The reactor (twisted.reactor) is installed by the bus thread, after the pool forked.
     install_event_sources(config)
     settings = CelerySettings.from_config(config)
     signals.setup_logging.connect(_keep_our_logging, weak=False)
