@@ -79,6 +79,8 @@ setup(
             "ruff>=0.6",
             # Lets the wheel test build a plugin wheel offline (--no-build-isolation).
             "wheel>=0.41",
+            # asyncio-in-plugins tests use an aiohttp client and server, as seed 003 does.
+            "aiohttp>=3.9",
             *DOCS_REQUIRES,
         ],
     },

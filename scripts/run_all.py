@@ -23,7 +23,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 SERVICES = ("server", "client", "agent", "worker")
-EXAMPLE_PLUGINS = ["peek_plugin_noop", "peek_plugin_tutorial", "peek_plugin_sysinfo"]
+EXAMPLE_PLUGINS = ["peek_plugin_noop", "peek_plugin_tutorial", "peek_plugin_sysinfo",
+                   "peek_plugin_monitoring"]
 DEV_KEY_FILE = "dev-api-key"
 DEV_KEY_NAME = "make-run-dev"
 #: Pages served from these origins (the client's mobile site) may call the endpoints.

@@ -61,7 +61,7 @@ def test_make_run_logs_at_info_unless_peek_log_level_says(tmp_path: Path) -> Non
     config = json.loads((home / "config.json").read_text())
     assert config["logging"]["level"] == "INFO"
     assert config["plugin"]["enabled"] == ["peek_plugin_noop", "peek_plugin_tutorial",
-                                           "peek_plugin_sysinfo"]
+                                           "peek_plugin_sysinfo", "peek_plugin_monitoring"]
 
     config["httpServer"] = {"admin": {"sitePort": 9010}}
     (home / "config.json").write_text(json.dumps(config))

@@ -254,6 +254,9 @@ ACCEPTING_SERVICES = ("server", "client")
 _ACCEPTING = ACCEPTING_SERVICES
 _CELERY = ("server", "worker")
 
+#: Values of ``twisted.reactor`` (see :mod:`peek_platform.service.reactor`).
+REACTORS = ("asyncio", "default")
+
 #: The server's default database: an SQLite file in its home.
 DEFAULT_DATABASE_URL = "sqlite:///{home}/peek.sqlite"
 #: The embedded broker's default folder, beside the server's home.
@@ -274,6 +277,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("plugin.params", {}, _is_plugin_params, SERVICES,
             "per-plugin parameters: {\"<pluginName>\": {...}}; each plugin gets its object as "
             "self.platform.pluginParams"),
+    Setting("twisted.reactor", "asyncio", _is_choice(REACTORS), SERVICES,
+            "the Twisted reactor: asyncio (Twisted on asyncio's loop; plugins may use "
+            "asyncio and aiohttp) or default (Twisted's own epoll reactor; plugins may not)"),
+    Setting("events.maxQueuePerSubscriber", 10000, _is_int_at_least(1), SERVICES,
+            "platform events queued per event-plugin subscription before new ones are "
+            "dropped (counted, logged once)"),
+    Setting("events.maxBatch", 100, _is_int_at_least(1), SERVICES,
+            "most platform events handed to one handleEvent call"),
     Setting("httpServer.admin.sitePort", 8010, _is_port, ("server",),
             "admin site port"),
     Setting("httpServer.admin.bindAddress", "127.0.0.1", _is_nonempty_str, ("server",),

@@ -2,16 +2,18 @@
 
 import copy
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from twisted.web.resource import IResource
 
 from peek_platform.config import ServiceConfig
+from peek_platform.events.dispatcher import default_dispatcher
 from peek_platform.plugin.host import PluginHost
 from peek_platform.web.plugin_site import PluginMount, PluginResource, PluginSiteRoot
 from peek_plugin_base.endpoints import EndpointHandler
+from peek_plugin_base.events import EventHandler, PeekPlatformEventHookABC
 from peek_plugin_base.PeekPlatformCommonHookABC import PeekPlatformCommonHookABC
 from peek_plugin_base.PeekPlatformFileStorageHookABC import PeekPlatformFileStorageHookABC
 from peek_plugin_base.PeekPlatformServerInfoHookABC import PeekPlatformServerInfoHookABC
@@ -21,8 +23,11 @@ if TYPE_CHECKING:
     from peek_platform.web.endpoints import EndpointHub
 
 
-class PlatformHookBase(PeekPlatformCommonHookABC, PeekPlatformFileStorageHookABC):
-    """Other plugins' APIs, the service id and the plugin's file storage folder."""
+class PlatformHookBase(
+    PeekPlatformCommonHookABC, PeekPlatformFileStorageHookABC, PeekPlatformEventHookABC
+):
+    """Other plugins' APIs, the service id, the plugin's file storage folder and platform
+    event subscriptions."""
 
     def __init__(
         self,
@@ -70,6 +75,21 @@ class PlatformHookBase(PeekPlatformCommonHookABC, PeekPlatformFileStorageHookABC
     @property
     def serviceId(self) -> str:  # noqa: N802
         return f"{self._config.service}|{socket.gethostname()}"
+
+    def subscribeToEvents(  # noqa: N802
+        self,
+        eventName: str,  # noqa: N803
+        handler: EventHandler,
+        maxBatch: Optional[int] = None,  # noqa: N803
+        maxQueue: Optional[int] = None,  # noqa: N803
+    ) -> Callable[[], None]:
+        subscription = default_dispatcher().subscribe(
+            eventName, handler, owner=f"plugin {self._plugin_name}",
+            max_batch=maxBatch, max_queue=maxQueue,
+        )
+        # Ends with the plugin (unload, failure, reload) even if it never unsubscribes.
+        self._registrations.add(f"subscription to {eventName} events", subscription.cancel)
+        return subscription.cancel
 
     @property
     def fileStorageDirectory(self) -> Path:  # noqa: N802

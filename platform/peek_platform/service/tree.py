@@ -99,6 +99,7 @@ class ListeningSite(Service):
         site = GuardedSite(self.root, self.gate, self.header_timeout,
                            max_body_bytes=self.max_body_bytes)
         site.noisy = False
+        site.site_name = self.name
         if self.tls is None:
             self._listening.append(reactor.listenTCP(self.port, site, interface=self.interface))
             logger.info("%s listening on http://%s:%d/", self.name, self.interface, self.port)

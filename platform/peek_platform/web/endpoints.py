@@ -38,6 +38,7 @@ from peek_platform.config import ServiceConfig, default_endpoint_site
 from peek_platform.web.api_keys import ApiKeyChecker, ApiKeyEntry, parse_entries
 from peek_platform.web.plugin_site import RETRY_AFTER_SECONDS, PluginSiteRoot
 from peek_platform.web.site import KEY_LIKE_QUERY_NAMES
+from peek_plugin_base.aio import as_deferred
 from peek_plugin_base.endpoints import (
     API_KEY_HEADER,
     EndpointError,
@@ -351,7 +352,8 @@ class EndpointBranch(Resource):
     async def _call(route: _Route, endpoint_request: EndpointRequest) -> Any:
         result = route.handler(endpoint_request)
         if isinstance(result, Deferred) or hasattr(result, "__await__"):
-            result = await result
+            # as_deferred: a coroutine handler runs as an asyncio Task (it may use asyncio).
+            result = await as_deferred(result)
         return result
 
     def _respond(self, result: Any, request: Request, route: _Route,

@@ -1,11 +1,15 @@
 """The twisted.web site every service listens with: it does not announce its software, and
-its access log never holds a credential sent in a URL."""
+its access log never holds a credential sent in a URL; each request it answers becomes a
+monitoring point (:mod:`peek_platform.events`)."""
 
+import time
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
 from twisted.web.http import combinedLogFormatter
 from twisted.web.server import Request, Site
+
+from peek_platform.events.sources import emit_http_request
 
 #: Query argument names that look like a credential. The endpoint routes refuse them (a key
 #: never belongs in a URL); the access log shows their values as ``REDACTED`` regardless.
@@ -54,12 +58,31 @@ class QuietRequest(Request):
             self.responseHeaders.removeHeader(b"server")
         super().write(data)
 
+    def process(self) -> None:
+        self._peek_started = time.monotonic()
+        self._peek_site = getattr(self.channel.site, "site_name", "http")
+        self.notifyFinish().addBoth(self._monitor)
+        super().process()
+
+    def _monitor(self, outcome: Any) -> None:
+        # Never fails the request: a monitoring error is only logged by the dispatcher.
+        emit_http_request(
+            self._peek_site,
+            self.method.decode("latin-1"),
+            self.path.decode("latin-1"),
+            self.code,
+            self._peek_started,
+            outcome is None,
+        )
+
 
 class PlatformSite(Site):
     """A ``Site`` whose requests are :class:`QuietRequest`, with connection noise off."""
 
     requestFactory = QuietRequest
     noisy = False
+    #: Tags this site's monitoring points ("admin-site", "platform-site", ...).
+    site_name = "http"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("logFormatter", redacting_log_formatter)
