@@ -49,6 +49,8 @@ setup(
         "peek_platform.storage.migrations": ["*.mako"],
         # The plugin scaffold's file templates (not Python modules of the platform).
         "peek_platform.scaffold": ["templates/*.tmpl"],
+        # The browser bus client (ES modules served at /peek/ by the device and admin sites).
+        "peek_platform.web.js": ["*.js"],
     },
     install_requires=[
         # The bus transport tunes Twisted and autobahn internals; stay on the tested majors.
