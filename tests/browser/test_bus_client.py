@@ -54,13 +54,27 @@ def _wait_rows(page: Any, rows: list[list[Any]], stale: bool) -> None:
 
 def test_observe_push_and_rpc(peek_platform: BrowserPlatform, browser_page: Any) -> None:
     """A page observes the StringInt table through the client service (current rows first),
-    pushes an action and sees its update, and calls a client plugin's RPCs with tagged
-    values; a remote error arrives with its code and message."""
+    pushes an action and sees its update (an unsubscribed listener does not), and calls a
+    client plugin's RPCs with tagged values; a remote error arrives with its code and
+    message."""
     a, b = peek_platform.add_string_ints(("alpha", 1), ("beta", 2))
     load_vortex(browser_page, peek_platform.mobile_url)
     browser_page.evaluate(TUTORIAL_TYPES)
     browser_page.evaluate(CONNECT_AND_OBSERVE, {"name": "peek-mobile"})
     wait_rows(browser_page, [[a, "alpha", 1], [b, "beta", 2]])
+
+    # A second subscription shares the remote one, gets the data held at once, and stops
+    # hearing once unsubscribed.
+    second = browser_page.evaluate("""() => {
+        const t = window.tutorial;
+        window.secondSeen = [];
+        window.second = window.observer.subscribe(t.selector,
+            (tuples) => window.secondSeen.push(t.rows(tuples)));
+        const seen = window.secondSeen.length;
+        window.second.unsubscribe();
+        return [seen, window.observer.watchedCount];
+    }""")
+    assert second == [1, 1]
 
     result = browser_page.evaluate("""async (id) => {
         const v = window.vortex, t = window.tutorial;
@@ -74,6 +88,7 @@ def test_observe_push_and_rpc(peek_platform: BrowserPlatform, browser_page: Any)
     updates = browser_page.evaluate("() => window.updates")
     assert [u["rows"] for u in updates] == [[[a, "alpha", 1], [b, "beta", 2]],
                                             [[a, "alpha", 1], [b, "beta", 7]]]
+    assert browser_page.evaluate("() => window.secondSeen.length") == 1
 
     echoed = browser_page.evaluate("""async (name) => {
         const v = window.vortex;
