@@ -16,6 +16,7 @@ from peek_platform.vortex.transport.wiring import (
     upstream_service,
 )
 from peek_platform.web.endpoints import EndpointHub
+from peek_platform.web.peek_static import mount_peek_static
 from peek_platform.web.plugin_site import PluginSiteRoot
 from peek_plugin_base import PeekVortexUtil
 from peek_plugin_base.client.PluginClientEntryHookABC import PluginClientEntryHookABC
@@ -33,6 +34,9 @@ def build(config: ServiceConfig) -> PeekServiceTree:
     mobile_root.putChild(VORTEX_PATH, devices.endpoint.resource())
     desktop_root.putChild(VORTEX_PATH, devices.endpoint.resource())
     endpoints = EndpointHub(config, {"mobile": mobile_root, "desktop": desktop_root})
+    # The browser bus client, for the device apps and plugin UIs.
+    mount_peek_static(mobile_root)
+    mount_peek_static(desktop_root)
 
     def make_hook(host: PluginHost, name: str, log: RegistrationLog) -> ClientPlatformHook:
         return ClientPlatformHook(

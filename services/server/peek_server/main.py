@@ -18,6 +18,7 @@ from peek_platform.vortex.bridge import attach_bus
 from peek_platform.vortex.transport.wiring import VORTEX_PATH, server_hub_service
 from peek_platform.web.control_routes import add_control_routes
 from peek_platform.web.endpoints import EndpointHub
+from peek_platform.web.peek_static import mount_peek_static
 from peek_platform.web.plugin_site import PluginSiteRoot
 from peek_plugin_base import PeekVortexUtil
 from peek_plugin_base.registrations import RegistrationLog
@@ -48,6 +49,8 @@ def build(config: ServiceConfig) -> PeekServiceTree:
     attach_admin(admin_hub.endpoint.handler)
     platform_root.putChild(VORTEX_PATH, vortex.endpoint.resource())
     endpoints = EndpointHub(config, {"platform": platform_root, "admin": admin_root})
+    # The browser bus client, for admin pages (their bus endpoint is the admin site's).
+    mount_peek_static(admin_root)
 
     def make_hook(host: PluginHost, name: str, log: RegistrationLog) -> ServerPlatformHook:
         return ServerPlatformHook(
