@@ -12,6 +12,7 @@
     │   ├── PluginDependencyError      a required plugin is missing, failed, or in a cycle
     │   └── PluginTaskModuleError      a worker plugin's celeryApp / celeryAppIncludes unusable
     ├── WorkerServiceError             the worker service cannot run its Celery worker
+    ├── PlatformStateError             a state report or admin command cannot be handled
     ├── StorageError                   the database cannot be used (names the schema)
     │   ├── SchemaMigrationError       a schema (the platform's or a plugin's) did not migrate
     │   └── PluginStorageError         a plugin's storage declaration is wrong
@@ -44,6 +45,7 @@ __all__ = [
     "ConfigParseError",
     "ConfigValidationError",
     "PeekError",
+    "PlatformStateError",
     "PluginDependencyError",
     "PluginError",
     "PluginLoadError",
@@ -142,3 +144,8 @@ class PluginTaskModuleError(PluginError):
 
 class WorkerServiceError(PeekError):
     """The worker service cannot run (e.g. a plugin's lifecycle needs the reactor)."""
+
+
+class PlatformStateError(PeekError):
+    """A state report or an admin command (plugin control, settings) cannot be handled;
+    the message names the service or plugin and why."""

@@ -3,6 +3,8 @@
 import sys
 from typing import Optional
 
+from peek_platform.admin_state.registry import StateRegistry
+from peek_platform.admin_state.reporter import StateReporter
 from peek_platform.celery_glue.caller_service import TaskCallerService
 from peek_platform.celery_glue.settings import CelerySettings
 from peek_platform.config import ServiceConfig
@@ -13,7 +15,11 @@ from peek_platform.service.tree import PeekServiceTree
 from peek_platform.storage.action_outcomes import ActionOutcomeService
 from peek_platform.storage.service import StorageService
 from peek_platform.vortex.bridge import attach_bus
-from peek_platform.vortex.transport.wiring import VORTEX_PATH, server_hub_service
+from peek_platform.vortex.transport.wiring import (
+    VORTEX_PATH,
+    admin_hub_service,
+    server_hub_service,
+)
 from peek_platform.web.plugin_site import PluginSiteRoot
 from peek_plugin_base import PeekVortexUtil
 from peek_plugin_base.registrations import RegistrationLog
@@ -36,8 +42,13 @@ def build(config: ServiceConfig) -> PeekServiceTree:
     )
     tasks = TaskCallerService(CelerySettings.from_config(config))
     vortex = server_hub_service(config)
-    attach_bus(config, PeekVortexUtil.peekServerName, [vortex])
+    admin_bus = admin_hub_service(config)
+    bridge = attach_bus(config, PeekVortexUtil.peekServerName, [vortex, admin_bus])
     platform_root.putChild(VORTEX_PATH, vortex.endpoint.resource())
+    admin_root.putChild(VORTEX_PATH, admin_bus.endpoint.resource())
+    # Every service's live state for the admin site; the server reports to itself.
+    reporter = StateReporter(config, None, bridge.connections_named)
+    registry = StateRegistry(reporter, None, config["admin.logTailLines"])
 
     def make_hook(host: PluginHost, name: str, log: RegistrationLog) -> ServerPlatformHook:
         return ServerPlatformHook(
@@ -45,7 +56,7 @@ def build(config: ServiceConfig) -> PeekServiceTree:
             storage=storage,
         )
 
-    return build_service_tree(
+    tree = build_service_tree(
         config,
         PluginServerEntryHookABC,
         make_hook,
@@ -61,9 +72,11 @@ def build(config: ServiceConfig) -> PeekServiceTree:
         # schema just before that plugin is built, and engines are disposed after they stop.
         # Plugins may queue worker tasks from start() until their stop() has finished.
         # Action outcomes are recorded durably from the first action to the last.
-        before_plugins=[storage, action_outcomes, vortex, tasks],
+        before_plugins=[storage, action_outcomes, vortex, admin_bus, tasks, registry, reporter],
         before_load=storage.before_load,
     )
+    reporter.host = registry.host = tree.host
+    return tree
 
 
 def main(argv: Optional[list[str]] = None) -> None:
