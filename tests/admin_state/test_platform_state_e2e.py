@@ -70,8 +70,17 @@ class AdminView:
 
     async def until(self, condition: Callable[[], Any], what: str,
                     timeout: float = 60) -> Any:
-        await wait_for(condition, timeout=timeout, what=what)
+        try:
+            await wait_for(condition, timeout=timeout, what=what)
+        except AssertionError as e:
+            raise AssertionError(f"{e}; the admin sees: {self.summary()}") from None
         return condition()
+
+    def summary(self) -> str:
+        return "; ".join(
+            f"{s.serviceId} live={s.live} "
+            + ", ".join(f"{p.name}={p.state}" for p in s.plugins)
+            for s in self.services.values())
 
 
 class PlatformStateTests(TestCase):

@@ -141,7 +141,7 @@ class StateRegistry(Service):
         if previous is not None and previous != report.serviceId:
             raise PlatformStateError(f"connection {vortexUuid} already reports as {previous}")
         self._sid_of[vortexUuid] = report.serviceId
-        for conn in connection_events(self._router).open_connections():
+        for conn in connection_events(self._router).open_connections:
             if conn.vortex_uuid == vortexUuid:
                 self._conn_of[report.serviceId] = conn
         self._take(report, [])

@@ -173,6 +173,7 @@ class StateReporter(Service):
         self._last_sent = 0.0
         self._log_sent = 0
         self._loop: Optional[LoopingCall] = None
+        self._last_error: Optional[str] = None
         self._endpoint: Optional[PayloadEndpoint] = None
         self.log_tail = LogTail(self.service_id, self._plugin_of, config["admin.logTailLines"])
         # Installed now, so the lines plugins log while loading are in the tail.
@@ -213,7 +214,7 @@ class StateReporter(Service):
     def report(self) -> ServiceStateTuple:
         """This service's state now."""
         enabled = set(self.config["plugin.enabled"]) | set(self.host.records)
-        server = [c for c in connection_events(self._router).open_connections()
+        server = [c for c in connection_events(self._router).open_connections
                   if c.vortex_name == PeekVortexUtil.peekServerName]
         devices = []
         if self._connections_named is not None:
@@ -234,8 +235,7 @@ class StateReporter(Service):
             rssBytes=rss_bytes(),
             live=True,
             lastReportAt=datetime.datetime.now(datetime.UTC),
-            vortexName=(self._router.local_vortex_names or ("",))[0]
-            if self._router.local_vortex_names else "",
+            vortexName=f"peek-{self.config.service}",
             vortexUuid=server[0].vortex_uuid if server else None,
             busPeer=str(getattr(server[0], "peer", "")) if server else None,
             plugins=self.plugin_states(),
@@ -287,9 +287,14 @@ class StateReporter(Service):
     def _tick_safely(self) -> None:
         try:
             self.tick()
-        except Exception:
-            # Never let one bad report stop the loop: the admin would see the service gone.
-            logger.exception("Building the state report failed")
+        except Exception as e:
+            # Never let one bad report stop the loop (the admin would see the service
+            # gone), and log a repeating failure once, not every tick.
+            if repr(e) != self._last_error:
+                self._last_error = repr(e)
+                logger.exception("Building the state report failed")
+        else:
+            self._last_error = None
 
     # ---- control
 
@@ -311,7 +316,7 @@ class StateReporter(Service):
         if operation == "enable" and name not in self._installed:
             result.error = f"{name} is not installed (entry-point group peek.plugins)"
             return result
-        self._pending[name] = "starting" if operation == "enable" else "stopping"
+        self._set_pending(name, "starting" if operation == "enable" else "stopping")
         logger.info("Admin: %s plugin %s on the %s service", operation, name,
                     self.config.service)
         self.tick(force=True)
@@ -330,6 +335,11 @@ class StateReporter(Service):
         self.tick(force=True)
         return result
 
+    def _set_pending(self, name: str, state: str) -> None:
+        # Noted here too: the host may drop the plugin's record while it is reloaded.
+        self._pending[name] = state
+        self._note(name, state)
+
     async def _lifecycle(self, name: str, operation: str) -> None:
         """Call the plugin host's enable_plugin / disable_plugin / reload_plugin."""
         method = getattr(self.host, f"{operation}_plugin", None)
@@ -341,7 +351,7 @@ class StateReporter(Service):
         enabled = list(self.config["plugin.enabled"])
         if operation == "reload":
             await self.host.apply_enabled([n for n in enabled if n != name])
-            self._pending[name] = "starting"
+            self._set_pending(name, "starting")
             self.tick(force=True)
             await self.host.apply_enabled(enabled)
             return
