@@ -394,6 +394,38 @@ class ServiceConfig:
         folder = Path(configured) if configured else self.server_home.parent / EMBEDDED_DIR_NAME
         return Path(os.path.normpath(folder.expanduser().absolute()))
 
+    def edit_plugin_enabled(self, change: Callable[[list[str]], list[str]]) -> list[str]:
+        """Apply ``change`` to ``plugin.enabled`` in config.json and return the new list.
+
+        The file is read again (so edits made since the service started are kept), the new
+        list is validated, the file is written atomically, and only ``plugin.enabled`` is
+        updated in memory (other keys changed on disk wait for SIGHUP). Raises ConfigError
+        naming the file when it cannot be read, validated or written; a read-only file is
+        refused rather than changed.
+        """
+        data = read_json_object(self.path)
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigValidationError(self.path, ["the top level must be a JSON object"])
+        _, problem = _fill(data, "plugin.enabled", [])
+        if problem:
+            raise ConfigValidationError(self.path, [problem])
+        enabled = change(list(_lookup(data, "plugin.enabled")))
+        error = _is_plugin_list(enabled)
+        if error:
+            raise ConfigValidationError(self.path, [f"plugin.enabled {error}"])
+        if _is_read_only(self.path):
+            raise ConfigError(self.path, "is read-only; plugin.enabled was not changed")
+        data["plugin"]["enabled"] = enabled
+        try:
+            _atomic_write_json(self.path, data)
+        except OSError as e:
+            raise ConfigError(self.path, f"cannot be written ({e.strerror or e}); "
+                              "plugin.enabled was not changed") from None
+        self.data.setdefault("plugin", {})["enabled"] = list(enabled)
+        return list(enabled)
+
     @classmethod
     def load(cls, service: str, home: Path, write_defaults: bool = True,
              server_home: Optional[Path] = None) -> "ServiceConfig":

@@ -10,6 +10,7 @@
     │   ├── PluginLoadError            import / plugin_package.json / entry hook / load()
     │   ├── PluginStartError           start() raised or its Deferred failed
     │   ├── PluginDependencyError      a required plugin is missing, failed, or in a cycle
+    │   ├── PluginControlError         reload / enable / disable of a running service failed
     │   └── PluginTaskModuleError      a worker plugin's celeryApp / celeryAppIncludes unusable
     ├── WorkerServiceError             the worker service cannot run its Celery worker
     ├── PlatformStateError             a state report or admin command cannot be handled
@@ -46,6 +47,7 @@ __all__ = [
     "ConfigValidationError",
     "PeekError",
     "PlatformStateError",
+    "PluginControlError",
     "PluginDependencyError",
     "PluginError",
     "PluginLoadError",
@@ -113,6 +115,14 @@ class PluginStartError(PluginError):
 
 class PluginDependencyError(PluginError):
     """A plugin named in requiresPlugins is missing, failed, or part of a cycle."""
+
+
+class PluginControlError(PluginError):
+    """Reloading, enabling or disabling a plugin in a running service did not succeed.
+
+    The reason says what happened (not enabled, not installed, config.json not writable,
+    or the failure that left the plugin ``failed``); the other plugins keep running.
+    """
 
 
 class StorageError(PeekError):

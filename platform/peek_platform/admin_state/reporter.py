@@ -40,7 +40,7 @@ from peek_platform.admin_state.tuples import (
     PluginStateTuple,
     ServiceStateTuple,
 )
-from peek_platform.config import ServiceConfig, _atomic_write_json
+from peek_platform.config import ServiceConfig
 from peek_platform.errors import PlatformStateError
 from peek_platform.plugin.discovery import installed_plugins
 from peek_platform.plugin.host import PluginHost
@@ -341,31 +341,13 @@ class StateReporter(Service):
         self._note(name, state)
 
     async def _lifecycle(self, name: str, operation: str) -> None:
-        """Call the plugin host's enable_plugin / disable_plugin / reload_plugin."""
-        method = getattr(self.host, f"{operation}_plugin", None)
-        if method is not None:
-            await method(name)
-            return
-        # Until the plugin host has these (branch i12/reload), do the same through
-        # apply_enabled, writing plugin.enabled to config.json atomically.
-        enabled = list(self.config["plugin.enabled"])
-        if operation == "reload":
-            await self.host.apply_enabled([n for n in enabled if n != name])
-            self._set_pending(name, "starting")
-            self.tick(force=True)
-            await self.host.apply_enabled(enabled)
-            return
-        if operation == "enable" and name not in enabled:
-            enabled.append(name)
-        if operation == "disable":
-            enabled = [n for n in enabled if n != name]
-        data = dict(self.config.data)
-        data["plugin"] = {**data.get("plugin", {}), "enabled": enabled}
-        _atomic_write_json(self.config.path, data)
-        self.config.data = data
-        await self.host.apply_enabled(enabled)
-        if operation == "disable":
-            self.host.records.pop(name, None)
+        """The plugin host applies it (and writes plugin.enabled to config.json)."""
+        control = {
+            "enable": self.host.enable_plugin,
+            "disable": self.host.disable_plugin,
+            "reload": self.host.reload_plugin,
+        }[operation]
+        await control(name)
 
     async def _on_control(self, payloadEnvelope: PayloadEnvelope,
                           sendResponse: Callable[..., None], **_: Any) -> None:

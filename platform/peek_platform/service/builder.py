@@ -48,6 +48,8 @@ def build_service_tree(
         before_load=before_load,
     )
     host = PluginHost(spec, clock=reactor)
+    # Enabling/disabling a plugin records it in this service's config.json.
+    host.edit_enabled = config.edit_plugin_enabled
     tree = PeekServiceTree(service, host)
     for child in before_plugins:
         child.setServiceParent(tree)
@@ -57,6 +59,8 @@ def build_service_tree(
         gate = ConnectionGate(config["httpServer.maxUnauthenticatedConnections"],
                               config["httpServer.maxUnauthenticatedPerAddress"])
     for site in sites:
+        # The site answers 503 for a plugin the host is reloading, and counts its requests.
+        site.root.gate = host.gate
         ListeningSite(
             site.name, site.root, config[site.port_key], config[site.bind_key], gate,
             config["httpServer.headerTimeoutSeconds"],

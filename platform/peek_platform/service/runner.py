@@ -10,11 +10,12 @@ create its log file; ``--check-config`` also exits 78 for a near-miss key, a plu
 """
 
 import argparse
+import json
 import logging
 import signal
 import sys
 from collections.abc import Callable
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 from twisted.internet.defer import Deferred, DeferredLock
 from twisted.python.failure import Failure
@@ -53,9 +54,48 @@ EXIT_CODES_TEXT = (
 
 
 TWISTED_SIGNALS = (
-    "Signals: SIGTERM/SIGINT stop gracefully; SIGHUP reloads config.json "
-    "(log level, plugin.enabled)."
+    "Signals: SIGTERM/SIGINT stop gracefully; SIGHUP reloads config.json: logging.level, "
+    "plugin.enabled (added plugins start, removed ones stop, plugins whose installed code "
+    "changed are reloaded); other changed keys are named in a WARNING and wait for a "
+    "restart."
 )
+
+#: Keys SIGHUP applies to the running service; every other declared key needs a restart.
+LIVE_KEYS = frozenset({"plugin.enabled", "logging.level"})
+
+
+def restart_only_changes(service: str, running: dict[str, Any],
+                         fresh: dict[str, Any]) -> list[str]:
+    """The declared keys whose value differs between ``running`` and ``fresh`` config data
+    but that SIGHUP cannot apply (they are read once, at start)."""
+    changed: list[str] = []
+    for setting in settings_for(service):
+        if setting.key in LIVE_KEYS:
+            continue
+        if _value(running, setting.key) != _value(fresh, setting.key):
+            changed.append(setting.key)
+    return changed
+
+
+def _value(data: dict[str, Any], key: str) -> Any:
+    node: Any = data
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _keep_running_values(fresh: dict[str, Any], running: dict[str, Any],
+                         keys: list[str]) -> None:
+    """Put the running values of ``keys`` back into ``fresh``, so the config the process
+    holds says what it runs with until the restart."""
+    for key in keys:
+        *parents, last = key.split(".")
+        node = fresh
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = json.loads(json.dumps(_value(running, key)))
 
 
 def _parser(service: str, description: str, signals_text: str) -> argparse.ArgumentParser:
@@ -230,10 +270,18 @@ def run_service(service: str, build: TreeBuilder, argv: Optional[list[str]] = No
         except ConfigError as e:
             logger.error("SIGHUP: config not reloaded, keeping the running settings: %s", e)
             return
+        pending = restart_only_changes(service, config.data, fresh.data)
+        for key in pending:
+            logger.warning(
+                "SIGHUP: %s changed in %s but is only read at start; the service keeps "
+                "running with %r until it is restarted", key, config.path,
+                _value(config.data, key))
+        _keep_running_values(fresh.data, config.data, pending)
         config.data = fresh.data
         warn_unknown_keys(config)
         set_level(config["logging.level"])
-        logger.info("SIGHUP: config reloaded")
+        logger.info("SIGHUP: config reloaded%s",
+                    f" ({len(pending)} key(s) need a restart)" if pending else "")
         await tree.host.apply_enabled(config["plugin.enabled"])
 
     def on_sighup() -> None:
