@@ -46,7 +46,7 @@ from peek_platform.admin_state.tuples import (
 )
 from peek_platform.errors import PlatformStateError
 from peek_platform.plugin.host import PluginHost, PluginState
-from peek_platform.vortex.transport.access import SERVICE_NAMES
+from peek_platform.vortex.transport.access import DEVICE_NAMES, SERVICE_NAMES
 from peek_plugin_base import PeekVortexUtil
 from peek_plugin_base.vortex import (
     Payload,
@@ -56,12 +56,17 @@ from peek_plugin_base.vortex import (
     TupleSelector,
     TuplesProviderABC,
 )
+from peek_plugin_base.vortex.call_errors import AccessDeniedError
 from peek_plugin_base.vortex.connection_events import connection_events
+from peek_plugin_base.vortex.log_throttle import LogThrottle
+from peek_plugin_base.vortex.observable_wire import OP_POLL, OP_SUBSCRIBE, ObservableMessages
 from peek_plugin_base.vortex.router import PayloadRouter, VortexSender, default_router
 from peek_plugin_base.vortex.threads import run_in_thread
 
 logger = logging.getLogger(__name__)
 
+#: A refused observer is logged once per connection.
+_refusals = LogThrottle(logger)
 _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 #: Seconds the server waits for a service to apply a control command.
 CONTROL_TIMEOUT_SECONDS = 120.0
@@ -156,6 +161,17 @@ class StateRegistry(Service):
         for line in lines:
             line.serviceId = sid  # a service logs only as itself
         self._take(None, lines)
+
+    def _refuse(self, payloadEnvelope: PayloadEnvelope, vortexName: str, vortexUuid: str,
+                sendResponse: Callable[..., None], **_: Any) -> None:
+        """Answer a non-admin observer with AccessDeniedError instead of silence."""
+        _refusals.log(vortexUuid, f"Refused {vortexName} observing {ADMIN_OBSERVABLE_NAME}",
+                      "Refused %s (%s) observing %s: only %s may", vortexName, vortexUuid,
+                      ADMIN_OBSERVABLE_NAME, PeekVortexUtil.peekAdminName)
+        messages = ObservableMessages(ADMIN_OBSERVABLE_NAME, ADMIN_FILT)
+        sendResponse(messages.error(
+            payloadEnvelope.filt.get("tupleSelector"), AccessDeniedError.__name__,
+            f"only {PeekVortexUtil.peekAdminName} may observe {ADMIN_OBSERVABLE_NAME}"))
 
     # ---- connections
 
@@ -339,6 +355,13 @@ class StateRegistry(Service):
                             acceptOnlyFromVortex=services, router=self._router),
             PayloadEndpoint({"key": LOG_KEY, **ADMIN_FILT}, self._on_log,
                             acceptOnlyFromVortex=services, router=self._router),
+        ]
+        messages = ObservableMessages(ADMIN_OBSERVABLE_NAME, ADMIN_FILT)
+        others = sorted(SERVICE_NAMES | DEVICE_NAMES)
+        self._endpoints += [
+            PayloadEndpoint(messages.endpoint_filt(op), self._refuse,
+                            acceptOnlyFromVortex=others, router=self._router)
+            for op in (OP_SUBSCRIBE, OP_POLL)
         ]
         self._stop_listening = connection_events(self._router).add_listener(self)
         observable = TupleDataObservableHandler(
