@@ -26,10 +26,11 @@ from peek_platform.admin_state.tuples import (
     ServiceStateTuple,
     TupleLoaderTuple,
 )
-from peek_plugin_base.PeekVortexUtil import peekAdminName, peekServerName
+from peek_plugin_base.PeekVortexUtil import peekAdminName, peekMobileName, peekServerName
+from peek_plugin_base.storage.TupleLoaderClient import TupleLoaderClient
 from peek_plugin_base.vortex import TupleDataObserverClient, TupleSelector
 from tests.e2e.devices_data import BusPeer
-from tests.e2e.processes_rpc import Platform, wait_log
+from tests.e2e.processes_rpc import Device, Platform, wait_log
 from tests.support import write_plugin
 from tests.vortex_transport.harness import wait_for
 
@@ -152,6 +153,16 @@ class PlatformStateTests(TestCase):
                     assert state.vortexName == f"peek-{service}" and state.vortexUuid
             [client] = admin.of("client")
             assert client.deviceCount == 0 and client.devices == []
+            device = Device(p.mobile_port)
+            await device.connect()
+            self.addCleanup(device.close)
+            [client] = await admin.until(
+                lambda: [c for c in admin.of("client") if c.deviceCount == 1],
+                "the device listed on the client")
+            assert [d.vortexName for d in client.devices] == [peekMobileName]
+            await device.close()
+            await admin.until(lambda: admin.of("client")[0].deviceCount == 0,
+                              "the device gone from the client")
 
             broken = await admin.until(lambda: admin.plugin("agent", BROKEN),
                                        "the broken plugin on the agent")
@@ -216,7 +227,7 @@ class PlatformStateTests(TestCase):
     def test_settings_and_tuple_loaders_over_the_bus(self) -> Deferred[None]:
         """The tutorial's settings are listed with types and defaults, an edit is stored
         and shown live, a wrongly typed value is refused with the reason, and the
-        StringInt tuple loader is declared."""
+        StringInt tuple loader is declared and edits rows through its OrmCrudHandler."""
 
         async def run() -> None:
             p = self.platform
@@ -250,5 +261,13 @@ class PlatformStateTests(TestCase):
                 TupleSelector(TupleLoaderTuple.tupleName(), {}))
             assert [(t.pluginName, t.tupleType, t.filt["key"]) for t in loaders] == [
                 (TUTORIAL, "peek_plugin_tutorial.StringIntTuple", "admin.Edit.StringIntTuple")]
+            # The declared filt reaches the plugin's OrmCrudHandler: a row saved, read back.
+            from peek_plugin_tutorial._private.storage.StringIntTuple import StringIntTuple
+
+            table = TupleLoaderClient(loaders[0].filt, router=admin.peer.router)
+            [saved] = await table.save([StringIntTuple(string1="from admin", int1=7)])
+            rows = await table.load()
+            assert [(r.id, r.string1, r.int1) for r in rows] == [(saved.id, "from admin", 7)]
+            assert set(loaders[0].fields) <= set(StringIntTuple.tupleFieldNames())
 
         return Deferred.fromCoroutine(run())
