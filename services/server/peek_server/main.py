@@ -72,7 +72,7 @@ def build(config: ServiceConfig) -> PeekServiceTree:
         # schema just before that plugin is built, and engines are disposed after they stop.
         # Plugins may queue worker tasks from start() until their stop() has finished.
         # Action outcomes are recorded durably from the first action to the last.
-        before_plugins=[storage, action_outcomes, vortex, admin_bus, tasks, registry, reporter],
+        before_plugins=[storage, action_outcomes, vortex, admin_bus, registry, reporter, tasks],
         before_load=storage.before_load,
     )
     reporter.host = registry.host = tree.host
