@@ -29,6 +29,8 @@ import logging
 import os
 import site
 import sys
+import time
+import traceback
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -99,6 +101,11 @@ class PluginRecord:
     package_cfg: dict[str, Any] = field(default_factory=dict)
     hook_class: Optional[type] = None
     entry_hook: Optional[PluginCommonEntryHookABC] = None
+    #: The traceback of the last failure, when it came from an exception.
+    traceback: Optional[str] = None
+    #: How long the last load() and start() took, in seconds.
+    load_seconds: Optional[float] = None
+    start_seconds: Optional[float] = None
     #: The installed code as it was imported (folder, version, newest file): SIGHUP
     #: reloads a plugin whose stamp on disk differs.
     source_stamp: Optional[tuple[str, str, int, int]] = None
@@ -469,6 +476,8 @@ class PluginHost:
     def _fail(self, record: PluginRecord, error: PluginError, with_traceback: bool) -> None:
         record.reason = error.reason  # first: the state change event carries it
         record.state = PluginState.FAILED
+        # Called from except blocks: the admin pages show the traceback with the reason.
+        record.traceback = traceback.format_exc() if with_traceback else None
         if with_traceback:
             logger.error("Plugin %s failed: %s", record.name, error.reason, exc_info=True)
         else:
@@ -563,6 +572,7 @@ class PluginHost:
             return record
         record.hook_class = hook_class
         record.reason = None
+        record.traceback = None
         record.state = PluginState.PREPARED
         return record
 
@@ -654,6 +664,7 @@ class PluginHost:
             except Exception as e:
                 self._fail(record, PluginLoadError(name, f"{e}"), True)
                 return False
+        began = time.monotonic()
         try:
             with registering_for(record.registrations):
                 platform = self.spec.make_platform_hook(self, name, record.registrations)
@@ -667,6 +678,7 @@ class PluginHost:
             self._fail(record, PluginLoadError(name, f"load() raised {e!r}"), True)
             return False
         record.entry_hook = hook
+        record.load_seconds = time.monotonic() - began
         record.state = PluginState.LOADED
         self._order.append(name)
         logger.info("Plugin %s loaded (version %s)", name, record.version)
@@ -678,6 +690,7 @@ class PluginHost:
             await self._unload(record)
             return
         assert record.entry_hook is not None
+        began = time.monotonic()
         try:
             with registering_for(record.registrations):
                 await await_result(record.entry_hook.start())
@@ -685,6 +698,7 @@ class PluginHost:
             self._fail(record, PluginStartError(name, f"start() failed: {e!r}"), True)
             await self._unload(record, state=PluginState.FAILED)
             return
+        record.start_seconds = time.monotonic() - began
         record.state = PluginState.RUNNING
         logger.info("Plugin %s started", name)
 
