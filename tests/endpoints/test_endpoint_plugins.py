@@ -210,7 +210,8 @@ def test_check_config_finds_params_of_plugins_not_enabled(tmp_path: Path) -> Non
 def test_routes_go_to_the_configured_site_and_clashes_fail_the_plugin(tmp_path: Path) -> None:
     """httpServer.endpointSites moves one plugin's routes to the admin site (and off the
     platform site), where they also need an admin session; plugins asking for /vortexws, a
-    control route or another plugin's route fail with a reason naming the owner, and the bus and the owners keep working."""
+    control route or another plugin's route fail with a reason naming the owner, and the bus
+    and the owners keep working."""
     from tests.endpoints.endpoint_fixture import CLASH, CLASH_PATHS, OTHER, http_request
     from tests.security.admin_session import first_password, login
 
