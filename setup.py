@@ -49,6 +49,8 @@ setup(
         "peek_platform.storage.migrations": ["*.mako"],
         # The plugin scaffold's file templates (not Python modules of the platform).
         "peek_platform.scaffold": ["templates/*.tmpl"],
+        # The admin site's stylesheet and ES modules (served as files, no build step).
+        "peek_platform.admin.web": ["*.css", "*.js"],
     },
     install_requires=[
         # The bus transport tunes Twisted and autobahn internals; stay on the tested majors.

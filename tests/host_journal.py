@@ -86,3 +86,4 @@ def make_hooks(name: str, behaviour: dict[str, str]) -> tuple[Any, Any, Any, Any
         )
     ]
     return tuple((lambda c=c: c) for c in classes)  # type: ignore[return-value]
+ROUTER = None

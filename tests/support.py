@@ -117,7 +117,9 @@ class ServiceProcess:
     """A ``run_peek_<service>`` subprocess with its own home, read through its log file."""
 
     def __init__(self, service: str, home: Path, config: Optional[dict[str, Any]] = None,
-                 pythonpath: Optional[Path] = None) -> None:
+                 pythonpath: Optional[Path] = None, python: Optional[Path] = None) -> None:
+        """``python``: run the service's main with this interpreter (another virtualenv)
+        instead of this environment's ``run_peek_<service>`` script."""
         self.service = service
         self.home = home
         home.mkdir(parents=True, exist_ok=True)
@@ -129,8 +131,12 @@ class ServiceProcess:
         env = dict(os.environ)
         if pythonpath is not None:
             env["PYTHONPATH"] = os.pathsep.join([str(pythonpath), str(REPO)])
+        command = [str(BIN / f"run_peek_{service}")]
+        if python is not None:
+            command = [str(python), "-c", f"import sys; from peek_{service}.main import main; "
+                       "sys.exit(main())"]
         self.proc = subprocess.Popen(
-            [str(BIN / f"run_peek_{service}"), "--home", str(home)],
+            [*command, "--home", str(home)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             env=env,

@@ -93,8 +93,9 @@ def test_server_writes_defaults_keeps_edits_and_listens(tmp_path: Path) -> None:
     platform = config["httpServer"]["platform"]["sitePort"]
     assert f"admin-site listening on http://127.0.0.1:{admin}/" in proc.log()
     assert f"platform-site listening on http://0.0.0.0:{platform}/" in proc.log()
-    with urllib.request.urlopen(f"http://127.0.0.1:{admin}/", timeout=5) as response:
-        assert b"Peek admin site" in response.read()
+    # The admin site answers with its login page (every other page needs a session).
+    with urllib.request.urlopen(f"http://127.0.0.1:{admin}/login", timeout=5) as response:
+        assert b"<h1>Log in</h1>" in response.read()
     assert proc.stop() == 0
 
     written = json.loads((home / "config.json").read_text())

@@ -132,6 +132,18 @@ def _is_plugin_list(value: Any) -> Optional[str]:
     return None
 
 
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+")
+
+
+def _is_origin_list(value: Any) -> Optional[str]:
+    if not isinstance(value, list) or not all(
+        isinstance(v, str) and _ORIGIN.fullmatch(v) for v in value
+    ):
+        return ("must be a list of origins like \"https://admin.example.com\" (scheme and "
+                f"host[:port], no path), got {value!r}")
+    return None
+
+
 BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps", "pyamqp")
 RESULT_SCHEMES = ("redis", "rediss")
 WORKER_POOLS = ("prefork", "solo", "threads")
@@ -202,6 +214,16 @@ SETTINGS: tuple[Setting, ...] = (
             "admin site port"),
     Setting("httpServer.admin.bindAddress", "127.0.0.1", _is_nonempty_str, ("server",),
             "admin site bind address (local only by default)"),
+    Setting("httpServer.admin.publicOrigins", [], _is_origin_list, ("server",),
+            "origins (scheme://host[:port]) the admin site is reached at besides "
+            "127.0.0.1/localhost on its port, e.g. the https address of a TLS reverse proxy; "
+            "state-changing requests from other origins are refused, and an https origin "
+            "makes the session cookie Secure"),
+    Setting("httpServer.admin.sessionIdleSeconds", 3600, _is_seconds_between(1, 7 * 24 * 3600),
+            ("server",), "an admin session ends after this long without a request or bus "
+            "message"),
+    Setting("httpServer.admin.sessionMaxSeconds", 43200, _is_seconds_between(1, 30 * 24 * 3600),
+            ("server",), "an admin session ends this long after its login, in use or not"),
     Setting("httpServer.platform.sitePort", 8011, _is_port, ("server",),
             "platform (service-to-service) site port"),
     Setting("httpServer.platform.bindAddress", "0.0.0.0", _is_nonempty_str, ("server",),
@@ -385,6 +407,38 @@ class ServiceConfig:
         configured: str = self["celery.embeddedDir"]
         folder = Path(configured) if configured else self.server_home.parent / EMBEDDED_DIR_NAME
         return Path(os.path.normpath(folder.expanduser().absolute()))
+
+    def edit_plugin_enabled(self, change: Callable[[list[str]], list[str]]) -> list[str]:
+        """Apply ``change`` to ``plugin.enabled`` in config.json and return the new list.
+
+        The file is read again (so edits made since the service started are kept), the new
+        list is validated, the file is written atomically, and only ``plugin.enabled`` is
+        updated in memory (other keys changed on disk wait for SIGHUP). Raises ConfigError
+        naming the file when it cannot be read, validated or written; a read-only file is
+        refused rather than changed.
+        """
+        data = read_json_object(self.path)
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigValidationError(self.path, ["the top level must be a JSON object"])
+        _, problem = _fill(data, "plugin.enabled", [])
+        if problem:
+            raise ConfigValidationError(self.path, [problem])
+        enabled = change(list(_lookup(data, "plugin.enabled")))
+        error = _is_plugin_list(enabled)
+        if error:
+            raise ConfigValidationError(self.path, [f"plugin.enabled {error}"])
+        if _is_read_only(self.path):
+            raise ConfigError(self.path, "is read-only; plugin.enabled was not changed")
+        data["plugin"]["enabled"] = enabled
+        try:
+            _atomic_write_json(self.path, data)
+        except OSError as e:
+            raise ConfigError(self.path, f"cannot be written ({e.strerror or e}); "
+                              "plugin.enabled was not changed") from None
+        self.data.setdefault("plugin", {})["enabled"] = list(enabled)
+        return list(enabled)
 
     @classmethod
     def load(cls, service: str, home: Path, write_defaults: bool = True,

@@ -10,13 +10,15 @@
     │   ├── PluginLoadError            import / plugin_package.json / entry hook / load()
     │   ├── PluginStartError           start() raised or its Deferred failed
     │   ├── PluginDependencyError      a required plugin is missing, failed, or in a cycle
+    │   ├── PluginControlError         reload / enable / disable of a running service failed
     │   └── PluginTaskModuleError      a worker plugin's celeryApp / celeryAppIncludes unusable
     ├── WorkerServiceError             the worker service cannot run its Celery worker
     ├── StorageError                   the database cannot be used (names the schema)
     │   ├── SchemaMigrationError       a schema (the platform's or a plugin's) did not migrate
     │   └── PluginStorageError         a plugin's storage declaration is wrong
-    └── VortexTokenError               the platform token cannot be created or found
-                                       (also a VortexTransportError, see below)
+    ├── VortexTokenError               the platform token cannot be created or found
+    │                                  (also a VortexTransportError, see below)
+    └── AdminAccountError              an admin account cannot be created or changed
 
 The transport errors a plugin can see when it sends (VortexTransportError and its
 VortexConnectionClosedError, VortexFrameTooLargeError, VortexBackPressureError) belong to the
@@ -40,10 +42,12 @@ from peek_plugin_base.vortex.errors import (
 )
 
 __all__ = [
+    "AdminAccountError",
     "ConfigError",
     "ConfigParseError",
     "ConfigValidationError",
     "PeekError",
+    "PluginControlError",
     "PluginDependencyError",
     "PluginError",
     "PluginLoadError",
@@ -113,6 +117,14 @@ class PluginDependencyError(PluginError):
     """A plugin named in requiresPlugins is missing, failed, or part of a cycle."""
 
 
+class PluginControlError(PluginError):
+    """Reloading, enabling or disabling a plugin in a running service did not succeed.
+
+    The reason says what happened (not enabled, not installed, config.json not writable,
+    or the failure that left the plugin ``failed``); the other plugins keep running.
+    """
+
+
 class StorageError(PeekError):
     """The database cannot be used; names the schema and says why."""
 
@@ -142,3 +154,12 @@ class PluginTaskModuleError(PluginError):
 
 class WorkerServiceError(PeekError):
     """The worker service cannot run (e.g. a plugin's lifecycle needs the reactor)."""
+
+
+class AdminAccountError(PeekError):
+    """An admin account cannot be created or given that password; names it and says why."""
+
+    def __init__(self, user_name: str, reason: str) -> None:
+        super().__init__(f"admin account {user_name!r}: {reason}")
+        self.user_name = user_name
+        self.reason = reason

@@ -35,6 +35,12 @@ class RegistrationLog:
         """What is currently registered, oldest first."""
         return [description for description, _ in self._entries]
 
+    def undo_owners(self) -> list[object]:
+        """The objects whose bound methods undo the registrations (a bus endpoint's
+        ``shutdown`` gives the endpoint), oldest first; plain functions give nothing."""
+        owners = (getattr(undo, "__self__", None) for _, undo in self._entries)
+        return [owner for owner in owners if owner is not None]
+
     def rollback(self) -> None:
         """Undo every registration, newest first; a failing undo is logged, not raised."""
         while self._entries:

@@ -58,15 +58,14 @@ def mentions_software(text: str) -> list[str]:
 def test_no_server_header_on_any_answer(sites: Sites, site: str) -> None:
     """Pages, files, redirects, 404s, refused paths and malformed requests on every site
     carry no ``Server`` header, and no header names the software."""
-    port = sites.ports[site]
     targets = {"/": 200, "/nothing-here": 404, f"/{PLUGIN}/app.js": 200,
                f"/{PLUGIN}/sub": 302, f"/{PLUGIN}/..%2Fsecret.txt": 404}
     for target, status in targets.items():
-        response = raw_request(port, target)
+        response = sites.request(site, target)
         assert response.status == status, (target, response)
         assert "server" not in response.headers, (target, response.headers)
         assert mentions_software(repr(response.headers)) == [], (target, response.headers)
-    bad = raw_request(port, "/", method="NOT A METHOD")
+    bad = sites.request(site, "/", method="NOT A METHOD")
     assert "server" not in bad.headers and mentions_software(repr(bad.headers)) == []
 
 

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.security.web_sites import PLUGIN, Sites, raw_request, start_sites
+from tests.security.web_sites import PLUGIN, Sites, start_sites
 
 SITES = ("admin", "platform", "mobile", "desktop")
 
@@ -51,10 +51,9 @@ def test_no_request_leaves_the_static_folder(sites: Sites, site: str) -> None:
     """Encoded slashes and backslashes, ``..`` in any encoding, NUL, double encoding,
     absolute paths and symlinks pointing out never serve a file outside the folder (the
     secret beside it, the platform token) nor list a folder: each answers 404 (or 400)."""
-    port = sites.ports[site]
     leaks = []
     for target in escapes(sites):
-        response = raw_request(port, target)
+        response = sites.request(site, target)
         body = response.body.decode("utf-8", "replace")
         leaked = [text for text in (sites.secret, sites.token, "secret.txt", "inner.js")
                   if text in body]
@@ -67,7 +66,6 @@ def test_no_request_leaves_the_static_folder(sites: Sites, site: str) -> None:
 def test_files_inside_the_folder_are_served(sites: Sites, site: str) -> None:
     """The folder's files, sub folders and symlinks staying inside it are served; the
     plugin root with or without its trailing slash serves index.html."""
-    port = sites.ports[site]
     index = (sites.static / "index.html").read_bytes()
     app = (sites.static / "app.js").read_bytes()
     expected = {
@@ -80,7 +78,7 @@ def test_files_inside_the_folder_are_served(sites: Sites, site: str) -> None:
     }
     wrong = []
     for target, content in expected.items():
-        response = raw_request(port, target)
+        response = sites.request(site, target)
         if (response.status, response.body) != (200, content):
             wrong.append((target, response.status))
     assert wrong == [], f"{site} site"
@@ -89,7 +87,7 @@ def test_files_inside_the_folder_are_served(sites: Sites, site: str) -> None:
 def test_undecodable_segments_do_not_flood_the_log(sites: Sites) -> None:
     """A path segment that is not UTF-8 (``%ff``) answers 404 and leaves no log line:
     Twisted's File logs an error for each one, which a client could repeat endlessly."""
-    statuses = {raw_request(sites.ports[site], f"/{PLUGIN}/%ff{n}.js").status
+    statuses = {sites.request(site, f"/{PLUGIN}/%ff{n}.js").status
                 for site in SITES for n in range(20)}
     assert statuses == {404}
     logs = sites.server.log() + sites.client.log()

@@ -5,7 +5,7 @@ import os
 import secrets
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,13 @@ class Sites:
     token_file: Path
     server: ServiceProcess
     client: ServiceProcess
+    #: Headers that authenticate a request per site: the admin site's session cookie.
+    auth_headers: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+
+    def request(self, site: str, target: str, method: str = "GET") -> "RawResponse":
+        """``raw_request`` on ``site``, logged in on the admin site."""
+        return raw_request(self.ports[site], target, self.auth_headers.get(site, ()),
+                           method=method)
 
 
 def write_static_plugin(root: Path) -> tuple[Path, Path, str]:
@@ -105,6 +112,10 @@ def start_sites(tmp: Path, server_plugins: tuple[str, ...] = (),
         client.wait_log("Peek client is running", timeout=60)
         assert f"Plugin {PLUGIN} started" in client.log(), client.log()
         token_file = server_home / "platform.token"
+        from tests.security.admin_session import first_password, login
+
+        admin_port = server_cfg["httpServer"]["admin"]["sitePort"]
+        admin = login(admin_port, first_password(server_home))
         yield Sites(
             ports={
                 "admin": server_cfg["httpServer"]["admin"]["sitePort"],
@@ -114,7 +125,7 @@ def start_sites(tmp: Path, server_plugins: tuple[str, ...] = (),
             },
             static=static, secret=secret, secret_file=secret_file,
             token=token_file.read_text().strip(), token_file=token_file,
-            server=server, client=client,
+            server=server, client=client, auth_headers={"admin": admin.headers()},
         )
     finally:
         if client is not None:
@@ -138,13 +149,16 @@ class RawResponse:
     body: bytes
 
 
-def raw_request(port: int, target: str, headers: Any = (), method: str = "GET") -> RawResponse:
+def raw_request(port: int, target: str, headers: Any = (), method: str = "GET",
+                body: bytes = b"") -> RawResponse:
     """Send one HTTP/1.1 request with ``target`` byte for byte (no client-side normalising
     of ``..``, ``%2F`` or ``//``) and read the whole response (``Connection: close``)."""
     lines = [f"{method} {target} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Connection: close",
              *(f"{k}: {v}" for k, v in headers)]
+    if body or method not in ("GET", "HEAD"):
+        lines.append(f"Content-Length: {len(body)}")
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
         chunks = []
         while True:
             chunk = sock.recv(65536)
@@ -157,7 +171,9 @@ def raw_request(port: int, target: str, headers: Any = (), method: str = "GET") 
     parsed: dict[str, str] = {}
     for line in header_lines:
         name, _, value = line.partition(":")
-        parsed[name.strip().lower()] = value.strip()
+        # Repeated headers (Set-Cookie) are joined, as HTTP allows for lists.
+        key = name.strip().lower()
+        parsed[key] = f"{parsed[key]}, {value.strip()}" if key in parsed else value.strip()
     if parsed.get("transfer-encoding", "").lower() == "chunked":
         body = _unchunk(body)
     return RawResponse(int(status_line.split(" ")[1]), parsed, body)

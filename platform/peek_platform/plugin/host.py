@@ -14,11 +14,20 @@ run on this service is ignored here (ordering only matters within one process).
 A plugin that fails anywhere is logged with its name and traceback, everything it
 registered is rolled back, plugins that require it are skipped with that reason, and the
 others carry on. Each plugin's state and reason are kept in :attr:`PluginHost.records`.
+
+While the service runs, :meth:`PluginHost.reload_plugin`, :meth:`PluginHost.enable_plugin`,
+:meth:`PluginHost.disable_plugin` and :meth:`PluginHost.apply_enabled` (SIGHUP) change one
+plugin (and the plugins that require it) through one path: close its gate (HTTP 503, bus
+``PluginReloadingError``) and let running HTTP requests finish → stop → unload → purge its
+modules → refresh the import system (new ``.pth`` files of ``pip install -e``) → migrate
+(the server's ``before_load``) → load → start → open the gate.
 """
 
 import importlib
 import inspect
 import logging
+import os
+import site
 import sys
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -26,24 +35,36 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Optional
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, DeferredLock
 from twisted.internet.interfaces import IReactorTime
 
 from peek_platform.errors import (
+    ConfigError,
+    PluginControlError,
     PluginDependencyError,
     PluginError,
     PluginLoadError,
     PluginStartError,
 )
 from peek_platform.plugin.discovery import plugin_problem
+from peek_platform.plugin.gate import PluginGate
 from peek_plugin_base.PluginCommonEntryHookABC import PluginCommonEntryHookABC
 from peek_plugin_base.PluginPackageFileConfig import PluginPackageFileConfig
 from peek_plugin_base.registrations import RegistrationLog, registering_for
+from peek_plugin_base.vortex.router import PayloadEndpoint, PayloadRouter, default_router
 
 logger = logging.getLogger(__name__)
 
 #: How long one plugin's stop() may take before shutdown moves on without it.
 STOP_TIMEOUT_SECONDS = 5.0
+#: How long a reload waits for HTTP requests already inside the plugin before stopping it.
+DRAIN_TIMEOUT_SECONDS = 10.0
+
+#: Changes ``plugin.enabled`` in the service's config.json (re-read, edited by the given
+#: function, validated, written atomically) and returns the list written. The runner
+#: injects :meth:`peek_platform.config.ServiceConfig.edit_plugin_enabled`; the host never
+#: knows file paths.
+EnabledEditor = Callable[[Callable[[list[str]], list[str]]], list[str]]
 
 
 class PluginState(StrEnum):
@@ -74,6 +95,9 @@ class PluginRecord:
     package_cfg: dict[str, Any] = field(default_factory=dict)
     hook_class: Optional[type] = None
     entry_hook: Optional[PluginCommonEntryHookABC] = None
+    #: The installed code as it was imported (folder, version, newest file): SIGHUP
+    #: reloads a plugin whose stamp on disk differs.
+    source_stamp: Optional[tuple[str, str, int, int]] = None
     registrations: RegistrationLog = field(init=False)
 
     def __post_init__(self) -> None:
@@ -133,12 +157,28 @@ async def await_result(value: Any) -> Any:
 class PluginHost:
     """Runs the plugins of one service process."""
 
-    def __init__(self, spec: ServicePluginSpec, clock: Optional[IReactorTime] = None) -> None:
+    def __init__(
+        self,
+        spec: ServicePluginSpec,
+        clock: Optional[IReactorTime] = None,
+        router: Optional[PayloadRouter] = None,
+    ) -> None:
         self.spec = spec
         self.records: dict[str, PluginRecord] = {}
         #: Active plugins in the order they were loaded (dependencies first).
         self._order: list[str] = []
         self._clock = clock
+        self._router = router
+        #: Plugins between stop and start, and HTTP requests inside each (sites read it).
+        self.gate = PluginGate()
+        #: Persists plugin.enabled changes; None (tests, the harness): in memory only.
+        self.edit_enabled: Optional[EnabledEditor] = None
+        #: The service's plugin.enabled as the host last applied it.
+        self._enabled: list[str] = []
+        # Reload, enable, disable and SIGHUP change the running set one at a time.
+        self._lock = DeferredLock()
+        # .pth files already processed (at interpreter start, or by a refresh): mtimes.
+        self._pth_seen: dict[str, int] = {path: mtime for path, mtime in _pth_files()}
 
     # ----------------------------------------------------------------- queries
 
@@ -163,7 +203,228 @@ class PluginHost:
     async def start_plugins(self, enabled: Iterable[str]) -> None:
         """Load, then start, every plugin in ``enabled`` that is not already active."""
         names = self._dedupe(list(enabled))
-        order = self._prepare_and_order(names)
+        self._enabled += [name for name in names if name not in self._enabled]
+        await self._bring_up(names)
+
+    async def stop_all(self) -> None:
+        """Stop every running plugin in reverse order, then unload each in reverse."""
+        await self._stop_and_unload(list(self._order))
+
+    async def apply_enabled(self, enabled: list[str]) -> None:
+        """Make the running set match a new ``plugin.enabled`` (SIGHUP).
+
+        Plugins no longer enabled are stopped and unloaded; plugins whose installed code
+        changed since they were imported are reloaded; newly enabled plugins (and failed
+        ones still listed) are loaded and started. Active plugins that require a removed
+        or changed plugin are stopped first and started again after it.
+        """
+        await self._exclusively(lambda: self._apply(enabled))
+
+    async def reload_plugin(self, name: str) -> None:
+        """Stop, unload, re-import, migrate, load and start one enabled plugin.
+
+        Plugins that require it are stopped before it and started again after it. Raises
+        PluginControlError when it is not enabled here or does not run again (its state
+        then shows ``failed`` with the reason; the other plugins keep running).
+        """
+        await self._exclusively(lambda: self._reload(name))
+
+    async def enable_plugin(self, name: str) -> None:
+        """Add ``name`` to plugin.enabled in config.json, then load and start it.
+
+        An installed plugin ``pip install``-ed after the service started is found. Raises
+        PluginControlError when it is not an installed plugin (config.json unchanged),
+        config.json cannot be written, or it does not start (it stays enabled, showing
+        ``failed`` with the reason, so :meth:`reload_plugin` can retry it once fixed).
+        """
+        await self._exclusively(lambda: self._enable(name))
+
+    async def disable_plugin(self, name: str) -> None:
+        """Stop and unload ``name`` and remove it from plugin.enabled in config.json.
+
+        Active plugins that require it are stopped too and shown ``skipped`` with the
+        reason (they stay enabled). Raises PluginControlError when it is not enabled or
+        config.json cannot be written (then nothing was stopped).
+        """
+        await self._exclusively(lambda: self._disable(name))
+
+    # ------------------------------------------------------------ control paths
+
+    async def _exclusively(self, work: Callable[[], Awaitable[None]]) -> None:
+        await self._lock.acquire()
+        try:
+            await work()
+        finally:
+            self._lock.release()
+
+    async def _apply(self, enabled: list[str]) -> None:
+        enabled = self._dedupe(list(enabled))
+        wanted = set(enabled)
+        self.refresh_imports()
+        removed = {name for name in self._order if name not in wanted}
+        changed = {name for name in self._order if name in wanted and self._changed(name)}
+        down = removed | changed
+        down |= self._active_dependants(down)
+        if removed:
+            logger.info("Reload: stopping %s (no longer enabled)", ", ".join(sorted(removed)))
+        if changed:
+            logger.info("Reload: %s changed on disk; reloading", ", ".join(sorted(changed)))
+        group = [name for name in self._order if name in down]
+        await self._take_down(group, "reloading")
+        try:
+            for name in list(self.records):
+                if not self.records[name].active:
+                    if name not in wanted:
+                        del self.records[name]
+                    _purge_modules(name)
+            self._enabled = enabled
+            await self._bring_up(enabled)
+        finally:
+            self._reopen(group)
+        # Keep plugin.enabled order for admins even when the file reordered names.
+        self.records = {n: self.records[n] for n in enabled if n in self.records}
+        for name in sorted(changed):
+            if self.records[name].state is PluginState.RUNNING:
+                logger.info("Plugin %s reloaded (version %s)", name, self.records[name].version)
+
+    async def _reload(self, name: str) -> None:
+        record = self.records.get(name)
+        if record is None or name not in self._enabled:
+            raise PluginControlError(
+                name, f"is not in plugin.enabled of the {self.spec.service} service; "
+                "enable it first")
+        dependants = self._active_dependants({name})
+        group = [n for n in self._order if n == name or n in dependants]
+        # Plugins skipped because this one had failed get their chance with it.
+        waiting = self._waiting_on(name)
+        logger.info("Reloading plugin %s%s", name,
+                    f" (and its dependants {', '.join(group[1:])})" if len(group) > 1 else "")
+        await self._take_down(group, "reloading")
+        try:
+            for member in {name, *group, *waiting}:
+                _purge_modules(member)
+            self.refresh_imports()
+            again = {name, *dependants, *waiting}
+            await self._bring_up([n for n in self._enabled if n in again])
+        finally:
+            self._reopen(group)
+        record = self.records[name]
+        if record.state is not PluginState.RUNNING:
+            raise PluginControlError(
+                name, f"reload failed; it is {record.state.value}: {record.reason}")
+        logger.info("Plugin %s reloaded (version %s)", name, record.version)
+
+    async def _enable(self, name: str) -> None:
+        record = self.records.get(name)
+        if name in self._enabled and record is not None and record.active:
+            logger.info("Plugin %s is already enabled and %s", name, record.state.value)
+            return
+        self.refresh_imports()
+        problem = plugin_problem(name)
+        if problem:
+            raise PluginControlError(name, problem)
+        self._write_enabled(name, lambda names: names if name in names else [*names, name])
+        if name not in self._enabled:
+            self._enabled.append(name)
+        _purge_modules(name)
+        logger.info("Enabling plugin %s", name)
+        await self._bring_up([name])
+        record = self.records[name]
+        if record.state is not PluginState.RUNNING:
+            raise PluginControlError(
+                name, f"enabled, but it is {record.state.value}: {record.reason}")
+
+    async def _disable(self, name: str) -> None:
+        if name not in self._enabled:
+            raise PluginControlError(
+                name, f"is not in plugin.enabled of the {self.spec.service} service")
+        self._write_enabled(name, lambda names: [n for n in names if n != name])
+        self._enabled.remove(name)
+        dependants = self._active_dependants({name})
+        group = [n for n in self._order if n == name or n in dependants]
+        logger.info("Disabling plugin %s", name)
+        await self._take_down(group, "being disabled")
+        try:
+            for member in {name, *group}:
+                _purge_modules(member)
+            self.records.pop(name, None)
+            for dependant in dependants:
+                self._skip(self.records[dependant],
+                           f"requires plugin {name}, which was disabled")
+        finally:
+            self._reopen(group)
+        logger.info("Plugin %s disabled", name)
+
+    def _write_enabled(self, name: str, change: Callable[[list[str]], list[str]]) -> None:
+        if self.edit_enabled is None:
+            return
+        try:
+            self.edit_enabled(change)
+        except (ConfigError, OSError) as e:
+            raise PluginControlError(name, f"config.json not changed: {e}") from e
+
+    async def _take_down(self, names: list[str], reason: str) -> None:
+        """Close the gates of ``names``, let running HTTP requests finish, stop, unload."""
+        router = self._router or default_router()
+        for name in names:
+            self.gate.close(name, reason)
+            endpoints = [owner for owner in self.records[name].registrations.undo_owners()
+                         if isinstance(owner, PayloadEndpoint)]
+            router.hold_endpoints(endpoints, name, reason)
+        for name in names:
+            left = await self.gate.drain(name, DRAIN_TIMEOUT_SECONDS, self._clock)
+            if left:
+                logger.warning(
+                    "Plugin %s: %d HTTP request(s) still running after %g s; stopping it "
+                    "anyway (their clients may see the connection end)",
+                    name, left, DRAIN_TIMEOUT_SECONDS)
+        await self._stop_and_unload([n for n in self._order if n in names])
+
+    def _reopen(self, names: list[str]) -> None:
+        router = self._router or default_router()
+        for name in names:
+            self.gate.open(name)
+            dropped = router.release_held(name)
+            if dropped:
+                logger.warning(
+                    "Plugin %s: %d one-way bus message(s) arrived while it was stopped for "
+                    "a reload and were not delivered (they ask no reply to carry an error)",
+                    name, dropped)
+
+    def refresh_imports(self) -> None:
+        """Make packages installed since the service started importable.
+
+        Clears the import system's caches (new folders and distributions, entry points)
+        and processes ``.pth`` files that are new or changed in the site folders: how
+        ``pip install -e`` (a path line, or an ``import`` of its editable finder) and
+        ``pip install`` into a new folder make a package importable.
+        """
+        importlib.invalidate_caches()
+        for path, mtime in _pth_files():
+            if self._pth_seen.get(path) == mtime:
+                continue
+            self._pth_seen[path] = mtime
+            folder, file_name = os.path.split(path)
+            logger.info("Processing %s (installed since the last refresh)", path)
+            try:
+                site.addpackage(folder, file_name, set(sys.path))  # type: ignore[attr-defined]
+            except Exception:
+                logger.exception("Could not process %s", path)
+        importlib.invalidate_caches()
+
+    def _changed(self, name: str) -> bool:
+        """Whether the installed code of active plugin ``name`` differs from what runs."""
+        record = self.records[name]
+        if record.source_stamp is None:
+            return False
+        root = _find_package_dir(name)
+        return root is None or _source_stamp(root) != record.source_stamp
+
+    # ---------------------------------------------------------------- internals
+
+    async def _bring_up(self, names: list[str]) -> None:
+        """Prepare, order, load and start ``names`` (those not active); log who runs."""
+        order = self._prepare_and_order(names, set(self._enabled) | set(names))
         loaded = [name for name in order if await self._load(name)]
         for name in loaded:
             await self._start(name)
@@ -174,31 +435,6 @@ class PluginHost:
             len(running),
             f": {', '.join(running)}" if running else "",
         )
-
-    async def stop_all(self) -> None:
-        """Stop every running plugin in reverse order, then unload each in reverse."""
-        await self._stop_and_unload(list(self._order))
-
-    async def apply_enabled(self, enabled: list[str]) -> None:
-        """Make the running set match a new ``plugin.enabled`` (config reload).
-
-        Plugins no longer enabled, and active plugins that require them, are stopped and
-        unloaded; newly enabled plugins (and previously failed ones still listed) are
-        loaded and started.
-        """
-        wanted = set(enabled)
-        removed = {name for name in self._order if name not in wanted}
-        removed |= self._active_dependants(removed)
-        if removed:
-            logger.info("Reload: stopping %s", ", ".join(sorted(removed)))
-            await self._stop_and_unload([n for n in self._order if n in removed])
-        for name in list(self.records):
-            if not self.records[name].active:
-                del self.records[name]
-                _purge_modules(name)
-        await self.start_plugins(enabled)
-
-    # ---------------------------------------------------------------- internals
 
     def _dedupe(self, names: list[str]) -> list[str]:
         seen: set[str] = set()
@@ -252,6 +488,7 @@ class PluginHost:
             self._fail(record, PluginLoadError(name, "is not a regular package"), False)
             return record
         record.root_dir = str(Path(package_file).parent)
+        record.source_stamp = _source_stamp(record.root_dir)
         try:
             package_cfg = PluginPackageFileConfig(record.root_dir).config
         except Exception as e:
@@ -314,13 +551,13 @@ class PluginHost:
         record.reason = None
         return record
 
-    def _prepare_and_order(self, names: list[str]) -> list[str]:
-        """Prepare the not-yet-active plugins and return them in dependency order."""
+    def _prepare_and_order(self, names: list[str], enabled: set[str]) -> list[str]:
+        """Prepare the not-yet-active ``names`` and return them in dependency order
+        (``enabled``: every plugin.enabled name, for requirements outside ``names``)."""
         fresh = [name for name in names if name not in self._order]
         for name in fresh:
             self._prepare(name)
         candidates = [n for n in fresh if self.records[n].hook_class is not None]
-        enabled = set(names)
         order: list[str] = []
         visiting: list[str] = []
         done: set[str] = set()
@@ -341,7 +578,7 @@ class PluginHost:
                         reason = f"requires plugin {required}, which is not in plugin.enabled"
                         self._skip(record, reason)
                         return False
-                    if required not in self.records or not visit(required):
+                    if required not in candidates or not visit(required):
                         self._skip(record, self._requirement_reason(required))
                         return False
             finally:
@@ -477,6 +714,20 @@ class PluginHost:
         if state is not None:
             record.state = state
 
+    def _waiting_on(self, name: str) -> set[str]:
+        """Enabled plugins not running because they require ``name``, directly or not."""
+        found: set[str] = set()
+        changed = True
+        while changed:
+            changed = False
+            for other, record in self.records.items():
+                if other in found or other == name or record.active or record.elsewhere:
+                    continue
+                if set(record.requires) & ({name} | found):
+                    found.add(other)
+                    changed = True
+        return found
+
     def _active_dependants(self, names: set[str]) -> set[str]:
         """Active plugins that require any of ``names``, directly or not."""
         found: set[str] = set()
@@ -519,3 +770,74 @@ def _purge_modules(package: str) -> None:
     """Forget a plugin's modules so a later load imports fresh code."""
     for module_name in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
         del sys.modules[module_name]
+
+
+def _site_folders() -> list[str]:
+    """The folders whose ``.pth`` files the interpreter processed at start: the
+    environment's site folders, the user's, and site folders added by a ``.pth``
+    (``site.addsitedir``, as a virtualenv layered on another does)."""
+    folders = list(site.getsitepackages())
+    if site.ENABLE_USER_SITE:
+        folders.append(site.getusersitepackages())
+    for entry in sys.path:
+        if os.path.basename(entry) in ("site-packages", "dist-packages") and entry not in folders:
+            folders.append(entry)
+    return folders
+
+
+def _pth_files() -> list[tuple[str, int]]:
+    """Every ``.pth`` file in the site folders, with its modification time."""
+    found: list[tuple[str, int]] = []
+    for folder in _site_folders():
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            continue
+        for file_name in names:
+            if file_name.endswith(".pth"):
+                path = os.path.join(folder, file_name)
+                try:
+                    found.append((path, os.stat(path).st_mtime_ns))
+                except OSError:
+                    continue
+    return found
+
+
+def _find_package_dir(name: str) -> Optional[str]:
+    """Where the import system would find package ``name`` now, ignoring sys.modules."""
+    for finder in sys.meta_path:
+        find_spec = getattr(finder, "find_spec", None)
+        if find_spec is None:
+            continue
+        try:
+            spec = find_spec(name, None)
+        except Exception:
+            continue
+        if spec is not None:
+            locations = list(spec.submodule_search_locations or ())
+            return locations[0] if locations else None
+    return None
+
+
+#: Folders never part of a plugin's Python code.
+_NOT_SOURCE = frozenset({"__pycache__", "node_modules", ".git"})
+
+
+def _source_stamp(root_dir: str) -> tuple[str, str, int, int]:
+    """(folder, plugin_package.json version, newest .py/.json mtime, file count)."""
+    newest = 0
+    count = 0
+    for folder, dirs, files in os.walk(root_dir):
+        dirs[:] = [d for d in dirs if d not in _NOT_SOURCE and not d.startswith(".")]
+        for file_name in files:
+            if file_name.endswith((".py", ".json")):
+                try:
+                    newest = max(newest, os.stat(os.path.join(folder, file_name)).st_mtime_ns)
+                except OSError:
+                    continue
+                count += 1
+    try:
+        version = str(PluginPackageFileConfig(root_dir).config.get("plugin", {}).get("version"))
+    except Exception:
+        version = "unreadable"
+    return os.path.realpath(root_dir), version, newest, count

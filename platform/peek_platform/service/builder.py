@@ -4,12 +4,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from twisted.application.service import IService
+from twisted.web.resource import Resource
 
 from peek_platform.config import ServiceConfig
 from peek_platform.plugin.host import PluginHost, PluginRecord, ServicePluginSpec
 from peek_platform.service.tree import ListeningSite, PeekServiceTree, PluginHostService
 from peek_platform.web.guard import ConnectionGate
-from peek_platform.web.plugin_site import PluginSiteRoot
 from peek_plugin_base.registrations import RegistrationLog
 
 
@@ -18,7 +18,7 @@ class SiteSpec:
     """An HTTP site of the service and the config keys of its port and bind address."""
 
     name: str
-    root: PluginSiteRoot
+    root: Resource
     port_key: str
     bind_key: str
 
@@ -48,6 +48,8 @@ def build_service_tree(
         before_load=before_load,
     )
     host = PluginHost(spec, clock=reactor)
+    # Enabling/disabling a plugin records it in this service's config.json.
+    host.edit_enabled = config.edit_plugin_enabled
     tree = PeekServiceTree(service, host)
     for child in before_plugins:
         child.setServiceParent(tree)
@@ -57,6 +59,8 @@ def build_service_tree(
         gate = ConnectionGate(config["httpServer.maxUnauthenticatedConnections"],
                               config["httpServer.maxUnauthenticatedPerAddress"])
     for site in sites:
+        # The site answers 503 for a plugin the host is reloading, and counts its requests.
+        site.root.gate = host.gate
         ListeningSite(
             site.name, site.root, config[site.port_key], config[site.bind_key], gate,
             config["httpServer.headerTimeoutSeconds"],

@@ -10,11 +10,12 @@ create its log file; ``--check-config`` also exits 78 for a near-miss key, a plu
 """
 
 import argparse
+import json
 import logging
 import signal
 import sys
 from collections.abc import Callable
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 from twisted.internet.defer import Deferred, DeferredLock
 from twisted.python.failure import Failure
@@ -39,6 +40,9 @@ EXIT_START_FAILED = 1
 EXIT_CONFIG = 78
 
 TreeBuilder = Callable[[ServiceConfig], PeekServiceTree]
+#: A command run instead of the service when its options were given: the exit code, or
+#: None to start the service as usual.
+OneShot = Callable[[argparse.Namespace, ServiceConfig], Optional[int]]
 
 EXIT_CODES_TEXT = (
     "Exit codes:\n"
@@ -53,9 +57,48 @@ EXIT_CODES_TEXT = (
 
 
 TWISTED_SIGNALS = (
-    "Signals: SIGTERM/SIGINT stop gracefully; SIGHUP reloads config.json "
-    "(log level, plugin.enabled)."
+    "Signals: SIGTERM/SIGINT stop gracefully; SIGHUP reloads config.json: logging.level, "
+    "plugin.enabled (added plugins start, removed ones stop, plugins whose installed code "
+    "changed are reloaded); other changed keys are named in a WARNING and wait for a "
+    "restart."
 )
+
+#: Keys SIGHUP applies to the running service; every other declared key needs a restart.
+LIVE_KEYS = frozenset({"plugin.enabled", "logging.level"})
+
+
+def restart_only_changes(service: str, running: dict[str, Any],
+                         fresh: dict[str, Any]) -> list[str]:
+    """The declared keys whose value differs between ``running`` and ``fresh`` config data
+    but that SIGHUP cannot apply (they are read once, at start)."""
+    changed: list[str] = []
+    for setting in settings_for(service):
+        if setting.key in LIVE_KEYS:
+            continue
+        if _value(running, setting.key) != _value(fresh, setting.key):
+            changed.append(setting.key)
+    return changed
+
+
+def _value(data: dict[str, Any], key: str) -> Any:
+    node: Any = data
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _keep_running_values(fresh: dict[str, Any], running: dict[str, Any],
+                         keys: list[str]) -> None:
+    """Put the running values of ``keys`` back into ``fresh``, so the config the process
+    holds says what it runs with until the restart."""
+    for key in keys:
+        *parents, last = key.split(".")
+        node = fresh
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = json.loads(json.dumps(_value(running, key)))
 
 
 def _parser(service: str, description: str, signals_text: str) -> argparse.ArgumentParser:
@@ -80,6 +123,19 @@ def _parser(service: str, description: str, signals_text: str) -> argparse.Argum
             help="the server's home on this machine, where the platform token, the "
             "worker's default database and the embedded broker's folder are found (default: "
             f"${home_env_var('server')}, else peek-server.home beside this service's home)",
+        )
+    if service == "server":
+        parser.add_argument(
+            "--admin-password",
+            action="store_true",
+            help="set (or reset) an admin site password and exit: reads the new password "
+            "from the terminal (twice), or the first line of stdin when it is not a terminal "
+            "(never from the command line); creates the account if needed. Sessions opened "
+            "with the old password end within seconds",
+        )
+        parser.add_argument(
+            "--admin-user", default="admin", metavar="NAME",
+            help="the account --admin-password sets (default: admin)",
         )
     parser.add_argument(
         "--check-config",
@@ -106,12 +162,15 @@ def prepare_service(
     description: str,
     signals_text: str,
     extra_check: Optional[Callable[[ServiceConfig], object]] = None,
+    one_shot: Optional["OneShot"] = None,
 ) -> Union[ServiceConfig, int]:
     """Everything every ``run_peek_*`` does before it starts: arguments, config, logging.
 
     Returns the validated config with logging set up, or the exit code when the command is
     already done (``--list-plugins``, ``--check-config``, an unusable config).
     ``extra_check`` may raise ConfigError for settings that need more than one key.
+    ``one_shot`` runs once logging is set up; an exit code it returns ends the command
+    there (``run_peek_server --admin-password``).
     """
     args = _parser(service, description, signals_text).parse_args(argv)
     if args.list_plugins:
@@ -164,6 +223,10 @@ def prepare_service(
     if read_only_note:
         logger.warning("%s", read_only_note)
     warn_unknown_keys(config)
+    if one_shot is not None:
+        code = one_shot(args, config)
+        if code is not None:
+            return code
     return config
 
 
@@ -185,7 +248,8 @@ def _read_only_note(config: ServiceConfig) -> Optional[str]:
     )
 
 
-def run_service(service: str, build: TreeBuilder, argv: Optional[list[str]] = None) -> int:
+def run_service(service: str, build: TreeBuilder, argv: Optional[list[str]] = None,
+                one_shot: Optional[OneShot] = None) -> int:
     """Run one service process until it is stopped; returns the exit code."""
     # A stop request that arrives before the reactor installs its own handlers still ends in
     # the sequenced shutdown (with exit 0) instead of killing the process mid-start.
@@ -195,7 +259,7 @@ def run_service(service: str, build: TreeBuilder, argv: Optional[list[str]] = No
 
     prepared = prepare_service(
         service, argv, f"Run the Peek {service} service and its enabled plugins.",
-        TWISTED_SIGNALS,
+        TWISTED_SIGNALS, one_shot=one_shot,
     )
     if isinstance(prepared, int):
         return prepared
@@ -230,10 +294,18 @@ def run_service(service: str, build: TreeBuilder, argv: Optional[list[str]] = No
         except ConfigError as e:
             logger.error("SIGHUP: config not reloaded, keeping the running settings: %s", e)
             return
+        pending = restart_only_changes(service, config.data, fresh.data)
+        for key in pending:
+            logger.warning(
+                "SIGHUP: %s changed in %s but is only read at start; the service keeps "
+                "running with %r until it is restarted", key, config.path,
+                _value(config.data, key))
+        _keep_running_values(fresh.data, config.data, pending)
         config.data = fresh.data
         warn_unknown_keys(config)
         set_level(config["logging.level"])
-        logger.info("SIGHUP: config reloaded")
+        logger.info("SIGHUP: config reloaded%s",
+                    f" ({len(pending)} key(s) need a restart)" if pending else "")
         await tree.host.apply_enabled(config["plugin.enabled"])
 
     def on_sighup() -> None:

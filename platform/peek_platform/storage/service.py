@@ -73,6 +73,17 @@ class StorageService(Service):
         """The plugin's migrated connection, or None when it has no storage."""
         return self._plugin_dbs.get(plugin_name)
 
+    def open_platform_blocking(self) -> DbConnection:
+        """Migrate and open the platform schema without the reactor (one-shot commands such
+        as ``run_peek_server --admin-password``); ``close_blocking`` afterwards."""
+        self._migrate_platform()
+        assert self.platform_db is not None
+        return self.platform_db
+
+    def close_blocking(self) -> None:
+        """Dispose every engine (after ``open_platform_blocking``)."""
+        self._dispose_all()
+
     # ---------------------------------------------------------------- lifecycle
 
     def startService(self) -> "Deferred[None]":  # noqa: N802 - twisted API

@@ -58,3 +58,20 @@ class ActionOutcome(PlatformDeclarativeBase):
     #: Seconds since the epoch (UTC).
     recordedAt: Mapped[float] = mapped_column(Float, nullable=False)
     expiresAt: Mapped[float] = mapped_column(Float, nullable=False, index=True)
+
+
+class AdminAccount(PlatformDeclarativeBase):
+    """An account that may log in to the admin site.
+
+    ``passwordSetAt`` changes with every new password: sessions opened under an older one
+    end (see :mod:`peek_platform.admin.sessions`).
+    """
+
+    __tablename__ = "AdminAccount"
+
+    userName: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: ``scrypt$n$r$p$salt$key`` (see :mod:`peek_platform.admin.passwords`).
+    passwordHash: Mapped[str] = mapped_column(Text, nullable=False)
+    #: Seconds since the epoch (UTC).
+    passwordSetAt: Mapped[float] = mapped_column(Float, nullable=False)
+    createdAt: Mapped[float] = mapped_column(Float, nullable=False)

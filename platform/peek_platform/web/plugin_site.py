@@ -1,13 +1,18 @@
 """A site root where each plugin owns ``/<pluginName>/`` and its mounts are undone on unload."""
 
+import json
 import os
-from typing import Optional
+from typing import Any, Optional
 
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request
 from twisted.web.static import File
 
+from peek_platform.plugin.gate import PluginGate
 from peek_plugin_base.registrations import RegistrationLog
+
+#: Seconds a client is told to wait before retrying a plugin that is reloading.
+RETRY_AFTER_SECONDS = 2
 
 
 class StaticFolder(File):
@@ -82,12 +87,54 @@ class PluginResource(Resource):
         return b"Not found"
 
 
+class PluginUnavailable(Resource):
+    """503 for every request into a plugin the host is reloading; says why, as JSON."""
+
+    isLeaf = True
+
+    def __init__(self, plugin_name: str, reason: str) -> None:
+        super().__init__()
+        self.plugin_name = plugin_name
+        self.reason = reason
+
+    def render(self, request: Request) -> bytes:
+        request.setResponseCode(503)
+        request.setHeader(b"content-type", b"application/json; charset=utf-8")
+        request.setHeader(b"retry-after", str(RETRY_AFTER_SECONDS).encode())
+        body: dict[str, Any] = {
+            "error": "PluginReloading",
+            "plugin": self.plugin_name,
+            "message": f"plugin {self.plugin_name} is {self.reason}; retry shortly",
+        }
+        return json.dumps(body).encode() + b"\n"
+
+
 class PluginSiteRoot(Resource):
     """The root resource of one site (admin, platform, mobile or desktop)."""
 
     def __init__(self, site_name: str) -> None:
         super().__init__()
         self.site_name = site_name
+        #: The plugin host's gate (set by the service builder): which plugins are
+        #: reloading, and how many requests are inside each.
+        self.gate: Optional[PluginGate] = None
+
+    def getChildWithDefault(  # noqa: N802 - twisted API
+        self, path: bytes, request: Request
+    ) -> IResource:
+        # Twisted looks mounted children up here (getChild only sees the rest), so the
+        # reload gate sits here too.
+        gate = self.gate
+        if gate is not None and path:
+            name = path.decode("utf-8", "replace")
+            reason = gate.closed_reason(name)
+            if reason is not None:
+                return PluginUnavailable(name, reason)
+            if isinstance(self.children.get(path), PluginResource):
+                # Counted until the response ends, so a reload can wait for it.
+                gate.enter(name)
+                request.notifyFinish().addBoth(lambda _: gate.leave(name))
+        return super().getChildWithDefault(path, request)
 
     def getChild(self, path: bytes, request: Request) -> IResource:  # noqa: N802 - twisted API
         if path == b"":  # "/" is the root itself

@@ -16,7 +16,9 @@
     │   ├── ReplyTimeoutError       no reply to a request within its timeout
     │   ├── ConnectionLostError     the peer a request went to disconnected first
     │   ├── NoEndpointError         the receiving process has no handler for the filt
-    │   │                           (sent back as a RemoteError with this code)
+    │   │   │                       (sent back as a RemoteError with this code)
+    │   │   └── PluginReloadingError    the handler's plugin is being reloaded there
+    │   │                               (also a RemoteError code; retry shortly)
     │   └── RemoteError             the remote handler failed; carries its code and message
     └── VortexTransportError        a bus connection could not carry a frame (``code``)
         ├── VortexConnectionClosedError   a send on (or a wait for) a connection that closed
@@ -103,6 +105,15 @@ class NoEndpointError(RoutingError):
 
     The receiver answers the request at once with this error's name as the code, so the
     caller gets a RemoteError instead of waiting for its timeout.
+    """
+
+
+class PluginReloadingError(NoEndpointError):
+    """The receiving process is reloading the plugin that handles a request's filt.
+
+    Sent back at once (as a RemoteError with this error's name as the code) for every
+    request that arrives between the plugin's stop and its start again, so a caller can
+    retry shortly instead of taking the plugin for missing.
     """
 
 

@@ -75,6 +75,7 @@ from peek_plugin_base.vortex.errors import (
     ConnectionLostError,
     NoEndpointError,
     NoTransportError,
+    PluginReloadingError,
     RemoteError,
     ReplyTimeoutError,
     RoutingError,
@@ -237,6 +238,11 @@ class PayloadRouter:
         self._id_prefix = os.urandom(6).hex() + "."
         self._ids = itertools.count(1)
         self._refusals_logged: set[str] = set()
+        # frozen key value -> (plugin name, what callers are told, originators accepted
+        # or None for all) while its plugin reloads.
+        self._held: dict[Any, tuple[str, str, Optional[frozenset[str]]]] = {}
+        # plugin name -> messages without a reply id that arrived while it was held.
+        self._held_dropped: dict[str, int] = {}
 
     # ---- wiring
 
@@ -305,6 +311,38 @@ class PayloadRouter:
                     continue
             found.extend(bucket)
         return found
+
+    def hold_endpoints(self, endpoints: list[PayloadEndpoint], plugin_name: str,
+                       reason: str) -> None:
+        """Answer new requests for these endpoints' keys with PluginReloadingError until
+        :meth:`release_held`.
+
+        The plugin host holds a plugin's endpoints from before its stop until after its
+        start, so a request in that window gets a clear, retryable answer instead of
+        reaching a stopping plugin or getting NoEndpointError. Only originators an
+        endpoint accepts (``acceptOnlyFromVortex``) are told; a message without a reply id
+        is counted and reported by :meth:`release_held`.
+        """
+        for endpoint in endpoints:
+            try:
+                key = _freeze(endpoint.filt["key"])
+            except TypeError:
+                continue
+            accept = endpoint.accept_only
+            held = self._held.get(key)
+            if held is not None and held[2] is not None and accept is not None:
+                accept = accept | held[2]
+            elif held is not None:
+                accept = None
+            self._held[key] = (plugin_name, reason, accept)
+        self._held_dropped.setdefault(plugin_name, 0)
+
+    def release_held(self, plugin_name: str) -> int:
+        """Stop holding ``plugin_name``'s endpoints; returns the one-way messages that
+        arrived for it while held (no reply could carry an error to their senders)."""
+        for key in [k for k, held in self._held.items() if held[0] == plugin_name]:
+            del self._held[key]
+        return self._held_dropped.pop(plugin_name, 0)
 
     @property
     def endpoint_count(self) -> int:
@@ -382,6 +420,8 @@ class PayloadRouter:
         """
         if envelope.replyToId is not None and self._resolve_reply(envelope, sender):
             return
+        if self._held and self._answer_held(envelope, sender):
+            return  # its plugin is between stop and start: no new work goes into it
         endpoints = self.endpoints_for(envelope.filt)
         if not endpoints:
             logger.debug("No endpoint for filt %r from %s", envelope.filt, _describe(sender))
@@ -408,6 +448,29 @@ class PayloadRouter:
             if accept is not None and name not in accept:
                 continue
             self._call(endpoint, envelope, sender, respond, name, uuid)
+
+    def _answer_held(self, envelope: PayloadEnvelope, sender: VortexSender) -> bool:
+        """Answer a message for a held key (its plugin is reloading); False if not held."""
+        try:
+            held = self._held.get(_freeze(envelope.filt.get("key")))
+        except TypeError:
+            return False
+        if held is None:
+            return False
+        plugin_name, reason, accept = held
+        if accept is not None:
+            origin = envelope._originator
+            name = sender.vortex_name if origin is None else origin[0]
+            if name not in accept:
+                return False  # its endpoints never took this originator's messages
+        if envelope.messageId is None:
+            self._held_dropped[plugin_name] = self._held_dropped.get(plugin_name, 0) + 1
+            return True
+        error = (PluginReloadingError.__name__,
+                 f"plugin {plugin_name} is {reason}; retry shortly "
+                 f"(filt key {envelope.filt.get('key')!r})")
+        self.send_reply(envelope, PayloadEnvelope(filt=envelope.filt, error=error), sender)
+        return True
 
     def _responder(self, request: PayloadEnvelope, sender: VortexSender) -> Callable[..., None]:
         def send_response(response: Outgoing, *args: Any, **kwargs: Any) -> None:

@@ -3,6 +3,8 @@
 import sys
 from typing import Optional
 
+from peek_platform.admin.command import set_admin_password
+from peek_platform.admin.service import build_admin
 from peek_platform.celery_glue.caller_service import TaskCallerService
 from peek_platform.celery_glue.settings import CelerySettings
 from peek_platform.config import ServiceConfig
@@ -22,13 +24,13 @@ from peek_server.platform_hook import ServerPlatformHook
 
 
 def build(config: ServiceConfig) -> PeekServiceTree:
-    """Storage, the action outcome record, the bus hub, the task caller, then plugins, then
-    the admin and platform sites.
+    """Storage, the action outcome record, the bus hubs, the admin login, the task caller,
+    then plugins, then the admin and platform sites.
 
     Shutdown runs backwards: close the ports, stop and unload the plugins, stop queuing
     tasks, close the bus, finish writing action outcomes, dispose the database engines.
     """
-    admin_root = PluginSiteRoot("admin")
+    admin_plugins = PluginSiteRoot("admin")
     platform_root = PluginSiteRoot("platform")
     storage = StorageService(config)
     action_outcomes = ActionOutcomeService(
@@ -36,12 +38,17 @@ def build(config: ServiceConfig) -> PeekServiceTree:
     )
     tasks = TaskCallerService(CelerySettings.from_config(config))
     vortex = server_hub_service(config)
-    attach_bus(config, PeekVortexUtil.peekServerName, [vortex])
+    # The admin site: a login gate over everything plugins mount, and the admin bus.
+    admin_root, admin_hub, admin_auth, attach_admin = build_admin(config, storage, admin_plugins)
+    # Admin connections are kept inside the server, like devices on a client; their frames
+    # reach the router only while their session lives.
+    attach_bus(config, PeekVortexUtil.peekServerName, [vortex], device_hubs=[admin_hub])
+    attach_admin(admin_hub.endpoint.handler)
     platform_root.putChild(VORTEX_PATH, vortex.endpoint.resource())
 
     def make_hook(host: PluginHost, name: str, log: RegistrationLog) -> ServerPlatformHook:
         return ServerPlatformHook(
-            host, name, log, config, {"Admin": admin_root, "Server": platform_root},
+            host, name, log, config, {"Admin": admin_plugins, "Server": platform_root},
             storage=storage,
         )
 
@@ -61,11 +68,12 @@ def build(config: ServiceConfig) -> PeekServiceTree:
         # schema just before that plugin is built, and engines are disposed after they stop.
         # Plugins may queue worker tasks from start() until their stop() has finished.
         # Action outcomes are recorded durably from the first action to the last.
-        before_plugins=[storage, action_outcomes, vortex, tasks],
+        # The admin accounts need the platform schema; sessions end before the bus closes.
+        before_plugins=[storage, action_outcomes, vortex, admin_hub, admin_auth, tasks],
         before_load=storage.before_load,
     )
 
 
 def main(argv: Optional[list[str]] = None) -> None:
     """Console entry point of ``run_peek_server``."""
-    sys.exit(run_service("server", build, argv))
+    sys.exit(run_service("server", build, argv, one_shot=set_admin_password))

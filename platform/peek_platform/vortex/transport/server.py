@@ -184,6 +184,11 @@ class VortexServerEndpoint:
         """A twisted.web resource that upgrades requests to bus connections."""
         return _VortexResource(self._factory)
 
+    @property
+    def factory(self) -> WebSocketServerFactory:
+        """The websocket factory behind ``resource()`` (for resources that gate the upgrade)."""
+        return self._factory
+
     def connections_named(self, name: str) -> list[VortexConnection]:
         """The live connections whose authenticated vortex name is ``name``."""
         return list(self._by_name.get(name, {}).values())

@@ -39,12 +39,17 @@ class WrongTokenThrottle:
         self._clock = clock
         self._addresses: dict[str, _Address] = {}
 
-    def refusal(self, host: str) -> Optional[HelloError]:
-        """The error to refuse a hello from ``host`` with while it is blocked, else None."""
+    def blocked_for(self, host: str) -> float:
+        """Seconds ``host`` stays blocked (0: not blocked). The admin login's throttle keys
+        by account name as well as by address."""
         state = self._addresses.get(host)
         if state is None:
-            return None
-        left = state.blocked_until - self._clock.seconds()
+            return 0.0
+        return max(0.0, state.blocked_until - self._clock.seconds())
+
+    def refusal(self, host: str) -> Optional[HelloError]:
+        """The error to refuse a hello from ``host`` with while it is blocked, else None."""
+        left = self.blocked_for(host)
         if left <= 0:
             return None
         return HelloError(CloseCode.TOO_MANY_ATTEMPTS,

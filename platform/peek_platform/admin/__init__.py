@@ -1,0 +1,1 @@
+"""The server's admin site: accounts, login sessions, CSRF, and the session-gated admin bus."""
