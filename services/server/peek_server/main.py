@@ -4,6 +4,7 @@ import sys
 from typing import Optional
 
 from peek_platform.admin.command import set_admin_password
+from peek_platform.admin.plugin_upload import install_upload
 from peek_platform.admin.service import build_admin
 from peek_platform.celery_glue.caller_service import TaskCallerService
 from peek_platform.celery_glue.settings import CelerySettings
@@ -52,7 +53,7 @@ def build(config: ServiceConfig) -> PeekServiceTree:
             storage=storage,
         )
 
-    return build_service_tree(
+    tree = build_service_tree(
         config,
         PluginServerEntryHookABC,
         make_hook,
@@ -72,6 +73,9 @@ def build(config: ServiceConfig) -> PeekServiceTree:
         before_plugins=[storage, action_outcomes, vortex, admin_hub, admin_auth, tasks],
         before_load=storage.before_load,
     )
+    # Plugin upload: mounted on the admin gate; its installer stops first (waits for pip).
+    install_upload(admin_root, config, tree.host, lambda s: s.setServiceParent(tree))
+    return tree
 
 
 def main(argv: Optional[list[str]] = None) -> None:
