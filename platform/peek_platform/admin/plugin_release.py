@@ -28,6 +28,7 @@ import re
 import stat
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -157,9 +158,10 @@ def _zip_members(path: Path, file_name: str, budget: _Budget) -> Iterator[tuple[
             problem = _member_problem(info.filename)
             if problem:
                 raise PluginUploadError(file_name, problem)
-            mode = info.external_attr >> 16
-            if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-                kind = "a symlink" if stat.S_ISLNK(mode) else "not a regular file"
+            # Zip writers often store permission bits only; a file type, when given, counts.
+            file_type = stat.S_IFMT(info.external_attr >> 16)
+            if file_type and file_type not in (stat.S_IFREG, stat.S_IFDIR):
+                kind = "a symlink" if file_type == stat.S_IFLNK else "not a regular file"
                 raise PluginUploadError(file_name, f"member {info.filename!r} is {kind}; "
                                         "only regular files and folders are accepted")
             if info.is_dir():
@@ -171,7 +173,7 @@ def _zip_members(path: Path, file_name: str, budget: _Budget) -> Iterator[tuple[
             try:
                 with archive.open(info) as stream:
                     data = _read_all(stream, info.filename, budget, _is_kept(info.filename))
-            except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as e:
+            except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, zlib.error) as e:
                 raise PluginUploadError(file_name, f"member {info.filename!r} cannot be "
                                         f"unpacked: {e}") from None
             yield info.filename, data
@@ -194,9 +196,10 @@ def _tar_members(path: Path, file_name: str, budget: _Budget) -> Iterator[tuple[
                 if problem:
                     raise PluginUploadError(file_name, problem)
                 if info.issym() or info.islnk():
+                    kind = "a symlink" if info.issym() else "a hard link"
                     raise PluginUploadError(
-                        file_name, f"member {info.name!r} is a {'symlink' if info.issym() else 'hard link'} "
-                        f"(to {info.linkname!r}); only regular files and folders are accepted")
+                        file_name, f"member {info.name!r} is {kind} (to {info.linkname!r}); "
+                        "only regular files and folders are accepted")
                 if info.isdir():
                     continue
                 if not info.isfile():
@@ -207,12 +210,13 @@ def _tar_members(path: Path, file_name: str, budget: _Budget) -> Iterator[tuple[
                 stream = archive.extractfile(info)
                 assert stream is not None
                 yield info.name, _read_all(stream, info.name, budget, _is_kept(info.name))
-        except (tarfile.TarError, OSError, EOFError, zipfile.BadZipFile) as e:
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
             raise PluginUploadError(file_name, f"the archive is damaged: {e}") from None
 
 
-def check_package_json(file_name: str, where: str, data: bytes) -> dict[str, Any]:
-    """Parse a plugin_package.json and check the keys the loader reads."""
+def check_package_json(file_name: str, where: str, data: bytes,
+                       package: str) -> dict[str, Any]:
+    """Parse plugin ``package``'s plugin_package.json and check the keys the loader reads."""
     try:
         cfg = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -227,6 +231,10 @@ def check_package_json(file_name: str, where: str, data: bytes) -> dict[str, Any
         if not isinstance(plugin.get(key), str) or not plugin[key].strip():
             raise PluginUploadError(file_name, f'{where}: "plugin.{key}" must be a '
                                     "non-empty string")
+    named = plugin.get("packageName", package)
+    if named != package:
+        raise PluginUploadError(file_name, f'{where}: "plugin.packageName" is {named!r} but '
+                                f"the package is {package!r}")
     services = cfg.get("requiresServices")
     if not isinstance(services, list) or not all(isinstance(s, str) for s in services):
         raise PluginUploadError(file_name, f'{where}: "requiresServices" must be a list of '
@@ -286,7 +294,7 @@ def _one_plugin(file_name: str, package: str, members: dict[str, bytes],
             file_name, f"its plugin package {name!r} does not match the distribution "
             f"name (expected the package {package!r})")
     where = f"{prefix}{name}/plugin_package.json"
-    return where, check_package_json(file_name, where, members[where])
+    return where, check_package_json(file_name, where, members[where], name)
 
 
 def _check_wheel(file_name: str, dist: str, version: str, package: str,
