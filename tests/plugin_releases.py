@@ -156,3 +156,63 @@ def multipart(file_name: str, data: bytes, boundary: str = "peekTestBoundary7") 
             f"filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
             ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
     return f"multipart/form-data; boundary={boundary}", body
+
+
+class UploadServer:
+    """A run_peek_server on a throwaway virtualenv layered over this one, logged in."""
+
+    def __init__(self, root: Path, admin_overrides: Optional[dict[str, Any]] = None) -> None:
+        from tests.e2e.devices_data import server_config
+        from tests.security.admin_session import first_password, login
+        from tests.support import ServiceProcess, make_layered_env
+
+        self.env = root / "env"
+        self.python = make_layered_env(self.env)
+        self.home = root / "peek-server.home"
+        self.config = server_config([])
+        self.config["httpServer"]["admin"].update(admin_overrides or {})
+        self.admin_port: int = self.config["httpServer"]["admin"]["sitePort"]
+        self.platform_port: int = self.config["httpServer"]["platform"]["sitePort"]
+        self.process = ServiceProcess("server", self.home, self.config, python=self.python)
+        try:
+            self.process.wait_log("Peek server is running", timeout=60)
+            self.admin = login(self.admin_port, first_password(self.home))
+        except BaseException:
+            self.stop()
+            raise
+
+    def purelib(self) -> Path:
+        return next(self.env.glob("lib/python*/site-packages"))
+
+    def installed_here(self, package: str) -> list[str]:
+        """The throwaway environment's files of ``package`` (its folder, its dist-info)."""
+        return sorted(p.name for p in self.purelib().glob(f"{package}*"))
+
+    def upload(self, file_name: str, data: bytes, csrf: bool = True,
+               origin: Optional[str] = None, cookie: bool = True) -> Any:
+        """POST a release as the upload page does (override the door's parts to test it)."""
+        from tests.security.web_sites import raw_request
+
+        content_type, body = multipart(file_name, data)
+        headers = [("Content-Type", content_type)]
+        if cookie:
+            headers += [h for h in self.admin.headers(True) if h[0] == "Cookie"]
+        headers.append(("Origin", origin or f"http://127.0.0.1:{self.admin_port}"))
+        if csrf:
+            headers.append(("X-Peek-CSRF", self.admin.csrf_token))
+        return raw_request(self.admin_port, "/plugin-upload", headers, "POST", body)
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        answer = self.admin.request(f"/plugin-upload/jobs/{job_id}")
+        assert answer.status == 200, answer
+        return json.loads(answer.body)
+
+    def wait_job(self, job_id: str, timeout: float = 180.0) -> dict[str, Any]:
+        """The job once finished (polled as the page does)."""
+        from tests.support import wait_for
+
+        return wait_for(lambda: (lambda job: job if job["finished"] else None)(
+            self.job(job_id)), timeout, f"install job {job_id} to finish")
+
+    def stop(self) -> None:
+        assert self.process.stop(timeout=60) == 0, self.process.stderr()

@@ -18,7 +18,8 @@ path                             method  what
 
 A job goes through the stages ``received`` → ``checking`` (file name, archive safety and
 size, the plugin package and its ``plugin_package.json``: see
-:mod:`peek_platform.admin.plugin_release`) → ``installing`` (``python -m pip install
+:mod:`peek_platform.admin.plugin_release`; the POST answers only after this stage, with 202
+or with the refusal) → ``installing`` (``python -m pip install
 --no-deps --no-index --no-build-isolation --force-reinstall`` run by this server's own
 interpreter in a child process; its output lines are kept on the job) → ``verifying``
 (import caches refreshed, the plugin found through ``peek.plugins``) → ``reloading`` (only
@@ -150,37 +151,49 @@ class PluginInstaller(Service):
                 return job
         return None
 
-    def start(self, file_name: str, user: str, data: memoryview) -> InstallJob:
-        """Keep the upload in a private folder and start its job; refuses while one runs."""
+    async def submit(self, file_name: str, user: str, data: memoryview) -> InstallJob:
+        """Keep the upload in a private folder, check it, and start installing it.
+
+        Raises PluginUploadError (the job, if one was made, shows ``failed``) when another
+        install runs or the release is refused; nothing is installed then.
+        """
         check_file_name(file_name)
         running = self.busy()
         if running is not None:
             raise PluginUploadError(file_name, f"another install ({running.file_name}, job "
                                     f"{running.id}) is running; wait for it to finish", 409)
         job = InstallJob(secrets.token_hex(8), file_name, user)
-        job.stage("received")
-        self._spool.mkdir(mode=0o700, exist_ok=True)
-        folder = Path(tempfile.mkdtemp(prefix=f"{job.id}-", dir=self._spool))
-        path = folder / file_name
-        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
-            f.write(data)
         self.jobs[job.id] = job
-        while len(self.jobs) > KEEP_JOBS:
-            oldest = next(iter(self.jobs.values()))
-            if not oldest.finished:
-                break
+        while len(self.jobs) > KEEP_JOBS and next(iter(self.jobs.values())).finished:
             self.jobs.popitem(last=False)
-        self._running = Deferred.fromCoroutine(self._run(job, path, folder))
-        return job
-
-    async def _run(self, job: InstallJob, path: Path, folder: Path) -> None:
+        job.stage("received")
+        folder = None
         try:
+            self._spool.mkdir(mode=0o700, exist_ok=True)
+            folder = Path(tempfile.mkdtemp(prefix=f"{job.id}-", dir=self._spool))
+            path = folder / file_name
+            with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+                f.write(data)
             job.stage("checking")
             info: ReleaseInfo = await threads.deferToThread(
                 check_release, path, job.file_name, self.max_unpacked)
-            job.plugin, job.version = info.package, info.version
-            job.line(f"checked: {info.kind} of {info.distribution} {info.version}, plugin "
-                     f"package {info.package} ({info.title})")
+        except Exception as e:
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+            error = e if isinstance(e, PluginUploadError) else PluginUploadError(
+                file_name, f"could not be kept for checking: {e}", 500)
+            job.error = str(error)
+            job.stage("failed")
+            raise error from None
+        job.plugin, job.version = info.package, info.version
+        job.line(f"checked: {info.kind} of {info.distribution} {info.version}, plugin "
+                 f"package {info.package} ({info.title})")
+        self._running = Deferred.fromCoroutine(self._install(job, info, path, folder))
+        return job
+
+    async def _install(self, job: InstallJob, info: ReleaseInfo, path: Path,
+                       folder: Path) -> None:
+        try:
             job.stage("installing")
             code = await self._pip(job, path)
             if code != 0:
@@ -330,29 +343,40 @@ environment with pip. Other hosts need the same release installed there.</p>
 <script type="module" src="/admin-ui/plugin-upload.js"></script>
 """, session)
 
-    def render_POST(self, request: Request) -> bytes:  # noqa: N802 - twisted API
+    def render_POST(self, request: Request) -> Any:  # noqa: N802 - twisted API
+        Deferred.fromCoroutine(self._upload(request))
+        return NOT_DONE_YET
+
+    async def _upload(self, request: Request) -> None:
         session = request.peek_admin_session  # type: ignore[attr-defined]
+        limit = self.installer.max_bytes
         content = request.content
         content.seek(0, os.SEEK_END)
         size = content.tell()
-        if size > self.installer.max_bytes + _MULTIPART_SLACK:
-            return _refusal(request, PluginUploadError(
-                "(upload)", f"the upload is {size} bytes; at most "
-                f"{self.installer.max_bytes} are accepted "
-                "(httpServer.admin.pluginUploadMaxBytes)", 413))
-        content.seek(0)
         try:
+            if size > limit + _MULTIPART_SLACK:
+                raise PluginUploadError(
+                    "(upload)", f"the upload is {size} bytes; at most {limit} are accepted "
+                    "(httpServer.admin.pluginUploadMaxBytes)", 413)
+            content.seek(0)
             file_name, data = file_part(content.read(),
                                         request.getHeader(b"content-type") or b"")
-            if len(data) > self.installer.max_bytes:
+            if len(data) > limit:
                 raise PluginUploadError(
-                    file_name, f"the file is {len(data)} bytes; at most "
-                    f"{self.installer.max_bytes} are accepted "
-                    "(httpServer.admin.pluginUploadMaxBytes)", 413)
-            job = self.installer.start(file_name, session.user, data)
+                    file_name, f"the file is {len(data)} bytes; at most {limit} are "
+                    "accepted (httpServer.admin.pluginUploadMaxBytes)", 413)
+            job = await self.installer.submit(file_name, session.user, data)
         except PluginUploadError as e:
-            return _refusal(request, e)
-        return _json(request, 202, job.as_dict())
+            body = _refusal(request, e)
+        except Exception as e:
+            logger.exception("plugin upload failed")
+            body = _json(request, 500, {"error": "InternalError",
+                                        "message": f"the upload could not be handled: {e}"})
+        else:
+            body = _json(request, 202, job.as_dict())
+        if not request._disconnected:
+            request.write(body)
+            request.finish()
 
 
 class _Jobs(Resource):
