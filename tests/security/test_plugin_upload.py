@@ -6,6 +6,7 @@ installed into the server's environment (a throwaway virtualenv layered on this 
 
 import json
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,47 @@ def test_oversized_upload_is_refused(server: UploadServer) -> None:
     name = wheel_name(PKG, "1.0.0")
     refused(server.upload(name, os.urandom(MAX_BYTES + 1)), 413, f"at most {MAX_BYTES}",
             "pluginUploadMaxBytes")
+
+
+def send_head(port: int, head: list[str], body: bytes = b"") -> bytes:
+    """Send a request's head (and maybe part of a body), then read the whole answer
+    without sending the rest: the server must answer before the body arrives."""
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_huge_declared_body_is_refused_before_it_is_read(server: UploadServer) -> None:
+    """A logged-in upload declaring a gigabyte is answered 413 right after its headers
+    (the body is never read or stored); without a session anything over 64 KiB is 401."""
+    port = server.admin_port
+    common = [f"Host: 127.0.0.1:{port}", f"Origin: http://127.0.0.1:{port}",
+              "Content-Type: multipart/form-data; boundary=x"]
+    cookie = [f"{k}: {v}" for k, v in server.admin.headers(True)]
+    answer = send_head(port, ["POST /plugin-upload HTTP/1.1", *common, *cookie,
+                              "Content-Length: 1000000000"])
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+    assert b"at most" in answer and b"pluginUploadMaxBytes" in answer
+    answer = send_head(port, ["POST /plugin-upload HTTP/1.1", *common,
+                              "Content-Length: 1000000"])
+    assert answer.startswith(b"HTTP/1.1 401 "), answer[:200]
+    assert b"Login required" in answer
+
+
+def test_chunked_body_past_the_limit_is_cut_off(server: UploadServer) -> None:
+    """A chunked upload (no declared length) is refused with 413 once it passes the
+    limit, without the rest being sent."""
+    port = server.admin_port
+    cookie = [f"{k}: {v}" for k, v in server.admin.headers(True)]
+    size = 2 * MAX_BYTES
+    chunk = f"{size:x}\r\n".encode() + bytes(size) + b"\r\n"
+    answer = send_head(port, ["POST /plugin-upload HTTP/1.1", f"Host: 127.0.0.1:{port}",
+                              "Content-Type: multipart/form-data; boundary=x", *cookie,
+                              "Transfer-Encoding: chunked"], chunk)
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
 
 
 def test_wrong_file_type_and_form_are_refused(server: UploadServer) -> None:

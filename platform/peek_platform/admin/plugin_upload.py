@@ -461,6 +461,8 @@ def install_upload(root: admin_site.AdminSiteRoot, config: ServiceConfig, host: 
     installer as a service (so shutdown waits for a running pip)."""
     installer = PluginInstaller(config, host)
     root.putChild(PATH, UploadPage(installer))
+    # A session may send a release (plus the form's framing); bodies stay bounded by it.
+    root.max_body_bytes = installer.max_bytes + _MULTIPART_SLACK
     entry = ("/plugin-upload", "Install plugin")
     if entry not in admin_site.NAV:
         admin_site.NAV.append(entry)

@@ -88,6 +88,10 @@ class ListeningSite(Service):
         super().startService()
         site = GuardedSite(self.root, self.gate, self.header_timeout)
         site.noisy = False
+        # A root may bring its own request class (the admin site bounds request bodies).
+        request_factory = getattr(self.root, "request_factory", None)
+        if request_factory is not None:
+            site.requestFactory = request_factory
         self._listening = reactor.listenTCP(self.port, site, interface=self.interface)
         logger.info("%s listening on http://%s:%d/", self.name, self.interface, self.port)
 
