@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.plugin_releases import UploadServer, write_sdist, write_wheel
+from tests.plugin_releases import INIT, UploadServer, write_sdist, write_wheel
 
 PKG = "peek_plugin_uploaded"
 
@@ -77,6 +77,30 @@ def test_upload_installs_lists_enables_and_updates_a_plugin(
     assert {"plugin": PKG, "version": "2.0.0", "serverState": "running",
             "serverReason": None} in listed
     server.process.wait_log(f"plugin {PKG} 2.0.0 installed by admin admin", timeout=10)
+
+
+def test_an_update_that_fails_to_start_is_reported_and_a_fix_recovers(
+        server: UploadServer, tmp_path: Path) -> None:
+    """An update whose start() raises is installed but the job fails, saying it does not
+    run on the server and why; the next upload (a fix) reloads it and it answers again."""
+    first = write_wheel(tmp_path, PKG, "1.0.0")
+    job = server.wait_job(json.loads(server.upload(first.name, first.read_bytes()).body)["id"])
+    assert job["state"] == "done", job
+    assert server.admin.request("/plugin-upload/enable", "POST",
+                                json.dumps({"plugin": PKG}).encode()).status == 200
+    broken_init = INIT.format(package=PKG, version="1.1.0").replace(
+        'self.platform.addServerResource(b"hello", _Hello())',
+        'raise RuntimeError("broken on purpose")')
+    broken = write_wheel(tmp_path, PKG, "1.1.0", extra={f"{PKG}/__init__.py":
+                                                        broken_init.encode()})
+    job = server.wait_job(json.loads(server.upload(broken.name, broken.read_bytes()).body)["id"])
+    assert job["state"] == "failed", job
+    assert f"{PKG} 1.1.0 is installed, but it does not run on the server" in job["error"]
+    assert "broken on purpose" in job["error"]
+    fixed = write_wheel(tmp_path, PKG, "1.2.0")
+    job = server.wait_job(json.loads(server.upload(fixed.name, fixed.read_bytes()).body)["id"])
+    assert job["state"] == "done", job
+    assert hello(server, PKG) == f"hello from {PKG} 1.2.0"
 
 
 def test_upload_of_an_sdist_builds_and_installs_it(

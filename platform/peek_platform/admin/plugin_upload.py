@@ -207,15 +207,21 @@ class PluginInstaller(Service):
             if problem is not None:
                 raise PluginUploadError(job.file_name, f"pip installed it, but it is not "
                                         f"usable as a plugin: {problem}")
+            # Enabled on the server (running, or failed with the old code): run the new one.
             record = self.host.records.get(info.package)
-            job.enabled_on_server = info.package in self.host.active_names
-            if record is not None and record.active:
+            job.enabled_on_server = record is not None and not record.elsewhere
+            if job.enabled_on_server:
                 job.stage("reloading")
-                await self.host.reload_plugin(info.package)
+                try:
+                    await self.host.reload_plugin(info.package)
+                except PluginControlError as e:
+                    raise PluginUploadError(
+                        job.file_name, f"{info.package} {info.version} is installed, but it "
+                        f"does not run on the server: {e.reason}") from None
             job.stage("done")
             logger.info("plugin %s %s installed by admin %s from %s", info.package,
                         info.version, job.user, job.file_name)
-        except (PluginUploadError, PluginControlError) as e:
+        except PluginUploadError as e:
             job.error = str(e)
             job.stage("failed")
             logger.warning("plugin upload %s failed: %s", job.id, e)
