@@ -331,7 +331,7 @@ class UploadPage(Resource):
         limit = self.installer.max_bytes
         return admin_site.layout("Install plugin", f"""<h1>Install or update a plugin</h1>
 <p>Upload a plugin release (a wheel <code>.whl</code> or an sdist <code>.tar.gz</code>) of at
-most {limit // (1024 * 1024)} MiB. It is checked, then installed into this server's Python
+most {limit / (1024 * 1024):g} MiB. It is checked, then installed into this server's Python
 environment with pip. Other hosts need the same release installed there.</p>
 <form id="plugin-upload" data-max-bytes="{limit}">
 <label>Release <input type="file" name="file" accept=".whl,.tar.gz,.zip" required></label>
