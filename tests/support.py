@@ -100,6 +100,25 @@ def write_plugin(
     return package
 
 
+def make_layered_env(env: Path) -> Path:
+    """A virtualenv at ``env`` whose interpreter also sees this environment's packages (a
+    ``.pth`` calls ``site.addsitedir`` on this one's site-packages); its python. Whatever
+    pip installs with that interpreter goes into ``env`` only, never into the shared one."""
+    import sysconfig
+
+    done = subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)],
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    python = env / "bin" / "python"
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True).stdout.strip()
+    parent = sysconfig.get_paths()["purelib"]
+    (Path(purelib) / "peek_parent_env.pth").write_text(
+        f"import site; site.addsitedir({parent!r})\n")
+    return python
+
+
 def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
     """Poll ``condition`` until it is truthy and return that value; fail naming ``what``
     after ``timeout`` seconds. Blocking: for tests that drive subprocesses, not a reactor."""

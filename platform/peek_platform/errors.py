@@ -21,7 +21,9 @@
     │   └── PluginStorageError         a plugin's storage declaration is wrong
     ├── VortexTokenError               the platform token cannot be created or found
     │                                  (also a VortexTransportError, see below)
-    └── AdminAccountError              an admin account cannot be created or changed
+    ├── AdminAccountError              an admin account cannot be created or changed
+    └── PluginUploadError              an uploaded plugin release is refused or does not
+                                       install (names the file and what was wrong)
 
 The transport errors a plugin can see when it sends (VortexTransportError and its
 VortexConnectionClosedError, VortexFrameTooLargeError, VortexBackPressureError) belong to the
@@ -179,6 +181,22 @@ class AdminAccountError(PeekError):
         super().__init__(f"admin account {user_name!r}: {reason}")
         self.user_name = user_name
         self.reason = reason
+
+
 class PlatformStateError(PeekError):
     """A state report or an admin command (plugin control, settings) cannot be handled;
     the message names the service or plugin and why."""
+
+
+class PluginUploadError(PeekError):
+    """An uploaded plugin release was refused or did not install.
+
+    ``file_name`` is the uploaded file's name, ``reason`` what was wrong with it (or what
+    pip said); ``status`` is the HTTP status the admin site answers a refusal with.
+    """
+
+    def __init__(self, file_name: str, reason: str, status: int = 400) -> None:
+        super().__init__(f"plugin release {file_name}: {reason}")
+        self.file_name = file_name
+        self.reason = reason
+        self.status = status

@@ -4,6 +4,7 @@ import sys
 from typing import Optional
 
 from peek_platform.admin.command import set_admin_password
+from peek_platform.admin.plugin_upload import install_upload
 from peek_platform.admin.service import build_admin
 from peek_platform.admin_state.registry import StateRegistry
 from peek_platform.admin_state.reporter import StateReporter
@@ -87,6 +88,8 @@ def build(config: ServiceConfig) -> PeekServiceTree:
     reporter.host = registry.host = tree.host
     # Seed 004's control routes: /plugins, /reload/<plugin>, /reload/all (control keys only).
     add_control_routes(endpoints, "platform", tree.host, config)
+    # Plugin upload: mounted on the admin gate; its installer stops first (waits for pip).
+    install_upload(admin_root, config, tree.host, lambda s: s.setServiceParent(tree))
     return tree
 
 
