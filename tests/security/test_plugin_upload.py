@@ -155,14 +155,19 @@ def send_head(port: int, head: list[str], body: bytes = b"") -> bytes:
 
 
 def test_huge_declared_body_is_refused_before_it_is_read(server: UploadServer) -> None:
-    """A logged-in upload declaring a gigabyte is answered 413 right after its headers
-    (the body is never read or stored); without a session anything over 64 KiB is 401."""
+    """A logged-in upload declaring more than the upload limit, or a gigabyte (over every
+    site's own limit too), is answered 413 right after its headers (the body is never read
+    or stored); without a session anything over 64 KiB is 401."""
     port = server.admin_port
     common = [f"Host: 127.0.0.1:{port}", f"Origin: http://127.0.0.1:{port}",
               "Content-Type: multipart/form-data; boundary=x"]
     cookie = [f"{k}: {v}" for k, v in server.admin.headers(True)]
     answer = send_head(port, ["POST /plugin-upload HTTP/1.1", *common, *cookie,
                               "Content-Length: 1000000000"])
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+    assert b"httpServer.maxRequestBodyBytes" in answer
+    answer = send_head(port, ["POST /plugin-upload HTTP/1.1", *common, *cookie,
+                              f"Content-Length: {MAX_BYTES + 200_000}"])
     assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
     assert b"at most" in answer and b"pluginUploadMaxBytes" in answer
     answer = send_head(port, ["POST /plugin-upload HTTP/1.1", *common,
