@@ -299,6 +299,23 @@ class VortexProtocolMixin:
         self.sendCloseFrame(code=code, reasonUtf8=truncate_reason(reason).encode("utf-8"),
                             isReply=False)
 
+    def onMessageEnd(self) -> None:  # noqa: N802 - autobahn API
+        """autobahn's message end minus its per-message ``fire("message")``.
+
+        With no listener registered (we never register one) autobahn still builds a
+        Deferred for every received message and adds callbacks to it; on a device
+        connection that is a good part of the cost of one delivery. Anything else
+        (listeners, timing tracking, a newer autobahn without these attributes) is left
+        to autobahn itself.
+        """
+        if (getattr(self, "_listeners", True) is not None
+                or getattr(self, "_parent", True) is not None or self.trackedTimings):
+            super().onMessageEnd()  # type: ignore[misc]
+            return
+        if not self.failedByMe:
+            self._onMessage(b"".join(self.message_data), self.message_is_binary)
+        self.message_data = None
+
     def onMessage(self, payload: bytes, isBinary: bool) -> None:  # noqa: N802, N803
         if self._rejected:
             return
