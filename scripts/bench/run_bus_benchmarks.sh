@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Run every bus benchmark with --compare (VortexPY 6.2.2 in its own venv, raw autobahn)
-# and print the result lines, then the target lines together at the end.
+# Run every bus benchmark with --compare (VortexPY 6.2.2 in its own venv, raw autobahn: the
+# echo baseline and, for the fan-out, a raw relay of the same topology) and print the
+# result lines, then the target lines together at the end.
 # Usage: scripts/bench/run_bus_benchmarks.sh     (from the repository root, after `make venv`)
-# Takes about 3 minutes on 2 cores; each step has a hard time limit (timeout), and each
+# Takes about 6 minutes on 2 cores; each step has a hard time limit (timeout), and each
 # benchmark process stops by itself. Results are only comparable on an idle machine:
 # the load average is printed before and after.
 set -euo pipefail
@@ -22,7 +23,7 @@ step() {
 step 300 "$HERE/vortex_codec.py" --compare
 step 120 "$HERE/ws_echo_baseline.py" --frame-bytes 176
 step 300 "$HERE/vortex_rpc.py" --compare
-step 400 "$HERE/vortex_fanout.py" --compare
+step 900 "$HERE/vortex_fanout.py" --compare
 echo "== load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo "== summary"
