@@ -163,6 +163,16 @@ def main() -> None:
             f"devices on the final state); paced {hz:g} Hz latency p50 {p['p50_ms']:.1f} ms, "
             f"p99 {p['p99_ms']:.1f} ms"
         )
+        if theirs is not None and devices == 1:
+            tb, tp = theirs["burst"], theirs["paced"]
+            line += (
+                f"; VortexPY (1 observer direct on the server, no client service) burst "
+                f"{tb['per_s']:.0f} deliveries/s ({tb['deliveries']} of {tb['updates']}, "
+                f"{tb['converged']}/1 on the final state), "
+                f"paced p50 {tp['p50_ms']:.1f} ms, p99 {tp['p99_ms']:.1f} ms"
+                f"; ours/VortexPY burst x{b['per_s'] / tb['per_s']:.1f}, "
+                f"paced p50 x{tp['p50_ms'] / p['p50_ms']:.1f} lower"
+            )
         if raw is not None:
             rb, rp = raw["burst"], raw["paced"]
             share = b["per_s"] / rb["per_s"]

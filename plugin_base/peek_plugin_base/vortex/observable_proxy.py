@@ -69,8 +69,9 @@ class TupleDataObservableProxyHandler:
     forwarded to every watching device as the same bytes, body untouched (the proxy
     never decodes tuples): the bytes that arrived from the upstream, unless their
     header carried an originator stamp, message id or reply-to, which the proxy drops
-    (see :meth:`~peek_plugin_base.vortex.payload.PayloadEnvelope.forwardMsg`). A device that subscribes to a selector already watched gets
-    the cached update at once, without an upstream round trip. When the last device of
+    (see :meth:`~peek_plugin_base.vortex.payload.PayloadEnvelope.forwardMsg`). A device
+    that subscribes to a selector already watched gets the cached update at once,
+    without an upstream round trip. When the last device of
     a selector leaves (unsubscribes or disconnects), the upstream subscription and the
     cache are dropped.
 
