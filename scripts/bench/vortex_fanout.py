@@ -161,7 +161,8 @@ def main() -> None:
             f"burst {b['per_s']:.0f} deliveries/s ({b['deliveries']} deliveries of "
             f"{b['updates']} notifies in {b['seconds']:.2f} s, {b['converged']}/{devices} "
             f"devices on the final state); paced {hz:g} Hz latency p50 {p['p50_ms']:.1f} ms, "
-            f"p99 {p['p99_ms']:.1f} ms"
+            f"p99 {p['p99_ms']:.1f} ms; device processes "
+            f"{1e6 * b['cpu_s'] / b['deliveries']:.0f} us CPU/delivery"
         )
         if theirs is not None and devices == 1:
             tb, tp = theirs["burst"], theirs["paced"]
@@ -178,7 +179,8 @@ def main() -> None:
             share = b["per_s"] / rb["per_s"]
             line += (
                 f"; raw autobahn relay burst {rb['per_s']:.0f} deliveries/s "
-                f"({rb['converged']}/{devices} on the final state), paced p50 "
+                f"({rb['converged']}/{devices} on the final state, device processes "
+                f"{1e6 * rb['cpu_s'] / rb['deliveries']:.0f} us CPU/delivery), paced p50 "
                 f"{rp['p50_ms']:.1f} ms, p99 {rp['p99_ms']:.1f} ms; ours/raw burst "
                 f"{100 * share:.0f}%"
             )
