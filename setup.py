@@ -49,6 +49,8 @@ setup(
         "peek_platform.storage.migrations": ["*.mako"],
         # The plugin scaffold's file templates (not Python modules of the platform).
         "peek_platform.scaffold": ["templates/*.tmpl"],
+        # The device app shell's page, script, style sheet and service worker.
+        "peek_platform.web.shell": ["*.html", "*.js", "*.css"],
     },
     install_requires=[
         # The bus transport tunes Twisted and autobahn internals; stay on the tested majors.

@@ -10,6 +10,8 @@
     │   ├── PluginLoadError            import / plugin_package.json / entry hook / load()
     │   ├── PluginStartError           start() raised or its Deferred failed
     │   ├── PluginDependencyError      a required plugin is missing, failed, or in a cycle
+    │   ├── PluginDeviceUiError        a "mobile"/"desktop" section of plugin_package.json
+    │   │                              is unusable (names the key)
     │   └── PluginTaskModuleError      a worker plugin's celeryApp / celeryAppIncludes unusable
     ├── WorkerServiceError             the worker service cannot run its Celery worker
     ├── StorageError                   the database cannot be used (names the schema)
@@ -45,6 +47,7 @@ __all__ = [
     "ConfigValidationError",
     "PeekError",
     "PluginDependencyError",
+    "PluginDeviceUiError",
     "PluginError",
     "PluginLoadError",
     "PluginStartError",
@@ -111,6 +114,15 @@ class PluginStartError(PluginError):
 
 class PluginDependencyError(PluginError):
     """A plugin named in requiresPlugins is missing, failed, or part of a cycle."""
+
+
+class PluginDeviceUiError(PluginError):
+    """A plugin's device UI declaration (``mobile`` / ``desktop`` in plugin_package.json)
+    cannot be used; names the plugin and the key (``mobile.webDir``, ...)."""
+
+    def __init__(self, plugin_name: str, key: str, reason: str) -> None:
+        super().__init__(plugin_name, f'plugin_package.json "{key}": {reason}')
+        self.key = key
 
 
 class StorageError(PeekError):

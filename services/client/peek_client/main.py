@@ -15,7 +15,8 @@ from peek_platform.vortex.transport.wiring import (
     device_hub_service,
     upstream_service,
 )
-from peek_platform.web.plugin_site import PluginSiteRoot
+from peek_platform.plugin.host import PluginRecord
+from peek_platform.web.device_shell import DeviceSiteRoot, mount_device_uis
 from peek_plugin_base import PeekVortexUtil
 from peek_plugin_base.client.PluginClientEntryHookABC import PluginClientEntryHookABC
 from peek_plugin_base.registrations import RegistrationLog
@@ -23,8 +24,9 @@ from peek_plugin_base.registrations import RegistrationLog
 
 def build(config: ServiceConfig) -> PeekServiceTree:
     """Bus (upstream, devices), then plugins, then the mobile and desktop sites."""
-    mobile_root = PluginSiteRoot("mobile")
-    desktop_root = PluginSiteRoot("desktop")
+    # Each site serves the device app shell and the UIs plugins declare for it.
+    mobile_root = DeviceSiteRoot("mobile")
+    desktop_root = DeviceSiteRoot("desktop")
     devices = device_hub_service(config)
     upstream = upstream_service(config, PeekVortexUtil.peekClientName)
     # Devices reach only this process; plugins expose what they may send upstream.
@@ -37,6 +39,9 @@ def build(config: ServiceConfig) -> PeekServiceTree:
             host, name, log, config, {"Mobile": mobile_root, "Desktop": desktop_root}
         )
 
+    async def before_load(record: PluginRecord) -> None:
+        mount_device_uis(record, {"mobile": mobile_root, "desktop": desktop_root})
+
     return build_service_tree(
         config,
         PluginClientEntryHookABC,
@@ -48,6 +53,7 @@ def build(config: ServiceConfig) -> PeekServiceTree:
                      "httpServer.desktop.bindAddress"),
         ],
         before_plugins=[upstream, devices],
+        before_load=before_load,
     )
 
 

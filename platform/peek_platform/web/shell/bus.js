@@ -1,0 +1,1 @@
+export async function connectDeviceBus(onState) { onState("offline"); return null; }

@@ -1,0 +1,1 @@
+export function mount(root, app) { root.textContent = "tutorial"; }
