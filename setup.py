@@ -75,6 +75,8 @@ setup(
             "ruff>=0.6",
             # Lets the wheel test build a plugin wheel offline (--no-build-isolation).
             "wheel>=0.41",
+            # Browser tests drive Debian's chromium (never a downloaded browser).
+            "playwright>=1.45",
             *DOCS_REQUIRES,
         ],
     },
