@@ -239,7 +239,9 @@ class DeviceSiteRoot(PluginSiteRoot):
         self.shell = DeviceShell(site_name)
         self._page = _ShellPage()
         peek = Resource()
-        peek.putChild(b"shell", StaticFolder(str(SHELL_DIR)))
+        shell_files = StaticFolder(str(SHELL_DIR))
+        shell_files.indexNames = []  # the page is served at "/" only
+        peek.putChild(b"shell", shell_files)
         peek.putChild(b"plugins.json", _PluginListing(self.shell))
         self.putChild(b"peek", peek)
         self.putChild(b"sw.js", _ServiceWorker(self.shell))
