@@ -35,6 +35,7 @@ async def run(port: int, token_file: Path, command: str, argument: str) -> None:
         filtKey,
     )
     from peek_plugin_tutorial._private.storage.StringIntTuple import StringIntTuple
+
     from tests.e2e.devices_data import BusPeer
 
     token = token_file.read_text(encoding="ascii").strip()

@@ -88,3 +88,25 @@ def browser_page(request: pytest.FixtureRequest, chromium: Any) -> Iterator[Any]
     viewport = getattr(request, "param", None)
     with new_page(chromium, viewport) as page:
         yield page
+
+
+@pytest.fixture(scope="module")
+def peek_platform() -> Iterator[Any]:
+    """A real server and client service (tutorial + fx_browser plugins), shared by a module.
+
+    Tests that stop or restart the client service make their own ``BrowserPlatform``.
+    """
+    from tests.browser.platform import BrowserPlatform
+
+    platform = BrowserPlatform()
+    try:
+        yield platform.start()
+    finally:
+        platform.close()
+
+
+
+def load_vortex(page: Any, site_url: str) -> None:
+    """Open ``site_url`` and import the served bus client as ``window.vortex``."""
+    page.goto(site_url + "/")
+    page.evaluate("async () => { window.vortex = await import('/peek/vortex.js'); }")

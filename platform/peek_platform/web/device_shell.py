@@ -41,6 +41,7 @@ from twisted.web.server import Request
 
 from peek_platform.errors import PluginDeviceUiError
 from peek_platform.plugin.host import PluginRecord
+from peek_platform.web.peek_static import JS_DIR, mount_peek_static
 from peek_platform.web.plugin_site import PluginMount, PluginSiteRoot, StaticFolder
 from peek_plugin_base.registrations import RegistrationLog
 
@@ -238,18 +239,14 @@ class DeviceSiteRoot(PluginSiteRoot):
         super().__init__(site_name)
         self.shell = DeviceShell(site_name)
         self._page = _ShellPage()
-        peek = Resource()
+        # "/peek/": the browser bus client's modules, with the shell's files beside them.
+        peek = mount_peek_static(self)
+        self.shell.add_platform_dir("/peek/", str(JS_DIR))
         shell_files = StaticFolder(str(SHELL_DIR))
         shell_files.indexNames = []  # the page is served at "/" only
         peek.putChild(b"shell", shell_files)
         peek.putChild(b"plugins.json", _PluginListing(self.shell))
-        self.putChild(b"peek", peek)
         self.putChild(b"sw.js", _ServiceWorker(self.shell))
-
-    @property
-    def peek_resource(self) -> Resource:
-        """``/peek``: the platform's browser files (shell, listing, bus client) live here."""
-        return self.children[b"peek"]  # type: ignore[no-any-return]
 
     def getChildWithDefault(  # noqa: N802 - twisted API
         self, path: bytes, request: Request

@@ -5,7 +5,7 @@ from typing import Optional
 
 from peek_client.platform_hook import ClientPlatformHook
 from peek_platform.config import ServiceConfig
-from peek_platform.plugin.host import PluginHost
+from peek_platform.plugin.host import PluginHost, PluginRecord
 from peek_platform.service.builder import SiteSpec, build_service_tree
 from peek_platform.service.runner import run_service
 from peek_platform.service.tree import PeekServiceTree
@@ -15,7 +15,6 @@ from peek_platform.vortex.transport.wiring import (
     device_hub_service,
     upstream_service,
 )
-from peek_platform.plugin.host import PluginRecord
 from peek_platform.web.device_shell import DeviceSiteRoot, mount_device_uis
 from peek_plugin_base import PeekVortexUtil
 from peek_plugin_base.client.PluginClientEntryHookABC import PluginClientEntryHookABC

@@ -14,6 +14,7 @@ from peek_platform.storage.action_outcomes import ActionOutcomeService
 from peek_platform.storage.service import StorageService
 from peek_platform.vortex.bridge import attach_bus
 from peek_platform.vortex.transport.wiring import VORTEX_PATH, server_hub_service
+from peek_platform.web.peek_static import mount_peek_static
 from peek_platform.web.plugin_site import PluginSiteRoot
 from peek_plugin_base import PeekVortexUtil
 from peek_plugin_base.registrations import RegistrationLog
@@ -38,6 +39,8 @@ def build(config: ServiceConfig) -> PeekServiceTree:
     vortex = server_hub_service(config)
     attach_bus(config, PeekVortexUtil.peekServerName, [vortex])
     platform_root.putChild(VORTEX_PATH, vortex.endpoint.resource())
+    # The browser bus client, for admin pages (their bus endpoint is the admin site's).
+    mount_peek_static(admin_root)
 
     def make_hook(host: PluginHost, name: str, log: RegistrationLog) -> ServerPlatformHook:
         return ServerPlatformHook(
