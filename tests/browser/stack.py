@@ -1,45 +1,39 @@
-"""The tutorial running as a user would have it: server, worker and client processes.
+"""The tutorial as a user runs it: server, worker and client processes, plus admin edits.
 
-Used by the browser tests, ``scripts/screenshots.py`` and the page benchmarks. The client
-service can be stopped and started again on the same ports and home (the offline tests).
+:class:`TutorialStack` is the browser tests' :class:`~tests.browser.platform.BrowserPlatform`
+with the tutorial only, a ``run_peek_worker`` (the page shows the worker's total), and
+:meth:`TutorialStack.admin`, which edits the StringInt table through the tutorial's tuple
+loader as the admin site does. Used by the device app tests, ``scripts/screenshots.py`` and
+the page benchmarks.
 """
 
 import json
-import shutil
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 from typing import Any, Optional
 
-from tests.e2e.devices_data import client_config, server_config
+from tests.browser.platform import BrowserPlatform
 from tests.support import REPO, ServiceProcess
 
 PLUGINS = ["peek_plugin_tutorial"]
-START_TIMEOUT = 90.0
 
 
-class TutorialStack:
+class TutorialStack(BrowserPlatform):
     """``run_peek_server``, ``run_peek_worker`` and ``run_peek_client`` with the tutorial."""
 
-    def __init__(self, root: Optional[Path] = None, worker: bool = True) -> None:
-        self._own_root = root is None
-        self.root = root or Path(tempfile.mkdtemp(prefix="peek-browser-"))
-        self.server_home = self.root / "peek-server.home"
-        self.server_cfg = server_config(PLUGINS)
-        self.client_cfg = client_config(PLUGINS, self.server_home, self.server_cfg)
+    def __init__(self, worker: bool = True) -> None:
+        super().__init__(PLUGINS)
         self.with_worker = worker
-        self.server: Optional[ServiceProcess] = None
         self.worker: Optional[ServiceProcess] = None
-        self.client: Optional[ServiceProcess] = None
-
-    @property
-    def mobile_url(self) -> str:
-        return f"http://127.0.0.1:{self.client_cfg['httpServer']['mobile']['sitePort']}"
-
-    @property
-    def desktop_url(self) -> str:
-        return f"http://127.0.0.1:{self.client_cfg['httpServer']['desktop']['sitePort']}"
+        # The server queues the total's task where the worker takes it from.
+        celery = {"embeddedDir": str(self.root / "celery")}
+        self.server_config["celery"] = celery
+        self.worker_config: dict[str, Any] = {
+            "plugin": {"enabled": PLUGINS}, "logging": {"level": "INFO"},
+            "peekServer": self.client_config["peekServer"],
+            "sqlalchemy": {"connectUrl": self.db_url},
+            "celery": {**celery, "worker": {"pool": "solo", "concurrency": 1}},
+        }
 
     def url(self, site: str) -> str:
         """The base URL of the "mobile" or "desktop" site."""
@@ -47,47 +41,23 @@ class TutorialStack:
 
     @property
     def platform_port(self) -> int:
-        return int(self.server_cfg["httpServer"]["platform"]["sitePort"])
+        return int(self.server_config["httpServer"]["platform"]["sitePort"])
 
     def start(self) -> "TutorialStack":
-        """Start every service and wait until each runs (the server first: it migrates)."""
+        """Server (it migrates), worker, then client; everything stops if one fails."""
         try:
-            self.server = self._start("server", self.server_home, self.server_cfg)
+            self.server = self._start("server", self.server_home, self.server_config)
             if self.with_worker:
-                upstream = {"peekServer": self.client_cfg["peekServer"]}
-                self.worker = self._start("worker", self.root / "peek-worker.home", {
-                    "plugin": {"enabled": PLUGINS}, "logging": {"level": "INFO"}, **upstream,
-                    "celery": {"worker": {"pool": "solo", "concurrency": 1}},
-                })
+                self.worker = self._start("worker", self.root / "worker", self.worker_config)
             self.start_client()
         except BaseException:
             self.close()
             raise
         return self
 
-    def start_client(self) -> None:
-        """Start the client service (again), on the same home and ports."""
-        self.client = self._start("client", self.root / "peek-client.home", self.client_cfg)
-
-    def stop_client(self) -> None:
-        """Stop the client service (SIGTERM, waited for): devices lose their connection."""
-        if self.client is not None:
-            self.client.stop()
-            self.client = None
-
-    @staticmethod
-    def _start(service: str, home: Path, config: dict[str, Any]) -> ServiceProcess:
-        process = ServiceProcess(service, home, config)
-        try:
-            process.wait_log(f"Peek {service} is running", timeout=START_TIMEOUT)
-        except BaseException:
-            process.stop()
-            raise
-        return process
-
     def admin(self, command: str, argument: Any = "") -> list[dict[str, Any]]:
         """An admin edit through the tutorial's tuple loader (``load``, ``save`` a list of
-        row dicts, ``delete`` an id), in a separate process; the rows it answered."""
+        row dicts, ``delete`` an id), from a separate process; the rows it answered."""
         if not isinstance(argument, str):
             argument = json.dumps(argument)
         done = subprocess.run(
@@ -100,13 +70,10 @@ class TutorialStack:
         return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
     def close(self) -> None:
-        """Stop every service (client first) and remove the temporary folder."""
-        for name in ("client", "worker", "server"):
-            process = getattr(self, name)
-            if process is not None:
-                try:
-                    process.stop(timeout=20)
-                finally:
-                    setattr(self, name, None)
-        if self._own_root:
-            shutil.rmtree(self.root, ignore_errors=True)
+        if self.worker is not None:
+            try:
+                self.worker.stop(timeout=30)
+            except AssertionError:
+                pass
+            self.worker = None
+        super().close()
