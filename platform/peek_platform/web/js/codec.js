@@ -549,7 +549,7 @@ function nestingDepth(value) {
 async function pipeThrough(data, stream, limit, claimed) {
     const writer = stream.writable.getWriter();
     // Errors surface on the read side; the write side's promises are only awaited there.
-    const written = writer.write(data).then(() => writer.close());
+    const written = writer.write(/** @type {Uint8Array<ArrayBuffer>} */ (data)).then(() => writer.close());
     written.catch(() => undefined);
     const reader = stream.readable.getReader();
     /** @type {Uint8Array[]} */

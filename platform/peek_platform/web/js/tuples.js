@@ -7,9 +7,9 @@
  *
  *     export class StringIntTuple extends Tuple {
  *         static tupleType = "peek_plugin_tutorial.StringIntTuple";
- *         /** @type {number | null} *\/ id = null;
- *         /** @type {string | null} *\/ string1 = null;
- *         /** @type {number | null} *\/ int1 = null;
+ *         id = null;        // (give each field a JSDoc type for the type check)
+ *         string1 = null;
+ *         int1 = null;
  *     }
  *     addTupleType(StringIntTuple);
  *     const row = StringIntTuple.create({string1: "a", int1: 1});
