@@ -304,7 +304,8 @@ class DeviceShell:
             for dirpath, dirnames, filenames in os.walk(folder):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith(_HIDDEN_PREFIXES))
                 for filename in sorted(filenames):
-                    if filename.startswith(_HIDDEN_PREFIXES):
+                    # Type declarations are for the JS type check, not for browsers.
+                    if filename.startswith(_HIDDEN_PREFIXES) or filename.endswith(".d.ts"):
                         continue
                     full = os.path.join(dirpath, filename)
                     rel = PurePosixPath(Path(full).relative_to(folder)).as_posix()

@@ -178,7 +178,7 @@ export class TutorialStringInts extends HTMLElement {
   }
 
   _renderRows() {
-    const stale = this.querySelector("#tutorial-stale");
+    const stale = /** @type {HTMLElement | null} */ (this.querySelector("#tutorial-stale"));
     if (stale) stale.hidden = !this.rowsStale;
     this.dataset.stale = String(this.rowsStale);
     if (!this.body) return;
@@ -187,7 +187,7 @@ export class TutorialStringInts extends HTMLElement {
       return;
     }
     if (this.layout === "table") {
-      const table = el("table", { class: "peek-table" });
+      const table = /** @type {HTMLTableElement} */ (el("table", { class: "peek-table" }));
       const head = el("tr");
       for (const title of ["Id", "String", "Int", "Actions"]) head.append(el("th", {}, title));
       table.append(el("thead"), el("tbody"));
