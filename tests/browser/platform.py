@@ -63,6 +63,11 @@ class BrowserPlatform:
     def admin_url(self) -> str:
         return f"http://127.0.0.1:{self.admin_port}"
 
+    def bus_url(self, site: str) -> str:
+        """The websocket URL of the client service's ``mobile`` or ``desktop`` bus endpoint."""
+        port = self.mobile_port if site == "mobile" else self.desktop_port
+        return f"ws://127.0.0.1:{port}/vortexws"
+
     def start(self) -> "BrowserPlatform":
         self.server = self._start("server", self.server_home, self.server_config)
         self.start_client()
