@@ -30,8 +30,11 @@ logger = logging.getLogger(__name__)
 class WorkerBusThread:
     """Connects the worker to the server's bus from a reactor thread."""
 
-    def __init__(self, config: ServiceConfig, host: Optional[PluginHost] = None) -> None:
+    def __init__(self, config: ServiceConfig, host: Optional[PluginHost] = None,
+                 reactor_name: str = "default") -> None:
         self._config = config
+        # Chosen by run_worker before the pool forked (choose_reactor), installed in start().
+        self._reactor = reactor_name
         # Reports the worker's plugins and log tail to the server (control is refused: the
         # Celery pool has imported the plugins' task modules). Made now so the tail holds
         # the lines logged while plugins start.
@@ -45,7 +48,7 @@ class WorkerBusThread:
             return
         try:
             # Only now, after the pool has forked: children never inherit a reactor.
-            install_reactor(self._config["twisted.reactor"])
+            install_reactor(self._reactor)
         except ConfigError as e:
             logger.error("Peek worker: %s; the bus runs on the reactor already imported", e)
         from twisted.internet import reactor
