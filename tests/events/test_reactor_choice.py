@@ -26,7 +26,7 @@ class Hook(PluginServerEntryHookABC):
     async def start(self):
         self.task = asyncio.create_task(asyncio.sleep(3600))
         await asyncio.sleep(0.01)
-        logging.getLogger(self.pluginName).info("%s asyncio task running", self.pluginName)
+        logging.getLogger(__name__).info("%s asyncio task running", __name__)
 
     async def stop(self):
         self.task.cancel()
