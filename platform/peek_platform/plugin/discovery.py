@@ -3,6 +3,7 @@
 
 import difflib
 import importlib.util
+from collections.abc import Iterable
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Optional
@@ -93,3 +94,26 @@ def declared_package_json(name: str) -> Optional[dict[str, Any]]:
         except Exception:
             continue
     return None
+
+
+def asyncio_declarations(service: str, enabled: Iterable[str]
+                         ) -> tuple[list[str], list[tuple[str, str]]]:
+    """The enabled plugins running on ``service`` that declare ``"asyncio": true``, and
+    (name, problem) for those whose declaration is not a boolean; read without importing
+    them. Plugins not installed, unreadable or running elsewhere are left out."""
+    here = runs_on(service)
+    needing: list[str] = []
+    bad: list[tuple[str, str]] = []
+    for name in enabled:
+        package_cfg = declared_package_json(name)
+        if package_cfg is None:
+            continue
+        services = package_cfg.get("requiresServices", [])
+        if not isinstance(services, list) or not here.intersection(services):
+            continue
+        problem = asyncio_problem(package_cfg)
+        if problem:
+            bad.append((name, problem))
+        elif package_cfg.get(ASYNCIO_KEY, False):
+            needing.append(name)
+    return needing, bad

@@ -24,12 +24,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from peek_platform.errors import ConfigError
-from peek_platform.plugin.discovery import (
-    ASYNCIO_KEY,
-    asyncio_problem,
-    declared_package_json,
-    runs_on,
-)
+from peek_platform.plugin.discovery import ASYNCIO_KEY, asyncio_declarations
 
 logger = logging.getLogger(__name__)
 
@@ -89,23 +84,10 @@ def choose_reactor(setting: str, service: str, enabled: Iterable[str]) -> Reacto
 
 def _plugins_needing_asyncio(service: str, enabled: Iterable[str]) -> list[str]:
     """Enabled plugins running on ``service`` whose plugin_package.json declares asyncio."""
-    here = runs_on(service)
-    needing: list[str] = []
-    for name in enabled:
-        package_cfg = declared_package_json(name)
-        if package_cfg is None:
-            continue  # not installed or unreadable: loading it reports why
-        services = package_cfg.get("requiresServices", [])
-        if not isinstance(services, list) or not here.intersection(services):
-            continue
-        problem = asyncio_problem(package_cfg)
-        if problem:
-            # The plugin fails to load with this reason; the reactor ignores it.
-            logger.warning("Plugin %s: %s; not counted when choosing the reactor",
-                           name, problem)
-            continue
-        if package_cfg.get(ASYNCIO_KEY, False):
-            needing.append(name)
+    needing, bad = asyncio_declarations(service, enabled)
+    for name, problem in bad:
+        # The plugin fails to load with this reason; the reactor choice ignores it.
+        logger.warning("Plugin %s: %s; not counted when choosing the reactor", name, problem)
     return needing
 
 
