@@ -18,7 +18,7 @@ from peek_platform.admin_state.reporter import StateReporter
 from peek_platform.config import ServiceConfig
 from peek_platform.errors import ConfigError
 from peek_platform.plugin.host import PluginHost
-from peek_platform.service.reactor import install_reactor
+from peek_platform.service.reactor import install_reactor, installed_reactor_name
 from peek_platform.vortex.bridge import attach_bus
 from peek_platform.vortex.transport.client import VortexClientService
 from peek_platform.vortex.transport.wiring import upstream_service
@@ -53,6 +53,7 @@ class WorkerBusThread:
             logger.error("Peek worker: %s; the bus runs on the reactor already imported", e)
         from twisted.internet import reactor
 
+        logger.info("Peek worker: the bus thread runs the %s reactor", installed_reactor_name())
         upstream = upstream_service(self._config, PeekVortexUtil.peekWorkerName)
         attach_bus(self._config, PeekVortexUtil.peekWorkerName, [upstream])
         self._upstream = upstream
