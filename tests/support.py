@@ -81,8 +81,10 @@ def write_plugin(
     behaviour: Optional[dict[str, str]] = None,
     init_source: Optional[str] = None,
     package_json: Optional[str] = None,
+    asyncio: bool = False,
 ) -> Path:
-    """Write a plugin package under ``root``; ``behaviour`` maps a lifecycle step to a mode."""
+    """Write a plugin package under ``root``; ``behaviour`` maps a lifecycle step to a mode;
+    ``asyncio`` declares that it needs the asyncio reactor."""
     package = root / name
     package.mkdir(parents=True)
     source = init_source or PLUGIN_TEMPLATE.format(name=name, behaviour=behaviour or {})
@@ -93,6 +95,7 @@ def write_plugin(
                 "plugin": {"title": name, "version": "1.0.0"},
                 "requiresServices": list(services),
                 "requiresPlugins": list(requires),
+                **({"asyncio": True} if asyncio else {}),
             }
         )
     if package_json:

@@ -255,7 +255,7 @@ _ACCEPTING = ACCEPTING_SERVICES
 _CELERY = ("server", "worker")
 
 #: Values of ``twisted.reactor`` (see :mod:`peek_platform.service.reactor`).
-REACTORS = ("asyncio", "default")
+REACTORS = ("auto", "asyncio", "default")
 
 #: The server's default database: an SQLite file in its home.
 DEFAULT_DATABASE_URL = "sqlite:///{home}/peek.sqlite"
@@ -277,9 +277,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("plugin.params", {}, _is_plugin_params, SERVICES,
             "per-plugin parameters: {\"<pluginName>\": {...}}; each plugin gets its object as "
             "self.platform.pluginParams"),
-    Setting("twisted.reactor", "asyncio", _is_choice(REACTORS), SERVICES,
-            "the Twisted reactor: asyncio (Twisted on asyncio's loop; plugins may use "
-            "asyncio and aiohttp) or default (Twisted's own epoll reactor; plugins may not)"),
+    Setting("twisted.reactor", "auto", _is_choice(REACTORS), SERVICES,
+            "the Twisted reactor: auto (Twisted's own epoll reactor, the faster, unless an "
+            "enabled plugin's plugin_package.json declares \"asyncio\": true), asyncio "
+            "(Twisted on asyncio's loop; plugins may use asyncio and aiohttp) or default "
+            "(Twisted's own epoll reactor; plugins may not)"),
     Setting("events.maxQueuePerSubscriber", 10000, _is_int_at_least(1), SERVICES,
             "platform events queued per event-plugin subscription before new ones are "
             "dropped (counted, logged once)"),

@@ -37,7 +37,9 @@ Plugin-facing storage errors (a newer schema, a failing migration script, a bad 
 live in ``peek_plugin_base.storage.StorageErrors``; the platform wraps them in
 SchemaMigrationError with their message. Errors of queued worker tasks are plugin-facing
 and live in ``peek_plugin_base.worker.errors``; ``EndpointError`` (an HTTP status and a
-message a JSON endpoint handler raises for its caller) lives in ``peek_plugin_base.endpoints``.
+message a JSON endpoint handler raises for its caller) lives in ``peek_plugin_base.endpoints``;
+``AsyncioReactorError`` (plugin code called asyncio on a service running Twisted's default
+reactor; names the plugin and the setting) lives in ``peek_plugin_base.aio``.
 """
 
 from pathlib import Path

@@ -7,6 +7,7 @@ from twisted.application.service import IService
 from twisted.web.resource import Resource
 
 from peek_platform.config import ServiceConfig
+from peek_platform.plugin.discovery import runs_on
 from peek_platform.plugin.host import PluginHost, PluginRecord, ServicePluginSpec
 from peek_platform.service.tree import ListeningSite, PeekServiceTree, PluginHostService
 from peek_platform.tls import CERT_KEY, KEY_KEY, server_tls_options
@@ -49,7 +50,7 @@ def build_service_tree(
     spec = ServicePluginSpec(
         service=service,
         entry_hook_abc=entry_hook_abc,
-        accepted_service_names=accepted_service_names or frozenset({service}),
+        accepted_service_names=accepted_service_names or runs_on(service),
         make_platform_hook=make_platform_hook,
         before_load=before_load,
     )

@@ -32,7 +32,7 @@ from peek_platform.errors import ConfigError
 from peek_platform.events.sources import install_event_sources
 from peek_platform.log_setup import log_before_setup, set_level, setup_logging
 from peek_platform.plugin.discovery import installed_plugins
-from peek_platform.service.reactor import install_reactor
+from peek_platform.service.reactor import choose_reactor, install_reactor
 from peek_platform.service.tree import PeekServiceTree
 
 logger = logging.getLogger(__name__)
@@ -272,7 +272,8 @@ def run_service(service: str, build: TreeBuilder, argv: Optional[list[str]] = No
     config = prepared
     home = config.home
     try:
-        install_reactor(config["twisted.reactor"])
+        choice = choose_reactor(config["twisted.reactor"], service, config["plugin.enabled"])
+        install_reactor(choice.name)
     except ConfigError as e:
         logger.critical("%s", e)
         print(f"run_peek_{service}: config error: {e}", file=sys.stderr)

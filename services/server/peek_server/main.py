@@ -11,6 +11,7 @@ from peek_platform.admin_state.reporter import StateReporter
 from peek_platform.celery_glue.caller_service import TaskCallerService
 from peek_platform.celery_glue.settings import CelerySettings
 from peek_platform.config import ServiceConfig
+from peek_platform.plugin.discovery import runs_on
 from peek_platform.plugin.host import PluginHost
 from peek_platform.service.builder import SiteSpec, build_service_tree
 from peek_platform.service.runner import run_service
@@ -75,7 +76,7 @@ def build(config: ServiceConfig) -> PeekServiceTree:
                      "httpServer.platform.bindAddress"),
         ],
         # A plugin that only asks for "storage" still runs here: the server owns storage.
-        accepted_service_names=frozenset({"server", "storage"}),
+        accepted_service_names=runs_on("server"),
         # The platform schema is migrated before any plugin loads, each storage plugin's
         # schema just before that plugin is built, and engines are disposed after they stop.
         # Plugins may queue worker tasks from start() until their stop() has finished.

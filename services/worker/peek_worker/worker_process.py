@@ -13,8 +13,9 @@ process, and a running reactor (its epoll descriptor, its threads) must not be s
 the children. The plugin host is driven without one, so worker plugins' ``load``/``start``/
 ``stop`` must finish without waiting on the reactor; the bus connection starts in a reactor
 thread once the worker is ready (see :mod:`peek_worker.bus_thread`, which installs the
-reactor ``twisted.reactor`` names, asyncio by default, so code on that thread may use
-asyncio) and closes after the plugins have stopped.
+reactor chosen by ``twisted.reactor`` and the plugins' ``"asyncio"`` declarations, as on
+every service; on the asyncio reactor code on that thread may use asyncio) and closes
+after the plugins have stopped.
 """
 
 import importlib
@@ -34,7 +35,9 @@ from peek_platform.celery_glue.settings import CelerySettings
 from peek_platform.config import ServiceConfig
 from peek_platform.errors import PluginTaskModuleError, WorkerServiceError
 from peek_platform.events.sources import install_event_sources
+from peek_platform.plugin.discovery import runs_on
 from peek_platform.plugin.host import PluginHost, PluginRecord, PluginState, ServicePluginSpec
+from peek_platform.service.reactor import choose_reactor
 from peek_platform.service.runner import EXIT_OK, EXIT_START_FAILED, prepare_service
 from peek_plugin_base.registrations import RegistrationLog, registering_for
 from peek_plugin_base.worker import CeleryDbConn
@@ -76,7 +79,7 @@ def make_host(config: ServiceConfig) -> PluginHost:
     spec = ServicePluginSpec(
         service=SERVICE,
         entry_hook_abc=PluginWorkerEntryHookABC,
-        accepted_service_names=frozenset({SERVICE}),
+        accepted_service_names=runs_on(SERVICE),
         make_platform_hook=make_hook,
     )
     return PluginHost(spec)
@@ -162,7 +165,11 @@ def run_worker(argv: Optional[list[str]] = None) -> int:
     if isinstance(prepared, int):
         return prepared
     config = prepared
-    # The reactor (twisted.reactor) is installed by the bus thread, after the pool forked.
+    # The reactor (twisted.reactor) is chosen now, so the plugin host refuses plugins that
+    # need asyncio on the default reactor, and installed by the bus thread after the pool
+    # forked.
+    reactor_choice = choose_reactor(config["twisted.reactor"], SERVICE,
+                                    config["plugin.enabled"])
     install_event_sources(config)
     settings = CelerySettings.from_config(config)
     signals.setup_logging.connect(_keep_our_logging, weak=False)
@@ -200,7 +207,7 @@ def run_worker(argv: Optional[list[str]] = None) -> int:
         without_mingle=True,
         without_gossip=True,
     )
-    bus = WorkerBusThread(config, host)
+    bus = WorkerBusThread(config, host, reactor_choice.name)
     signals.worker_ready.connect(bus.start, weak=False)
     exit_code = EXIT_OK
     try:
