@@ -13,6 +13,8 @@
     │   ├── PluginControlError         reload / enable / disable of a running service failed
     │   └── PluginTaskModuleError      a worker plugin's celeryApp / celeryAppIncludes unusable
     ├── WorkerServiceError             the worker service cannot run its Celery worker
+    ├── ServiceTreeError               a process's services cannot be ordered: a child
+                                       without a name, an unknown requirement, a cycle
     ├── TlsError                       a certificate, key or CA file cannot be used
                                        (names the setting and the file)
     ├── PlatformStateError             a state report or admin command cannot be handled
@@ -60,6 +62,7 @@ __all__ = [
     "PluginStorageError",
     "PluginTaskModuleError",
     "SchemaMigrationError",
+    "ServiceTreeError",
     "StorageError",
     "TlsError",
     "VortexBackPressureError",
@@ -170,6 +173,16 @@ class TlsError(PeekError):
 
 class WorkerServiceError(PeekError):
     """The worker service cannot run (e.g. a plugin's lifecycle needs the reactor)."""
+
+
+class ServiceTreeError(PeekError):
+    """The services of a process cannot be put in a start order; the message names the
+    tree, the children concerned and why (no name, an unknown requirement, a cycle)."""
+
+    def __init__(self, tree: str, reason: str) -> None:
+        super().__init__(f"service tree {tree}: {reason}")
+        self.tree = tree
+        self.reason = reason
 
 
 class AdminAccountError(PeekError):
