@@ -20,7 +20,8 @@
     ├── PlatformStateError             a state report or admin command cannot be handled
     ├── StorageError                   the database cannot be used (names the schema)
     │   ├── SchemaMigrationError       a schema (the platform's or a plugin's) did not migrate
-    │   └── PluginStorageError         a plugin's storage declaration is wrong
+    │   ├── PluginStorageError         a plugin's storage declaration is wrong
+    │   └── StorageServiceNotRunningError  database work asked for while storage is stopped
     ├── VortexTokenError               the platform token cannot be created or found
     │                                  (also a VortexTransportError, see below)
     └── AdminAccountError              an admin account cannot be created or changed
@@ -63,6 +64,7 @@ __all__ = [
     "PluginTaskModuleError",
     "SchemaMigrationError",
     "ServiceTreeError",
+    "StorageServiceNotRunningError",
     "StorageError",
     "TlsError",
     "VortexBackPressureError",
@@ -149,6 +151,11 @@ class SchemaMigrationError(StorageError):
 
 class PluginStorageError(StorageError):
     """A plugin's storage declaration (name, alembicDir, entry hook) is not usable."""
+
+
+class StorageServiceNotRunningError(StorageError):
+    """Database work was asked for while the storage service (and its database threads) is
+    not running: a service that uses the database must require ``storage``."""
 
 
 class VortexTokenError(VortexTransportError, PeekError):
