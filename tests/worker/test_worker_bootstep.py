@@ -1,7 +1,9 @@
 """The worker's platform bootstep: where Celery's blueprint puts it and what each phase does."""
 
+import signal
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Optional
 
 import pytest
@@ -12,6 +14,8 @@ from celery.worker.components import Pool
 from kombu.utils.imports import symbol_by_name
 
 from peek_worker.bootstep import PeekPlatformStep
+from tests.support import wait_for
+from tests.worker.support import StartCaller, StartWorker, make_broker
 
 
 class _Bus:
@@ -110,3 +114,36 @@ def test_step_phases_in_a_running_worker(app: Celery) -> None:
     assert not thread.is_alive()
     assert platform.journal == ["plugins start", "bus start (pool running)",
                                 "plugins stop (pool stopped)", "bus stop"]
+
+
+def test_sighup_restarts_the_worker_through_the_step(
+    tmp_path: Path,
+    start_worker: StartWorker,
+    start_caller: StartCaller,
+    request: pytest.FixtureRequest,
+) -> None:
+    """SIGHUP is Celery's warm restart: the step stops and unloads the plugins, the process
+    comes back in place (same pid) with them loaded and started again, runs tasks in pool
+    processes that still never imported the reactor, and stops cleanly afterwards."""
+    broker = make_broker("embedded", tmp_path, request)
+    worker = start_worker(broker, pool="prefork", concurrency=1)
+    stack = start_caller(broker)
+    assert stack.call("add", 1, 2) == 3
+    assert worker.proc is not None
+    pid = worker.proc.pid
+
+    def steps() -> list[tuple[str, int]]:
+        lines = worker.lifecycle_path.read_text().splitlines()
+        return [(line.split()[0], int(line.split()[1])) for line in lines]
+
+    worker.proc.send_signal(signal.SIGHUP)
+    again = ["load", "start", "stop", "unload", "load", "start"]
+    wait_for(lambda: [step for step, _ in steps()] == again, 60, "the plugins to come back")
+    assert {owner for _, owner in steps()} == {pid}
+    wait_for(lambda: worker.log().count(" ready.") >= 2, 60, "the restarted worker")
+    assert stack.call("add", 2, 2, timeout=60) == 4
+    info = stack.call("process_info")
+    assert info["reactor_imported"] is False and info["pid"] != pid
+    assert worker.proc.poll() is None
+    assert worker.terminate() == 0
+    assert [step for step, _ in steps()][-2:] == ["stop", "unload"]
