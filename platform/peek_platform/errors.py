@@ -15,12 +15,15 @@
     │   │                              is unusable (names the key)
     │   └── PluginTaskModuleError      a worker plugin's celeryApp / celeryAppIncludes unusable
     ├── WorkerServiceError             the worker service cannot run its Celery worker
+    ├── ServiceTreeError               a process's services cannot be ordered: a child
+                                       without a name, an unknown requirement, a cycle
     ├── TlsError                       a certificate, key or CA file cannot be used
                                        (names the setting and the file)
     ├── PlatformStateError             a state report or admin command cannot be handled
     ├── StorageError                   the database cannot be used (names the schema)
     │   ├── SchemaMigrationError       a schema (the platform's or a plugin's) did not migrate
-    │   └── PluginStorageError         a plugin's storage declaration is wrong
+    │   ├── PluginStorageError         a plugin's storage declaration is wrong
+    │   └── StorageServiceNotRunningError  database work asked for while storage is stopped
     ├── VortexTokenError               the platform token cannot be created or found
     │                                  (also a VortexTransportError, see below)
     ├── AdminAccountError              an admin account cannot be created or changed
@@ -67,6 +70,8 @@ __all__ = [
     "PluginStorageError",
     "PluginTaskModuleError",
     "SchemaMigrationError",
+    "ServiceTreeError",
+    "StorageServiceNotRunningError",
     "StorageError",
     "TlsError",
     "VortexBackPressureError",
@@ -164,6 +169,11 @@ class PluginStorageError(StorageError):
     """A plugin's storage declaration (name, alembicDir, entry hook) is not usable."""
 
 
+class StorageServiceNotRunningError(StorageError):
+    """Database work was asked for while the storage service (and its database threads) is
+    not running: a service that uses the database must require ``storage``."""
+
+
 class VortexTokenError(VortexTransportError, PeekError):
     """The platform token cannot be created (server) or found (other services)."""
 
@@ -186,6 +196,16 @@ class TlsError(PeekError):
 
 class WorkerServiceError(PeekError):
     """The worker service cannot run (e.g. a plugin's lifecycle needs the reactor)."""
+
+
+class ServiceTreeError(PeekError):
+    """The services of a process cannot be put in a start order; the message names the
+    tree, the children concerned and why (no name, an unknown requirement, a cycle)."""
+
+    def __init__(self, tree: str, reason: str) -> None:
+        super().__init__(f"service tree {tree}: {reason}")
+        self.tree = tree
+        self.reason = reason
 
 
 class AdminAccountError(PeekError):

@@ -15,7 +15,7 @@ from peek_platform.plugin.discovery import runs_on
 from peek_platform.plugin.host import PluginHost
 from peek_platform.service.builder import SiteSpec, build_service_tree
 from peek_platform.service.runner import run_service
-from peek_platform.service.tree import PeekServiceTree
+from peek_platform.service.tree import PeekServiceTree, declare_requires
 from peek_platform.storage.action_outcomes import ActionOutcomeService
 from peek_platform.storage.service import StorageService
 from peek_platform.vortex.bridge import attach_bus
@@ -65,6 +65,17 @@ def build(config: ServiceConfig) -> PeekServiceTree:
             storage=storage, endpoints=endpoints,
         )
 
+    # What each needs running first (the tree orders them; shutdown runs it backwards).
+    # Action outcomes are recorded durably from the first action over the bus to the last.
+    declare_requires(vortex, "action-outcomes")
+    # Admin pages talk to the services over the server's bus.
+    declare_requires(admin_hub, "action-outcomes", "vortex")
+    # The admin accounts need the platform schema; sessions end before the admin bus closes.
+    declare_requires(admin_auth, "storage", "vortex-admin")
+    # Reports arrive over the bus; admin pages watch them over the admin bus.
+    declare_requires(registry, "vortex", "vortex-admin")
+    # The server reports to its own registry.
+    declare_requires(reporter, "admin-state-registry")
     tree = build_service_tree(
         config,
         PluginServerEntryHookABC,
@@ -77,11 +88,10 @@ def build(config: ServiceConfig) -> PeekServiceTree:
         ],
         # A plugin that only asks for "storage" still runs here: the server owns storage.
         accepted_service_names=runs_on("server"),
-        # The platform schema is migrated before any plugin loads, each storage plugin's
-        # schema just before that plugin is built, and engines are disposed after they stop.
-        # Plugins may queue worker tasks from start() until their stop() has finished.
-        # Action outcomes are recorded durably from the first action to the last.
-        # The admin accounts need the platform schema; sessions end before the bus closes.
+        # The plugins require all of these: the platform schema is migrated before any
+        # plugin loads (each storage plugin's schema just before that plugin is built, and
+        # engines are disposed after they stop); plugins may queue worker tasks from
+        # start() until their stop() has finished.
         before_plugins=[storage, action_outcomes, vortex, admin_hub, admin_auth, registry,
                         reporter, tasks],
         before_load=storage.before_load,
