@@ -37,6 +37,7 @@ message a JSON endpoint handler raises for its caller) lives in ``peek_plugin_ba
 """
 
 from pathlib import Path
+from typing import ClassVar
 
 from peek_plugin_base.vortex.errors import (
     VortexBackPressureError,
@@ -182,3 +183,6 @@ class AdminAccountError(PeekError):
 class PlatformStateError(PeekError):
     """A state report or an admin command (plugin control, settings) cannot be handled;
     the message names the service or plugin and why."""
+
+    #: The error-reply code the admin RPCs answer it with (a RemoteError code).
+    code: ClassVar[str] = "PlatformStateError"
