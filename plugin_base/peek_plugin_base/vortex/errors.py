@@ -2,30 +2,31 @@
 
 ::
 
-    class                                   code (on the wire)
+    class                                   code (on the wire)              rebuilt
     VortexError                             VortexError
     ├── TupleTypeError                      TupleTypeError
     │   └── DuplicateTupleTypeError         DuplicateTupleTypeError
-    ├── CodecError                          CodecError
-    │   ├── EncodeError                     EncodeError
-    │   └── DecodeError                     DecodeError
-    │       ├── UnknownTupleTypeError       UnknownTupleTypeError
-    │       ├── UndeclaredFieldError        UndeclaredFieldError
-    │       └── PayloadTooLargeError        PayloadTooLargeError
+    ├── CodecError                          CodecError                      *
+    │   ├── EncodeError                     EncodeError                     *
+    │   └── DecodeError                     DecodeError                     *
+    │       ├── UnknownTupleTypeError       UnknownTupleTypeError           *
+    │       ├── UndeclaredFieldError        UndeclaredFieldError            *
+    │       └── PayloadTooLargeError        PayloadTooLargeError            *
     ├── RoutingError                        RoutingError
     │   ├── NoTransportError                NoTransportError
     │   ├── ReplyTimeoutError               ReplyTimeoutError
     │   │   ├── RpcTimeoutError             RpcTimeoutError
     │   │   └── ActionTimeoutError          ActionTimeoutError
     │   ├── ConnectionLostError             ConnectionLostError
-    │   ├── NoEndpointError                 NoEndpointError
-    │   │   └── PluginReloadingError        PluginReloadingError
-    │   ├── CallRefusedError                CallRefusedError
-    │   │   ├── AccessDeniedError           AccessDeniedError
-    │   │   ├── UnknownActionTypeError      UnknownActionTypeError
-    │   │   ├── InvalidActionError          InvalidActionError
-    │   │   └── TupleActionRefusedError     TupleActionRefusedError
-    │   ├── ActionOutcomeUnavailableError   ActionOutcomeUnavailableError
+    │   ├── NoEndpointError                 NoEndpointError                 *
+    │   │   └── PluginReloadingError        PluginReloadingError            *
+    │   ├── CallRefusedError                CallRefusedError                *
+    │   │   ├── AccessDeniedError           AccessDeniedError               *
+    │   │   ├── UnknownActionTypeError      UnknownActionTypeError          *
+    │   │   ├── InvalidActionError          InvalidActionError              *
+    │   │   ├── TupleActionRefusedError     TupleActionRefusedError         *
+    │   │   └── TooManySubscriptionsError   TooManySubscriptions            *
+    │   ├── ActionOutcomeUnavailableError   ActionOutcomeUnavailableError   *
     │   └── RemoteError                     (the code the reply carried)
     └── VortexTransportError                transport
         ├── VortexConnectionClosedError     closed
@@ -45,7 +46,7 @@ What each means:
   and ``ActionTimeoutError`` name the call), the peer went away first
   (``ConnectionLostError``), no handler there (``NoEndpointError``; its plugin is being
   reloaded: ``PluginReloadingError``, retry shortly), the handler refused without running
-  anything (``CallRefusedError`` and its four kinds), an action processor could not check
+  anything (``CallRefusedError`` and its five kinds), an action processor could not check
   earlier outcomes (``ActionOutcomeUnavailableError``, nothing ran), or the remote handler
   failed with a code of its own (``RemoteError``).
 - ``VortexTransportError``: a bus connection could not carry a frame (closed, frame above
@@ -60,13 +61,16 @@ catches it and closes that connection.
 **Codes.** Every class above has a ``code`` class attribute (the middle column): a
 stable word that an error reply carries as ``e: [code, message]`` (see
 ``docs/wire-protocol.md``) instead of the class's name, so renaming a class does not change
-the wire. :data:`WIRE_ERRORS` maps each code to its class; :func:`error_from_reply` turns a
-received ``[code, message]`` back into that class, as an instance that is also a
-:class:`RemoteError` (so ``except NoEndpointError`` and ``except RemoteError`` both catch
-it, and ``.code``/``.message`` are set). An unregistered code (a plugin's own
-``RemoteError("MyCode", ...)``, or a non-bus exception's class name) gives a plain
-:class:`RemoteError` with that code. Compare codes with the class attribute:
-``error.code == AccessDeniedError.code``.
+the wire. The classes marked ``*`` cross the wire (``crosses_wire``): an answering side
+sends them on purpose, and :data:`WIRE_ERRORS` maps each of their codes to its class.
+:func:`error_from_reply` turns a received ``[code, message]`` back into that class, as an
+instance that is also a :class:`RemoteError` (so ``except NoEndpointError`` and ``except
+RemoteError`` both catch it, and ``.code``/``.message`` are set). Any other code (a
+timeout or lost connection reported by a hop further on, a plugin's own
+``RemoteError("MyCode", ...)``, a non-bus exception's class name) gives a plain
+:class:`RemoteError` with that code: a caller's retry logic catching ``ReplyTimeoutError``
+never mistakes another hop's timeout for its own. Compare codes with the class
+attribute: ``error.code == AccessDeniedError.code``.
 
 **Error replies.** :func:`error_reply` is how an answering side turns a failure into the
 ``(code, message)`` of its reply: bus errors and ``RemoteError`` keep their text, anything
@@ -92,12 +96,18 @@ class VortexError(Exception):
     """The root of every bus error a plugin can see; ``code`` names its class on the wire."""
 
     code: ClassVar[str] = "VortexError"
+    #: True for errors an answering side sends on purpose (refusals, no endpoint, bad
+    #: request): a received reply with their code is rebuilt as their class. The others
+    #: (timeouts, lost connections, transport) describe the caller's own link; received
+    #: from a hop further on, they stay plain RemoteErrors so that retry logic catching
+    #: them never mistakes another hop's failure for its own.
+    crosses_wire: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
         code = cls.__dict__.get("code")
-        if not isinstance(code, str):
-            return  # RemoteError (its code is per instance) and error_from_reply's mixes
+        if not isinstance(code, str) or not cls.crosses_wire:
+            return  # RemoteError (its code is per instance), local errors, the mixes
         existing = WIRE_ERRORS.get(code)
         if existing is not None and existing is not cls:
             raise TypeError(f"bus error code {code!r} of {_class_path(cls)} is already "
@@ -128,6 +138,8 @@ class DuplicateTupleTypeError(TupleTypeError):
 
 class CodecError(VortexError):
     """Converting between bytes and payloads failed."""
+
+    crosses_wire: ClassVar[bool] = True
 
     code: ClassVar[str] = "CodecError"
 
@@ -196,6 +208,7 @@ class NoEndpointError(RoutingError):
     """
 
     code: ClassVar[str] = "NoEndpointError"
+    crosses_wire: ClassVar[bool] = True
 
 
 class PluginReloadingError(NoEndpointError):
@@ -295,6 +308,7 @@ class CallRefusedError(RoutingError):
     """The answering side refused a call or action without running it."""
 
     code: ClassVar[str] = "CallRefusedError"
+    crosses_wire: ClassVar[bool] = True
 
 
 class AccessDeniedError(CallRefusedError):
@@ -328,11 +342,18 @@ class TupleActionRefusedError(CallRefusedError):
     code: ClassVar[str] = "TupleActionRefusedError"
 
 
+class TooManySubscriptionsError(CallRefusedError):
+    """An observable refused a subscribe: the connection holds its cap of subscriptions."""
+
+    code: ClassVar[str] = "TooManySubscriptions"
+
+
 class ActionOutcomeUnavailableError(RoutingError):
     """An action processor could not check its record of earlier outcomes (its store is
     unavailable), so it ran nothing; the same action id may be retried later."""
 
     code: ClassVar[str] = "ActionOutcomeUnavailableError"
+    crosses_wire: ClassVar[bool] = True
 
 
 class VortexTransportError(VortexError):
