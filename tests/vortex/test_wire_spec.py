@@ -171,9 +171,10 @@ def test_browser_codec_constants_equal_the_python_ones() -> None:
 
 
 def test_browser_client_hello_and_close_codes_equal_the_python_ones() -> None:
-    """client.js speaks the same hello version and keys, and every close code it sends or
-    treats as final is a CloseCode."""
+    """client.js speaks the same hello version and keys and heartbeat key, and every close
+    code it sends or treats as final is a CloseCode."""
     assert json.loads(_js_const(CLIENT_JS, "HELLO_VERSION")) == wire.HELLO_VERSION
+    assert json.loads(_js_const(CLIENT_JS, "HEARTBEAT_KEY")) == wire.HEARTBEAT_KEY
     for key in (wire.HELLO_KIND, wire.HELLO, wire.WELCOME, wire.HELLO_KEY_NAME,
                 wire.WELCOME_KEY_UUID, wire.WELCOME_KEY_MAX_FRAME):
         assert re.search(rf"\b{key}\b", CLIENT_JS), key

@@ -31,6 +31,10 @@ HELLO_KEY_TOKEN: Final = "token"
 WELCOME_KEY_UUID: Final = "uuid"
 WELCOME_KEY_MAX_FRAME: Final = "maxFrameBytes"
 
+#: The filt key of the browser client's heartbeat request. No endpoint handles it: the
+#: ``NoEndpointError`` reply (any reply) proves the link alive.
+HEARTBEAT_KEY: Final = "vortex.heartbeat"
+
 # ---- frame: HEADER 0x0A BODY
 
 #: The byte that ends the header (JSON escapes it inside strings).
