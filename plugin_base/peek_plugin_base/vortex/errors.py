@@ -441,7 +441,8 @@ def error_reply(
     Errors raised on purpose keep their text: a :class:`RemoteError` (its own code and
     message: raise ``RemoteError(code, message)`` to tell the caller something), any other
     bus error (:class:`VortexError`, with its ``code``: refusals, timeouts, decode errors)
-    and the types in ``passes`` (code: their class name); they are logged as one debug
+    and the types in ``passes`` (code: their ``code`` class attribute, e.g. the
+    ``CrudError`` family's, else their class name); they are logged as one debug
     line (a peer repeating a refused call cannot flood the log). Any other exception may
     carry what a caller must never see (SQL statements, database host and port, paths):
     the code is its class name, the message ``"internal error, id <id>"``, and the log
@@ -455,9 +456,8 @@ def error_reply(
     elif isinstance(exc, VortexError):
         code, message = exc.code, str(exc)
     elif isinstance(exc, passes):
-        code, message = getattr(exc, "code", None) or type(exc).__name__, str(exc)
-        if not isinstance(code, str):
-            code = type(exc).__name__
+        code = getattr(type(exc), "code", None)
+        code, message = code if isinstance(code, str) else type(exc).__name__, str(exc)
     else:
         error_id = new_error_id()
         log.error("%s failed, error id %s: %s", what, error_id, failure.getTraceback())
