@@ -1,10 +1,12 @@
 """docs/wire-protocol.md specifies every wire constant, tag, close code and error code, the
 golden vectors use every key and tag, and the browser client's copies equal the Python ones."""
 
+import ast
 import base64
 import json
 import re
 from enum import IntEnum
+from pathlib import Path
 from typing import Any
 
 import peek_plugin_base.vortex.wire as wire
@@ -199,3 +201,36 @@ def test_browser_error_codes_are_codes_of_the_error_tree() -> None:
         if block:
             used |= set(re.findall(r'"([^"]+)"', block.group(1)))
     assert used and used <= tree, used - tree
+
+
+def _code_strings(path: Path) -> set[str]:
+    """The string literals of a module's code (docstrings left out)."""
+    tree = ast.parse(path.read_text())
+    docstrings = {
+        id(node.body[0].value) for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.body and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return {
+        node.value for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        and id(node) not in docstrings
+    }
+
+
+def test_encoder_and_decoder_take_their_keys_from_the_wire_module() -> None:
+    """codec, payload and hello spell no header key, body key, tag or hello key as a
+    literal: they read them from peek_plugin_base.vortex.wire, so the two sides of the
+    wire cannot drift apart inside Python."""
+    words = set(wire.HEADER_KEYS) | set(wire.BODY_KEYS) | set(wire.TAGS) | {
+        wire.JSON_DICT_TYPE, wire.HELLO_KIND, wire.HELLO_KEY_VERSION, wire.HELLO_KEY_NAME,
+        wire.HELLO_KEY_TOKEN, wire.WELCOME_KEY_UUID, wire.WELCOME_KEY_MAX_FRAME}
+    modules = [
+        REPO / "plugin_base" / "peek_plugin_base" / "vortex" / "codec.py",
+        REPO / "plugin_base" / "peek_plugin_base" / "vortex" / "payload.py",
+        REPO / "platform" / "peek_platform" / "vortex" / "transport" / "hello.py",
+    ]
+    for path in modules:
+        literal = _code_strings(path) & words
+        assert not literal, f"{path.name} spells {sorted(literal)} instead of the constants"

@@ -38,6 +38,7 @@ from peek_plugin_base.vortex.wire import (
     H_MESSAGE_ID,
     H_ORIGINATOR,
     H_REPLY_TO,
+    H_RESULT,
     H_VERSION,
     HEADER_END,
     JSON_DICT_TYPE,
@@ -162,7 +163,7 @@ class VortexCodec:
             head = orjson.dumps(header, option=_HEADER_OPTS)
         except TypeError as e:
             raise EncodeError(
-                f"envelope header (filt {header.get('f')!r}, result {header.get('s')!r}) "
+                f"envelope header (filt {header.get(H_FILT)!r}, result {header.get(H_RESULT)!r}) "
                 f"must hold JSON-native values with string keys: {e}"
             ) from None
         return head + HEADER_END + body
@@ -191,7 +192,7 @@ class VortexCodec:
                 f"(this side speaks {WIRE_VERSION})"
             )
         if type(get(H_FILT)) is not dict:
-            raise DecodeError("message header has no 'f' (filt) object")
+            raise DecodeError(f"message header has no {H_FILT!r} (filt) object")
         # Called for every frame: plain lookups, no loops, in the common case.
         m, r = get(H_MESSAGE_ID), get(H_REPLY_TO)
         d, c = get(H_DEST_NAME), get(H_DEST_UUID)
