@@ -137,3 +137,11 @@ def test_old_import_paths_still_give_the_same_classes() -> None:
         assert getattr(call_errors, name) is getattr(errors, name) is getattr(vortex, name)
     assert error_reply_module.error_reply is error_reply
     assert error_reply_module.INTERNAL_MESSAGE is errors.INTERNAL_MESSAGE
+
+
+def test_codes_are_unique_across_the_tree() -> None:
+    """No two classes of the tree share a code, crossing the wire or not (a reply's code
+    names exactly one class)."""
+    codes = [cls.__dict__["code"] for cls in TREE.values()
+             if isinstance(cls.__dict__.get("code"), str)]
+    assert len(codes) == len(set(codes)) == len(TREE) - 1  # all but RemoteError
