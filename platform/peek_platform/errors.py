@@ -46,6 +46,7 @@ reactor; names the plugin and the setting) lives in ``peek_plugin_base.aio``.
 """
 
 from pathlib import Path
+from typing import ClassVar
 
 from peek_plugin_base.vortex.errors import (
     VortexBackPressureError,
@@ -220,6 +221,9 @@ class AdminAccountError(PeekError):
 class PlatformStateError(PeekError):
     """A state report or an admin command (plugin control, settings) cannot be handled;
     the message names the service or plugin and why."""
+
+    #: The error-reply code the admin RPCs answer it with (a RemoteError code).
+    code: ClassVar[str] = "PlatformStateError"
 
 
 class PluginUploadError(PeekError):

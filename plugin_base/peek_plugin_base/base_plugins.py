@@ -44,7 +44,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
 from peek_plugin_base.aio import as_deferred
-from peek_plugin_base.vortex.error_reply import error_reply
+from peek_plugin_base.vortex.errors import error_reply
 
 logger = logging.getLogger(__name__)
 

@@ -61,7 +61,7 @@ class ActionRetryTests(TestCase):
                 try:
                     await push.pushAction(refused)
                 except RemoteError as e:
-                    self.assertEqual(e.code, TupleActionRefusedError.__name__)
+                    self.assertEqual(e.code, TupleActionRefusedError.code)
                     self.assertIn(refused.uuid, e.message)
                 else:
                     raise AssertionError("a refused action must fail")

@@ -48,11 +48,11 @@ def test_exposed_rpc_runs_for_the_device_and_sees_it_as_caller(bus: MemoryBus) -
     assert result_of(serverSubInts.callThroughVia(device.router, "peek-client", 5, kwval1=2)) == 3
     with pytest.raises(RemoteError) as info:
         result_of(clientOnly.callThroughVia(device.router, "peek-client"))
-    assert info.value.code == AccessDeniedError.__name__ and "'peek-mobile'" in info.value.message
+    assert info.value.code == AccessDeniedError.code and "'peek-mobile'" in info.value.message
     forwarder.shutdown()
     with pytest.raises(RemoteError) as info:
         result_of(serverSubInts.callThroughVia(device.router, "peek-client", 5))
-    assert info.value.code == NoEndpointError.__name__ and "peek-client" in info.value.message
+    assert info.value.code == NoEndpointError.code and "peek-client" in info.value.message
 
 
 def test_exposed_key_carries_the_originator_and_one_owner_per_key(bus: MemoryBus) -> None:

@@ -57,8 +57,8 @@ from peek_plugin_base.vortex import (
     TupleSelector,
     TuplesProviderABC,
 )
-from peek_plugin_base.vortex.call_errors import AccessDeniedError
 from peek_plugin_base.vortex.connection_events import connection_events
+from peek_plugin_base.vortex.errors import AccessDeniedError
 from peek_plugin_base.vortex.log_throttle import LogThrottle
 from peek_plugin_base.vortex.observable_wire import OP_POLL, OP_SUBSCRIBE, ObservableMessages
 from peek_plugin_base.vortex.router import PayloadRouter, VortexSender, default_router
@@ -173,7 +173,7 @@ class StateRegistry(Service):
                       ADMIN_OBSERVABLE_NAME, PeekVortexUtil.peekAdminName)
         messages = ObservableMessages(ADMIN_OBSERVABLE_NAME, ADMIN_FILT)
         sendResponse(messages.error(
-            payloadEnvelope.filt.get("tupleSelector"), AccessDeniedError.__name__,
+            payloadEnvelope.filt.get("tupleSelector"), AccessDeniedError.code,
             f"only {PeekVortexUtil.peekAdminName} may observe {ADMIN_OBSERVABLE_NAME}"))
 
     # ---- connections

@@ -45,7 +45,7 @@ class AdminRpc:
                                                 str(operation))
         except PlatformStateError as e:
             # The admin needs the reason, not an "internal error" id.
-            raise RemoteError(PlatformStateError.__name__, str(e)) from e
+            raise RemoteError(PlatformStateError.code, str(e)) from e
 
     @vortexRPC(PeekVortexUtil.peekServerName, acceptOnlyFromVortex=PeekVortexUtil.peekAdminName,
                additionalFilt=ADMIN_FILT)
@@ -54,7 +54,7 @@ class AdminRpc:
         try:
             return await self._registry.update_setting(str(pluginName), str(key), value)
         except PlatformStateError as e:
-            raise RemoteError(PlatformStateError.__name__, str(e)) from e
+            raise RemoteError(PlatformStateError.code, str(e)) from e
 
 
 def start_admin_rpcs(registry: "StateRegistry", router: PayloadRouter) -> list[RpcHandle]:

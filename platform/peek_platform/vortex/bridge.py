@@ -37,11 +37,12 @@ from peek_plugin_base.vortex.log_throttle import LogThrottle
 from peek_plugin_base.vortex.observable_wire import configure_observables
 from peek_plugin_base.vortex.payload import PayloadEnvelope
 from peek_plugin_base.vortex.router import PayloadEndpoint, PayloadRouter, default_router
+from peek_plugin_base.vortex.wire import CloseCode
 
 logger = logging.getLogger(__name__)
 
 #: Close code for a frame whose routing header is not a valid bus message.
-CLOSE_MALFORMED_MESSAGE = 4422
+CLOSE_MALFORMED_MESSAGE = CloseCode.MALFORMED_MESSAGE
 
 #: A slow peer refuses every message until it drains or is closed (4507): count, not flood.
 _send_failures = LogThrottle(logger)
@@ -74,7 +75,7 @@ class BusBridge:
             self.router.receive(data, conn, device)
         except VortexError as e:
             logger.warning("Closing %s: it sent a message that is not valid: %s", conn, e)
-            conn.close(CLOSE_MALFORMED_MESSAGE, f"malformed message: {e}")
+            conn.close(int(CLOSE_MALFORMED_MESSAGE), f"malformed message: {e}")
 
     def on_close(
         self, conn: VortexConnection, reason: CloseReason, device: bool = False

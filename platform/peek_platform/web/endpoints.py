@@ -46,7 +46,7 @@ from peek_plugin_base.endpoints import (
     EndpointRequest,
     encode_json,
 )
-from peek_plugin_base.vortex.error_reply import INTERNAL_MESSAGE, new_error_id
+from peek_plugin_base.vortex.errors import INTERNAL_MESSAGE, new_error_id
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from peek_plugin_base.storage.StorageErrors import (
     CrudRowNotFoundError,
     CrudTupleTypeError,
 )
-from peek_plugin_base.vortex.error_reply import error_reply
+from peek_plugin_base.vortex.errors import error_reply
 from peek_plugin_base.vortex.payload import Payload, PayloadEnvelope
 from peek_plugin_base.vortex.router import PayloadEndpoint, PayloadRouter
 from peek_plugin_base.vortex.threads import run_in_thread

@@ -75,16 +75,6 @@ from peek_plugin_base.vortex.action_processor import (
 from peek_plugin_base.vortex.action_proxy import TupleActionProcessorProxy
 from peek_plugin_base.vortex.action_push_client import TupleActionPushClient
 from peek_plugin_base.vortex.actions import TupleActionABC, TupleGenericAction, TupleUpdateAction
-from peek_plugin_base.vortex.call_errors import (
-    AccessDeniedError,
-    ActionOutcomeUnavailableError,
-    ActionTimeoutError,
-    CallRefusedError,
-    InvalidActionError,
-    RpcTimeoutError,
-    TupleActionRefusedError,
-    UnknownActionTypeError,
-)
 from peek_plugin_base.vortex.codec import VortexCodec, configure_default_codec, default_codec
 from peek_plugin_base.vortex.connection_events import (
     ConnectionEvents,
@@ -93,24 +83,36 @@ from peek_plugin_base.vortex.connection_events import (
 )
 from peek_plugin_base.vortex.device_forwarder import DeviceForwarder, exposeToDevices
 from peek_plugin_base.vortex.errors import (
+    AccessDeniedError,
+    ActionOutcomeUnavailableError,
+    ActionTimeoutError,
+    CallRefusedError,
     CodecError,
     ConnectionLostError,
     DecodeError,
     DuplicateTupleTypeError,
     EncodeError,
+    InvalidActionError,
+    NoEndpointError,
     NoTransportError,
     PayloadTooLargeError,
+    PluginReloadingError,
     RemoteError,
     ReplyTimeoutError,
     RoutingError,
+    RpcTimeoutError,
+    TooManySubscriptionsError,
+    TupleActionRefusedError,
     TupleTypeError,
     UndeclaredFieldError,
+    UnknownActionTypeError,
     UnknownTupleTypeError,
     VortexBackPressureError,
     VortexConnectionClosedError,
     VortexError,
     VortexFrameTooLargeError,
     VortexTransportError,
+    error_from_reply,
 )
 from peek_plugin_base.vortex.modules import filterModules
 from peek_plugin_base.vortex.observable import TupleDataObservableHandler, TuplesProviderABC
@@ -151,6 +153,7 @@ __all__ = [
     "EncodeError",
     "InvalidActionError",
     "LocalSender",
+    "NoEndpointError",
     "NoTransportError",
     "ObservableMessages",
     "ObservedTuples",
@@ -160,11 +163,13 @@ __all__ = [
     "PayloadEnvelope",
     "PayloadRouter",
     "PayloadTooLargeError",
+    "PluginReloadingError",
     "RemoteError",
     "ReplyTimeoutError",
     "RoutingError",
     "RpcHandle",
     "RpcTimeoutError",
+    "TooManySubscriptionsError",
     "Tuple",
     "TupleActionABC",
     "TupleActionProcessor",
@@ -199,6 +204,7 @@ __all__ = [
     "default_router",
     "deferToThreadWrap",
     "deferToThreadWrapWithLogger",
+    "error_from_reply",
     "exposeToDevices",
     "filterModules",
     "registeredTupleNames",

@@ -3,7 +3,7 @@
 A :class:`~peek_plugin_base.vortex.action_processor.TupleActionProcessor` answers a repeated
 action id from the outcome it recorded the first time, without running the action again.
 It records only outcomes that must not be repeated: a success, and a refusal the delegate
-marks as final (:class:`~peek_plugin_base.vortex.call_errors.TupleActionRefusedError`).
+marks as final (:class:`~peek_plugin_base.vortex.errors.TupleActionRefusedError`).
 
 The store is chosen per router: the platform installs a durable one on the server (rows in
 the platform schema, so a retry after a server restart is still answered from the record)

@@ -19,13 +19,6 @@ from peek_plugin_base.vortex.action_outcomes import (
     action_outcome_store,
 )
 from peek_plugin_base.vortex.actions import TupleActionABC, action_filt, action_type_name
-from peek_plugin_base.vortex.call_errors import (
-    AccessDeniedError,
-    ActionOutcomeUnavailableError,
-    InvalidActionError,
-    TupleActionRefusedError,
-    UnknownActionTypeError,
-)
 from peek_plugin_base.vortex.call_support import (
     AcceptNames,
     Responder,
@@ -34,8 +27,16 @@ from peek_plugin_base.vortex.call_support import (
     error_envelope,
     release_key,
 )
-from peek_plugin_base.vortex.error_reply import error_reply
-from peek_plugin_base.vortex.errors import RoutingError, VortexError
+from peek_plugin_base.vortex.errors import (
+    AccessDeniedError,
+    ActionOutcomeUnavailableError,
+    InvalidActionError,
+    RoutingError,
+    TupleActionRefusedError,
+    UnknownActionTypeError,
+    VortexError,
+    error_reply,
+)
 from peek_plugin_base.vortex.payload import Payload, PayloadEnvelope
 from peek_plugin_base.vortex.router import PayloadEndpoint, PayloadRouter, default_router
 from peek_plugin_base.vortex.tuples import Tuple
@@ -54,7 +55,7 @@ class TupleActionProcessorDelegateABC(metaclass=ABCMeta):
         its type name and ``"internal error, id <id>"`` (the traceback is logged under that
         id; see :func:`~peek_plugin_base.vortex.error_reply.error_reply`).
 
-        Raise :class:`~peek_plugin_base.vortex.call_errors.TupleActionRefusedError` for a
+        Raise :class:`~peek_plugin_base.vortex.errors.TupleActionRefusedError` for a
         refusal that is final (a retry of the action gets it again without running);
         any other exception is transient and a retry runs the action again. Commit the
         action's effect before returning (or before the returned Deferred fires): the
@@ -182,7 +183,7 @@ class TupleActionProcessor:
     # ---- receiving
 
     def _refuse(self, respond: Responder, exc: VortexError) -> None:
-        respond(error_envelope(type(exc).__name__, str(exc)))
+        respond(error_envelope(exc.code, str(exc)))
 
     def _on_action(
         self,
@@ -209,7 +210,7 @@ class TupleActionProcessor:
         except VortexError as e:
             logger.warning("Action processor %r: undecodable action from %s (%s): %s",
                            self.tupleActionProcessorName, vortexName, vortexUuid, e)
-            respond(error_envelope(type(e).__name__, str(e)))
+            respond(error_envelope(e.code, str(e)))
             return
         if len(tuples) != 1 or not isinstance(tuples[0], TupleActionABC):
             got = ", ".join(action_type_name(t) for t in tuples) or "nothing"
@@ -266,7 +267,7 @@ class TupleActionProcessor:
                     "run now (the sender may retry)", self.tupleActionProcessorName, action.uuid,
                 )
                 return _error_outcome(
-                    ActionOutcomeUnavailableError.__name__,
+                    ActionOutcomeUnavailableError.code,
                     "the record of earlier action outcomes is unavailable; nothing was run, "
                     "retry later",
                 )

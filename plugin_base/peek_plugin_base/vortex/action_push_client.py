@@ -5,8 +5,11 @@ from typing import Any, Optional
 from twisted.internet.defer import Deferred
 
 from peek_plugin_base.vortex.actions import TupleActionABC, action_filt, action_type_name
-from peek_plugin_base.vortex.call_errors import ActionTimeoutError
-from peek_plugin_base.vortex.errors import ConnectionLostError, ReplyTimeoutError
+from peek_plugin_base.vortex.errors import (
+    ActionTimeoutError,
+    ConnectionLostError,
+    ReplyTimeoutError,
+)
 from peek_plugin_base.vortex.payload import Payload, PayloadEnvelope
 from peek_plugin_base.vortex.router import PayloadRouter, default_router
 from peek_plugin_base.vortex.threads import require_reactor_thread

@@ -7,8 +7,7 @@ from typing import Any, Optional, Union
 
 from twisted.python.failure import Failure
 
-from peek_plugin_base.vortex.error_reply import error_reply
-from peek_plugin_base.vortex.errors import RoutingError
+from peek_plugin_base.vortex.errors import RoutingError, error_reply
 from peek_plugin_base.vortex.payload import PayloadEnvelope
 from peek_plugin_base.vortex.router import PayloadRouter
 

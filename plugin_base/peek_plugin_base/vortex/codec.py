@@ -23,13 +23,44 @@ from peek_plugin_base.vortex.tuples import (
     tuple_info_for_class,
     tuple_info_for_name,
 )
+from peek_plugin_base.vortex.wire import (
+    B_RUNS,
+    B_TAGGED,
+    B_TYPES,
+    BODY_TAGS,
+    DEFLATE,
+    H_COMPRESSION,
+    H_DEST_NAME,
+    H_DEST_UUID,
+    H_ERROR,
+    H_FILT,
+    H_INFLATED_SIZE,
+    H_MESSAGE_ID,
+    H_ORIGINATOR,
+    H_REPLY_TO,
+    H_RESULT,
+    H_VERSION,
+    HEADER_END,
+    JSON_DICT_TYPE,
+    MAX_HEADER_DEPTH,
+    NON_FINITE_FLOATS,
+    STRING_HEADER_KEYS,
+    TAG_BIG_INT,
+    TAG_BYTES,
+    TAG_DATE,
+    TAG_DATETIME,
+    TAG_DECIMAL,
+    TAG_ESCAPED_DICT,
+    TAG_FLOAT,
+    TAG_JSON_TUPLE,
+    TAG_PREFIX,
+    TAG_TUPLE,
+    WIRE_VERSION,
+)
 
-#: The format version written in every header; a receiver rejects any other.
-WIRE_VERSION = 1
-#: Deepest nesting of arrays and objects a header may hold (the header object is level 1).
-#: Routing walks ``f`` recursively, so deeper headers are refused as they are read.
-MAX_HEADER_DEPTH = 32
-DEFLATE = "deflate"
+# WIRE_VERSION, MAX_HEADER_DEPTH and DEFLATE are re-exported here for old imports.
+# Routing walks ``f`` recursively, so headers deeper than MAX_HEADER_DEPTH are refused
+# as they are read.
 
 _HEADER_OPTS = orjson.OPT_PASSTHROUGH_DATETIME
 _NONE_TYPE = type(None)
@@ -37,8 +68,6 @@ _NONE_TYPE = type(None)
 _PLAIN = frozenset((str, int, bool, _NONE_TYPE))
 _PLAIN_EXCEPT_INT = frozenset((str, bool, _NONE_TYPE))
 _CONTAINERS = frozenset((list, dict))
-_TAG_PREFIX = "~"
-_KNOWN_TAGS = frozenset(("~e", "~t", "~d", "~D", "~b", "~n", "~i", "~f", "~j"))
 # Decoding plans kept per tuple type: field lists come from the wire, so the cache is bounded.
 _PLANS_PER_TYPE = 8
 
@@ -134,14 +163,14 @@ class VortexCodec:
             head = orjson.dumps(header, option=_HEADER_OPTS)
         except TypeError as e:
             raise EncodeError(
-                f"envelope header (filt {header.get('f')!r}, result {header.get('s')!r}) "
+                f"envelope header (filt {header.get(H_FILT)!r}, result {header.get(H_RESULT)!r}) "
                 f"must hold JSON-native values with string keys: {e}"
             ) from None
-        return head + b"\n" + body
+        return head + HEADER_END + body
 
     def decode_header(self, data: bytes) -> tuple[dict[str, Any], int]:
         """Parse only the header of a message; returns it and the offset of the body."""
-        end = data.find(b"\n")
+        end = data.find(HEADER_END)
         if end < 0:
             raise DecodeError("message has no header terminator (byte 0x0A)")
         try:
@@ -157,24 +186,25 @@ class VortexCodec:
                 f"message header nests arrays and objects deeper than {MAX_HEADER_DEPTH} levels"
             )
         get = header.get
-        if get("v") != WIRE_VERSION:
+        if get(H_VERSION) != WIRE_VERSION:
             raise DecodeError(
-                f"unsupported wire format version {get('v')!r} "
+                f"unsupported wire format version {get(H_VERSION)!r} "
                 f"(this side speaks {WIRE_VERSION})"
             )
-        if type(get("f")) is not dict:
-            raise DecodeError("message header has no 'f' (filt) object")
+        if type(get(H_FILT)) is not dict:
+            raise DecodeError(f"message header has no {H_FILT!r} (filt) object")
         # Called for every frame: plain lookups, no loops, in the common case.
-        m, r, d, c = get("m"), get("r"), get("d"), get("c")
+        m, r = get(H_MESSAGE_ID), get(H_REPLY_TO)
+        d, c = get(H_DEST_NAME), get(H_DEST_UUID)
         if not (
             (m is None or type(m) is str) and (r is None or type(r) is str)
             and (d is None or type(d) is str) and (c is None or type(c) is str)
         ):
-            for key in ("m", "r", "d", "c"):
+            for key in STRING_HEADER_KEYS:
                 value = get(key)
                 if value is not None and type(value) is not str:
                     raise DecodeError(f"message header field {key!r} must be a string")
-        origin = get("o")
+        origin = get(H_ORIGINATOR)
         if origin is not None and not (
             type(origin) is list and len(origin) == 3 and type(origin[0]) is str
             and type(origin[1]) is str and type(origin[2]) is bool
@@ -182,17 +212,17 @@ class VortexCodec:
             raise DecodeError(
                 "message header field 'o' must be [vortex name, connection uuid, is device]"
             )
-        error = get("e")
+        error = get(H_ERROR)
         if error is not None and not (
             type(error) is list and len(error) == 2 and type(error[0]) is str
             and type(error[1]) is str
         ):
             raise DecodeError("message header field 'e' must be [code, message]")
-        compression = get("z")
+        compression = get(H_COMPRESSION)
         if compression is not None:
             if compression != DEFLATE:
                 raise DecodeError(f"unknown body compression {compression!r}")
-            size = get("n")
+            size = get(H_INFLATED_SIZE)
             if type(size) is not int or size < 0:
                 raise DecodeError("compressed message has no valid 'n' (inflated size)")
         return header, end + 1
@@ -311,9 +341,9 @@ class _BodyEncoder:
                 row = self.convert_row(row, info)
                 break
             run.append(row)
-        doc: dict[str, Any] = {"T": self.types, "R": runs}
+        doc: dict[str, Any] = {B_TYPES: self.types, B_RUNS: runs}
         if self.tagged:
-            doc["x"] = 1
+            doc[B_TAGGED] = 1
         try:
             return orjson.dumps(doc)
         except orjson.JSONEncodeError as e:
@@ -347,13 +377,14 @@ class _BodyEncoder:
         if vtype is int:
             if check_ints and not (-(2**63) <= value < 2**64):
                 self.tagged = True
-                return {"~i": str(value)}
+                return {TAG_BIG_INT: str(value)}
             return value
         if vtype is float:
             if value - value == 0.0:
                 return value
             self.tagged = True
-            return {"~f": "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")}
+            return {TAG_FLOAT: NON_FINITE_FLOATS[0] if value != value
+                    else (NON_FINITE_FLOATS[1] if value > 0 else NON_FINITE_FLOATS[2])}
         if vtype is list or vtype is tuple:
             plain = _PLAIN if not check_ints else _PLAIN_EXCEPT_INT
             convert = self.convert
@@ -364,22 +395,22 @@ class _BodyEncoder:
                 if type(k) is not str:
                     raise EncodeError(f"dict keys must be strings, got {type(k).__name__} {k!r}")
                 out[k] = self.convert(v, check_ints)
-            if len(out) == 1 and next(iter(out)).startswith(_TAG_PREFIX):
+            if len(out) == 1 and next(iter(out)).startswith(TAG_PREFIX):
                 self.tagged = True
-                return {"~e": out}
+                return {TAG_ESCAPED_DICT: out}
             return out
         self.tagged = True
         if vtype is datetime.datetime:
-            return {"~d": value.isoformat()}
+            return {TAG_DATETIME: value.isoformat()}
         if vtype is datetime.date:
-            return {"~D": value.isoformat()}
+            return {TAG_DATE: value.isoformat()}
         if vtype is bytes or vtype is bytearray or vtype is memoryview:
-            return {"~b": base64.b64encode(value).decode("ascii")}
+            return {TAG_BYTES: base64.b64encode(value).decode("ascii")}
         if vtype is Decimal:
-            return {"~n": str(value)}
+            return {TAG_DECIMAL: str(value)}
         if isinstance(value, Tuple):
             index, info = self.type_of(value)
-            return {"~t": [index, *self.convert_row(info.getter(value), info, check_ints)]}
+            return {TAG_TUPLE: [index, *self.convert_row(info.getter(value), info, check_ints)]}
         # Subclasses (IntEnum, StrEnum, ...) travel as their base JSON value.
         for base in (bool, int, float, str):
             if isinstance(value, base):
@@ -395,11 +426,11 @@ class _BodyDecoder:
     def __init__(self, doc: Any) -> None:
         if type(doc) is not dict:
             raise DecodeError("payload body is not a JSON object")
-        types = doc.get("T")
-        runs = doc.get("R")
+        types = doc.get(B_TYPES)
+        runs = doc.get(B_RUNS)
         if type(types) is not list or type(runs) is not list:
             raise DecodeError("payload body needs a 'T' list (types) and an 'R' list (rows)")
-        self.tagged = doc.get("x") == 1
+        self.tagged = doc.get(B_TAGGED) == 1
         self.runs = runs
         self.plans = [self.plan(entry) for entry in types]
 
@@ -507,36 +538,36 @@ class _BodyDecoder:
             return value
         if len(value) == 1:
             tag, inner = next(iter(value.items()))
-            if tag.startswith(_TAG_PREFIX):
+            if tag.startswith(TAG_PREFIX):
                 return self.untag(tag, inner)
         return {k: v if type(v) not in _CONTAINERS else convert(v) for k, v in value.items()}
 
     def untag(self, tag: str, inner: Any) -> Any:
-        if tag not in _KNOWN_TAGS:
+        if tag not in BODY_TAGS:
             raise DecodeError(f"unknown tagged value {tag!r}")
         try:
-            if tag == "~e":
+            if tag == TAG_ESCAPED_DICT:
                 if type(inner) is not dict:
                     raise ValueError("escaped dict is not an object")
                 return {k: self.value(v) for k, v in inner.items()}
-            if tag == "~t":
+            if tag == TAG_TUPLE:
                 if type(inner) is not list or not inner or type(inner[0]) is not int:
                     raise ValueError("nested tuple is not [type index, values...]")
                 return self.build(self._plan_at(inner[0]), inner[1:])
             if type(inner) is not str:
                 raise ValueError("tagged value is not a string")
-            if tag == "~d":
+            if tag == TAG_DATETIME:
                 return datetime.datetime.fromisoformat(inner)
-            if tag == "~D":
+            if tag == TAG_DATE:
                 return datetime.date.fromisoformat(inner)
-            if tag == "~b":
+            if tag == TAG_BYTES:
                 return base64.b64decode(inner, validate=True)
-            if tag == "~n":
+            if tag == TAG_DECIMAL:
                 return Decimal(inner)
-            if tag == "~i":
+            if tag == TAG_BIG_INT:
                 return int(inner)
-            if tag == "~f":
-                if inner not in ("NaN", "Infinity", "-Infinity"):
+            if tag == TAG_FLOAT:
+                if inner not in NON_FINITE_FLOATS:
                     raise ValueError(f"{inner!r} is not a non-finite float")
                 return math.nan if inner == "NaN" else float(inner.replace("Infinity", "inf"))
         except DecodeError:
@@ -583,7 +614,7 @@ def _is_plain(value: Any) -> bool:
     if vtype is dict:
         if not value:
             return True
-        if len(value) == 1 and str(next(iter(value))).startswith(_TAG_PREFIX):
+        if len(value) == 1 and str(next(iter(value))).startswith(TAG_PREFIX):
             return False  # the encoder escapes these
         for key, item in value.items():
             if type(key) is not str:
@@ -609,7 +640,7 @@ def plain_row_body(table: list[list[Any]], row: list[Any]) -> Optional[bytes]:
     try:
         if not _is_plain(row):
             return None
-        return orjson.dumps({"T": table, "R": [[0, row]]})
+        return orjson.dumps({B_TYPES: table, B_RUNS: [[0, row]]})
     except (RecursionError, orjson.JSONEncodeError):  # very deep nesting, ints beyond 64 bits
         return None
 
@@ -624,9 +655,9 @@ def read_plain_row(body: bytes, table: list[list[Any]]) -> Optional[list[Any]]:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError:
         return None
-    if type(doc) is not dict or len(doc) != 2 or doc.get("T") != table:
+    if type(doc) is not dict or len(doc) != 2 or doc.get(B_TYPES) != table:
         return None
-    runs = doc.get("R")
+    runs = doc.get(B_RUNS)
     if type(runs) is not list or len(runs) != 1:
         return None
     run = runs[0]
@@ -670,7 +701,7 @@ def tuple_to_json_dict(obj: Tuple) -> dict[str, Any]:
         )
     info.resolve()
     encoder = _JsonDictEncoder()
-    out: dict[str, Any] = {"_tt": info.name}
+    out: dict[str, Any] = {JSON_DICT_TYPE: info.name}
     for field, value in zip(info.fields or (), info.getter(obj), strict=True):
         try:
             out[field] = encoder.convert(value, check_ints=True)
@@ -684,17 +715,17 @@ class _JsonDictEncoder(_BodyEncoder):
 
     def convert(self, value: Any, check_ints: bool = False) -> Any:
         if isinstance(value, Tuple):
-            return {"~j": tuple_to_json_dict(value)}
+            return {TAG_JSON_TUPLE: tuple_to_json_dict(value)}
         return super().convert(value, check_ints)
 
 
 def tuple_from_json_dict(json_dict: dict[str, Any]) -> Tuple:
     """Rebuild a registered tuple from :func:`tuple_to_json_dict` output."""
-    if type(json_dict) is not dict or type(json_dict.get("_tt")) is not str:
+    if type(json_dict) is not dict or type(json_dict.get(JSON_DICT_TYPE)) is not str:
         raise DecodeError("a tuple JSON dict needs a '_tt' type name")
-    name = json_dict["_tt"]
-    fields = [k for k in json_dict if k != "_tt"]
-    decoder = _JsonDictDecoder({"T": [[name, fields]], "R": []})
+    name = json_dict[JSON_DICT_TYPE]
+    fields = [k for k in json_dict if k != JSON_DICT_TYPE]
+    decoder = _JsonDictDecoder({B_TYPES: [[name, fields]], B_RUNS: []})
     return decoder.build(decoder.plans[0], [json_dict[k] for k in fields])
 
 
@@ -706,6 +737,6 @@ class _JsonDictDecoder(_BodyDecoder):
         self.tagged = True
 
     def untag(self, tag: str, inner: Any) -> Any:
-        if tag == "~j":
+        if tag == TAG_JSON_TUPLE:
             return tuple_from_json_dict(inner)
         return super().untag(tag, inner)

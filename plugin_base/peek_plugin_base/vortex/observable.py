@@ -31,7 +31,7 @@ from twisted.python.failure import Failure
 from peek_plugin_base.aio import as_deferred
 from peek_plugin_base.registrations import record_registration
 from peek_plugin_base.vortex.connection_events import connection_events
-from peek_plugin_base.vortex.error_reply import error_reply
+from peek_plugin_base.vortex.errors import error_reply
 from peek_plugin_base.vortex.log_throttle import LogThrottle
 from peek_plugin_base.vortex.observable_wire import (
     OP_POLL,

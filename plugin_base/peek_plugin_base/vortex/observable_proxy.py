@@ -8,7 +8,7 @@ from twisted.python.failure import Failure
 
 from peek_plugin_base.registrations import record_registration
 from peek_plugin_base.vortex.connection_events import connection_events
-from peek_plugin_base.vortex.errors import RemoteError, VortexError
+from peek_plugin_base.vortex.errors import VortexError
 from peek_plugin_base.vortex.log_throttle import LogThrottle
 from peek_plugin_base.vortex.observable_wire import (
     OP_ERROR,
@@ -224,7 +224,7 @@ class TupleDataObservableProxyHandler:
 
         def relay_error(failure: Failure) -> None:
             exc = failure.value
-            code = exc.code if isinstance(exc, RemoteError) else type(exc).__name__
+            code = exc.code if isinstance(exc, VortexError) else type(exc).__name__
             sendResponse(self._messages.error(key, code, str(exc)))
 
         d.addCallbacks(sendResponse, relay_error)

@@ -4,7 +4,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Optional, Protocol, Union
 
-from peek_plugin_base.vortex.errors import DecodeError
+from peek_plugin_base.vortex.errors import DecodeError, TooManySubscriptionsError
 from peek_plugin_base.vortex.log_throttle import LogThrottle
 from peek_plugin_base.vortex.payload import Payload, PayloadEnvelope
 
@@ -17,7 +17,7 @@ _send_failures = LogThrottle(logger)
 #: Subscriptions one connection may hold on one observable or proxy unless configured.
 DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION = 200
 #: The error code of a subscribe refused because of that cap.
-TOO_MANY_SUBSCRIPTIONS = "TooManySubscriptions"
+TOO_MANY_SUBSCRIPTIONS = TooManySubscriptionsError.code
 _subscription_cap = DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION
 
 OBSERVABLE_KEY = "tupleDataObservable"

@@ -8,7 +8,7 @@ from twisted.internet.defer import Deferred
 
 from peek_plugin_base.registrations import record_registration
 from peek_plugin_base.vortex.connection_events import connection_events
-from peek_plugin_base.vortex.errors import RemoteError, VortexError
+from peek_plugin_base.vortex.errors import RemoteError, VortexError, error_from_reply
 from peek_plugin_base.vortex.log_throttle import LogThrottle
 from peek_plugin_base.vortex.observable_wire import (
     OP_ERROR,
@@ -292,6 +292,6 @@ class TupleDataObserverClient:
             or not self._events.is_open(vortexName, vortexUuid)
         ):
             return
-        error = RemoteError(*payloadEnvelope.error)
+        error = error_from_reply(*payloadEnvelope.error)
         for subject in list(watched.subjects):
             subject._emit_error(error)

@@ -2,8 +2,23 @@
 
 from typing import Any, NamedTuple, Optional
 
-from peek_plugin_base.vortex.codec import DEFLATE, WIRE_VERSION, VortexCodec, default_codec
+from peek_plugin_base.vortex.codec import VortexCodec, default_codec
 from peek_plugin_base.vortex.errors import EncodeError
+from peek_plugin_base.vortex.wire import (
+    DEFLATE,
+    H_COMPRESSION,
+    H_DEST_NAME,
+    H_DEST_UUID,
+    H_ERROR,
+    H_FILT,
+    H_INFLATED_SIZE,
+    H_MESSAGE_ID,
+    H_ORIGINATOR,
+    H_REPLY_TO,
+    H_RESULT,
+    H_VERSION,
+    WIRE_VERSION,
+)
 
 
 class Originator(NamedTuple):
@@ -164,27 +179,27 @@ class PayloadEnvelope:
 
     def header(self) -> dict[str, Any]:
         """The header dict as written on the wire (absent fields omitted)."""
-        header: dict[str, Any] = {"v": WIRE_VERSION, "f": self.filt}
+        header: dict[str, Any] = {H_VERSION: WIRE_VERSION, H_FILT: self.filt}
         if self.messageId is not None:
-            header["m"] = self.messageId
+            header[H_MESSAGE_ID] = self.messageId
         if self.replyToId is not None:
-            header["r"] = self.replyToId
+            header[H_REPLY_TO] = self.replyToId
         if self.destVortexName is not None:
-            header["d"] = self.destVortexName
+            header[H_DEST_NAME] = self.destVortexName
         if self.destVortexUuid is not None:
-            header["c"] = self.destVortexUuid
+            header[H_DEST_UUID] = self.destVortexUuid
         if self.result is not None:
-            header["s"] = self.result
+            header[H_RESULT] = self.result
         if self.error is not None:
             code, message = self.error
-            header["e"] = [str(code), str(message)]
+            header[H_ERROR] = [str(code), str(message)]
         if self.compression is not None:
             if self.compression != DEFLATE or self.inflatedSize is None:
                 raise EncodeError("a compressed envelope needs compression 'deflate' and a size")
-            header["z"] = self.compression
-            header["n"] = self.inflatedSize
+            header[H_COMPRESSION] = self.compression
+            header[H_INFLATED_SIZE] = self.inflatedSize
         if self._originator is not None:
-            header["o"] = list(self._originator)
+            header[H_ORIGINATOR] = list(self._originator)
         return header
 
     def toVortexMsg(self, codec: Optional[VortexCodec] = None) -> bytes:
@@ -215,20 +230,20 @@ class PayloadEnvelope:
         """Read the header of a message; the body stays encoded until :meth:`decodePayload`."""
         header, offset = (codec or default_codec).decode_header(vortexMsg)
         get = header.get
-        error = get("e")
+        error = get(H_ERROR)
         # Built slot by slot: this runs for every received frame.
         envelope = cls.__new__(cls)
-        envelope.filt = header["f"]
+        envelope.filt = header[H_FILT]
         envelope.encodedPayload = bytes(vortexMsg[offset:])
-        envelope.result = get("s")
+        envelope.result = get(H_RESULT)
         envelope.error = (error[0], error[1]) if error is not None else None
-        envelope.messageId = get("m")
-        envelope.replyToId = get("r")
-        envelope.destVortexName = get("d")
-        envelope.destVortexUuid = get("c")
-        envelope.compression = get("z")
-        envelope.inflatedSize = get("n")
-        origin = get("o")
+        envelope.messageId = get(H_MESSAGE_ID)
+        envelope.replyToId = get(H_REPLY_TO)
+        envelope.destVortexName = get(H_DEST_NAME)
+        envelope.destVortexUuid = get(H_DEST_UUID)
+        envelope.compression = get(H_COMPRESSION)
+        envelope.inflatedSize = get(H_INFLATED_SIZE)
+        origin = get(H_ORIGINATOR)
         envelope._originator = Originator(*origin) if origin is not None else None
         envelope._sender = None
         envelope.vortexMsg = vortexMsg

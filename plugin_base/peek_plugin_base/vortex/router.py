@@ -70,17 +70,17 @@ from twisted.python.failure import Failure
 from peek_plugin_base.aio import as_deferred
 from peek_plugin_base.PeekVortexUtil import peekDesktopName, peekMobileName
 from peek_plugin_base.registrations import record_registration
-from peek_plugin_base.vortex.call_errors import AccessDeniedError
-from peek_plugin_base.vortex.error_reply import error_reply
 from peek_plugin_base.vortex.errors import (
+    AccessDeniedError,
     ConnectionLostError,
     NoEndpointError,
     NoTransportError,
     PluginReloadingError,
-    RemoteError,
     ReplyTimeoutError,
     RoutingError,
     VortexError,
+    error_from_reply,
+    error_reply,
 )
 from peek_plugin_base.vortex.payload import Originator, Payload, PayloadEnvelope
 from peek_plugin_base.vortex.threads import (
@@ -105,7 +105,7 @@ _tuple_new = tuple.__new__
 _FORWARDABLE_ORIGINATORS = frozenset((peekMobileName, peekDesktopName))
 
 #: The error code a refused device message is answered with.
-_ACCESS_DENIED = AccessDeniedError.__name__
+_ACCESS_DENIED = AccessDeniedError.code
 #: Refusals are logged once per connection; the memory of who was logged is bounded.
 _REFUSALS_REMEMBERED = 4096
 
@@ -433,7 +433,7 @@ class PayloadRouter:
             if envelope.messageId is not None:
                 # A caller waiting for a reply learns now, not at its timeout.
                 where = ", ".join(sorted(self.local_vortex_names)) or "this process"
-                error = (NoEndpointError.__name__,
+                error = (NoEndpointError.code,
                          f"{where} has no handler for key {envelope.filt.get('key')!r}")
                 self.send_reply(envelope, PayloadEnvelope(filt=envelope.filt, error=error),
                                 sender)
@@ -471,7 +471,7 @@ class PayloadRouter:
         if envelope.messageId is None:
             self._held_dropped[plugin_name] = self._held_dropped.get(plugin_name, 0) + 1
             return True
-        error = (PluginReloadingError.__name__,
+        error = (PluginReloadingError.code,
                  f"plugin {plugin_name} is {reason}; retry shortly "
                  f"(filt key {envelope.filt.get('key')!r})")
         self.send_reply(envelope, PayloadEnvelope(filt=envelope.filt, error=error), sender)
@@ -547,7 +547,7 @@ class PayloadRouter:
         del pending_table[reply_to]  # type: ignore[arg-type]
         try:
             if envelope.error is not None:
-                pending.deferred.errback(RemoteError(*envelope.error))
+                pending.deferred.errback(error_from_reply(*envelope.error))
             else:
                 pending.deferred.callback(envelope)
         finally:

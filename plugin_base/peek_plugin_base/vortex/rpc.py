@@ -16,7 +16,6 @@ from twisted.python.failure import Failure
 import peek_plugin_base.vortex.threads as peek_threads
 from peek_plugin_base.aio import as_deferred
 from peek_plugin_base.registrations import record_registration
-from peek_plugin_base.vortex.call_errors import AccessDeniedError, RpcTimeoutError
 from peek_plugin_base.vortex.call_support import (
     AcceptNames,
     Responder,
@@ -26,8 +25,14 @@ from peek_plugin_base.vortex.call_support import (
     release_key,
 )
 from peek_plugin_base.vortex.codec import default_codec, plain_row_body, read_plain_row
-from peek_plugin_base.vortex.error_reply import error_reply
-from peek_plugin_base.vortex.errors import RemoteError, ReplyTimeoutError, RoutingError
+from peek_plugin_base.vortex.errors import (
+    AccessDeniedError,
+    RemoteError,
+    ReplyTimeoutError,
+    RoutingError,
+    RpcTimeoutError,
+    error_reply,
+)
 from peek_plugin_base.vortex.payload import Payload, PayloadEnvelope
 from peek_plugin_base.vortex.router import PayloadEndpoint, PayloadRouter, default_router
 from peek_plugin_base.vortex.threads import require_reactor_thread
@@ -176,7 +181,7 @@ class RpcHandle:
             exc = AccessDeniedError(
                 f"RPC {rpc.rpcName} does not accept calls from vortex {vortexName!r}"
             )
-            self._answer(error_envelope(type(exc).__name__, str(exc)), *caller, status="denied")
+            self._answer(error_envelope(exc.code, str(exc)), *caller, status="denied")
             return
         try:
             call_args, call_kwargs = _call_of(payloadEnvelope)

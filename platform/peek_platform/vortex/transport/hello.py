@@ -2,43 +2,27 @@
 
 import json
 from dataclasses import dataclass
-from enum import IntEnum
 from typing import Any, Optional
 
-HELLO_VERSION = 1
+from peek_plugin_base.vortex.wire import (
+    HELLO,
+    HELLO_KEY_NAME,
+    HELLO_KEY_TOKEN,
+    HELLO_KEY_VERSION,
+    HELLO_KIND,
+    HELLO_VERSION,
+    WELCOME,
+    WELCOME_KEY_MAX_FRAME,
+    WELCOME_KEY_UUID,
+    CloseCode,
+)
+
+__all__ = ["CloseCode", "HELLO_VERSION", "HELLO_MAX_BYTES", "NAME_MAX_CHARS", "Hello",
+           "HelloError", "Welcome"]
 #: A hello or welcome larger than this is malformed; it is read before any authentication.
 HELLO_MAX_BYTES = 4096
 #: Longest name a peer may claim.
 NAME_MAX_CHARS = 64
-
-
-class CloseCode(IntEnum):
-    """Websocket close codes the transport uses; each close also carries a reason text.
-
-    1000-1011 are the standard codes (autobahn sends 1009 itself for an oversized frame
-    and 1002 for a protocol violation); 4xxx are ours, numbered after the HTTP status
-    they resemble.
-    """
-
-    NORMAL = 1000
-    GOING_AWAY = 1001
-    PROTOCOL_ERROR = 1002
-    ABNORMAL = 1006
-    TOO_BIG = 1009
-    #: The first frame was not a well-formed hello (or welcome).
-    HELLO_MALFORMED = 4400
-    #: The hello's credentials are missing or wrong.
-    UNAUTHORISED = 4401
-    #: The credentials are valid but may not claim the requested name.
-    NAME_FORBIDDEN = 4403
-    #: No hello arrived within the hello timeout.
-    HELLO_TIMEOUT = 4408
-    #: A text frame arrived; the bus speaks binary frames only.
-    TEXT_FRAME = 4415
-    #: Too many wrong tokens came from this address; it is refused for a while.
-    TOO_MANY_ATTEMPTS = 4429
-    #: The peer read too slowly: its send queue stayed full; reconnect and resync.
-    SLOW_CONSUMER = 4507
 
 
 class HelloError(Exception):
@@ -71,17 +55,19 @@ class Hello:
 
     def encode(self) -> bytes:
         """The hello frame's bytes."""
-        body: dict[str, Any] = {"vortex": "hello", "version": HELLO_VERSION, "name": self.name}
+        body: dict[str, Any] = {
+            HELLO_KIND: HELLO, HELLO_KEY_VERSION: HELLO_VERSION, HELLO_KEY_NAME: self.name,
+        }
         if self.token is not None:
-            body["token"] = self.token
+            body[HELLO_KEY_TOKEN] = self.token
         return json.dumps(body).encode()
 
     @classmethod
     def decode(cls, data: bytes) -> "Hello":
         """Parse a hello; raises HelloError(HELLO_MALFORMED) saying what is wrong."""
-        body = _decode_object(data, "hello")
-        name = body.get("name")
-        token = body.get("token")
+        body = _decode_object(data, HELLO)
+        name = body.get(HELLO_KEY_NAME)
+        token = body.get(HELLO_KEY_TOKEN)
         if not _valid_name(name):
             raise HelloError(CloseCode.HELLO_MALFORMED,
                              f"hello name must be 1-{NAME_MAX_CHARS} printable characters")
@@ -115,15 +101,16 @@ class Welcome:
     def encode(self) -> bytes:
         """The welcome frame's bytes."""
         return json.dumps({
-            "vortex": "welcome", "version": HELLO_VERSION, "name": self.name,
-            "uuid": self.uuid, "maxFrameBytes": self.max_frame_bytes,
+            HELLO_KIND: WELCOME, HELLO_KEY_VERSION: HELLO_VERSION, HELLO_KEY_NAME: self.name,
+            WELCOME_KEY_UUID: self.uuid, WELCOME_KEY_MAX_FRAME: self.max_frame_bytes,
         }).encode()
 
     @classmethod
     def decode(cls, data: bytes) -> "Welcome":
         """Parse a welcome; raises HelloError(HELLO_MALFORMED) saying what is wrong."""
-        body = _decode_object(data, "welcome")
-        name, uuid, max_frame = body.get("name"), body.get("uuid"), body.get("maxFrameBytes")
+        body = _decode_object(data, WELCOME)
+        name = body.get(HELLO_KEY_NAME)
+        uuid, max_frame = body.get(WELCOME_KEY_UUID), body.get(WELCOME_KEY_MAX_FRAME)
         if not _valid_name(name) or not isinstance(uuid, str) or not uuid:
             raise HelloError(CloseCode.HELLO_MALFORMED, "welcome lacks a valid name or uuid")
         if type(max_frame) is not int or max_frame < 1:
@@ -139,11 +126,11 @@ def _decode_object(data: bytes, kind: str) -> dict[str, Any]:
     except (UnicodeDecodeError, ValueError, RecursionError):  # deep nesting: RecursionError
         raise HelloError(CloseCode.HELLO_MALFORMED,
                          f"first frame must be a JSON {kind}") from None
-    if not isinstance(body, dict) or body.get("vortex") != kind:
+    if not isinstance(body, dict) or body.get(HELLO_KIND) != kind:
         raise HelloError(CloseCode.HELLO_MALFORMED, f"first frame must be a {kind}")
-    if body.get("version") != HELLO_VERSION:
+    if body.get(HELLO_KEY_VERSION) != HELLO_VERSION:
         raise HelloError(CloseCode.HELLO_MALFORMED,
-                         f"{kind} version {body.get('version')!r} unsupported"
+                         f"{kind} version {body.get(HELLO_KEY_VERSION)!r} unsupported"
                          f" (this side speaks {HELLO_VERSION})")
     return body
 

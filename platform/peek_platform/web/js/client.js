@@ -9,6 +9,9 @@ import {defaultCodec, sortedJson, VortexCodec} from "./codec.js";
 /** @typedef {import("./codec.js").MessageSpec} MessageSpec */
 /** @typedef {import("./tuples.js").Tuple} Tuple */
 
+// The hello, heartbeat key and close codes mirror peek_plugin_base.vortex.wire, specified
+// in docs/wire-protocol.md; tests/vortex/test_wire_spec.py checks them against Python.
+
 /** The hello/welcome format version. */
 export const HELLO_VERSION = 1;
 /** The filt key of heartbeat requests (any answer, even an error, proves the link alive). */

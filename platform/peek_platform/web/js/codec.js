@@ -32,6 +32,9 @@ import {
     TupleSelector,
 } from "./tuples.js";
 
+// These constants mirror peek_plugin_base.vortex.wire, specified in docs/wire-protocol.md;
+// tests/vortex/test_wire_spec.py fails when they differ from the Python values.
+
 /** The format version written in every header; a receiver rejects any other. */
 export const WIRE_VERSION = 1;
 /** Deepest nesting of arrays and objects a header may hold (the header is level 1). */
