@@ -60,7 +60,7 @@ def memory_pair(
     endpoint.factory.setProtocolOptions(**_NO_AUTOBAHN_TIMERS)
     # Never started: it only lends the protocol its limits, handler, clock and logging.
     service = VortexClientService("vortex", "ws://127.0.0.1:9/vortexws", name, lambda: token,
-                                  client_limits, client_handler, clock=clock, reactor=clock)
+                                  client_limits, client_handler, clock=clock)
     factory = _ClientFactory(service, Hello(name, token))
     factory.setProtocolOptions(**_NO_AUTOBAHN_TIMERS, serverConnectionDropTimeout=0)
     server_address = IPv4Address("TCP", "127.0.0.1", 9)
@@ -72,6 +72,8 @@ def memory_pair(
     client_io = FakeTransport(client, isServer=False, hostAddress=client_address,
                               peerAddress=server_address)
     pump = connect(server, server_io, client, client_io, greet=False, clock=clock)
+    # Outside a ClientService nobody awaits the welcome; a refusal must not go unhandled.
+    client.welcomed.addErrback(lambda _: None)
     pair = MemoryPair(clock, endpoint, service, server, client, pump, server_handler,
                       client_handler)
     if greet:
