@@ -148,7 +148,7 @@ class _AttemptEndpoint:
 
     def __init__(self, service: "VortexClientService", socket_endpoint: Any) -> None:
         self._service = service
-        self._socket_endpoint = socket_endpoint
+        self.socket_endpoint = socket_endpoint
 
     def connect(self, factory: Any) -> Deferred[Any]:
         """Open a socket for the bus; fire with ClientService's protocol for it."""
@@ -159,7 +159,7 @@ class _AttemptEndpoint:
             service._problem = str(e)
             return fail(e)
         attempt = _ClientFactory(service, Hello(service.vortex_name, token))
-        opening: Deferred[Any] = self._socket_endpoint.connect(attempt)
+        opening: Deferred[Any] = self.socket_endpoint.connect(attempt)
 
         def opened(bus: VortexClientProtocol) -> Any:
             service._protocol = bus
@@ -269,7 +269,9 @@ class VortexClientService(ClientService):
                                                 timeout=connect_timeout)
         if tls is not None:
             socket_endpoint = wrapClientTLS(tls, socket_endpoint)
-        super().__init__(_AttemptEndpoint(self, socket_endpoint), self._lifelines,
+        #: Where each attempt connects (tests put an in-memory endpoint here).
+        self._attempts = _AttemptEndpoint(self, socket_endpoint)
+        super().__init__(self._attempts, self._lifelines,
                          retryPolicy=self._retry_delay, clock=self.clock,
                          prepareConnection=self._await_welcome)
 
