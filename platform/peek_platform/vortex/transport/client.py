@@ -150,6 +150,10 @@ class _AttemptEndpoint:
         self._service = service
         self.socket_endpoint = socket_endpoint
 
+    def __repr__(self) -> str:
+        # ClientService names the endpoint in its "Scheduling retry" log line.
+        return f"<bus endpoint {self._service.url}>"
+
     def connect(self, factory: Any) -> Deferred[Any]:
         """Open a socket for the bus; fire with ClientService's protocol for it."""
         service = self._service
