@@ -7,7 +7,7 @@ from twisted.internet.defer import Deferred
 from twisted.trial.unittest import TestCase
 
 from peek_platform.vortex.transport import VortexConnection
-from peek_platform.vortex.transport.protocol import ReadBatchWriter
+from peek_platform.vortex.transport.fastpath import ReadBatchWriter
 from tests.vortex_transport.harness import (
     RecordingHandler,
     client,

@@ -8,7 +8,7 @@ from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerPr
 from autobahn.websocket.protocol import TrafficStats
 
 from peek_platform.vortex.transport.client import VortexClientProtocol
-from peek_platform.vortex.transport.protocol import binary_frame
+from peek_platform.vortex.transport.fastpath import binary_frame
 from peek_platform.vortex.transport.server import VortexServerProtocol
 
 

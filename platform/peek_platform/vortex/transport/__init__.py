@@ -18,6 +18,13 @@ In a running service, ``tree.getServiceNamed("vortex")`` is the server's
 agent or worker; a client service's device endpoint is ``"vortex-devices"``.
 Wire format of the opening exchange: see ``Hello`` and ``Welcome``; close codes:
 ``CloseCode``.
+
+Inside: ``link`` is the hello gate, heartbeat and close-reason logic as a plain state
+machine on an ``IReactorTime`` (tested on a ``task.Clock`` and, between real protocols,
+over ``twisted.test.iosim``); ``protocol`` adapts autobahn's protocols to it; ``client``
+is Twisted's ``ClientService`` (retry policy: ``Backoff``; ``prepareConnection`` awaits
+the welcome); ``fastpath`` is the one module that touches Twisted's and autobahn's
+private internals (the write fast path), behind its one switch ``fastpath.ENABLED``.
 """
 
 from peek_platform.vortex.transport.access import AccessPolicy
