@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PLUGINS := $(wildcard plugins/*/setup.py)
 
-.PHONY: venv run test lint docs clean
+.PHONY: venv run test lint docs typecheck clean
 
 venv: $(VENV)/.installed
 
@@ -23,7 +23,7 @@ PEEK_LOG_LEVEL ?= INFO
 run: venv
 	PEEK_LOG_LEVEL=$(PEEK_LOG_LEVEL) $(PY) scripts/run_all.py
 
-test: venv
+test: venv typecheck
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 	$(PY) scripts/fuzz/run_fuzz.py --seconds 30
@@ -33,8 +33,17 @@ test: venv
 docs: venv
 	$(PY) -m sphinx -W --keep-going -b html -q docs docs/_build/html
 
+# The browser modules' JSDoc types, checked by TypeScript (pinned in package-lock.json,
+# installed into the gitignored node_modules/). Development only: the platform needs no Node.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+typecheck: node_modules/.installed
+	node_modules/.bin/tsc -p jsconfig.json
+
 lint: venv
 	$(PY) -m ruff check .
 
 clean:
-	rm -rf $(VENV) .run build *.egg-info docs/_build docs/_generated
+	rm -rf $(VENV) .run build *.egg-info docs/_build docs/_generated node_modules

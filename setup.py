@@ -51,6 +51,8 @@ setup(
         "peek_platform.scaffold": ["templates/*.tmpl"],
         # The admin site's stylesheet and ES modules (served as files, no build step).
         "peek_platform.admin.web": ["*.css", "*.js"],
+        # The browser bus client (ES modules served at /peek/ by the device and admin sites).
+        "peek_platform.web.js": ["*.js"],
     },
     install_requires=[
         # The bus transport tunes Twisted and autobahn internals; stay on the tested majors.
@@ -79,6 +81,8 @@ setup(
             "ruff>=0.6",
             # Lets the wheel test build a plugin wheel offline (--no-build-isolation).
             "wheel>=0.41",
+            # Browser tests drive Debian's chromium (never a downloaded browser).
+            "playwright>=1.45",
             *DOCS_REQUIRES,
         ],
     },

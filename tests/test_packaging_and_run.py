@@ -28,7 +28,8 @@ def _run_all() -> ModuleType:
 
 def test_platform_builds_without_setuptools_warnings(tmp_path: Path) -> None:
     """Building the platform's packages (what every install does) prints no setuptools
-    warning, and the Alembic migrations and their template are still shipped."""
+    warning, and the Alembic migrations and their template, and the browser bus client's
+    modules (served at /peek/), are still shipped."""
     source = tmp_path / "src"
     source.mkdir()
     for name in PLATFORM_SOURCES:
@@ -50,6 +51,9 @@ def test_platform_builds_without_setuptools_warnings(tmp_path: Path) -> None:
     migrations = build / "peek_platform" / "storage" / "migrations"
     assert (migrations / "env.py").is_file() and (migrations / "script.py.mako").is_file()
     assert sorted(p.name for p in (migrations / "versions").glob("*.py"))
+    shipped = {p.name for p in (build / "peek_platform" / "web" / "js").glob("*.js")}
+    source_js = {p.name for p in (REPO / "platform/peek_platform/web/js").glob("*.js")}
+    assert "vortex.js" in shipped and shipped == source_js
 
 
 def test_make_run_logs_at_info_unless_peek_log_level_says(tmp_path: Path) -> None:

@@ -20,8 +20,9 @@ A frame whose routing header cannot be read closes only that connection, with cl
 """
 
 import logging
+import weakref
 from collections.abc import Sequence
-from typing import Union
+from typing import Any, Union
 
 from peek_platform.config import ServiceConfig
 from peek_platform.errors import VortexTransportError
@@ -33,7 +34,8 @@ from peek_plugin_base.vortex.connection_events import connection_events
 from peek_plugin_base.vortex.errors import ConnectionLostError, NoTransportError, VortexError
 from peek_plugin_base.vortex.log_throttle import LogThrottle
 from peek_plugin_base.vortex.observable_wire import configure_observables
-from peek_plugin_base.vortex.router import PayloadRouter, default_router
+from peek_plugin_base.vortex.payload import PayloadEnvelope
+from peek_plugin_base.vortex.router import PayloadEndpoint, PayloadRouter, default_router
 
 logger = logging.getLogger(__name__)
 
@@ -144,4 +146,27 @@ def attach_bus(
             transport.handler = bridge
     for hub in device_hubs:
         hub.endpoint.handler = bridge.device_handler
+    if device_hubs:
+        answer_heartbeats(bridge.router)
     return bridge
+
+
+#: The filt key of a browser's heartbeat request (browsers cannot send websocket pings).
+HEARTBEAT_KEY = "vortex.heartbeat"
+_heartbeat_routers: "weakref.WeakSet[PayloadRouter]" = weakref.WeakSet()
+
+
+def answer_heartbeats(router: PayloadRouter) -> None:
+    """Answer heartbeat requests on ``router`` with an empty reply (once per router).
+
+    A browser's bus client sends one when its connection has been idle; the answer tells
+    it the link and this process are alive, so a dead link is noticed and reconnected.
+    """
+    if router in _heartbeat_routers:
+        return
+    _heartbeat_routers.add(router)
+
+    def answer(sendResponse: Any, **_: Any) -> None:
+        sendResponse(PayloadEnvelope())
+
+    PayloadEndpoint({"key": HEARTBEAT_KEY}, answer, router=router)

@@ -24,6 +24,18 @@ class StaticFolder(File):
     """
 
     indexNames = ["index.html"]
+    # Browsers run ES modules only when served with a JavaScript type; the system's
+    # mime.types (which Twisted reads) differs between distributions, so these are fixed.
+    contentTypes = {
+        **File.contentTypes,
+        ".js": "text/javascript; charset=utf-8",
+        ".mjs": "text/javascript; charset=utf-8",
+        ".json": "application/json",
+        ".webmanifest": "application/manifest+json",
+        ".css": "text/css; charset=utf-8",
+        ".html": "text/html; charset=utf-8",
+        ".svg": "image/svg+xml",
+    }
 
     def __init__(self, path: str, root: Optional[str] = None,
                  list_directories: bool = False) -> None:

@@ -15,6 +15,7 @@ from peek_platform.vortex.transport.wiring import (
     device_hub_service,
     upstream_service,
 )
+from peek_platform.web.peek_static import mount_peek_static
 from peek_platform.web.plugin_site import PluginSiteRoot
 from peek_plugin_base import PeekVortexUtil
 from peek_plugin_base.client.PluginClientEntryHookABC import PluginClientEntryHookABC
@@ -31,6 +32,9 @@ def build(config: ServiceConfig) -> PeekServiceTree:
     attach_bus(config, PeekVortexUtil.peekClientName, [upstream], device_hubs=[devices])
     mobile_root.putChild(VORTEX_PATH, devices.endpoint.resource())
     desktop_root.putChild(VORTEX_PATH, devices.endpoint.resource())
+    # The browser bus client, for the device apps and plugin UIs.
+    mount_peek_static(mobile_root)
+    mount_peek_static(desktop_root)
 
     def make_hook(host: PluginHost, name: str, log: RegistrationLog) -> ClientPlatformHook:
         return ClientPlatformHook(

@@ -16,6 +16,7 @@ from peek_platform.storage.action_outcomes import ActionOutcomeService
 from peek_platform.storage.service import StorageService
 from peek_platform.vortex.bridge import attach_bus
 from peek_platform.vortex.transport.wiring import VORTEX_PATH, server_hub_service
+from peek_platform.web.peek_static import mount_peek_static
 from peek_platform.web.plugin_site import PluginSiteRoot
 from peek_plugin_base import PeekVortexUtil
 from peek_plugin_base.registrations import RegistrationLog
@@ -45,6 +46,8 @@ def build(config: ServiceConfig) -> PeekServiceTree:
     attach_bus(config, PeekVortexUtil.peekServerName, [vortex], device_hubs=[admin_hub])
     attach_admin(admin_hub.endpoint.handler)
     platform_root.putChild(VORTEX_PATH, vortex.endpoint.resource())
+    # The browser bus client, for admin pages (their bus endpoint is the admin site's).
+    mount_peek_static(admin_root)
 
     def make_hook(host: PluginHost, name: str, log: RegistrationLog) -> ServerPlatformHook:
         return ServerPlatformHook(
