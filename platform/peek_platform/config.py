@@ -279,6 +279,14 @@ SETTINGS: tuple[Setting, ...] = (
             "interval of bus heartbeat pings (0.1 to 3600 s)"),
     Setting("vortex.heartbeatTimeoutSeconds", 20, _BUS_SECONDS, SERVICES,
             "a bus peer that does not answer a ping within this is dropped (0.1 to 3600 s)"),
+    Setting("admin.stateReportSeconds", 10, _is_seconds_between(1, 3600), SERVICES,
+            "the service sends its state (plugins, process, bus, devices) to the server at "
+            "least this often, and at once when it changes (1 to 3600 s)"),
+    Setting("admin.stateCheckSeconds", 1, _is_seconds_between(0.1, 60), SERVICES,
+            "how often the service checks its state and log for changes to send to the "
+            "server (0.1 to 60 s)"),
+    Setting("admin.logTailLines", 500, _is_int_between(10, 100000), SERVICES,
+            "recent log lines the service keeps for the admin site's log page"),
     Setting("vortex.helloTimeoutSeconds", 10, _BUS_SECONDS, SERVICES,
             "time a new bus connection has to complete its hello (0.1 to 3600 s)"),
     Setting("vortex.actionDedupSeconds", 600, _is_seconds_between(1, 7 * 24 * 3600),

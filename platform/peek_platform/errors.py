@@ -15,6 +15,7 @@
     ├── WorkerServiceError             the worker service cannot run its Celery worker
     ├── TlsError                       a certificate, key or CA file cannot be used
                                        (names the setting and the file)
+    ├── PlatformStateError             a state report or admin command cannot be handled
     ├── StorageError                   the database cannot be used (names the schema)
     │   ├── SchemaMigrationError       a schema (the platform's or a plugin's) did not migrate
     │   └── PluginStorageError         a plugin's storage declaration is wrong
@@ -49,6 +50,7 @@ __all__ = [
     "ConfigParseError",
     "ConfigValidationError",
     "PeekError",
+    "PlatformStateError",
     "PluginControlError",
     "PluginDependencyError",
     "PluginError",
@@ -176,3 +178,8 @@ class AdminAccountError(PeekError):
         super().__init__(f"admin account {user_name!r}: {reason}")
         self.user_name = user_name
         self.reason = reason
+
+
+class PlatformStateError(PeekError):
+    """A state report or an admin command (plugin control, settings) cannot be handled;
+    the message names the service or plugin and why."""

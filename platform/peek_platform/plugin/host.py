@@ -29,6 +29,8 @@ import logging
 import os
 import site
 import sys
+import time
+import traceback
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -95,6 +97,11 @@ class PluginRecord:
     package_cfg: dict[str, Any] = field(default_factory=dict)
     hook_class: Optional[type] = None
     entry_hook: Optional[PluginCommonEntryHookABC] = None
+    #: The traceback of the last failure, when it came from an exception.
+    traceback: Optional[str] = None
+    #: How long the last load() and start() took, in seconds.
+    load_seconds: Optional[float] = None
+    start_seconds: Optional[float] = None
     #: The installed code as it was imported (folder, version, newest file): SIGHUP
     #: reloads a plugin whose stamp on disk differs.
     source_stamp: Optional[tuple[str, str, int, int]] = None
@@ -454,6 +461,8 @@ class PluginHost:
     def _fail(self, record: PluginRecord, error: PluginError, with_traceback: bool) -> None:
         record.state = PluginState.FAILED
         record.reason = error.reason
+        # Called from except blocks: the admin pages show the traceback with the reason.
+        record.traceback = traceback.format_exc() if with_traceback else None
         if with_traceback:
             logger.error("Plugin %s failed: %s", record.name, error.reason, exc_info=True)
         else:
@@ -549,6 +558,7 @@ class PluginHost:
         record.hook_class = hook_class
         record.state = PluginState.PREPARED
         record.reason = None
+        record.traceback = None
         return record
 
     def _prepare_and_order(self, names: list[str], enabled: set[str]) -> list[str]:
@@ -639,6 +649,7 @@ class PluginHost:
             except Exception as e:
                 self._fail(record, PluginLoadError(name, f"{e}"), True)
                 return False
+        began = time.monotonic()
         try:
             with registering_for(record.registrations):
                 platform = self.spec.make_platform_hook(self, name, record.registrations)
@@ -652,6 +663,7 @@ class PluginHost:
             self._fail(record, PluginLoadError(name, f"load() raised {e!r}"), True)
             return False
         record.entry_hook = hook
+        record.load_seconds = time.monotonic() - began
         record.state = PluginState.LOADED
         self._order.append(name)
         logger.info("Plugin %s loaded (version %s)", name, record.version)
@@ -663,6 +675,7 @@ class PluginHost:
             await self._unload(record)
             return
         assert record.entry_hook is not None
+        began = time.monotonic()
         try:
             with registering_for(record.registrations):
                 await await_result(record.entry_hook.start())
@@ -670,6 +683,7 @@ class PluginHost:
             self._fail(record, PluginStartError(name, f"start() failed: {e!r}"), True)
             await self._unload(record, state=PluginState.FAILED)
             return
+        record.start_seconds = time.monotonic() - began
         record.state = PluginState.RUNNING
         logger.info("Plugin %s started", name)
 

@@ -4,6 +4,7 @@ import sys
 from typing import Optional
 
 from peek_agent.platform_hook import AgentPlatformHook
+from peek_platform.admin_state.reporter import StateReporter
 from peek_platform.config import ServiceConfig
 from peek_platform.plugin.host import PluginHost
 from peek_platform.service.builder import build_service_tree
@@ -23,12 +24,16 @@ def build(config: ServiceConfig) -> PeekServiceTree:
         return AgentPlatformHook(host, name, log, config)
 
     upstream = upstream_service(config, PeekVortexUtil.peekAgentName)
-    attach_bus(config, PeekVortexUtil.peekAgentName, [upstream])
+    bridge = attach_bus(config, PeekVortexUtil.peekAgentName, [upstream])
+    # Reports this agent's state and log tail to the server; applies its control commands.
+    reporter = StateReporter(config, None, bridge.connections_named)
 
-    return build_service_tree(
+    tree = build_service_tree(
         config, PluginAgentEntryHookABC, make_hook, [],
-        before_plugins=[upstream],
+        before_plugins=[upstream, reporter],
     )
+    reporter.host = tree.host
+    return tree
 
 
 def main(argv: Optional[list[str]] = None) -> None:

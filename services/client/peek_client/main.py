@@ -4,6 +4,7 @@ import sys
 from typing import Optional
 
 from peek_client.platform_hook import ClientPlatformHook
+from peek_platform.admin_state.reporter import StateReporter
 from peek_platform.config import ServiceConfig
 from peek_platform.plugin.host import PluginHost
 from peek_platform.service.builder import SiteSpec, build_service_tree
@@ -29,7 +30,10 @@ def build(config: ServiceConfig) -> PeekServiceTree:
     devices = device_hub_service(config)
     upstream = upstream_service(config, PeekVortexUtil.peekClientName)
     # Devices reach only this process; plugins expose what they may send upstream.
-    attach_bus(config, PeekVortexUtil.peekClientName, [upstream], device_hubs=[devices])
+    bridge = attach_bus(config, PeekVortexUtil.peekClientName, [upstream],
+                        device_hubs=[devices])
+    # Reports this client's state, devices and log tail; applies its control commands.
+    reporter = StateReporter(config, None, bridge.connections_named)
     mobile_root.putChild(VORTEX_PATH, devices.endpoint.resource())
     desktop_root.putChild(VORTEX_PATH, devices.endpoint.resource())
     # The browser bus client, for the device apps and plugin UIs.
@@ -41,7 +45,7 @@ def build(config: ServiceConfig) -> PeekServiceTree:
             host, name, log, config, {"Mobile": mobile_root, "Desktop": desktop_root}
         )
 
-    return build_service_tree(
+    tree = build_service_tree(
         config,
         PluginClientEntryHookABC,
         make_hook,
@@ -51,8 +55,10 @@ def build(config: ServiceConfig) -> PeekServiceTree:
             SiteSpec("desktop-site", desktop_root, "httpServer.desktop.sitePort",
                      "httpServer.desktop.bindAddress"),
         ],
-        before_plugins=[upstream, devices],
+        before_plugins=[upstream, devices, reporter],
     )
+    reporter.host = tree.host
+    return tree
 
 
 def main(argv: Optional[list[str]] = None) -> None:

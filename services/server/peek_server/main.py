@@ -5,6 +5,8 @@ from typing import Optional
 
 from peek_platform.admin.command import set_admin_password
 from peek_platform.admin.service import build_admin
+from peek_platform.admin_state.registry import StateRegistry
+from peek_platform.admin_state.reporter import StateReporter
 from peek_platform.celery_glue.caller_service import TaskCallerService
 from peek_platform.celery_glue.settings import CelerySettings
 from peek_platform.config import ServiceConfig
@@ -43,11 +45,14 @@ def build(config: ServiceConfig) -> PeekServiceTree:
     admin_root, admin_hub, admin_auth, attach_admin = build_admin(config, storage, admin_plugins)
     # Admin connections are kept inside the server, like devices on a client; their frames
     # reach the router only while their session lives.
-    attach_bus(config, PeekVortexUtil.peekServerName, [vortex], device_hubs=[admin_hub])
+    bridge = attach_bus(config, PeekVortexUtil.peekServerName, [vortex], device_hubs=[admin_hub])
     attach_admin(admin_hub.endpoint.handler)
     platform_root.putChild(VORTEX_PATH, vortex.endpoint.resource())
     # The browser bus client, for admin pages (their bus endpoint is the admin site's).
     mount_peek_static(admin_root)
+    # Every service's live state for the admin site; the server reports to itself.
+    reporter = StateReporter(config, None, bridge.connections_named)
+    registry = StateRegistry(reporter, None, config["admin.logTailLines"])
 
     def make_hook(host: PluginHost, name: str, log: RegistrationLog) -> ServerPlatformHook:
         return ServerPlatformHook(
@@ -55,7 +60,7 @@ def build(config: ServiceConfig) -> PeekServiceTree:
             storage=storage,
         )
 
-    return build_service_tree(
+    tree = build_service_tree(
         config,
         PluginServerEntryHookABC,
         make_hook,
@@ -72,9 +77,12 @@ def build(config: ServiceConfig) -> PeekServiceTree:
         # Plugins may queue worker tasks from start() until their stop() has finished.
         # Action outcomes are recorded durably from the first action to the last.
         # The admin accounts need the platform schema; sessions end before the bus closes.
-        before_plugins=[storage, action_outcomes, vortex, admin_hub, admin_auth, tasks],
+        before_plugins=[storage, action_outcomes, vortex, admin_hub, admin_auth, tasks,
+                        registry, reporter],
         before_load=storage.before_load,
     )
+    reporter.host = registry.host = tree.host
+    return tree
 
 
 def main(argv: Optional[list[str]] = None) -> None:

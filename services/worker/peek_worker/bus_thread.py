@@ -14,7 +14,9 @@ from typing import Any, Optional
 
 from twisted.internet.defer import maybeDeferred
 
+from peek_platform.admin_state.reporter import StateReporter
 from peek_platform.config import ServiceConfig
+from peek_platform.plugin.host import PluginHost
 from peek_platform.vortex.bridge import attach_bus
 from peek_platform.vortex.transport.client import VortexClientService
 from peek_platform.vortex.transport.wiring import upstream_service
@@ -26,8 +28,12 @@ logger = logging.getLogger(__name__)
 class WorkerBusThread:
     """Connects the worker to the server's bus from a reactor thread."""
 
-    def __init__(self, config: ServiceConfig) -> None:
+    def __init__(self, config: ServiceConfig, host: Optional[PluginHost] = None) -> None:
         self._config = config
+        # Reports the worker's plugins and log tail to the server (control is refused: the
+        # Celery pool has imported the plugins' task modules). Made now so the tail holds
+        # the lines logged while plugins start.
+        self._reporter = StateReporter(config, host) if host is not None else None
         self._thread: Optional[threading.Thread] = None
         self._upstream: Optional[VortexClientService] = None
 
@@ -41,6 +47,8 @@ class WorkerBusThread:
         attach_bus(self._config, PeekVortexUtil.peekWorkerName, [upstream])
         self._upstream = upstream
         reactor.callWhenRunning(upstream.startService)
+        if self._reporter is not None:
+            reactor.callWhenRunning(self._reporter.startService)
         self._thread = threading.Thread(
             target=reactor.run,
             kwargs={"installSignalHandlers": False},
@@ -56,7 +64,11 @@ class WorkerBusThread:
             return
         from twisted.internet import reactor
 
+        reporter = self._reporter
+
         def shut_down() -> None:
+            if reporter is not None and reporter.running:
+                reporter.stopService()
             d = maybeDeferred(upstream.stopService)
             d.addBoth(lambda _: reactor.stop())
 

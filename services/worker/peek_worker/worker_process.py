@@ -196,7 +196,7 @@ def run_worker(argv: Optional[list[str]] = None) -> int:
         without_mingle=True,
         without_gossip=True,
     )
-    bus = WorkerBusThread(config)
+    bus = WorkerBusThread(config, host)
     signals.worker_ready.connect(bus.start, weak=False)
     exit_code = EXIT_OK
     try:
