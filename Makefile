@@ -41,6 +41,7 @@ node_modules/.installed: package.json package-lock.json
 
 typecheck: node_modules/.installed
 	node_modules/.bin/tsc -p jsconfig.json
+	node_modules/.bin/tsc -p jsconfig.sw.json
 
 lint: venv
 	$(PY) -m ruff check .

@@ -51,6 +51,8 @@ setup(
         "peek_platform.scaffold": ["templates/*.tmpl"],
         # The admin site's stylesheet and ES modules (served as files, no build step).
         "peek_platform.admin.web": ["*.css", "*.js"],
+        # The device app shell's page, script, style sheet and service worker.
+        "peek_platform.web.shell": ["*.html", "*.js", "*.css"],
         # The browser bus client (ES modules served at /peek/ by the device and admin sites).
         "peek_platform.web.js": ["*.js"],
     },

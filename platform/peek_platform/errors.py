@@ -11,6 +11,8 @@
     │   ├── PluginStartError           start() raised or its Deferred failed
     │   ├── PluginDependencyError      a required plugin is missing, failed, or in a cycle
     │   ├── PluginControlError         reload / enable / disable of a running service failed
+    │   ├── PluginDeviceUiError        a "mobile"/"desktop" section of plugin_package.json
+    │   │                              is unusable (names the key)
     │   └── PluginTaskModuleError      a worker plugin's celeryApp / celeryAppIncludes unusable
     ├── WorkerServiceError             the worker service cannot run its Celery worker
     ├── TlsError                       a certificate, key or CA file cannot be used
@@ -53,6 +55,7 @@ __all__ = [
     "PlatformStateError",
     "PluginControlError",
     "PluginDependencyError",
+    "PluginDeviceUiError",
     "PluginError",
     "PluginLoadError",
     "PluginStartError",
@@ -128,6 +131,15 @@ class PluginControlError(PluginError):
     The reason says what happened (not enabled, not installed, config.json not writable,
     or the failure that left the plugin ``failed``); the other plugins keep running.
     """
+
+
+class PluginDeviceUiError(PluginError):
+    """A plugin's device UI declaration (``mobile`` / ``desktop`` in plugin_package.json)
+    cannot be used; names the plugin and the key (``mobile.webDir``, ...)."""
+
+    def __init__(self, plugin_name: str, key: str, reason: str) -> None:
+        super().__init__(plugin_name, f'plugin_package.json "{key}": {reason}')
+        self.key = key
 
 
 class StorageError(PeekError):

@@ -15,6 +15,8 @@ setup(
             "_private/alembic/*.py",
             "_private/alembic/*.mako",
             "_private/alembic/versions/*.py",
+            # The mobile and desktop app: static ES modules served by the client service.
+            "_private/device-app/*",
         ],
     },
     install_requires=["peek-platform"],

@@ -646,6 +646,10 @@ class PluginHost:
         if self.spec.before_load is not None:
             try:
                 await self.spec.before_load(record)
+            except PluginError as e:
+                # Already names the plugin and the problem; a traceback would add nothing.
+                self._fail(record, e, False)
+                return False
             except Exception as e:
                 self._fail(record, PluginLoadError(name, f"{e}"), True)
                 return False

@@ -6,7 +6,7 @@ from typing import Optional
 from peek_client.platform_hook import ClientPlatformHook
 from peek_platform.admin_state.reporter import StateReporter
 from peek_platform.config import ServiceConfig
-from peek_platform.plugin.host import PluginHost
+from peek_platform.plugin.host import PluginHost, PluginRecord
 from peek_platform.service.builder import SiteSpec, build_service_tree
 from peek_platform.service.runner import run_service
 from peek_platform.service.tree import PeekServiceTree
@@ -16,8 +16,7 @@ from peek_platform.vortex.transport.wiring import (
     device_hub_service,
     upstream_service,
 )
-from peek_platform.web.peek_static import mount_peek_static
-from peek_platform.web.plugin_site import PluginSiteRoot
+from peek_platform.web.device_shell import DeviceSiteRoot, mount_device_uis
 from peek_plugin_base import PeekVortexUtil
 from peek_plugin_base.client.PluginClientEntryHookABC import PluginClientEntryHookABC
 from peek_plugin_base.registrations import RegistrationLog
@@ -25,8 +24,9 @@ from peek_plugin_base.registrations import RegistrationLog
 
 def build(config: ServiceConfig) -> PeekServiceTree:
     """Bus (upstream, devices), then plugins, then the mobile and desktop sites."""
-    mobile_root = PluginSiteRoot("mobile")
-    desktop_root = PluginSiteRoot("desktop")
+    # Each site serves the device app shell and the UIs plugins declare for it.
+    mobile_root = DeviceSiteRoot("mobile")
+    desktop_root = DeviceSiteRoot("desktop")
     devices = device_hub_service(config)
     upstream = upstream_service(config, PeekVortexUtil.peekClientName)
     # Devices reach only this process; plugins expose what they may send upstream.
@@ -36,14 +36,14 @@ def build(config: ServiceConfig) -> PeekServiceTree:
     reporter = StateReporter(config, None, bridge.connections_named)
     mobile_root.putChild(VORTEX_PATH, devices.endpoint.resource())
     desktop_root.putChild(VORTEX_PATH, devices.endpoint.resource())
-    # The browser bus client, for the device apps and plugin UIs.
-    mount_peek_static(mobile_root)
-    mount_peek_static(desktop_root)
 
     def make_hook(host: PluginHost, name: str, log: RegistrationLog) -> ClientPlatformHook:
         return ClientPlatformHook(
             host, name, log, config, {"Mobile": mobile_root, "Desktop": desktop_root}
         )
+
+    async def before_load(record: PluginRecord) -> None:
+        mount_device_uis(record, {"mobile": mobile_root, "desktop": desktop_root})
 
     tree = build_service_tree(
         config,
@@ -56,6 +56,7 @@ def build(config: ServiceConfig) -> PeekServiceTree:
                      "httpServer.desktop.bindAddress"),
         ],
         before_plugins=[upstream, devices, reporter],
+        before_load=before_load,
     )
     reporter.host = tree.host
     return tree
