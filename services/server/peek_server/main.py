@@ -4,13 +4,14 @@ import sys
 from typing import Optional
 
 from peek_platform.admin.command import set_admin_password
+from peek_platform.admin.pages import AdminPages
 from peek_platform.admin.service import build_admin
 from peek_platform.admin_state.registry import StateRegistry
 from peek_platform.admin_state.reporter import StateReporter
 from peek_platform.celery_glue.caller_service import TaskCallerService
 from peek_platform.celery_glue.settings import CelerySettings
 from peek_platform.config import ServiceConfig
-from peek_platform.plugin.host import PluginHost
+from peek_platform.plugin.host import PluginHost, PluginRecord
 from peek_platform.service.builder import SiteSpec, build_service_tree
 from peek_platform.service.runner import run_service
 from peek_platform.service.tree import PeekServiceTree
@@ -50,6 +51,8 @@ def build(config: ServiceConfig) -> PeekServiceTree:
     platform_root.putChild(VORTEX_PATH, vortex.endpoint.resource())
     # The browser bus client, for admin pages (their bus endpoint is the admin site's).
     mount_peek_static(admin_root)
+    # The admin pages, and the pages plugins contribute (their "admin" section).
+    admin_pages = AdminPages(admin_root, admin_plugins)
     # Every service's live state for the admin site; the server reports to itself.
     reporter = StateReporter(config, None, bridge.connections_named)
     registry = StateRegistry(reporter, None, config["admin.logTailLines"])
@@ -59,6 +62,10 @@ def build(config: ServiceConfig) -> PeekServiceTree:
             host, name, log, config, {"Admin": admin_plugins, "Server": platform_root},
             storage=storage,
         )
+
+    async def before_load(record: PluginRecord) -> None:
+        await storage.before_load(record)
+        admin_pages.add_plugin(record)
 
     tree = build_service_tree(
         config,
@@ -79,7 +86,7 @@ def build(config: ServiceConfig) -> PeekServiceTree:
         # The admin accounts need the platform schema; sessions end before the bus closes.
         before_plugins=[storage, action_outcomes, vortex, admin_hub, admin_auth, tasks,
                         registry, reporter],
-        before_load=storage.before_load,
+        before_load=before_load,
     )
     reporter.host = registry.host = tree.host
     return tree

@@ -1,0 +1,124 @@
+/**
+ * @file ``<peek-admin-settings>``: a server plugin's settings (its SettingProperty keys),
+ * edited through the bus (``AdminRpc.updateSetting``), and every service's config.json
+ * as the service reported it, with its secrets already masked by the service.
+ */
+
+import { errorText, PluginSettingTuple, ServiceStateTuple, updateSetting, watch } from "./bus.js";
+import { fill, h, serviceLabel, sortServices } from "./ui.js";
+
+/** @typedef {import("/peek/vortex.js").Subscription} Subscription */
+
+/**
+ * The value typed in ``input`` as the setting's type; throws naming what is wrong.
+ * @param {PluginSettingTuple} setting
+ * @param {HTMLInputElement} input
+ */
+function typedValue(setting, input) {
+  if (setting.type === "bool") return input.checked;
+  if (setting.type === "int" || setting.type === "float") {
+    const text = input.value.trim();
+    const value = Number(text);
+    if (text === "" || !Number.isFinite(value)) throw new Error(`${setting.key} needs a number`);
+    if (setting.type === "int" && !Number.isInteger(value)) {
+      throw new Error(`${setting.key} needs a whole number`);
+    }
+    return value;
+  }
+  return input.value;
+}
+
+export class AdminSettings extends HTMLElement {
+  constructor() {
+    super();
+    this.pluginSelect = /** @type {HTMLSelectElement} */ (h("select", { id: "settings-plugin", "aria-label": "Plugin",
+      onchange: () => this.showPlugin(this.pluginSelect.value) }));
+    this.settings = h("div", { id: "plugin-settings" });
+    this.configs = h("div", { id: "service-configs" });
+    /** @type {Subscription | null} */
+    this.settingsSub = null;
+    /** @type {string | null} */
+    this.shownPlugin = null;
+  }
+
+  connectedCallback() {
+    fill(this,
+      h("section", { class: "card" }, h("h2", {}, "Plugin settings"),
+        h("label", {}, "Server plugin ", this.pluginSelect), this.settings),
+      h("section", {}, h("h2", {}, "Service configuration (secrets masked)"), this.configs));
+    this.subscription = watch(ServiceStateTuple.tupleType, {},
+      (/** @type {ServiceStateTuple[]} */ services) => this.render(services));
+  }
+
+  disconnectedCallback() {
+    this.subscription?.unsubscribe();
+    this.settingsSub?.unsubscribe();
+  }
+
+  /** @param {ServiceStateTuple[]} services */
+  render(services) {
+    const server = services.find((s) => s.service === "server");
+    const names = (server?.plugins || []).filter((p) => p.state === "running").map((p) => p.name || "");
+    const wanted = this.shownPlugin && names.includes(this.shownPlugin) ? this.shownPlugin : names[0];
+    fill(this.pluginSelect, names.map((n) => h("option", { value: n }, n)));
+    if (wanted) {
+      this.pluginSelect.value = wanted;
+      if (wanted !== this.shownPlugin) this.showPlugin(wanted);
+    }
+    fill(this.configs, sortServices(services).map((s) => h("details", { class: "card config",
+      dataset: { serviceId: s.serviceId, service: s.service } },
+    h("summary", {}, serviceLabel(s), " - ", s.home || ""),
+    h("pre", {}, JSON.stringify(s.config, null, 2)))));
+  }
+
+  /** @param {string} pluginName */
+  showPlugin(pluginName) {
+    this.settingsSub?.unsubscribe();
+    this.shownPlugin = pluginName;
+    fill(this.settings, h("p", { class: "muted" }, "Loading..."));
+    this.settingsSub = watch(PluginSettingTuple.tupleType, { pluginName },
+      (/** @type {PluginSettingTuple[]} */ settings) => this.renderSettings(pluginName, settings),
+      (error) => fill(this.settings, h("p", { class: "muted" }, errorText(error))));
+  }
+
+  /**
+   * @param {string} pluginName
+   * @param {PluginSettingTuple[]} settings
+   */
+  renderSettings(pluginName, settings) {
+    if (!settings.length) {
+      fill(this.settings, h("p", { class: "muted" }, `${pluginName} declares no settings.`));
+      return;
+    }
+    fill(this.settings, h("table", { class: "settings" },
+      h("thead", {}, h("tr", {}, ["Key", "Value", "Default", ""].map((t) => h("th", {}, t)))),
+      h("tbody", {}, settings.map((s) => this.settingRow(pluginName, s)))));
+  }
+
+  /**
+   * @param {string} pluginName
+   * @param {PluginSettingTuple} setting
+   */
+  settingRow(pluginName, setting) {
+    const input = /** @type {HTMLInputElement} */ (h("input", {
+      name: setting.key, "aria-label": setting.key,
+      type: setting.type === "bool" ? "checkbox" : setting.type === "str" ? "text" : "number",
+      step: setting.type === "float" ? "any" : undefined,
+      checked: setting.type === "bool" && setting.value === true,
+      value: setting.type === "bool" ? undefined : String(setting.value ?? "") }));
+    const status = h("span", { class: "status", "aria-live": "polite" });
+    const save = async () => {
+      try {
+        const stored = await updateSetting(pluginName, setting.key, typedValue(setting, input));
+        fill(status, h("span", { class: "ok" }, `saved: ${JSON.stringify(stored)}`));
+      } catch (error) {
+        fill(status, h("span", { class: "error" }, errorText(error)));
+      }
+    };
+    return h("tr", { dataset: { key: setting.key } },
+      h("td", {}, setting.key), h("td", {}, input),
+      h("td", { class: "muted" }, JSON.stringify(setting.defaultValue)),
+      h("td", {}, h("button", { type: "button", onclick: save }, "Save"), " ", status));
+  }
+}
+customElements.define("peek-admin-settings", AdminSettings);
