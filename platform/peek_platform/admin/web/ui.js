@@ -26,6 +26,8 @@ export function h(tag, attrs = {}, ...children) {
         el.dataset[k] = v;
       }
     } else if (name === "value" && "value" in el) {
+      // The attribute too: it is the field's initial value (what a reset restores).
+      el.setAttribute("value", String(value));
       /** @type {HTMLInputElement} */ (el).value = String(value);
     } else {
       el.setAttribute(name, value === true ? "" : String(value));
