@@ -39,6 +39,9 @@ export class AdminSettings extends HTMLElement {
     this.settingsSub = null;
     /** @type {string | null} */
     this.shownPlugin = null;
+    /** The last save's outcome per key: rows are drawn again when the values change.
+     * @type {Map<string, {ok: boolean, text: string}>} */
+    this.outcomes = new Map();
   }
 
   connectedCallback() {
@@ -75,6 +78,7 @@ export class AdminSettings extends HTMLElement {
   showPlugin(pluginName) {
     this.settingsSub?.unsubscribe();
     this.shownPlugin = pluginName;
+    this.outcomes.clear();
     fill(this.settings, h("p", { class: "muted" }, "Loading..."));
     this.settingsSub = watch(PluginSettingTuple.tupleType, { pluginName },
       (/** @type {PluginSettingTuple[]} */ settings) => this.renderSettings(pluginName, settings),
@@ -107,12 +111,21 @@ export class AdminSettings extends HTMLElement {
       checked: setting.type === "bool" && setting.value === true,
       value: setting.type === "bool" ? undefined : String(setting.value ?? "") }));
     const status = h("span", { class: "status", "aria-live": "polite" });
+    /** @param {{ok: boolean, text: string}} outcome */
+    const show = (outcome) => {
+      this.outcomes.set(setting.key, outcome);
+      // The row shown now (the stored value's update may have drawn a new one).
+      const current = this.settings.querySelector(`tr[data-key="${CSS.escape(setting.key)}"] .status`);
+      fill(current || status, h("span", { class: outcome.ok ? "ok" : "error" }, outcome.text));
+    };
+    const previous = this.outcomes.get(setting.key);
+    if (previous) fill(status, h("span", { class: previous.ok ? "ok" : "error" }, previous.text));
     const save = async () => {
       try {
         const stored = await updateSetting(pluginName, setting.key, typedValue(setting, input));
-        fill(status, h("span", { class: "ok" }, `saved: ${JSON.stringify(stored)}`));
+        show({ ok: true, text: `saved: ${JSON.stringify(stored)}` });
       } catch (error) {
-        fill(status, h("span", { class: "error" }, errorText(error)));
+        show({ ok: false, text: errorText(error) });
       }
     };
     return h("tr", { dataset: { key: setting.key } },
