@@ -83,6 +83,8 @@ setup(
             "ruff>=0.6",
             # Lets the wheel test build a plugin wheel offline (--no-build-isolation).
             "wheel>=0.41",
+            # asyncio-in-plugins tests use an aiohttp client and server, as seed 003 does.
+            "aiohttp>=3.9",
             # Browser tests drive Debian's chromium (never a downloaded browser).
             "playwright>=1.45",
             *DOCS_REQUIRES,
@@ -97,6 +99,7 @@ setup(
             "peek_storage_dev = peek_platform.storage.dev_command:main",
             "peek_plugin = peek_platform.scaffold.cli:run",
             "peek_dev_certs = peek_platform.tls:main",
+            "peek_api_key = peek_platform.web.api_keys:main",
         ],
     },
 )

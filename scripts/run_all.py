@@ -5,6 +5,12 @@ developer's ``~/peek-*.home`` stays untouched. A home that has no config.json ye
 enabling the example plugins; after that the file is the developer's to edit, except for
 ``logging.level``, which every run sets from ``PEEK_LOG_LEVEL`` (default INFO;
 ``make run PEEK_LOG_LEVEL=DEBUG`` for everything).
+
+The server's endpoint routes (``/sysinfo``, ``/plugins``, ``/reload/...``) need an API key.
+Each run makes sure ``.run/dev-api-key`` (mode 0600) holds a key whose digest is the
+``make-run-dev`` entry of the server's ``httpServer.apiKeys`` (it admits every endpoint
+and the control routes), creating both when missing, and prints where the key is. The key
+exists only in this checkout's ``.run/``: nothing committed opens anything.
 """
 
 import json
@@ -17,7 +23,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 SERVICES = ("server", "client", "agent", "worker")
-EXAMPLE_PLUGINS = ["peek_plugin_noop", "peek_plugin_tutorial"]
+EXAMPLE_PLUGINS = ["peek_plugin_noop", "peek_plugin_tutorial", "peek_plugin_sysinfo",
+                   "peek_plugin_monitoring"]
+DEV_KEY_FILE = "dev-api-key"
+DEV_KEY_NAME = "make-run-dev"
+#: Pages served from these origins (the client's mobile site) may call the endpoints.
+DEV_CORS_ORIGINS = ["http://127.0.0.1:8000", "http://localhost:8000"]
 REPO = Path(__file__).resolve().parent.parent
 STOP_TIMEOUT_SECONDS = 15
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -39,7 +50,10 @@ def _prepare_home(run_dir: Path, service: str, level: str) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     config = home / "config.json"
     if not config.exists():
-        config.write_text(json.dumps({"plugin": {"enabled": EXAMPLE_PLUGINS}}, indent=4) + "\n")
+        initial: dict[str, object] = {"plugin": {"enabled": EXAMPLE_PLUGINS}}
+        if service == "server":
+            initial["httpServer"] = {"corsOrigins": DEV_CORS_ORIGINS}
+        config.write_text(json.dumps(initial, indent=4) + "\n")
     try:
         data = json.loads(config.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -50,6 +64,41 @@ def _prepare_home(run_dir: Path, service: str, level: str) -> Path:
             data["logging"]["level"] = level
             config.write_text(json.dumps(data, indent=4) + "\n", encoding="utf-8")
     return home
+
+
+def prepare_dev_key(run_dir: Path, server_home: Path) -> Path:
+    """Make sure ``run_dir/dev-api-key`` holds a key the server admits; return its path."""
+    from peek_platform.config import read_json_object
+    from peek_platform.web.api_keys import add_entry_to_config, hash_api_key, new_entry
+
+    key_file = run_dir / DEV_KEY_FILE
+    config_path = server_home / "config.json"
+    try:
+        key = key_file.read_text().strip()
+        data = read_json_object(config_path) or {}
+        entries = data.get("httpServer", {}).get("apiKeys", [])
+        if any(isinstance(e, dict) and e.get("name") == DEV_KEY_NAME
+               and e.get("hash") == hash_api_key(key) for e in entries):
+            return key_file
+    except (OSError, ValueError, AttributeError):
+        pass  # missing or unusable: make a fresh key below
+    key, entry = new_entry(DEV_KEY_NAME, ["*"], ["*"], True)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+    os.chmod(key_file, 0o600)
+    add_entry_to_config(config_path, entry)
+    return key_file
+
+
+def _platform_port(server_home: Path) -> int:
+    """The server's platform site port as its config.json sets it (8011 by default)."""
+    try:
+        port = json.loads((server_home / "config.json").read_text())["httpServer"]["platform"][
+            "sitePort"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return 8011
+    return port if isinstance(port, int) else 8011
 
 
 def _pump(service: str, stream: "subprocess.IO[str]") -> None:
@@ -67,8 +116,13 @@ def main() -> int:
     level = log_level(os.environ)
     # Client, agent and worker find the server's platform token through its home.
     env = dict(os.environ, PEEK_SERVER_HOME=str(run_dir / "peek-server.home"))
+    homes = {service: _prepare_home(run_dir, service, level) for service in SERVICES}
+    key_file = prepare_dev_key(run_dir, homes["server"])
+    print(f"[run_all] development API key (every endpoint and the control routes) in "
+          f"{key_file}; try:\n[run_all]   curl -H \"X-Api-Key: $(cat {key_file})\" "
+          f"http://127.0.0.1:{_platform_port(homes['server'])}/sysinfo", flush=True)
     for service in SERVICES:
-        home = _prepare_home(run_dir, service, level)
+        home = homes[service]
         proc = subprocess.Popen(
             [str(bin_dir / f"run_peek_{service}"), "--home", str(home), "--log-stdout"],
             stdout=subprocess.PIPE,

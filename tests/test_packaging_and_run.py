@@ -64,7 +64,8 @@ def test_make_run_logs_at_info_unless_peek_log_level_says(tmp_path: Path) -> Non
     home = run_all._prepare_home(tmp_path, "server", run_all.log_level({}))
     config = json.loads((home / "config.json").read_text())
     assert config["logging"]["level"] == "INFO"
-    assert config["plugin"]["enabled"] == ["peek_plugin_noop", "peek_plugin_tutorial"]
+    assert config["plugin"]["enabled"] == ["peek_plugin_noop", "peek_plugin_tutorial",
+                                           "peek_plugin_sysinfo", "peek_plugin_monitoring"]
 
     config["httpServer"] = {"admin": {"sitePort": 9010}}
     (home / "config.json").write_text(json.dumps(config))
@@ -84,6 +85,35 @@ def test_a_wrong_peek_log_level_is_refused_by_name() -> None:
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_run_creates_a_dev_key_only_in_its_run_folder(tmp_path: Path) -> None:
+    """run_all writes a random key (0600) into the run folder and only its sha256 digest
+    into the server's config.json; a second run keeps both; a lost key file is replaced
+    together with its digest."""
+    from peek_platform.config import ServiceConfig
+    from peek_platform.web.api_keys import hash_api_key
+
+    run_all = _run_all()
+    home = run_all._prepare_home(tmp_path, "server", "INFO")
+    key_file = run_all.prepare_dev_key(tmp_path, home)
+    key = key_file.read_text().strip()
+    assert key_file.parent == tmp_path and key_file.stat().st_mode & 0o777 == 0o600
+    text = (home / "config.json").read_text()
+    assert key not in text
+    entries = json.loads(text)["httpServer"]["apiKeys"]
+    assert entries == [{"name": "make-run-dev", "hash": hash_api_key(key), "sites": ["*"],
+                        "plugins": ["*"], "control": True}]
+    ServiceConfig.load("server", home, write_defaults=False)  # the entry validates
+
+    run_all.prepare_dev_key(tmp_path, home)
+    assert key_file.read_text().strip() == key
+    key_file.unlink()
+    run_all.prepare_dev_key(tmp_path, home)
+    fresh = key_file.read_text().strip()
+    assert fresh != key
+    entries = json.loads((home / "config.json").read_text())["httpServer"]["apiKeys"]
+    assert [e["hash"] for e in entries] == [hash_api_key(fresh)]
+
+
 def test_make_run_passes_the_level_to_run_all() -> None:
     """``make run`` runs run_all with PEEK_LOG_LEVEL=INFO, or the level given to make."""
     def dry_run(*args: str) -> str:

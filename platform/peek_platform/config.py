@@ -182,6 +182,61 @@ def _is_seconds(value: Any) -> Optional[str]:
     return None
 
 
+def _is_plugin_params(value: Any) -> Optional[str]:
+    if not isinstance(value, dict):
+        return ("must be an object mapping plugin package names to their parameter objects, "
+                f"got {value!r}")
+    bad = [f"plugin.params.{name} must be an object of parameters, got {params!r}"
+           for name, params in value.items() if not isinstance(params, dict)]
+    bad += [f"plugin.params has the key {name!r}, which is not a plugin package name"
+            for name in value if not name.isidentifier()]
+    if bad:
+        return "is invalid: " + "; ".join(bad)
+    return None
+
+
+#: The sites each service can put endpoint routes on; the first is the default.
+ENDPOINT_SITES = {"server": ("platform", "admin"), "client": ("mobile", "desktop")}
+
+
+def default_endpoint_site(service: str) -> Optional[str]:
+    """Where a plugin's endpoints go unless ``httpServer.endpointSites`` says otherwise."""
+    names = ENDPOINT_SITES.get(service, ())
+    return names[0] if names else None
+
+
+def _is_endpoint_sites(service: str) -> Validator:
+    names = ENDPOINT_SITES[service]
+
+    def check(value: Any) -> Optional[str]:
+        if not isinstance(value, dict):
+            return f"must be an object mapping plugin names to a site name, got {value!r}"
+        bad = {k: v for k, v in value.items() if v not in names}
+        if bad:
+            return (f"names sites the {service} service does not have: {bad!r} (its sites: "
+                    f"{', '.join(names)})")
+        return None
+
+    return check
+
+
+def _is_cors_origins(value: Any) -> Optional[str]:
+    if not isinstance(value, list):
+        return f'must be a list of origins such as "https://app.example.com", got {value!r}'
+    bad = [o for o in value if not isinstance(o, str) or "://" not in o or "*" in o
+           or o.endswith("/") or o.count("/") != 2 or o != o.strip()]
+    if bad:
+        return ("holds values that are not origins (scheme://host[:port], no path, no "
+                f"wildcard): {bad!r}")
+    return None
+
+
+def _is_api_keys(value: Any) -> Optional[str]:
+    from peek_platform.web.api_keys import check_entries
+
+    return check_entries(value)
+
+
 @dataclass(frozen=True)
 class Setting:
     """One documented key: where it lives, its default, and how it is checked."""
@@ -198,6 +253,9 @@ _CLIENTS = ("client", "agent", "worker")
 ACCEPTING_SERVICES = ("server", "client")
 _ACCEPTING = ACCEPTING_SERVICES
 _CELERY = ("server", "worker")
+
+#: Values of ``twisted.reactor`` (see :mod:`peek_platform.service.reactor`).
+REACTORS = ("asyncio", "default")
 
 #: The server's default database: an SQLite file in its home.
 DEFAULT_DATABASE_URL = "sqlite:///{home}/peek.sqlite"
@@ -216,6 +274,17 @@ SETTINGS: tuple[Setting, ...] = (
             "rotated log files kept"),
     Setting("logging.logToStdout", False, _is_bool, SERVICES,
             "also log to stdout (always on when stdout is a terminal)"),
+    Setting("plugin.params", {}, _is_plugin_params, SERVICES,
+            "per-plugin parameters: {\"<pluginName>\": {...}}; each plugin gets its object as "
+            "self.platform.pluginParams"),
+    Setting("twisted.reactor", "asyncio", _is_choice(REACTORS), SERVICES,
+            "the Twisted reactor: asyncio (Twisted on asyncio's loop; plugins may use "
+            "asyncio and aiohttp) or default (Twisted's own epoll reactor; plugins may not)"),
+    Setting("events.maxQueuePerSubscriber", 10000, _is_int_at_least(1), SERVICES,
+            "platform events queued per event-plugin subscription before new ones are "
+            "dropped (counted, logged once)"),
+    Setting("events.maxBatch", 100, _is_int_at_least(1), SERVICES,
+            "most platform events handed to one handleEvent call"),
     Setting("httpServer.admin.sitePort", 8010, _is_port, ("server",),
             "admin site port"),
     Setting("httpServer.admin.bindAddress", "127.0.0.1", _is_nonempty_str, ("server",),
@@ -321,6 +390,23 @@ SETTINGS: tuple[Setting, ...] = (
             "more are refused (503)"),
     Setting("httpServer.maxUnauthenticatedPerAddress", 64, _is_int_between(1, 1_000_000),
             _ACCEPTING, "the same, per source address; more are refused (429)"),
+    Setting("httpServer.apiKeys", [], _is_api_keys, _ACCEPTING,
+            "API keys admitting endpoint routes: [{\"name\", \"hash\": \"sha256:...\", "
+            "\"sites\", \"plugins\", \"control\"}]; only digests (peek_api_key new)"),
+    Setting("httpServer.maxRequestBodyBytes", 64 * 1024 * 1024, _BUS_BYTES, _ACCEPTING,
+            "largest request body any HTTP request may announce (1024 to 1073741824); "
+            "larger is answered 413 before any of it is read"),
+    Setting("httpServer.corsOrigins", [], _is_cors_origins, _ACCEPTING,
+            "origins (scheme://host[:port]) whose pages may call endpoint routes; a request "
+            "from any other origin is refused"),
+    Setting("httpServer.endpointMaxBodyBytes", 1024 * 1024, _is_int_between(0, _GIB),
+            _ACCEPTING, "largest request body an endpoint route accepts (413 above it)"),
+    Setting("httpServer.endpointSites", {}, _is_endpoint_sites("server"), ("server",),
+            "site of a plugin's endpoint routes: {\"<pluginName>\": \"admin\"}; default "
+            "platform"),
+    Setting("httpServer.endpointSites", {}, _is_endpoint_sites("client"), ("client",),
+            "site of a plugin's endpoint routes: {\"<pluginName>\": \"desktop\"}; default "
+            "mobile"),
     Setting("vortex.deviceToken", "", _is_token, ("client",),
             "when set, devices must present it in their bus hello; empty: anonymous devices"),
     Setting("httpServer.mobile.sitePort", 8000, _is_port, ("client",),

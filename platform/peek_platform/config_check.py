@@ -83,6 +83,25 @@ def plugin_list_problems(enabled: list[str]) -> list[str]:
     return problems
 
 
+def plugin_params_problems(params: dict[str, Any], enabled: list[str],
+                           ) -> list[tuple[str, bool]]:
+    """Entries of ``plugin.params`` for plugins not in ``plugin.enabled``: an error when the
+    name is a near-miss of an enabled plugin (its parameters silently go unused), else a
+    warning. Returns (message, is_error) pairs."""
+    found: list[tuple[str, bool]] = []
+    for name in params:
+        if name in enabled:
+            continue
+        close = difflib.get_close_matches(name, enabled, 1, NEAR_MISS_RATIO)
+        if close:
+            found.append((f"plugin.params.{name} names no enabled plugin; did you mean "
+                          f"{close[0]}? (its parameters are unused)", True))
+        else:
+            found.append((f"plugin.params.{name}: {name} is not in plugin.enabled; its "
+                          "parameters are unused", False))
+    return found
+
+
 def check_config(service: str, home: Path, server_home: Optional[Path] = None,
                  ) -> tuple[ServiceConfig, list[str]]:
     """``--check-config``: the validated config and its warnings, writing nothing.
@@ -113,6 +132,10 @@ def check_config(service: str, home: Path, server_home: Optional[Path] = None,
                                                                    dict) else None
     if isinstance(enabled, list) and all(isinstance(n, str) for n in enabled):
         problems.extend(plugin_list_problems(enabled))
+        params = data.get("plugin", {}).get("params")
+        if isinstance(params, dict):
+            for problem, is_error in plugin_params_problems(params, enabled):
+                (problems if is_error else warnings).append(problem)
     if problems:
         raise ConfigValidationError(path, problems)
     assert config is not None

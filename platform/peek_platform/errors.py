@@ -34,7 +34,8 @@ bus contract's tree under ``peek_plugin_base.vortex.VortexError`` (defined in
 Plugin-facing storage errors (a newer schema, a failing migration script, a bad setting)
 live in ``peek_plugin_base.storage.StorageErrors``; the platform wraps them in
 SchemaMigrationError with their message. Errors of queued worker tasks are plugin-facing
-and live in ``peek_plugin_base.worker.errors``.
+and live in ``peek_plugin_base.worker.errors``; ``EndpointError`` (an HTTP status and a
+message a JSON endpoint handler raises for its caller) lives in ``peek_plugin_base.endpoints``.
 """
 
 from pathlib import Path

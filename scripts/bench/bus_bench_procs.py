@@ -43,6 +43,8 @@ import sys
 import time
 from typing import Any, Optional
 
+# The reactor the services run on (twisted.reactor): chosen before the first reactor import.
+import bench_reactor  # noqa: F401, I001
 from bench_common import cpu_seconds, percentile, run_level, say
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred

@@ -1,8 +1,8 @@
 """Real processes: every service's live state, log tail and plugin control, seen by an admin.
 
 A server, client, agent and worker run the tutorial plugin; a Python bus peer connects to
-the admin site's bus endpoint as ``peek-admin`` (credential: the platform token until the
-admin session gate replaces it) and observes ``peek_platform_admin``.
+the admin site's bus endpoint as ``peek-admin`` (with a logged-in admin's session cookie
+and the site's Origin) and observes ``peek_platform_admin``.
 """
 
 import json
@@ -31,6 +31,7 @@ from peek_plugin_base.storage.TupleLoaderClient import TupleLoaderClient
 from peek_plugin_base.vortex import TupleDataObserverClient, TupleSelector
 from tests.e2e.devices_data import BusPeer
 from tests.e2e.processes_rpc import Device, Platform, wait_log
+from tests.security.admin_session import first_password, login, origin
 from tests.support import write_plugin
 from tests.vortex_transport.harness import wait_for
 
@@ -107,8 +108,10 @@ class PlatformStateTests(TestCase):
         (p.home("server") / "config.json").write_text(json.dumps(config))
 
     async def _admin(self) -> AdminView:
-        token = (self.platform.home("server") / "platform.token").read_text().strip()
-        peer = BusPeer(self.platform.admin_port, peekAdminName, token)
+        port = self.platform.admin_port
+        admin = login(port, first_password(self.platform.home("server")))
+        peer = BusPeer(port, peekAdminName, headers={
+            "Cookie": admin.headers()[0][1], "Origin": origin(port)})
         self.addCleanup(peer.close)
         await peer.connect()
         return AdminView(peer)

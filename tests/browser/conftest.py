@@ -46,22 +46,45 @@ def _missing(what: str) -> None:
     pytest.skip(f"browser tests need {what}")
 
 
+# One Playwright driver and browser per test process: the sync API cannot run two at once,
+# and test modules outside this folder import these fixtures (each import is a fixture
+# definition of its own, so the session fixture may be set up more than once).
+_shared: dict[str, Any] = {}
+
+
+def _shared_browser() -> Any:
+    if "browser" not in _shared:
+        try:
+            from playwright.sync_api import sync_playwright
+        except ImportError:
+            _missing("the playwright Python package")
+        if not CHROMIUM.exists():
+            _missing(str(CHROMIUM))
+        playwright = sync_playwright().start()
+        try:
+            _shared["browser"] = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        except BaseException:
+            playwright.stop()
+            raise
+        _shared["playwright"] = playwright
+    return _shared["browser"]
+
+
+def _close_shared_browser() -> None:
+    browser = _shared.pop("browser", None)
+    playwright = _shared.pop("playwright", None)
+    if browser is not None:
+        browser.close()
+    if playwright is not None:
+        playwright.stop()
+
+
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Any]:
     """A Playwright ``Browser``: Debian's Chromium, headless, shared by the whole session."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("the playwright Python package")
-    if not CHROMIUM.exists():
-        _missing(str(CHROMIUM))
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    yield _shared_browser()
+    _close_shared_browser()
 
 
 @contextmanager

@@ -62,13 +62,14 @@ def start_service(service: str, home: Path, config: dict[str, Any],
 class BusPeer:
     """A Python peer on the bus: its own router, joined to a service by a real websocket."""
 
-    def __init__(self, port: int, vortexName: str, token: Optional[str] = None) -> None:
+    def __init__(self, port: int, vortexName: str, token: Optional[str] = None,
+                 headers: Optional[dict[str, str]] = None) -> None:
         self.router = PayloadRouter()
         self.bridge = BusBridge(self.router, vortexName)
         self.service = VortexClientService(
             f"test-{vortexName}", f"ws://127.0.0.1:{port}/vortexws", vortexName,
             token=lambda: token, handler=self.bridge,
-            backoff=Backoff(initial=0.1, maximum=0.5),
+            backoff=Backoff(initial=0.1, maximum=0.5), headers=headers,
         )
 
     def connect(self) -> "Deferred[None]":

@@ -44,6 +44,7 @@ from peek_plugin_base.vortex.errors import RemoteError
 from peek_plugin_base.vortex.router import LocalSender, PayloadRouter
 from tests.e2e.devices_data import BusPeer
 from tests.e2e.processes_rpc import Platform, wait_log
+from tests.security.admin_session import RawWebSocket, first_password, login, origin
 from tests.security.test_connection_hygiene import WsPeer
 
 TUTORIAL = "peek_plugin_tutorial"
@@ -69,26 +70,28 @@ class AdminDoorTests(TestCase):
 
         return Deferred.fromCoroutine(start())
 
-    def test_only_peek_admin_with_the_credential_enters_the_admin_endpoint(self) -> None:
-        """peek-admin is refused on the services' endpoint even with the platform token; on
-        the admin endpoint a wrong token is refused, and a service name is refused even
-        with the right token."""
+    def test_only_a_logged_in_admin_enters_the_admin_endpoint(self) -> None:
+        """peek-admin is refused on the services' endpoint even with the platform token; the
+        admin endpoint refuses an upgrade without a session (the platform token is no
+        admin credential), and admits a logged-in admin as peek-admin."""
         p = self.platform
-        cases = [
-            (p.platform_port, peekAdminName, self.token, CloseCode.NAME_FORBIDDEN),
-            (p.admin_port, peekAdminName, "wrong-" + "x" * 30, CloseCode.UNAUTHORISED),
-            (p.admin_port, peekAdminName, None, CloseCode.UNAUTHORISED),
-            (p.admin_port, peekAgentName, self.token, CloseCode.NAME_FORBIDDEN),
-            (p.admin_port, peekMobileName, None, CloseCode.NAME_FORBIDDEN),
-        ]
-        for port, name, token, code in cases:
-            peer = WsPeer(port, "127.0.0.1")
-            answer = peer.hello(name, token)
-            peer.close()
-            assert not isinstance(answer, Welcome) and answer[0] == int(code), (name, answer)
-        peer = WsPeer(p.admin_port, "127.0.0.1")
-        assert isinstance(peer.hello(peekAdminName, self.token), Welcome)
+        peer = WsPeer(p.platform_port, "127.0.0.1")
+        answer = peer.hello(peekAdminName, self.token)
         peer.close()
+        assert not isinstance(answer, Welcome)
+        assert answer[0] == int(CloseCode.NAME_FORBIDDEN), answer
+        own = ("Origin", origin(p.admin_port))
+        socket = RawWebSocket(p.admin_port, headers=(own,))
+        try:
+            assert socket.status == 401
+        finally:
+            socket.close()
+        admin = login(p.admin_port, first_password(p.home("server")))
+        socket = RawWebSocket(p.admin_port, headers=(admin.headers()[0], own))
+        try:
+            assert socket.status == 101
+        finally:
+            socket.close()
 
     def test_a_service_connection_can_neither_command_nor_observe(self) -> Deferred[None]:
         """A peer holding the platform token as peek-client gets AccessDeniedError from the

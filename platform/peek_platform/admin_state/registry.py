@@ -30,6 +30,7 @@ from typing import Any, Optional
 from twisted.application.service import Service
 
 from peek_platform.admin_state.reporter import StateReporter
+from peek_platform.admin_state.rpc import start_admin_rpcs
 from peek_platform.admin_state.tuples import (
     ADMIN_FILT,
     ADMIN_OBSERVABLE_NAME,
@@ -61,6 +62,7 @@ from peek_plugin_base.vortex.connection_events import connection_events
 from peek_plugin_base.vortex.log_throttle import LogThrottle
 from peek_plugin_base.vortex.observable_wire import OP_POLL, OP_SUBSCRIBE, ObservableMessages
 from peek_plugin_base.vortex.router import PayloadRouter, VortexSender, default_router
+from peek_plugin_base.vortex.rpc import RpcHandle
 from peek_plugin_base.vortex.threads import run_in_thread
 
 logger = logging.getLogger(__name__)
@@ -109,6 +111,7 @@ class StateRegistry(Service):
         self._endpoints: list[PayloadEndpoint] = []
         self.observable: Optional[TupleDataObservableHandler] = None
         self._stop_listening: Optional[Callable[[], None]] = None
+        self._rpcs: list[RpcHandle] = []
         # The server reports to itself, without the bus.
         reporter._send_report = self.take_local
 
@@ -374,14 +377,13 @@ class StateRegistry(Service):
         observable.addTupleProvider(TupleLoaderTuple.tupleName(),
                                     _Provider(self.tuple_loaders))
         self.observable = observable
-        from peek_platform.admin_state.rpc import start_admin_rpcs
-
         self._rpcs = start_admin_rpcs(self, self._router)
 
     def stopService(self) -> None:  # noqa: N802 - twisted API
         super().stopService()
-        for rpc in getattr(self, "_rpcs", []):
+        for rpc in self._rpcs:
             rpc.shutdown()
+        self._rpcs = []
         for endpoint in self._endpoints:
             endpoint.shutdown()
         if self.observable is not None:

@@ -50,12 +50,16 @@ from peek_platform.errors import (
 )
 from peek_platform.plugin.discovery import plugin_problem
 from peek_platform.plugin.gate import PluginGate
+from peek_plugin_base.aio import as_deferred
 from peek_plugin_base.PluginCommonEntryHookABC import PluginCommonEntryHookABC
 from peek_plugin_base.PluginPackageFileConfig import PluginPackageFileConfig
 from peek_plugin_base.registrations import RegistrationLog, registering_for
 from peek_plugin_base.vortex.router import PayloadEndpoint, PayloadRouter, default_router
 
 logger = logging.getLogger(__name__)
+
+#: Told about every plugin state change (the platform's event source sets it).
+state_listener: Optional[Callable[["PluginRecord"], None]] = None
 
 #: How long one plugin's stop() may take before shutdown moves on without it.
 STOP_TIMEOUT_SECONDS = 5.0
@@ -110,6 +114,13 @@ class PluginRecord:
     def __post_init__(self) -> None:
         self.registrations = RegistrationLog(self.name)
 
+    def __setattr__(self, attribute: str, value: Any) -> None:
+        # Every state change, wherever the host makes it, is a platform event.
+        changed = attribute == "state" and getattr(self, "state", None) is not value
+        super().__setattr__(attribute, value)
+        if changed and state_listener is not None:
+            state_listener(self)
+
     @property
     def active(self) -> bool:
         """Loaded or running: it holds resources that shutdown must release."""
@@ -155,9 +166,13 @@ class ServicePluginSpec:
 
 
 async def await_result(value: Any) -> Any:
-    """Wait for a plugin call's result, whether a plain value, a Deferred or a coroutine."""
+    """Wait for a plugin call's result, whether a plain value, a Deferred or a coroutine.
+
+    Coroutines run as asyncio Tasks on the asyncio reactor (:mod:`peek_plugin_base.aio`),
+    so plugins' ``async def start()`` may use asyncio.
+    """
     if isinstance(value, Deferred) or inspect.isawaitable(value):
-        return await value
+        return await as_deferred(value)
     return value
 
 
@@ -459,8 +474,8 @@ class PluginHost:
         return unique
 
     def _fail(self, record: PluginRecord, error: PluginError, with_traceback: bool) -> None:
+        record.reason = error.reason  # first: the state change event carries it
         record.state = PluginState.FAILED
-        record.reason = error.reason
         # Called from except blocks: the admin pages show the traceback with the reason.
         record.traceback = traceback.format_exc() if with_traceback else None
         if with_traceback:
@@ -470,8 +485,8 @@ class PluginHost:
         record.registrations.rollback()
 
     def _skip(self, record: PluginRecord, reason: str, level: int = logging.WARNING) -> None:
+        record.reason = reason  # first: the state change event carries it
         record.state = PluginState.SKIPPED
-        record.reason = reason
         logger.log(level, "Plugin %s skipped: %s", record.name, reason)
         # Whatever its import registered (tuple types, endpoints) must not outlive it here.
         record.registrations.rollback()
@@ -556,9 +571,9 @@ class PluginHost:
             )
             return record
         record.hook_class = hook_class
-        record.state = PluginState.PREPARED
         record.reason = None
         record.traceback = None
+        record.state = PluginState.PREPARED
         return record
 
     def _prepare_and_order(self, names: list[str], enabled: set[str]) -> list[str]:
@@ -704,7 +719,7 @@ class PluginHost:
         try:
             result = record.entry_hook.stop()
             if inspect.iscoroutine(result):
-                result = Deferred.fromCoroutine(result)
+                result = as_deferred(result)
             if self._clock is not None and isinstance(result, Deferred):
                 result.addTimeout(STOP_TIMEOUT_SECONDS, self._clock)
             await await_result(result)

@@ -74,5 +74,6 @@ def build_service_tree(
             site.name, site.root, config[site.port_key], config[site.bind_key], gate,
             config["httpServer.headerTimeoutSeconds"], tls=tls,
             plain_port=config[site.plain_port_key],
+            max_body_bytes=config["httpServer.maxRequestBodyBytes"],
         ).setServiceParent(tree)
     return tree

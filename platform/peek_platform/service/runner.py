@@ -29,8 +29,10 @@ from peek_platform.config import (
 )
 from peek_platform.config_check import check_config, unknown_keys
 from peek_platform.errors import ConfigError
+from peek_platform.events.sources import install_event_sources
 from peek_platform.log_setup import log_before_setup, set_level, setup_logging
 from peek_platform.plugin.discovery import installed_plugins
+from peek_platform.service.reactor import install_reactor
 from peek_platform.service.tree import PeekServiceTree
 
 logger = logging.getLogger(__name__)
@@ -64,7 +66,11 @@ TWISTED_SIGNALS = (
 )
 
 #: Keys SIGHUP applies to the running service; every other declared key needs a restart.
-LIVE_KEYS = frozenset({"plugin.enabled", "logging.level"})
+#: The endpoint keys are read per request; plugin.params and httpServer.endpointSites when a
+#: plugin is next loaded (a reload: ``POST /reload/<plugin>``).
+LIVE_KEYS = frozenset({"plugin.enabled", "logging.level", "plugin.params",
+                       "httpServer.apiKeys", "httpServer.corsOrigins",
+                       "httpServer.endpointMaxBodyBytes", "httpServer.endpointSites"})
 
 
 def restart_only_changes(service: str, running: dict[str, Any],
@@ -265,6 +271,14 @@ def run_service(service: str, build: TreeBuilder, argv: Optional[list[str]] = No
         return prepared
     config = prepared
     home = config.home
+    try:
+        install_reactor(config["twisted.reactor"])
+    except ConfigError as e:
+        logger.critical("%s", e)
+        print(f"run_peek_{service}: config error: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+
+    install_event_sources(config)
 
     from twisted.internet import reactor
 
@@ -315,7 +329,8 @@ def run_service(service: str, build: TreeBuilder, argv: Optional[list[str]] = No
         d.addErrback(lambda f: logger.error("SIGHUP reload failed: %s", f.getTraceback()))
 
     signal.signal(signal.SIGHUP, lambda *_: reactor.callFromThread(on_sighup))
-    reactor.callWhenRunning(start)
+    # Start from inside the running loop, so plugins' start() may use asyncio at once.
+    reactor.callWhenRunning(lambda: reactor.callLater(0, start))
     # One sequenced shutdown: the tree closes ports, then stops and unloads plugins.
     reactor.addSystemEventTrigger("before", "shutdown", tree.stopService)
     # Twisted only takes over SIGINT when it still has Python's default handler.

@@ -79,8 +79,10 @@ class ListeningSite(Service):
         header_timeout: float = DEFAULT_HEADER_TIMEOUT_SECONDS,
         tls: Any = None,
         plain_port: int = 0,
+        max_body_bytes: Optional[int] = None,
     ) -> None:
         self.name = name
+        self.max_body_bytes = max_body_bytes
         self.root = root
         self.port = port
         self.interface = interface
@@ -94,8 +96,10 @@ class ListeningSite(Service):
         from twisted.internet import reactor
 
         super().startService()
-        site = GuardedSite(self.root, self.gate, self.header_timeout)
+        site = GuardedSite(self.root, self.gate, self.header_timeout,
+                           max_body_bytes=self.max_body_bytes)
         site.noisy = False
+        site.site_name = self.name
         if self.tls is None:
             self._listening.append(reactor.listenTCP(self.port, site, interface=self.interface))
             logger.info("%s listening on http://%s:%d/", self.name, self.interface, self.port)

@@ -26,6 +26,7 @@ from typing import Any, Union
 
 from peek_platform.config import ServiceConfig
 from peek_platform.errors import VortexTransportError
+from peek_platform.events.sources import emit_connection
 from peek_platform.vortex.transport.client import VortexClientService
 from peek_platform.vortex.transport.connection import CloseReason, VortexConnection
 from peek_platform.vortex.transport.server import VortexHubService
@@ -63,9 +64,10 @@ class BusBridge:
 
     # ---- VortexHandler
 
-    def on_open(self, conn: VortexConnection) -> None:
+    def on_open(self, conn: VortexConnection, device: bool = False) -> None:
         self._by_name.setdefault(conn.name, {})[conn.uuid] = conn
         connection_events(self.router).connection_opened(conn)
+        emit_connection("connected", "device" if device else "service", conn.name, conn.uuid)
 
     def on_frame(self, conn: VortexConnection, data: bytes, device: bool = False) -> None:
         try:
@@ -74,7 +76,9 @@ class BusBridge:
             logger.warning("Closing %s: it sent a message that is not valid: %s", conn, e)
             conn.close(CLOSE_MALFORMED_MESSAGE, f"malformed message: {e}")
 
-    def on_close(self, conn: VortexConnection, reason: CloseReason) -> None:
+    def on_close(
+        self, conn: VortexConnection, reason: CloseReason, device: bool = False
+    ) -> None:
         named = self._by_name.get(conn.name, {})
         named.pop(conn.uuid, None)
         why = f"connection to {conn} lost: {reason}"
@@ -83,6 +87,7 @@ class BusBridge:
             self._by_name.pop(conn.name, None)
             self.router.fail_pending(conn.name, why)
         connection_events(self.router).connection_closed(conn)
+        emit_connection("disconnected", "device" if device else "service", conn.name, conn.uuid)
 
     # ---- the router's send callable
 
@@ -115,13 +120,13 @@ class DeviceSide:
         self._bridge = bridge
 
     def on_open(self, conn: VortexConnection) -> None:
-        self._bridge.on_open(conn)
+        self._bridge.on_open(conn, device=True)
 
     def on_frame(self, conn: VortexConnection, data: bytes) -> None:
         self._bridge.on_frame(conn, data, device=True)
 
     def on_close(self, conn: VortexConnection, reason: CloseReason) -> None:
-        self._bridge.on_close(conn, reason)
+        self._bridge.on_close(conn, reason, device=True)
 
 
 def attach_bus(

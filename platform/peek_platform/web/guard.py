@@ -8,6 +8,11 @@ closed; plain HTTP connections hold theirs until they close. Beyond
 ``429``/``503`` with the reason and closed at once, so half-open sockets from one source
 can neither use up the process's file descriptors nor lock other devices out.
 
+A request announcing a body (``Content-Length``) over ``httpServer.maxRequestBodyBytes`` is
+answered ``413`` as soon as its headers are in and the connection is closed, so no body
+is buffered (Twisted would otherwise spool it to a temporary file before any resource
+could refuse it). Endpoint routes apply their own, lower limit after that.
+
 A request's headers must arrive within ``httpServer.headerTimeoutSeconds`` of the
 connection opening (or of the previous response ending, on a kept-alive connection);
 otherwise the socket is closed. Twisted's own idle timeout only counts silence, so a
@@ -121,9 +126,31 @@ class _GuardedChannel(HTTPChannel):
         super().connectionMade()
         self._await_headers()
 
+    max_body_bytes: Optional[int] = None
+    _body_refused = False
+
+    def dataReceived(self, data: bytes) -> None:  # noqa: N802 - twisted API
+        if self._body_refused:
+            return  # the refused body still arriving before the close: dropped unread
+        super().dataReceived(data)
+
     def allHeadersReceived(self) -> None:  # noqa: N802 - twisted API
         self._cancel_header_timer()
+        limit = self.max_body_bytes
+        if limit is not None and self.length is not None and self.length > limit:
+            self._refuse_body(self.length, limit)
+            return
         super().allHeadersReceived()
+
+    def _refuse_body(self, length: int, limit: int) -> None:
+        self._body_refused = True
+        body = (f"request body of {length} bytes is over the limit of {limit} bytes "
+                "(httpServer.maxRequestBodyBytes)\n").encode()
+        self.transport.write(
+            b"HTTP/1.1 413 Content Too Large\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+        # Nothing of the body is read: closing now also stops the LineReceiver loop.
+        self.transport.loseConnection()
 
     def requestDone(self, request: Any) -> None:  # noqa: N802 - twisted API
         # A kept-alive connection waits for its next request under the same deadline;
@@ -185,10 +212,12 @@ class GuardedSite(PlatformSite):
         gate: ConnectionGate,
         header_timeout: float = DEFAULT_HEADER_TIMEOUT_SECONDS,
         reactor: Optional[IReactorTime] = None,
+        max_body_bytes: Optional[int] = None,
     ) -> None:
         super().__init__(root, reactor=reactor)
         self.gate = gate
         self.header_timeout = header_timeout
+        self.max_body_bytes = max_body_bytes
 
     def buildProtocol(self, addr: IAddress) -> Any:  # noqa: N802 - twisted API
         host = _host_of(addr)
@@ -202,6 +231,7 @@ class GuardedSite(PlatformSite):
         channel.admission = admission
         channel.gate = self.gate
         channel.header_timeout = self.header_timeout
+        channel.max_body_bytes = self.max_body_bytes
         return wrapper
 
     def protocol(self) -> _GenericHTTPChannelProtocol:  # type: ignore[override]

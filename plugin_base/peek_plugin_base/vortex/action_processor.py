@@ -7,6 +7,7 @@ from typing import Any, Optional, Union
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.python.failure import Failure
 
+from peek_plugin_base.aio import as_deferred
 from peek_plugin_base.registrations import record_registration
 from peek_plugin_base.vortex.action_outcomes import (
     DEFAULT_WINDOW_SECONDS,
@@ -274,7 +275,9 @@ class TupleActionProcessor:
                              action.tupleName(), action.uuid, vortexName)
                 return recorded
         try:
-            result = await maybeDeferred(delegate.processTupleAction, action)
+            # as_deferred: a coroutine delegate runs as an asyncio Task (may use asyncio).
+            result = await maybeDeferred(
+                lambda: as_deferred(delegate.processTupleAction(action)))
         except TupleActionRefusedError:
             logger.info("Action processor %r: %s %s from %s refused for good: %s",
                         self.tupleActionProcessorName, action.tupleName(), action.uuid,

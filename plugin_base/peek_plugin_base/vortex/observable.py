@@ -24,10 +24,11 @@ from abc import ABCMeta, abstractmethod
 from collections.abc import Callable
 from typing import Any, Optional, Union
 
-from twisted.internet.defer import Deferred, ensureDeferred, maybeDeferred
+from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.interfaces import IDelayedCall
 from twisted.python.failure import Failure
 
+from peek_plugin_base.aio import as_deferred
 from peek_plugin_base.registrations import record_registration
 from peek_plugin_base.vortex.connection_events import connection_events
 from peek_plugin_base.vortex.error_reply import error_reply
@@ -78,7 +79,8 @@ class TuplesProviderABC(metaclass=ABCMeta):
 
 
 def _await_coroutine(result: Any) -> Any:
-    return ensureDeferred(result) if inspect.iscoroutine(result) else result
+    # as_deferred: on the asyncio reactor the provider runs as an asyncio Task.
+    return as_deferred(result) if inspect.iscoroutine(result) else result
 
 
 class _Selection:

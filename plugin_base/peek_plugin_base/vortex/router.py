@@ -63,10 +63,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Optional, Protocol, Union
 
-from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.python.failure import Failure
 
+from peek_plugin_base.aio import as_deferred
 from peek_plugin_base.PeekVortexUtil import peekDesktopName, peekMobileName
 from peek_plugin_base.registrations import record_registration
 from peek_plugin_base.vortex.call_errors import AccessDeniedError
@@ -500,7 +501,7 @@ class PayloadRouter:
         if result is None:
             return
         if inspect.iscoroutine(result):
-            result = ensureDeferred(result)
+            result = as_deferred(result)  # an asyncio Task on the asyncio reactor
         if isinstance(result, Deferred):
             result.addErrback(lambda f: self._handler_failed(endpoint, envelope, sender, f))
 

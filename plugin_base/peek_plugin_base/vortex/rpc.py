@@ -2,6 +2,7 @@
 
 import functools
 import logging
+import time
 import weakref
 from collections.abc import Callable
 from types import CoroutineType
@@ -13,6 +14,7 @@ from twisted.internet.defer import TimeoutError as DeferTimeoutError
 from twisted.python.failure import Failure
 
 import peek_plugin_base.vortex.threads as peek_threads
+from peek_plugin_base.aio import as_deferred
 from peek_plugin_base.registrations import record_registration
 from peek_plugin_base.vortex.call_errors import AccessDeniedError, RpcTimeoutError
 from peek_plugin_base.vortex.call_support import (
@@ -35,6 +37,11 @@ logger = logging.getLogger(__name__)
 
 #: Runs a blocking function in a thread and returns a Deferred (tests may swap it).
 defer_to_thread: Callable[..., Deferred] = threads.deferToThread
+
+#: Told about every call this process answers: ``(rpcName, callerVortexName, status,
+#: seconds)`` with status ``ok``, ``error``, ``denied`` or ``bad_call``. The platform's
+#: monitoring events set it; it must not raise.
+call_observer: Optional[Callable[[str, str, str, float], None]] = None
 
 
 @register_platform_tuple
@@ -158,7 +165,7 @@ class RpcHandle:
             logger.debug("RPC %s called by %s without a message id: ignored",
                          rpc.rpcName, vortexName)
             return
-        caller = (sendResponse, vortexName, vortexUuid)
+        caller = (sendResponse, vortexName, vortexUuid, time.monotonic())
         accept = rpc.acceptOnly
         if accept is not None and vortexName not in accept:
             # One warning per sender name, so a misbehaving peer cannot flood the log.
@@ -169,14 +176,15 @@ class RpcHandle:
             exc = AccessDeniedError(
                 f"RPC {rpc.rpcName} does not accept calls from vortex {vortexName!r}"
             )
-            self._answer(error_envelope(type(exc).__name__, str(exc)), *caller)
+            self._answer(error_envelope(type(exc).__name__, str(exc)), *caller, status="denied")
             return
         try:
             call_args, call_kwargs = _call_of(payloadEnvelope)
         except Exception as e:
             logger.warning("RPC %s: undecodable call from %s: %s", rpc.rpcName, vortexName, e)
             self._answer(
-                error_envelope(type(e).__name__, f"RPC {rpc.rpcName}: bad call: {e}"), *caller)
+                error_envelope(type(e).__name__, f"RPC {rpc.rpcName}: bad call: {e}"), *caller,
+                status="bad_call")
             return
         logger.debug("RPC %s called by %s", rpc.rpcName, vortexName)
 
@@ -194,38 +202,46 @@ class RpcHandle:
         # Plain values first: isinstance against Deferred (an ABC) is slow on a miss.
         if type(result) not in _PLAIN_TYPES and isinstance(
                 result, (Deferred, Failure, CoroutineType)):
-            maybeDeferred(lambda: result).addCallbacks(
+            # as_deferred: a coroutine runs as an asyncio Task on the asyncio reactor.
+            as_deferred(result).addCallbacks(
                 self._succeeded, self._failed, callbackArgs=caller, errbackArgs=caller)
         else:
             self._succeeded(result, *caller)
 
     def _answer(
         self, envelope: PayloadEnvelope, sendResponse: Responder, vortexName: str,
-        vortexUuid: str,
+        vortexUuid: str, started: float, status: str = "ok",
     ) -> None:
         try:
             sendResponse(envelope)
         except Exception as e:  # the caller may be gone; nothing else to tell
             logger.warning("RPC %s: could not answer %s (%s): %s",
                            self.rpc.rpcName, vortexName, vortexUuid, e)
+        if call_observer is not None:
+            call_observer(self.rpc.rpcName, vortexName, status, time.monotonic() - started)
 
     def _succeeded(
-        self, result: Any, sendResponse: Responder, vortexName: str, vortexUuid: str
+        self, result: Any, sendResponse: Responder, vortexName: str, vortexUuid: str,
+        started: float,
     ) -> None:
+        status = "ok"
         try:
             envelope = _answer_envelope(result)
         except Exception:
+            status = "error"
             envelope = error_envelope(*error_reply(
                 Failure(), logger, f"RPC {self.rpc.rpcName}: sending its result to {vortexName}"))
-        self._answer(envelope, sendResponse, vortexName, vortexUuid)
+        self._answer(envelope, sendResponse, vortexName, vortexUuid, started, status)
 
     def _failed(
-        self, failure: Failure, sendResponse: Responder, vortexName: str, vortexUuid: str
+        self, failure: Failure, sendResponse: Responder, vortexName: str, vortexUuid: str,
+        started: float,
     ) -> None:
         # Logged whatever logExceptions says: the reply's error id must resolve in the log.
         code, message = error_reply(
             failure, logger, f"RPC {self.rpc.rpcName} called by {vortexName}")
-        self._answer(error_envelope(code, message), sendResponse, vortexName, vortexUuid)
+        self._answer(error_envelope(code, message), sendResponse, vortexName, vortexUuid,
+                     started, "error")
 
     def __repr__(self) -> str:
         return f"RpcHandle({self.rpc.rpcName!r}, active={self.active})"

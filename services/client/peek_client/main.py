@@ -17,6 +17,7 @@ from peek_platform.vortex.transport.wiring import (
     upstream_service,
 )
 from peek_platform.web.device_shell import DeviceSiteRoot, mount_device_uis
+from peek_platform.web.endpoints import EndpointHub
 from peek_plugin_base import PeekVortexUtil
 from peek_plugin_base.client.PluginClientEntryHookABC import PluginClientEntryHookABC
 from peek_plugin_base.registrations import RegistrationLog
@@ -36,10 +37,12 @@ def build(config: ServiceConfig) -> PeekServiceTree:
     reporter = StateReporter(config, None, bridge.connections_named)
     mobile_root.putChild(VORTEX_PATH, devices.endpoint.resource())
     desktop_root.putChild(VORTEX_PATH, devices.endpoint.resource())
+    endpoints = EndpointHub(config, {"mobile": mobile_root, "desktop": desktop_root})
 
     def make_hook(host: PluginHost, name: str, log: RegistrationLog) -> ClientPlatformHook:
         return ClientPlatformHook(
-            host, name, log, config, {"Mobile": mobile_root, "Desktop": desktop_root}
+            host, name, log, config, {"Mobile": mobile_root, "Desktop": desktop_root},
+            endpoints=endpoints,
         )
 
     async def before_load(record: PluginRecord) -> None:

@@ -19,6 +19,8 @@ from peek_platform.storage.action_outcomes import ActionOutcomeService
 from peek_platform.storage.service import StorageService
 from peek_platform.vortex.bridge import attach_bus
 from peek_platform.vortex.transport.wiring import VORTEX_PATH, server_hub_service
+from peek_platform.web.control_routes import add_control_routes
+from peek_platform.web.endpoints import EndpointHub
 from peek_platform.web.peek_static import mount_peek_static
 from peek_platform.web.plugin_site import PluginSiteRoot
 from peek_plugin_base import PeekVortexUtil
@@ -49,6 +51,7 @@ def build(config: ServiceConfig) -> PeekServiceTree:
     bridge = attach_bus(config, PeekVortexUtil.peekServerName, [vortex], device_hubs=[admin_hub])
     attach_admin(admin_hub.endpoint.handler)
     platform_root.putChild(VORTEX_PATH, vortex.endpoint.resource())
+    endpoints = EndpointHub(config, {"platform": platform_root, "admin": admin_root})
     # The browser bus client, for admin pages (their bus endpoint is the admin site's).
     mount_peek_static(admin_root)
     # The admin pages, and the pages plugins contribute (their "admin" section).
@@ -60,7 +63,7 @@ def build(config: ServiceConfig) -> PeekServiceTree:
     def make_hook(host: PluginHost, name: str, log: RegistrationLog) -> ServerPlatformHook:
         return ServerPlatformHook(
             host, name, log, config, {"Admin": admin_plugins, "Server": platform_root},
-            storage=storage,
+            storage=storage, endpoints=endpoints,
         )
 
     async def before_load(record: PluginRecord) -> None:
@@ -84,11 +87,13 @@ def build(config: ServiceConfig) -> PeekServiceTree:
         # Plugins may queue worker tasks from start() until their stop() has finished.
         # Action outcomes are recorded durably from the first action to the last.
         # The admin accounts need the platform schema; sessions end before the bus closes.
-        before_plugins=[storage, action_outcomes, vortex, admin_hub, admin_auth, tasks,
-                        registry, reporter],
+        before_plugins=[storage, action_outcomes, vortex, admin_hub, admin_auth, registry,
+                        reporter, tasks],
         before_load=before_load,
     )
     reporter.host = registry.host = tree.host
+    # Seed 004's control routes: /plugins, /reload/<plugin>, /reload/all (control keys only).
+    add_control_routes(endpoints, "platform", tree.host, config)
     return tree
 
 

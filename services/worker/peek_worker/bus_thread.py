@@ -16,7 +16,9 @@ from twisted.internet.defer import maybeDeferred
 
 from peek_platform.admin_state.reporter import StateReporter
 from peek_platform.config import ServiceConfig
+from peek_platform.errors import ConfigError
 from peek_platform.plugin.host import PluginHost
+from peek_platform.service.reactor import install_reactor
 from peek_platform.vortex.bridge import attach_bus
 from peek_platform.vortex.transport.client import VortexClientService
 from peek_platform.vortex.transport.wiring import upstream_service
@@ -41,6 +43,11 @@ class WorkerBusThread:
         """Start the reactor thread and connect (a Celery ``worker_ready`` receiver)."""
         if self._thread is not None:
             return
+        try:
+            # Only now, after the pool has forked: children never inherit a reactor.
+            install_reactor(self._config["twisted.reactor"])
+        except ConfigError as e:
+            logger.error("Peek worker: %s; the bus runs on the reactor already imported", e)
         from twisted.internet import reactor
 
         upstream = upstream_service(self._config, PeekVortexUtil.peekWorkerName)

@@ -12,8 +12,9 @@ The Twisted reactor is not run before the pool has forked: Celery's prefork pool
 process, and a running reactor (its epoll descriptor, its threads) must not be shared with
 the children. The plugin host is driven without one, so worker plugins' ``load``/``start``/
 ``stop`` must finish without waiting on the reactor; the bus connection starts in a reactor
-thread once the worker is ready (see :mod:`peek_worker.bus_thread`) and closes after the
-plugins have stopped.
+thread once the worker is ready (see :mod:`peek_worker.bus_thread`, which installs the
+reactor ``twisted.reactor`` names, asyncio by default, so code on that thread may use
+asyncio) and closes after the plugins have stopped.
 """
 
 import importlib
@@ -32,6 +33,7 @@ from peek_platform.celery_glue.routing import worker_queues
 from peek_platform.celery_glue.settings import CelerySettings
 from peek_platform.config import ServiceConfig
 from peek_platform.errors import PluginTaskModuleError, WorkerServiceError
+from peek_platform.events.sources import install_event_sources
 from peek_platform.plugin.host import PluginHost, PluginRecord, PluginState, ServicePluginSpec
 from peek_platform.service.runner import EXIT_OK, EXIT_START_FAILED, prepare_service
 from peek_plugin_base.registrations import RegistrationLog, registering_for
@@ -58,7 +60,7 @@ def run_now(coroutine: Coroutine[Any, Any, Any], what: str) -> Any:
     if not outcome:
         raise WorkerServiceError(
             f"{what} waited on the reactor; worker plugins' load/start/stop must finish "
-            "synchronously (the worker runs no reactor)"
+            "synchronously (the worker runs no reactor before its pool has forked)"
         )
     if isinstance(outcome[0], Failure):
         outcome[0].raiseException()
@@ -160,6 +162,8 @@ def run_worker(argv: Optional[list[str]] = None) -> int:
     if isinstance(prepared, int):
         return prepared
     config = prepared
+    # The reactor (twisted.reactor) is installed by the bus thread, after the pool forked.
+    install_event_sources(config)
     settings = CelerySettings.from_config(config)
     signals.setup_logging.connect(_keep_our_logging, weak=False)
     signals.worker_process_init.connect(_child_logging, weak=False)

@@ -89,7 +89,7 @@ class _ClientFactory(WebSocketClientFactory):
     protocol = VortexClientProtocol
 
     def __init__(self, service: "VortexClientService", hello: Hello) -> None:
-        super().__init__(service.url)
+        super().__init__(service.url, headers=service.headers)
         self.service = service
         self.hello = hello
         self.noisy = False
@@ -130,12 +130,15 @@ class VortexClientService(Service):
         connect_timeout: float = 10.0,
         tls: Any = None,
         tls_label: str = "the system's trusted CAs",
+        headers: Optional[dict[str, str]] = None,
     ) -> None:
         if reactor is None:
             from twisted.internet import reactor
         self.name = name
         self.url = url
         self.vortex_name = vortex_name
+        #: Extra upgrade request headers (an admin peer's session cookie and Origin).
+        self.headers = headers
         self.limits = limits
         self.handler: VortexHandler = handler or NullHandler()
         self.backoff = backoff or Backoff()

@@ -56,23 +56,6 @@ def server_hub_service(config: ServiceConfig) -> VortexHubService:
         "vortex", endpoint, prepare=lambda: token.append(ensure_server_token(config.home)))
 
 
-def admin_hub_service(config: ServiceConfig) -> VortexHubService:
-    """The admin bus endpoint (service name ``vortex-admin``): only ``peek-admin`` connects.
-
-    Mount ``service.endpoint.resource()`` at ``VORTEX_PATH`` on the admin site. Until the
-    admin site's session gate is in place the credential is the platform token (a 0600
-    file in the server's home, so only its owner can act as the admin); the session gate
-    replaces the policy's ``token`` check.
-    """
-    endpoint = VortexServerEndpoint(
-        PeekVortexUtil.peekServerName,
-        AccessPolicy(token=lambda: ensure_server_token(config.home),
-                     token_names=frozenset({PeekVortexUtil.peekAdminName})),
-        limits_from_config(config),
-    )
-    return VortexHubService("vortex-admin", endpoint)
-
-
 def device_hub_service(config: ServiceConfig) -> VortexHubService:
     """A client service's device hub (service name ``vortex-devices``).
 

@@ -1,0 +1,1 @@
+"""The sysinfo plugin's private code: other plugins must not import it."""

@@ -1,0 +1,1 @@
+"""Tests of JSON endpoint plugins, per-plugin parameters and the control routes."""
