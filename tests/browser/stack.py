@@ -77,3 +77,16 @@ class TutorialStack(BrowserPlatform):
                 pass
             self.worker = None
         super().close()
+
+
+def wait_for_network(page: Any, reachable: bool, timeout_ms: float = 45_000) -> None:
+    """Wait until requests from ``page`` through its service worker do (or do not) reach
+    the site: the browser's offline switch reaches the worker a moment after the page.
+
+    The probe asks for a path nothing serves and the worker never caches: a 404 means the
+    network answered, a failed fetch means it did not.
+    """
+    probe = ("fetch('/peek/network-probe-' + Math.random(), {cache: 'no-store'})"
+             ".then(r => r.status === 404, () => false)")
+    page.wait_for_function(probe if reachable else f"({probe}).then(ok => !ok)",
+                           timeout=timeout_ms)

@@ -17,7 +17,6 @@ from tests.browser.admin_stack import BROKEN, HEARTBEAT_TIMEOUT, NOOP, TUTORIAL,
 from tests.browser.conftest import new_page
 from tests.support import wait_for
 
-
 PAGES = ["/", "/plugins", "/settings", "/logs", "/data", "/plugin-pages"]
 #: Page waits: services report within seconds, but the machine is shared and slow.
 WAIT_MS = 60_000
@@ -99,8 +98,9 @@ def test_dashboard_shows_four_services_and_plugins_running(stack: AdminStack, ad
         card(admin, service, "").first.wait_for(timeout=WAIT_MS)
         admin.wait_for_selector(f'article[data-service="{service}"][data-live="true"] '
                                 f'li[data-plugin="{TUTORIAL}"] .state-running', timeout=WAIT_MS)
-    admin.wait_for_selector(f'article[data-service="agent"] li[data-plugin="{NOOP}"] .state-running',
-                            timeout=WAIT_MS)
+    admin.wait_for_selector(
+        f'article[data-service="agent"] li[data-plugin="{NOOP}"] .state-running',
+        timeout=WAIT_MS)
     agent = admin.inner_text('article[data-service="agent"]')
     assert f"pid {stack.agent.proc.pid}" in agent and "MB" in agent, agent
     assert "Devices" in admin.inner_text('article[data-service="client"]')
@@ -231,7 +231,8 @@ def test_plugin_setting_edited_and_config_masked(stack: AdminStack, admin: Any) 
     row.wait_for(timeout=WAIT_MS)
     row.locator("input").fill("42")
     row.locator("button").click()
-    admin.wait_for_selector('#plugin-settings tr[data-key="Property2"] .status .ok', timeout=WAIT_MS)
+    admin.wait_for_selector('#plugin-settings tr[data-key="Property2"] .status .ok',
+                            timeout=WAIT_MS)
     assert "42" in row.locator(".status").inner_text()
     wait_for(lambda: row.locator("input").input_value() == "42", 60, "the stored value shown")
     admin.locator('details.config[data-service="agent"] summary').click()

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import DESKTOP, PHONE, new_page
-from tests.browser.stack import TutorialStack
+from tests.browser.stack import TutorialStack, wait_for_network
 
 #: Generous: the machine is shared, and a reconnect waits for its backoff.
 TIMEOUT_MS = 45_000
@@ -172,6 +172,7 @@ def test_offline_cached_data_queued_actions_applied_once(
         stack.stop_client()
         context.set_offline(True)
         try:
+            wait_for_network(page, reachable=False)
             expect(page.locator("#peek-offline")).to_be_visible(timeout=TIMEOUT_MS)
             expect(page.locator("#peek-conn")).to_have_attribute("data-state", "offline")
             buttons = row(page, mine["id"])
@@ -198,6 +199,7 @@ def test_offline_cached_data_queued_actions_applied_once(
             if stack.client is None:
                 stack.start_client()
             context.set_offline(False)
+        wait_for_network(page, reachable=True)
 
         expect(page.locator("#peek-conn")).to_have_attribute("data-state", "online",
                                                              timeout=TIMEOUT_MS)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import PHONE, new_page
+from tests.browser.stack import wait_for_network
 from tests.e2e.devices_data import client_config, server_config
 from tests.support import ServiceProcess
 
@@ -105,10 +106,12 @@ def test_app_opens_offline_and_a_changed_ui_replaces_the_cache(chromium: Any,
         assert cache_names(page) == [f"peek-mobile-{first}"]
 
         page.context.set_offline(True)
+        wait_for_network(page, reachable=False)
         page.reload()
         expect(page.locator("#fx-text")).to_have_text("fixture version-one", timeout=TIMEOUT_MS)
         expect(page.locator("#peek-offline")).to_be_visible()
         page.context.set_offline(False)
+        wait_for_network(page, reachable=True)
 
         app = sites.web / "app.js"
         app.write_text(APP.format(text="version-two"))
@@ -123,6 +126,7 @@ def test_app_opens_offline_and_a_changed_ui_replaces_the_cache(chromium: Any,
             timeout=TIMEOUT_MS)
 
         page.context.set_offline(True)
+        wait_for_network(page, reachable=False)
         page.reload()
         expect(page.locator("#fx-text")).to_have_text("fixture version-two", timeout=TIMEOUT_MS)
         page.context.set_offline(False)

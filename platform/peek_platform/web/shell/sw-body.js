@@ -2,8 +2,8 @@
 //
 // Install: pre-cache the shell, the bus client, the app listing and every app's UI files
 // into a cache named after PEEK_VERSION. Activate: drop every older Peek cache and take over
-// open pages. Fetch: same-origin GETs go to the network first (so a running client service
-// always serves fresh files) and fall back to the cache when the network fails; every good
+// open pages. Fetch: same-origin GETs go to the network first, revalidating (so a running
+// client service always serves fresh files) and fall back to the cache when the network fails; every good
 // answer refreshes the cache. A navigation with no network and nothing cached for its URL
 // gets the shell page, which is the same for every app path.
 
@@ -47,7 +47,9 @@ sw.addEventListener("activate", (event) => {
 async function networkFirst(request) {
   const cache = await caches.open(CACHE);
   try {
-    const response = await fetch(request);
+    // Revalidated (a cheap 304 when unchanged): the HTTP cache's heuristic freshness must
+    // not hide a file that changed on the client service.
+    const response = await fetch(request, { cache: "no-cache" });
     if (response.ok && response.type === "basic") {
       await cache.put(request, response.clone());
     }
