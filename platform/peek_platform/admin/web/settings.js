@@ -42,6 +42,10 @@ export class AdminSettings extends HTMLElement {
     /** The last save's outcome per key: rows are drawn again when the values change.
      * @type {Map<string, {ok: boolean, text: string}>} */
     this.outcomes = new Map();
+    /** What the admin typed and has not saved yet, per key: kept when the rows are drawn
+     * again (a value saved elsewhere must not wipe an edit in progress).
+     * @type {Map<string, string | boolean>} */
+    this.drafts = new Map();
   }
 
   connectedCallback() {
@@ -79,6 +83,7 @@ export class AdminSettings extends HTMLElement {
     this.settingsSub?.unsubscribe();
     this.shownPlugin = pluginName;
     this.outcomes.clear();
+    this.drafts.clear();
     fill(this.settings, h("p", { class: "muted" }, "Loading..."));
     this.settingsSub = watch(PluginSettingTuple.tupleType, { pluginName },
       (/** @type {PluginSettingTuple[]} */ settings) => this.renderSettings(pluginName, settings),
@@ -110,6 +115,12 @@ export class AdminSettings extends HTMLElement {
       step: setting.type === "float" ? "any" : undefined,
       checked: setting.type === "bool" && setting.value === true,
       value: setting.type === "bool" ? undefined : String(setting.value ?? "") }));
+    const draft = this.drafts.get(setting.key);
+    if (typeof draft === "boolean") input.checked = draft;
+    else if (draft !== undefined) input.value = draft;
+    input.addEventListener("input", () => {
+      this.drafts.set(setting.key, setting.type === "bool" ? input.checked : input.value);
+    });
     const status = h("span", { class: "status", "aria-live": "polite" });
     /** @param {{ok: boolean, text: string}} outcome */
     const show = (outcome) => {
@@ -122,7 +133,10 @@ export class AdminSettings extends HTMLElement {
     if (previous) fill(status, h("span", { class: previous.ok ? "ok" : "error" }, previous.text));
     const save = async () => {
       try {
-        const stored = await updateSetting(pluginName, setting.key, typedValue(setting, input));
+        const current = /** @type {HTMLInputElement | null} */ (this.settings.querySelector(
+          `tr[data-key="${CSS.escape(setting.key)}"] input`)) || input;
+        const stored = await updateSetting(pluginName, setting.key, typedValue(setting, current));
+        this.drafts.delete(setting.key);
         show({ ok: true, text: `saved: ${JSON.stringify(stored)}` });
       } catch (error) {
         show({ ok: false, text: errorText(error) });
