@@ -236,7 +236,9 @@ def test_plugin_setting_edited_and_config_masked(stack: AdminStack, admin: Any) 
     assert "42" in row.locator(".status").inner_text()
     wait_for(lambda: row.locator("input").input_value() == "42", 60, "the stored value shown")
     admin.locator('details.config[data-service="agent"] summary').click()
-    config = admin.inner_text('details.config[data-service="agent"] pre')
+    # It stays open while the services report again.
+    admin.wait_for_selector('details.config[data-service="agent"][open] pre', timeout=WAIT_MS)
+    config = admin.locator('details.config[data-service="agent"] pre').text_content()
     assert '"tokenFile": "***"' in config, config
 
 

@@ -46,6 +46,8 @@ export class AdminSettings extends HTMLElement {
      * again (a value saved elsewhere must not wipe an edit in progress).
      * @type {Map<string, string | boolean>} */
     this.drafts = new Map();
+    /** Configs the admin opened, kept open when the services report again. @type {Set<string>} */
+    this.openConfigs = new Set();
   }
 
   connectedCallback() {
@@ -73,7 +75,11 @@ export class AdminSettings extends HTMLElement {
       if (wanted !== this.shownPlugin) this.showPlugin(wanted);
     }
     fill(this.configs, sortServices(services).map((s) => h("details", { class: "card config",
-      dataset: { serviceId: s.serviceId, service: s.service } },
+      dataset: { serviceId: s.serviceId, service: s.service }, open: this.openConfigs.has(s.serviceId),
+      ontoggle: (/** @type {Event} */ e) => {
+        const el = /** @type {HTMLDetailsElement} */ (e.target);
+        if (el.open) this.openConfigs.add(s.serviceId); else this.openConfigs.delete(s.serviceId);
+      } },
     h("summary", {}, serviceLabel(s), " - ", s.home || ""),
     h("pre", {}, JSON.stringify(s.config, null, 2)))));
   }
