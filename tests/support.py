@@ -81,8 +81,10 @@ def write_plugin(
     behaviour: Optional[dict[str, str]] = None,
     init_source: Optional[str] = None,
     package_json: Optional[str] = None,
+    asyncio: bool = False,
 ) -> Path:
-    """Write a plugin package under ``root``; ``behaviour`` maps a lifecycle step to a mode."""
+    """Write a plugin package under ``root``; ``behaviour`` maps a lifecycle step to a mode;
+    ``asyncio`` declares that it needs the asyncio reactor."""
     package = root / name
     package.mkdir(parents=True)
     source = init_source or PLUGIN_TEMPLATE.format(name=name, behaviour=behaviour or {})
@@ -93,11 +95,31 @@ def write_plugin(
                 "plugin": {"title": name, "version": "1.0.0"},
                 "requiresServices": list(services),
                 "requiresPlugins": list(requires),
+                **({"asyncio": True} if asyncio else {}),
             }
         )
     if package_json:
         (package / "plugin_package.json").write_text(package_json)
     return package
+
+
+def make_layered_env(env: Path) -> Path:
+    """A virtualenv at ``env`` whose interpreter also sees this environment's packages (a
+    ``.pth`` calls ``site.addsitedir`` on this one's site-packages); its python. Whatever
+    pip installs with that interpreter goes into ``env`` only, never into the shared one."""
+    import sysconfig
+
+    done = subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)],
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    python = env / "bin" / "python"
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True).stdout.strip()
+    parent = sysconfig.get_paths()["purelib"]
+    (Path(purelib) / "peek_parent_env.pth").write_text(
+        f"import site; site.addsitedir({parent!r})\n")
+    return python
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:

@@ -108,3 +108,20 @@ def test_a_start_warns_about_unknown_keys_and_missing_plugins(tmp_path: Path) ->
         assert "Traceback" not in log
     finally:
         assert server.stop() == 0
+
+
+def test_check_config_refuses_an_asyncio_plugin_on_the_forced_default_reactor(
+        tmp_path: Path) -> None:
+    """``twisted.reactor: "default"`` with an enabled plugin declaring ``"asyncio": true``
+    (the monitoring example) is a problem naming the plugin and the setting, exit 78; with
+    ``auto`` the same file is fine."""
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"twisted": {"reactor": "default"},
+                                "plugin": {"enabled": ["peek_plugin_monitoring"]}}))
+    done = _check("server", tmp_path)
+    assert done.returncode == 78, done
+    assert ('plugin.enabled: peek_plugin_monitoring declares "asyncio": true but '
+            'twisted.reactor is "default"') in done.stderr
+    path.write_text(json.dumps({"twisted": {"reactor": "auto"},
+                                "plugin": {"enabled": ["peek_plugin_monitoring"]}}))
+    assert _check("server", tmp_path).returncode == 0

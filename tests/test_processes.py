@@ -73,8 +73,9 @@ def test_service_runs_example_plugins_and_stops_in_reverse_on_sigterm(
     assert proc.stop(timeout=10) == 0
     assert time.monotonic() - started < 10
     log = proc.log()
-    # The worker's main loop is Celery's (warm shutdown), the others' is Twisted's.
-    stopping = "Celery stopped" if service == "worker" else "Received SIGTERM"
+    # The worker's main loop is Celery's (its warm shutdown reaches the platform bootstep),
+    # the others' is Twisted's.
+    stopping = "Peek worker: stopping plugins" if service == "worker" else "Received SIGTERM"
     assert ordered(log, stopping,
                    "Stopped", f"peek_plugin_noop {service}: stop",
                    "Unloaded", f"peek_plugin_noop {service}: unload",

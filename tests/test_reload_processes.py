@@ -13,8 +13,6 @@ import json
 import shutil
 import signal
 import subprocess
-import sys
-import sysconfig
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -27,7 +25,7 @@ from sqlalchemy import text
 from peek_platform.storage.schema_names import PLATFORM_SCHEMA
 from peek_plugin_base.storage.engine_factory import make_engine
 from tests.e2e.devices_data import server_config
-from tests.support import BIN, ServiceProcess, wait_for
+from tests.support import BIN, ServiceProcess, make_layered_env, wait_for
 
 NAME = "peek_plugin_reloadme"
 DIST = NAME.replace("_", "-")
@@ -43,15 +41,7 @@ def _run(*command: str) -> None:
 def layered_env(tmp_path: Path) -> Iterator[Path]:
     """A virtualenv whose interpreter also sees this environment's packages; its python."""
     env = tmp_path / "env"
-    _run(sys.executable, "-m", "venv", "--without-pip", str(env))
-    python = env / "bin" / "python"
-    purelib = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True, text=True, check=True).stdout.strip()
-    parent = sysconfig.get_paths()["purelib"]
-    (Path(purelib) / "peek_parent_env.pth").write_text(
-        f"import site; site.addsitedir({parent!r})\n")
-    yield python
+    yield make_layered_env(env)
     shutil.rmtree(env, ignore_errors=True)
 
 

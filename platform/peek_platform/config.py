@@ -255,7 +255,7 @@ _ACCEPTING = ACCEPTING_SERVICES
 _CELERY = ("server", "worker")
 
 #: Values of ``twisted.reactor`` (see :mod:`peek_platform.service.reactor`).
-REACTORS = ("asyncio", "default")
+REACTORS = ("auto", "asyncio", "default")
 
 #: The server's default database: an SQLite file in its home.
 DEFAULT_DATABASE_URL = "sqlite:///{home}/peek.sqlite"
@@ -277,9 +277,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("plugin.params", {}, _is_plugin_params, SERVICES,
             "per-plugin parameters: {\"<pluginName>\": {...}}; each plugin gets its object as "
             "self.platform.pluginParams"),
-    Setting("twisted.reactor", "asyncio", _is_choice(REACTORS), SERVICES,
-            "the Twisted reactor: asyncio (Twisted on asyncio's loop; plugins may use "
-            "asyncio and aiohttp) or default (Twisted's own epoll reactor; plugins may not)"),
+    Setting("twisted.reactor", "auto", _is_choice(REACTORS), SERVICES,
+            "the Twisted reactor: auto (Twisted's own epoll reactor, the faster, unless an "
+            "enabled plugin's plugin_package.json declares \"asyncio\": true), asyncio "
+            "(Twisted on asyncio's loop; plugins may use asyncio and aiohttp) or default "
+            "(Twisted's own epoll reactor; plugins may not)"),
     Setting("events.maxQueuePerSubscriber", 10000, _is_int_at_least(1), SERVICES,
             "platform events queued per event-plugin subscription before new ones are "
             "dropped (counted, logged once)"),
@@ -302,6 +304,16 @@ SETTINGS: tuple[Setting, ...] = (
             "message"),
     Setting("httpServer.admin.sessionMaxSeconds", 43200, _is_seconds_between(1, 30 * 24 * 3600),
             ("server",), "an admin session ends this long after its login, in use or not"),
+    Setting("httpServer.admin.pluginUploadMaxBytes", 32 * 1024 * 1024,
+            _is_int_between(1024, 1024 * 1024 * 1024), ("server",),
+            "largest plugin release (wheel or sdist) the admin site accepts, in bytes"),
+    Setting("httpServer.admin.pluginUploadMaxUnpackedBytes", 256 * 1024 * 1024,
+            _is_int_between(1024, 16 * 1024 * 1024 * 1024), ("server",),
+            "largest total unpacked size of an uploaded release's members, in bytes "
+            "(archive bombs are refused)"),
+    Setting("httpServer.admin.pluginInstallTimeoutSeconds", 300,
+            _is_seconds_between(1, 3600), ("server",),
+            "how long pip may take to install an uploaded release before it is stopped"),
     Setting("httpServer.platform.sitePort", 8011, _is_port, ("server",),
             "platform (service-to-service) site port"),
     Setting("httpServer.platform.bindAddress", "0.0.0.0", _is_nonempty_str, ("server",),

@@ -13,7 +13,11 @@ from typing import Any, NamedTuple, Optional
 
 from peek_platform.config import SERVICES, SETTINGS, ServiceConfig, read_json_object, settings_for
 from peek_platform.errors import ConfigError, ConfigValidationError
-from peek_platform.plugin.discovery import NEAR_MISS_RATIO, plugin_problem
+from peek_platform.plugin.discovery import (
+    NEAR_MISS_RATIO,
+    asyncio_declarations,
+    plugin_problem,
+)
 
 
 class UnknownKey(NamedTuple):
@@ -83,6 +87,19 @@ def plugin_list_problems(enabled: list[str]) -> list[str]:
     return problems
 
 
+def reactor_problems(service: str, data: dict[str, Any], enabled: list[str]) -> list[str]:
+    """Plugins whose ``"asyncio"`` declaration is not a boolean, and plugins declaring
+    asyncio on a service whose ``twisted.reactor`` forces the default reactor."""
+    needing, bad = asyncio_declarations(service, enabled)
+    problems = [f"plugin.enabled: {name}: {problem}" for name, problem in bad]
+    twisted = data.get("twisted")
+    if isinstance(twisted, dict) and twisted.get("reactor") == "default":
+        problems += [f'plugin.enabled: {name} declares "asyncio": true but twisted.reactor '
+                     'is "default"; it would fail to load (set twisted.reactor to asyncio '
+                     "or auto)" for name in needing]
+    return problems
+
+
 def plugin_params_problems(params: dict[str, Any], enabled: list[str],
                            ) -> list[tuple[str, bool]]:
     """Entries of ``plugin.params`` for plugins not in ``plugin.enabled``: an error when the
@@ -132,6 +149,7 @@ def check_config(service: str, home: Path, server_home: Optional[Path] = None,
                                                                    dict) else None
     if isinstance(enabled, list) and all(isinstance(n, str) for n in enabled):
         problems.extend(plugin_list_problems(enabled))
+        problems.extend(reactor_problems(service, data, enabled))
         params = data.get("plugin", {}).get("params")
         if isinstance(params, dict):
             for problem, is_error in plugin_params_problems(params, enabled):

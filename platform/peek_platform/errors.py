@@ -15,15 +15,20 @@
     │   │                              of plugin_package.json is unusable (names the key)
     │   └── PluginTaskModuleError      a worker plugin's celeryApp / celeryAppIncludes unusable
     ├── WorkerServiceError             the worker service cannot run its Celery worker
+    ├── ServiceTreeError               a process's services cannot be ordered: a child
+                                       without a name, an unknown requirement, a cycle
     ├── TlsError                       a certificate, key or CA file cannot be used
                                        (names the setting and the file)
     ├── PlatformStateError             a state report or admin command cannot be handled
     ├── StorageError                   the database cannot be used (names the schema)
     │   ├── SchemaMigrationError       a schema (the platform's or a plugin's) did not migrate
-    │   └── PluginStorageError         a plugin's storage declaration is wrong
+    │   ├── PluginStorageError         a plugin's storage declaration is wrong
+    │   └── StorageServiceNotRunningError  database work asked for while storage is stopped
     ├── VortexTokenError               the platform token cannot be created or found
     │                                  (also a VortexTransportError, see below)
-    └── AdminAccountError              an admin account cannot be created or changed
+    ├── AdminAccountError              an admin account cannot be created or changed
+    └── PluginUploadError              an uploaded plugin release is refused or does not
+                                       install (names the file and what was wrong)
 
 The transport errors a plugin can see when it sends (VortexTransportError and its
 VortexConnectionClosedError, VortexFrameTooLargeError, VortexBackPressureError) belong to the
@@ -35,7 +40,9 @@ Plugin-facing storage errors (a newer schema, a failing migration script, a bad 
 live in ``peek_plugin_base.storage.StorageErrors``; the platform wraps them in
 SchemaMigrationError with their message. Errors of queued worker tasks are plugin-facing
 and live in ``peek_plugin_base.worker.errors``; ``EndpointError`` (an HTTP status and a
-message a JSON endpoint handler raises for its caller) lives in ``peek_plugin_base.endpoints``.
+message a JSON endpoint handler raises for its caller) lives in ``peek_plugin_base.endpoints``;
+``AsyncioReactorError`` (plugin code called asyncio on a service running Twisted's default
+reactor; names the plugin and the setting) lives in ``peek_plugin_base.aio``.
 """
 
 from pathlib import Path
@@ -63,6 +70,8 @@ __all__ = [
     "PluginStorageError",
     "PluginTaskModuleError",
     "SchemaMigrationError",
+    "ServiceTreeError",
+    "StorageServiceNotRunningError",
     "StorageError",
     "TlsError",
     "VortexBackPressureError",
@@ -161,6 +170,11 @@ class PluginStorageError(StorageError):
     """A plugin's storage declaration (name, alembicDir, entry hook) is not usable."""
 
 
+class StorageServiceNotRunningError(StorageError):
+    """Database work was asked for while the storage service (and its database threads) is
+    not running: a service that uses the database must require ``storage``."""
+
+
 class VortexTokenError(VortexTransportError, PeekError):
     """The platform token cannot be created (server) or found (other services)."""
 
@@ -185,6 +199,16 @@ class WorkerServiceError(PeekError):
     """The worker service cannot run (e.g. a plugin's lifecycle needs the reactor)."""
 
 
+class ServiceTreeError(PeekError):
+    """The services of a process cannot be put in a start order; the message names the
+    tree, the children concerned and why (no name, an unknown requirement, a cycle)."""
+
+    def __init__(self, tree: str, reason: str) -> None:
+        super().__init__(f"service tree {tree}: {reason}")
+        self.tree = tree
+        self.reason = reason
+
+
 class AdminAccountError(PeekError):
     """An admin account cannot be created or given that password; names it and says why."""
 
@@ -197,3 +221,17 @@ class AdminAccountError(PeekError):
 class PlatformStateError(PeekError):
     """A state report or an admin command (plugin control, settings) cannot be handled;
     the message names the service or plugin and why."""
+
+
+class PluginUploadError(PeekError):
+    """An uploaded plugin release was refused or did not install.
+
+    ``file_name`` is the uploaded file's name, ``reason`` what was wrong with it (or what
+    pip said); ``status`` is the HTTP status the admin site answers a refusal with.
+    """
+
+    def __init__(self, file_name: str, reason: str, status: int = 400) -> None:
+        super().__init__(f"plugin release {file_name}: {reason}")
+        self.file_name = file_name
+        self.reason = reason
+        self.status = status

@@ -1,12 +1,15 @@
 """Running plugin coroutines that mix asyncio and Twisted awaitables.
 
-When the service runs Twisted on its asyncio reactor (the default; see
-``twisted.reactor`` in the configuration), :func:`run_coroutine` runs a coroutine as a real
-asyncio Task (once the loop runs, on its thread), so ``asyncio.sleep``,
+When the service runs Twisted on its asyncio reactor (``twisted.reactor`` in the
+configuration: ``auto``, the default, picks it when an enabled plugin declares
+``"asyncio": true`` in its ``plugin_package.json``), :func:`run_coroutine` runs a
+coroutine as a real asyncio Task (once the loop runs, on its thread), so ``asyncio.sleep``,
 ``asyncio.create_task``, ``asyncio.timeout`` and aiohttp all work inside it, while
 ``await someDeferred`` keeps working too: each Deferred the coroutine waits on is handed
 to the asyncio loop as a future. On another reactor the coroutine is driven by Twisted
-(``Deferred.fromCoroutine``) as before, and only Twisted awaitables may be used.
+(``Deferred.fromCoroutine``) as before, and only Twisted awaitables may be used: an asyncio
+call there ("no running event loop") fails with :class:`AsyncioReactorError`, naming the
+plugin whose code made it and the setting to change.
 
 The platform runs every plugin lifecycle coroutine, event handler and background route
 handler through :func:`run_coroutine`; plugin code may call it too.
@@ -21,6 +24,23 @@ from typing import Any, Optional
 
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
+
+#: Module name prefixes of code that is not a plugin's (skipped when naming the plugin).
+_NOT_PLUGIN = ("asyncio", "twisted", "peek_plugin_base", "peek_platform", "aiohttp")
+#: What asyncio says when asked for a loop on a reactor that has none.
+_NO_LOOP_MESSAGES = ("no running event loop", "no current event loop")
+
+
+class AsyncioReactorError(RuntimeError):
+    """A plugin used asyncio on a service that does not run the asyncio reactor."""
+
+    def __init__(self, plugin: str, cause: BaseException) -> None:
+        super().__init__(
+            f"plugin {plugin} used asyncio ({cause}) but this service runs Twisted's default "
+            'reactor; declare "asyncio": true in the plugin\'s plugin_package.json (with '
+            "twisted.reactor auto, the default) or set twisted.reactor to asyncio, and "
+            "restart the service")
+        self.plugin = plugin
 
 
 def asyncio_loop() -> Optional[asyncio.AbstractEventLoop]:
@@ -42,12 +62,38 @@ def run_coroutine(coroutine: Coroutine[Any, Any, Any]) -> Deferred[Any]:
     ``CancelledError`` inside the coroutine).
     """
     loop = asyncio_loop()
+    if loop is None and "twisted.internet.reactor" in sys.modules:
+        # Twisted's own reactor: an asyncio call inside fails with a reason that names
+        # the plugin and the setting, not asyncio's bare "no running event loop".
+        return Deferred.fromCoroutine(_explained(coroutine))
     if loop is None or not _running_here(loop):
-        # Another reactor, or code run before the loop runs or on another thread (the
-        # worker drives its plugin host without a running reactor): Twisted drives it.
+        # Code run before the loop runs or on another thread (the worker drives its
+        # plugin host before any reactor is installed): Twisted drives it.
         return Deferred.fromCoroutine(coroutine)
     task = loop.create_task(_bridged(coroutine, loop))
     return Deferred.fromFuture(task)
+
+
+async def _explained(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    try:
+        return await coroutine
+    except RuntimeError as e:
+        if isinstance(e, AsyncioReactorError) or str(e) not in _NO_LOOP_MESSAGES:
+            raise
+        raise AsyncioReactorError(_plugin_in(e.__traceback__), e) from e
+
+
+def _plugin_in(tb: Optional[types.TracebackType]) -> str:
+    """The top-level package of the innermost frame of ``tb`` that is not the platform's,
+    asyncio's or Twisted's: the plugin whose code called asyncio."""
+    found = "(unknown)"
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        top = module.split(".")[0]
+        if top and not top.startswith(_NOT_PLUGIN):
+            found = top
+        tb = tb.tb_next
+    return found
 
 
 def _running_here(loop: asyncio.AbstractEventLoop) -> bool:

@@ -18,7 +18,8 @@ Mapping onto the entry hook: ``load()`` constructs the plugin; ``start()`` await
 ``initialize()``, then subscribes ``handleEvent`` to ``eventName`` (event plugins) and
 awaits the plugin's own ``start()`` (background plugins); ``stop()`` unsubscribes and
 awaits ``close()``; ``unload()`` drops the plugin. Each of these may be ``async def`` and
-use asyncio (see :mod:`peek_plugin_base.aio`).
+use asyncio (see :mod:`peek_plugin_base.aio`) when the plugin declares ``"asyncio": true``
+in its ``plugin_package.json``, so its services run the asyncio reactor.
 
 Routes (:meth:`BaseBackgroundPlugin.addRoute`) are served below ``/<pluginName>/`` on the
 server's platform site, or the client's mobile and desktop sites; a route cannot leave

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Run every bus benchmark with --compare (VortexPY 6.2.2 in its own venv, raw autobahn)
-# and print the result lines, then the target lines together at the end.
+# Run every bus benchmark with --compare (VortexPY 6.2.2 in its own venv, raw autobahn: the
+# echo baseline and, for the fan-out, a raw relay of the same topology) and print the
+# result lines, then the target lines together at the end.
 # Usage: scripts/bench/run_bus_benchmarks.sh     (from the repository root, after `make venv`)
 # The RPC and fan-out benchmarks run once per Twisted reactor, interleaved, their lines
 # tagged [reactor=asyncio] / [reactor=default]; PEEK_BENCH_REACTORS="asyncio" runs one.
-# Takes about 3 minutes on 2 cores; each step has a hard time limit (timeout), and each
+# Takes about 10 minutes on 2 cores; each step has a hard time limit (timeout), and each
 # benchmark process stops by itself. Results are only comparable on an idle machine:
 # the load average is printed before and after.
 set -euo pipefail
@@ -25,7 +26,7 @@ step 300 "$HERE/vortex_codec.py" --compare
 step 120 "$HERE/ws_echo_baseline.py" --frame-bytes 176
 # Our bus on each Twisted reactor (twisted.reactor), interleaved so load drifts hit both:
 # PEEK_BENCH_REACTORS="asyncio default" (the default) or one of them.
-for bench in "vortex_rpc.py 300" "vortex_fanout.py 400"; do
+for bench in "vortex_rpc.py 300" "vortex_fanout.py 900"; do
     set -- $bench
     for r in ${PEEK_BENCH_REACTORS:-asyncio default}; do
         echo "== reactor $r: $1"

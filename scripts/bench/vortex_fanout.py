@@ -19,10 +19,19 @@ paced  notifies at ``--pace-hz`` for ``--paced-seconds``, the rate capped so tha
        the latency measured is its queue); notify -> device latency p50/p99 over all
        deliveries (the clocks are the same machine's).
 
+A scenario written ``PxD@HZ`` paces its paced phase at ``HZ`` notifies/s whatever
+``--paced-deliveries`` says (``2x1000@20``: 20 000 deliveries/s to the device processes;
+the target is p99 notify -> device < 50 ms).
+
 One ``RESULT`` line per scenario. ``--compare`` runs VortexPY 6.2.2's comparable
 scenario (vortexpy_bus_ref.py: one observer connected straight to the server, as the
 reference measured it; VortexPY keeps one vortex client per process, so device counts
 of 100 or 1000 have no VortexPY equivalent here) and adds the ratio to our 1x1 line.
+It also runs, right before each of our scenarios, the raw autobahn relay of the same
+topology (raw_relay_procs.py: server -> relay process per client service -> devices,
+plain websocket frames forwarded as bytes, no bus), adds its numbers and our share of
+its burst deliveries/s to the line, and prints ``TARGET`` lines for the 1000-device
+scenarios (>= 50% of the raw relay; p99 < 50 ms at 20 Hz).
 """
 
 import argparse
@@ -119,22 +128,32 @@ def run_scenario(module: str, proxies: int, devices: int, pace_hz: float, paced:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenarios", default="1x1,1x100,1x1000,2x100,2x1000",
-                        help="comma-separated PxD: client services x devices")
+    parser.add_argument("--scenarios", default="1x1,1x100,1x1000,2x100,2x1000,2x1000@20",
+                        help="comma-separated PxD[@HZ]: client services x devices [paced Hz]")
     parser.add_argument("--pace-hz", type=float, default=25.0)
     parser.add_argument("--paced-seconds", type=float, default=2.0)
     parser.add_argument("--paced-deliveries", type=float, default=5000.0,
                         help="cap on deliveries/s to all devices in the paced phase")
-    parser.add_argument("--compare", action="store_true", help="also run VortexPY 6.2.2")
+    parser.add_argument("--compare", action="store_true",
+                        help="also run VortexPY 6.2.2 and the raw autobahn relay")
     args = parser.parse_args()
 
     theirs = None
+    targets: list[str] = []
     if args.compare:
         theirs = run_scenario("vortexpy_bus_ref", 0, 1, *paced_rate(args, 1),
                               python=vortexpy_python())
     for scenario in args.scenarios.split(","):
-        proxies, devices = (int(x) for x in scenario.split("x"))
-        hz, paced = paced_rate(args, devices)
+        shape, _, fixed_hz = scenario.partition("@")
+        proxies, devices = (int(x) for x in shape.split("x"))
+        if fixed_hz:
+            hz = float(fixed_hz)
+            paced = max(10, round(hz * args.paced_seconds))
+        else:
+            hz, paced = paced_rate(args, devices)
+        raw = None
+        if args.compare and proxies:
+            raw = run_scenario("raw_relay_procs", proxies, devices, hz, paced)
         r = run_scenario("bus_bench_procs", proxies, devices, hz, paced)
         b, p = r["burst"], r["paced"]
         line = (
@@ -142,7 +161,8 @@ def main() -> None:
             f"burst {b['per_s']:.0f} deliveries/s ({b['deliveries']} deliveries of "
             f"{b['updates']} notifies in {b['seconds']:.2f} s, {b['converged']}/{devices} "
             f"devices on the final state); paced {hz:g} Hz latency p50 {p['p50_ms']:.1f} ms, "
-            f"p99 {p['p99_ms']:.1f} ms"
+            f"p99 {p['p99_ms']:.1f} ms; device processes "
+            f"{1e6 * b['cpu_s'] / b['deliveries']:.0f} us CPU/delivery"
         )
         if theirs is not None and devices == 1:
             tb, tp = theirs["burst"], theirs["paced"]
@@ -154,7 +174,29 @@ def main() -> None:
                 f"; ours/VortexPY burst x{b['per_s'] / tb['per_s']:.1f}, "
                 f"paced p50 x{tp['p50_ms'] / p['p50_ms']:.1f} lower"
             )
+        if raw is not None:
+            rb, rp = raw["burst"], raw["paced"]
+            share = b["per_s"] / rb["per_s"]
+            line += (
+                f"; raw autobahn relay burst {rb['per_s']:.0f} deliveries/s "
+                f"({rb['converged']}/{devices} on the final state, device processes "
+                f"{1e6 * rb['cpu_s'] / rb['deliveries']:.0f} us CPU/delivery), paced p50 "
+                f"{rp['p50_ms']:.1f} ms, p99 {rp['p99_ms']:.1f} ms; ours/raw burst "
+                f"{100 * share:.0f}%"
+            )
+            if devices >= 1000 and not fixed_hz:
+                targets.append(
+                    f"TARGET fanout {proxies} client service(s) x {devices} devices burst "
+                    f"ours/raw relay {100 * share:.0f}% (>= 50%): "
+                    + ("met" if share >= 0.5 else "MISSED"))
+        if fixed_hz and devices >= 1000:
+            targets.append(
+                f"TARGET fanout {proxies} client service(s) x {devices} devices at {hz:g} Hz "
+                f"p99 {p['p99_ms']:.1f} ms (< 50 ms): "
+                + ("met" if p["p99_ms"] < 50 and p["converged"] == devices else "MISSED"))
         print(line, flush=True)
+    for target in targets:
+        print(target, flush=True)
 
 
 if __name__ == "__main__":

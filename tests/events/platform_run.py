@@ -45,6 +45,9 @@ def peekServerEntryHook(): return WatchServerHook
 '''),
 }
 
+#: The fixture plugins that use asyncio, so declare ``"asyncio": true``.
+ASYNCIO_PLUGINS = frozenset({"fx_ev_async", "fx_ev_slow"})
+
 SERVER_PLUGINS = ["fx_ev_slow", "fx_ev_fail", "peek_plugin_monitoring", "fx_ev_watch",
                   "fx_ev_async", RPC_PLUGIN]
 CLIENT_PLUGINS = ["peek_plugin_monitoring", "fx_ev_async"]
@@ -70,7 +73,8 @@ class Running:
     def __init__(self, root: Path) -> None:
         self.platform = Platform(root)
         for name, (services, source) in SOURCES.items():
-            write_plugin(self.platform.plugins, name, services=services, init_source=source)
+            write_plugin(self.platform.plugins, name, services=services, init_source=source,
+                         asyncio=name in ASYNCIO_PLUGINS)
         self.target = ThreadingHTTPServer(("127.0.0.1", 0), _Target)
         self.target_url = f"http://127.0.0.1:{self.target.server_address[1]}/"
         threading.Thread(target=self.target.serve_forever, daemon=True).start()

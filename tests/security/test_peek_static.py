@@ -26,7 +26,7 @@ def test_every_module_is_served_as_javascript(sites: Sites, site: str) -> None:
     run a module served as anything else)."""
     assert "vortex.js" in MODULES
     for name in MODULES:
-        response = raw_request(sites.ports[site], f"/peek/{name}")
+        response = sites.request(site, f"/peek/{name}")
         assert response.status == 200, name
         assert response.headers["content-type"].startswith("text/javascript"), name
         assert response.body == (JS_DIR / name).read_bytes()
@@ -67,7 +67,7 @@ def test_no_request_leaves_the_folder(sites: Sites, site: str) -> None:
     python_source = (JS_DIR.parent / "peek_static.py").read_text()
     leaks = []
     for target in _escapes(sites):
-        response = raw_request(sites.ports[site], target)
+        response = sites.request(site, target)
         body = response.body.decode("utf-8", "replace")
         if (response.status not in (400, 404) or sites.token in body
                 or "mount_peek_static" in body or python_source[:200] in body):

@@ -136,7 +136,7 @@ class _FakeProtocol:
     def _vortex_clock(self) -> Clock:
         return self.clock
 
-    def sendMessage(self, data: bytes, isBinary: bool) -> None:  # noqa: N802, N803
+    def send_binary(self, data: bytes) -> None:
         self.sent.append(data)
 
     def close_with(self, code: int, reason: str) -> None:

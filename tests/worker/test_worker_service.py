@@ -12,7 +12,7 @@ import pytest
 from peek_platform.celery_glue.settings import CelerySettings
 from peek_platform.config import ServiceConfig
 from peek_platform.errors import ConfigValidationError
-from tests.support import free_port, wait_for
+from tests.support import REPO, free_port, wait_for, write_plugin
 from tests.worker.support import make_broker
 
 
@@ -73,6 +73,37 @@ def test_tutorial_task_end_to_end(kind: str, tmp_path: Path,
         assert _stop(server) == 0
         assert _stop(worker) == 0
     assert "Plugin peek_plugin_tutorial unloaded" in worker_log.read_text()
+    # No plugin declares asyncio: both run Twisted's own (faster) reactor, and say why.
+    for service, log in (("worker", worker_log), ("server", server_log)):
+        assert ('Twisted reactor: default (twisted.reactor is "auto" and no enabled plugin '
+                f'of the {service} service declares "asyncio": true)') in log.read_text()
+    assert "Peek worker: the bus thread runs the default reactor" in worker_log.read_text()
+
+
+def test_worker_runs_the_asyncio_reactor_for_a_plugin_declaring_it(tmp_path: Path) -> None:
+    """A worker plugin declaring ``"asyncio": true`` makes the worker (auto) choose the
+    asyncio reactor before its pool forks and install it in its bus thread."""
+    plugins_dir = tmp_path / "plugins"
+    plugins_dir.mkdir()
+    write_plugin(plugins_dir, "fx_rx_worker_async", services=("worker",), asyncio=True)
+    home = tmp_path / "run" / "peek-worker.home"
+    _write_config(home, {"plugin": {"enabled": ["fx_rx_worker_async"]}})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugins_dir), str(REPO)])}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "peek_worker", "--home", str(home)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env,
+    )
+    log = home / "peek-worker.log"
+    try:
+        wait_for(lambda: log.exists() and "the bus thread runs the" in log.read_text(), 90,
+                 "the worker's bus thread")
+        text = log.read_text()
+        assert ('Twisted reactor: asyncio (twisted.reactor is "auto" and fx_rx_worker_async '
+                'declares "asyncio": true)') in text
+        assert "Plugin fx_rx_worker_async started" in text
+        assert "Peek worker: the bus thread runs the asyncio reactor" in text
+    finally:
+        assert _stop(worker) == 0
 
 
 def test_celery_settings_are_validated_all_at_once(tmp_path: Path) -> None:

@@ -66,6 +66,9 @@ class AdminAuthService(Service):
     """
 
     name = "admin-auth"
+    # The sessions it ends at stop live on the admin bus hub (assembled in the server's
+    # main, which adds that requirement).
+    requires: tuple[str, ...] = ("storage",)
 
     def __init__(self, config: ServiceConfig, auth: AdminAuth, clock: IReactorTime) -> None:
         self._home = config.home

@@ -13,6 +13,8 @@ path                      session    what
 ``/logout``               yes        POST with the CSRF token: ends the session
 ``/admin-ui/...``         yes        the admin pages' ES modules (``admin.js``)
 ``/vortexws``             yes        the admin bus websocket (name ``peek-admin``)
+``/plugin-upload...``     yes        install a plugin by upload
+                                     (:mod:`peek_platform.admin.plugin_upload`)
 ``/<name>/...``           yes        pages the platform adds with ``putChild`` (e.g. the
                                      browser bus client at ``/peek/``)
 ``/<pluginName>/...``     yes        plugin admin resources and static folders
@@ -24,6 +26,8 @@ redirected to ``/login?next=<path>``; every other request gets ``401``. Every re
 that is not GET, HEAD or OPTIONS must come from the admin site's own origin (``Origin``,
 or ``Referer`` when there is none) and, once logged in, carry the session's CSRF token
 in the ``X-Peek-CSRF`` header or a ``csrf_token`` form field; otherwise ``403``.
+Request bodies are bounded when their headers arrive (:class:`AdminRequest`): 64 KiB
+without a session, the root's ``max_body_bytes`` with one.
 """
 
 import hmac
@@ -42,6 +46,7 @@ from peek_platform.admin import accounts
 from peek_platform.admin.sessions import LoginThrottle, Session, SessionStore
 from peek_platform.vortex.transport.server import VortexServerProtocol, _VortexResource
 from peek_platform.web.plugin_site import StaticFolder
+from peek_platform.web.site import QuietRequest
 from peek_plugin_base.storage.DbConnection import DbConnection
 
 logger = logging.getLogger(__name__)
@@ -57,6 +62,11 @@ WEB_DIR = Path(__file__).resolve().parent / "web"
 PUBLIC_CSS = b"admin.css"
 UI_PATH = b"admin-ui"
 _MAX_USER_CHARS = 64
+#: Largest request body without a session (the login form is far smaller).
+MAX_ANONYMOUS_BODY_BYTES = 64 * 1024
+#: Largest request body in a session unless a page (the plugin upload) raises it.
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+_REASONS = {401: b"Unauthorized", 413: b"Payload Too Large"}
 _MAX_PASSWORD_CHARS = 1024
 
 #: The pages in the nav, in order: (path, title). Later pages add themselves here.
@@ -353,8 +363,64 @@ class AdminVortexResource(_VortexResource):
         return result
 
 
+class AdminRequest(QuietRequest):
+    """A request on the admin site whose body is bounded as soon as its headers are in.
+
+    twisted.web stores a whole body (and parses a form in it) before any resource runs,
+    so the admin gate alone would come too late for a huge body. Here the site root
+    decides the limit from the session cookie: a request without a live session may send
+    at most :data:`MAX_ANONYMOUS_BODY_BYTES` (else ``401``), one with a session at most
+    the root's ``max_body_bytes`` (else ``413``). A declared length over the limit is
+    refused before one byte of the body is read; a chunked body when it passes it. The
+    answer is written and the connection closed; the request never reaches a resource.
+    """
+
+    _body_limit: Optional[tuple[int, int, str]] = None
+    _body_seen = 0
+    _body_refused = False
+
+    def gotLength(self, length: Optional[int]) -> None:  # noqa: N802 - twisted API
+        root = getattr(getattr(self.channel, "site", None), "resource", None)
+        if isinstance(root, AdminSiteRoot):
+            self._body_limit = root.body_limit(self)
+        super().gotLength(length)
+        if length is not None:
+            self._check_body(length)
+
+    def handleContentChunk(self, data: bytes) -> None:  # noqa: N802 - twisted API
+        if self._body_refused:
+            return
+        self._body_seen += len(data)
+        if self._check_body(self._body_seen):
+            super().handleContentChunk(data)
+
+    def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:  # noqa: N802
+        if not self._body_refused:
+            super().requestReceived(command, path, version)
+
+    def _check_body(self, size: int) -> bool:
+        if self._body_limit is None or size <= self._body_limit[0]:
+            return True
+        _, status, message = self._body_limit
+        self._body_refused = True
+        body = (message + "\n").encode()
+        transport = self.channel.transport
+        transport.write(
+            b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n"
+            b"content-length: %d\r\nconnection: close\r\ncache-control: no-store\r\n\r\n"
+            % (status, _REASONS[status], len(body)) + body)
+        transport.loseConnection()
+        logger.warning("admin site: refused a request body (%s)", message)
+        return False
+
+
 class AdminSiteRoot(Resource):
     """The admin site's root: public login, everything else behind a session."""
+
+    #: The admin site's requests bound their bodies (see AdminRequest).
+    request_factory = AdminRequest
+    #: Largest body of a request in a session (the plugin upload raises it).
+    max_body_bytes = DEFAULT_MAX_BODY_BYTES
 
     def __init__(self, auth: AdminAuth, plugins: Resource,
                  vortex: Optional[Resource] = None) -> None:
@@ -368,6 +434,16 @@ class AdminSiteRoot(Resource):
         self.landing = LandingPage()
         self.ui = StaticFolder(str(WEB_DIR))
         self.ui.indexNames = []
+
+    def body_limit(self, request: Request) -> tuple[int, int, str]:
+        """(largest body, status, message) for a request whose headers just arrived."""
+        if self.auth.session_of(request) is None:
+            return (MAX_ANONYMOUS_BODY_BYTES, 401, "Login required: without a session the "
+                    f"admin site accepts request bodies of at most "
+                    f"{MAX_ANONYMOUS_BODY_BYTES} bytes; log in at /login first.")
+        return (self.max_body_bytes, 413, f"Request body too large: the admin site accepts "
+                f"at most {self.max_body_bytes} bytes (httpServer.admin."
+                "pluginUploadMaxBytes plus the form's framing).")
 
     def getChildWithDefault(self, path: bytes, request: Request) -> IResource:  # noqa: N802
         _protect(request)

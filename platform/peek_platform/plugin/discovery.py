@@ -1,12 +1,18 @@
-"""Installed plugins, found through the ``peek.plugins`` entry-point group."""
+"""Installed plugins, found through the ``peek.plugins`` entry-point group, and what their
+``plugin_package.json`` declares, read without importing them."""
 
 import difflib
 import importlib.util
+from collections.abc import Iterable
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
+
+from peek_plugin_base.PluginPackageFileConfig import PluginPackageFileConfig
 
 ENTRY_POINT_GROUP = "peek.plugins"
+#: The plugin_package.json key a plugin sets to true when it needs the asyncio reactor.
+ASYNCIO_KEY = "asyncio"
 #: How alike (difflib ratio) a name must be to a known one to be taken for a typo of it.
 NEAR_MISS_RATIO = 0.8
 
@@ -51,3 +57,63 @@ def plugin_problem(name: str) -> Optional[str]:
         return (f"{name} is not a Peek plugin: its package {locations[0]} has no "
                 "plugin_package.json")
     return None
+
+
+def runs_on(service: str) -> frozenset[str]:
+    """The ``requiresServices`` values that mean a plugin runs on ``service`` (the server
+    also runs the plugins that only declare ``storage``)."""
+    return frozenset({"server", "storage"}) if service == "server" else frozenset({service})
+
+
+def asyncio_problem(package_cfg: dict[str, Any]) -> Optional[str]:
+    """Why a parsed plugin_package.json's ``asyncio`` declaration is unusable; None if fine."""
+    value = package_cfg.get(ASYNCIO_KEY, False)
+    if not isinstance(value, bool):
+        return (f'plugin_package.json: "{ASYNCIO_KEY}" must be true or false, '
+                f"got {value!r}")
+    return None
+
+
+def declared_package_json(name: str) -> Optional[dict[str, Any]]:
+    """The parsed plugin_package.json of installed plugin ``name``, found without running
+    any of its code; None when it is not an installed top-level plugin package or its
+    file is unreadable (loading the plugin then reports why).
+
+    ``importlib.util.find_spec`` of a top-level package locates it without executing it;
+    a dotted name would import its parent, so only top-level names are read.
+    """
+    if "." in name or not name.isidentifier():
+        return None
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    for location in (spec.submodule_search_locations or ()) if spec else ():
+        try:
+            return PluginPackageFileConfig(location).config
+        except Exception:
+            continue
+    return None
+
+
+def asyncio_declarations(service: str, enabled: Iterable[str]
+                         ) -> tuple[list[str], list[tuple[str, str]]]:
+    """The enabled plugins running on ``service`` that declare ``"asyncio": true``, and
+    (name, problem) for those whose declaration is not a boolean; read without importing
+    them. Plugins not installed, unreadable or running elsewhere are left out."""
+    here = runs_on(service)
+    needing: list[str] = []
+    bad: list[tuple[str, str]] = []
+    for name in enabled:
+        package_cfg = declared_package_json(name)
+        if package_cfg is None:
+            continue
+        services = package_cfg.get("requiresServices", [])
+        if not isinstance(services, list) or not here.intersection(services):
+            continue
+        problem = asyncio_problem(package_cfg)
+        if problem:
+            bad.append((name, problem))
+        elif package_cfg.get(ASYNCIO_KEY, False):
+            needing.append(name)
+    return needing, bad

@@ -48,7 +48,7 @@ from peek_platform.errors import (
     PluginLoadError,
     PluginStartError,
 )
-from peek_platform.plugin.discovery import plugin_problem
+from peek_platform.plugin.discovery import ASYNCIO_KEY, asyncio_problem, plugin_problem
 from peek_platform.plugin.gate import PluginGate
 from peek_plugin_base.aio import as_deferred
 from peek_plugin_base.PluginCommonEntryHookABC import PluginCommonEntryHookABC
@@ -535,6 +535,13 @@ class PluginHost:
             record.elsewhere = True
             return record
 
+        # Here, not at the top: peek_platform.service imports this module.
+        from peek_platform.service.reactor import NEEDS_ASYNCIO_REASON, planned_reactor
+
+        if package_cfg.get(ASYNCIO_KEY, False) and planned_reactor() == "default":
+            self._fail(record, PluginLoadError(name, NEEDS_ASYNCIO_REASON), False)
+            return record
+
         hook_function = getattr(package, self.spec.entry_hook_function, None)
         if not callable(hook_function):
             self._fail(
@@ -796,7 +803,7 @@ def _describe(record: PluginRecord, package_cfg: dict[str, Any]) -> Optional[str
     if not isinstance(requires, list) or not all(isinstance(s, str) for s in requires):
         return 'plugin_package.json: "requiresPlugins" must be a list of plugin names'
     record.requires = list(requires)
-    return None
+    return asyncio_problem(package_cfg)
 
 
 def _purge_modules(package: str) -> None:

@@ -201,6 +201,8 @@ def _package_json(name: str, title: str, services: list[str], storage: bool) -> 
     config: dict = {
         "plugin": {"title": title, "packageName": name, "version": "0.0.1"},
         "requiresServices": services + (["storage"] if storage else []),
+        # Written out so authors see it: true makes the services run the asyncio reactor.
+        "asyncio": False,
         **{service: {} for service in services},
     }
     if storage:

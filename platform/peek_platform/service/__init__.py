@@ -5,6 +5,9 @@ from peek_platform.service.tree import (
     PeekServiceTree,
     PluginHostService,
     SequencedMultiService,
+    declare_requires,
+    start_order,
 )
 
-__all__ = ["ListeningSite", "PeekServiceTree", "PluginHostService", "SequencedMultiService"]
+__all__ = ["ListeningSite", "PeekServiceTree", "PluginHostService", "SequencedMultiService",
+           "declare_requires", "start_order"]

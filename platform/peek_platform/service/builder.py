@@ -7,8 +7,14 @@ from twisted.application.service import IService
 from twisted.web.resource import Resource
 
 from peek_platform.config import ServiceConfig
+from peek_platform.plugin.discovery import runs_on
 from peek_platform.plugin.host import PluginHost, PluginRecord, ServicePluginSpec
-from peek_platform.service.tree import ListeningSite, PeekServiceTree, PluginHostService
+from peek_platform.service.tree import (
+    ListeningSite,
+    PeekServiceTree,
+    PluginHostService,
+    declare_requires,
+)
 from peek_platform.tls import CERT_KEY, KEY_KEY, server_tls_options
 from peek_platform.web.guard import ConnectionGate
 from peek_plugin_base.registrations import RegistrationLog
@@ -39,8 +45,12 @@ def build_service_tree(
     before_load: Callable[[PluginRecord], Awaitable[None]] | None = None,
 ) -> PeekServiceTree:
     """A tree that starts ``before_plugins`` (storage, the bus), then the plugins, then opens
-    the sites; shutdown runs the same list backwards.
+    the sites; shutdown runs the same order backwards.
 
+    Each of ``before_plugins`` is named and declares its ``requires`` among its siblings
+    (:mod:`peek_platform.service.tree`); the tree orders them from that, so the list's order
+    only breaks ties. The plugin host requires all of them; each site requires the plugin
+    host. Raises ServiceTreeError when they cannot be ordered (an unknown name, a cycle).
     ``before_load`` runs for each plugin before its entry hook is built (storage migration).
     """
     from twisted.internet import reactor
@@ -49,7 +59,7 @@ def build_service_tree(
     spec = ServicePluginSpec(
         service=service,
         entry_hook_abc=entry_hook_abc,
-        accepted_service_names=accepted_service_names or frozenset({service}),
+        accepted_service_names=accepted_service_names or runs_on(service),
         make_platform_hook=make_platform_hook,
         before_load=before_load,
     )
@@ -59,7 +69,9 @@ def build_service_tree(
     tree = PeekServiceTree(service, host)
     for child in before_plugins:
         child.setServiceParent(tree)
-    PluginHostService(host, lambda: config["plugin.enabled"]).setServiceParent(tree)
+    plugins = PluginHostService(host, lambda: config["plugin.enabled"])
+    declare_requires(plugins, *(child.name for child in before_plugins))
+    plugins.setServiceParent(tree)
     if sites:
         # One gate for all sites: the caps bound the whole process's half-open sockets.
         gate = ConnectionGate(config["httpServer.maxUnauthenticatedConnections"],
@@ -70,10 +82,14 @@ def build_service_tree(
     for site in sites:
         # The site answers 503 for a plugin the host is reloading, and counts its requests.
         site.root.gate = host.gate
-        ListeningSite(
+        listening = ListeningSite(
             site.name, site.root, config[site.port_key], config[site.bind_key], gate,
             config["httpServer.headerTimeoutSeconds"], tls=tls,
             plain_port=config[site.plain_port_key],
             max_body_bytes=config["httpServer.maxRequestBodyBytes"],
-        ).setServiceParent(tree)
+        )
+        # A port opens once the plugins behind it run, and closes before they stop.
+        declare_requires(listening, plugins.name)
+        listening.setServiceParent(tree)
+    tree.resolve_order()
     return tree

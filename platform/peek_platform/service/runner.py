@@ -30,9 +30,9 @@ from peek_platform.config import (
 from peek_platform.config_check import check_config, unknown_keys
 from peek_platform.errors import ConfigError
 from peek_platform.events.sources import install_event_sources
-from peek_platform.log_setup import log_before_setup, set_level, setup_logging
+from peek_platform.log_setup import log_before_setup, setup_logging
 from peek_platform.plugin.discovery import installed_plugins
-from peek_platform.service.reactor import install_reactor
+from peek_platform.service.reactor import choose_reactor, install_reactor
 from peek_platform.service.tree import PeekServiceTree
 
 logger = logging.getLogger(__name__)
@@ -65,21 +65,14 @@ TWISTED_SIGNALS = (
     "restart."
 )
 
-#: Keys SIGHUP applies to the running service; every other declared key needs a restart.
-#: The endpoint keys are read per request; plugin.params and httpServer.endpointSites when a
-#: plugin is next loaded (a reload: ``POST /reload/<plugin>``).
-LIVE_KEYS = frozenset({"plugin.enabled", "logging.level", "plugin.params",
-                       "httpServer.apiKeys", "httpServer.corsOrigins",
-                       "httpServer.endpointMaxBodyBytes", "httpServer.endpointSites"})
-
-
 def restart_only_changes(service: str, running: dict[str, Any],
-                         fresh: dict[str, Any]) -> list[str]:
+                         fresh: dict[str, Any], live_keys: frozenset[str]) -> list[str]:
     """The declared keys whose value differs between ``running`` and ``fresh`` config data
-    but that SIGHUP cannot apply (they are read once, at start)."""
+    but that SIGHUP cannot apply: not in ``live_keys`` (the tree's, which its children
+    declare), so they are read once, at start."""
     changed: list[str] = []
     for setting in settings_for(service):
-        if setting.key in LIVE_KEYS:
+        if setting.key in live_keys:
             continue
         if _value(running, setting.key) != _value(fresh, setting.key):
             changed.append(setting.key)
@@ -272,7 +265,8 @@ def run_service(service: str, build: TreeBuilder, argv: Optional[list[str]] = No
     config = prepared
     home = config.home
     try:
-        install_reactor(config["twisted.reactor"])
+        choice = choose_reactor(config["twisted.reactor"], service, config["plugin.enabled"])
+        install_reactor(choice.name)
     except ConfigError as e:
         logger.critical("%s", e)
         print(f"run_peek_{service}: config error: {e}", file=sys.stderr)
@@ -308,7 +302,7 @@ def run_service(service: str, build: TreeBuilder, argv: Optional[list[str]] = No
         except ConfigError as e:
             logger.error("SIGHUP: config not reloaded, keeping the running settings: %s", e)
             return
-        pending = restart_only_changes(service, config.data, fresh.data)
+        pending = restart_only_changes(service, config.data, fresh.data, tree.live_keys)
         for key in pending:
             logger.warning(
                 "SIGHUP: %s changed in %s but is only read at start; the service keeps "
@@ -317,10 +311,10 @@ def run_service(service: str, build: TreeBuilder, argv: Optional[list[str]] = No
         _keep_running_values(fresh.data, config.data, pending)
         config.data = fresh.data
         warn_unknown_keys(config)
-        set_level(config["logging.level"])
         logger.info("SIGHUP: config reloaded%s",
                     f" ({len(pending)} key(s) need a restart)" if pending else "")
-        await tree.host.apply_enabled(config["plugin.enabled"])
+        # Each child applies what it owns (the plugin host: plugin.enabled).
+        await tree.reconfigure(config)
 
     def on_sighup() -> None:
         if not tree.running:

@@ -177,6 +177,7 @@ class ActionOutcomeService(Service):
     """
 
     name = "action-outcomes"
+    requires: tuple[str, ...] = ("storage",)
 
     def __init__(
         self,

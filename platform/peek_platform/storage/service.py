@@ -9,6 +9,11 @@ and the others carry on. Every migration runs in a thread, never on the reactor.
 A plugin has storage when ``plugin_package.json`` holds ``"storage": {"alembicDir": ...}``;
 its server entry hook must then subclass PluginServerStorageEntryHookABC, and its schema is
 ``pl_<name>`` for ``peek_plugin_<name>``.
+
+Database work runs on a thread pool of its own (``peek-db``, as Buildbot's ``DBThreadPool``),
+not on the reactor's, so RPC handlers and other threaded work cannot starve it and it cannot
+starve them. The pool starts with the service and stops after the engines are disposed; the
+services that use the database require ``storage``, so they stop before it does.
 """
 
 import logging
@@ -19,9 +24,14 @@ from typing import Any, Optional
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
+from twisted.python.threadpool import ThreadPool
 
 from peek_platform.config import ServiceConfig
-from peek_platform.errors import PluginStorageError, SchemaMigrationError
+from peek_platform.errors import (
+    PluginStorageError,
+    SchemaMigrationError,
+    StorageServiceNotRunningError,
+)
 from peek_platform.plugin.host import PluginRecord
 from peek_platform.storage.schema_names import PLATFORM_SCHEMA, plugin_schema_name
 from peek_platform.storage.tables import SchemaMigrationLog, metadata
@@ -45,10 +55,18 @@ PLATFORM_MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 ThreadRunner = Callable[..., "Deferred[Any]"]
 
 
-def _defer_to_thread(func: Callable[..., Any], *args: Any) -> "Deferred[Any]":
-    from twisted.internet import threads
+#: SQLAlchemy's QueuePool defaults, when ``sqlalchemy.engineArgs`` does not set them.
+DEFAULT_POOL_SIZE = 5
+DEFAULT_MAX_OVERFLOW = 10
 
-    return threads.deferToThread(func, *args)
+
+def db_threads(engine_args: dict[str, Any]) -> int:
+    """How many database threads: as many as one engine may hold connections (its
+    ``pool_size`` plus ``max_overflow``), so a thread never waits for a connection while
+    another waits for a thread; at least one."""
+    size = int(engine_args.get("pool_size", DEFAULT_POOL_SIZE))
+    overflow = int(engine_args.get("max_overflow", DEFAULT_MAX_OVERFLOW))
+    return max(1, size + max(0, overflow))
 
 
 class StorageService(Service):
@@ -59,15 +77,27 @@ class StorageService(Service):
     def __init__(self, config: ServiceConfig, run_in_thread: Optional[ThreadRunner] = None) -> None:
         self._url = str(config["sqlalchemy.connectUrl"])
         self._engine_args: dict[str, Any] = dict(config["sqlalchemy.engineArgs"])
-        self._run_in_thread = run_in_thread or _defer_to_thread
+        self._given_runner = run_in_thread
+        self._pool: Optional[ThreadPool] = None
         self.platform_db: Optional[DbConnection] = None
         self._plugin_dbs: dict[str, DbConnection] = {}
 
     # ---------------------------------------------------------------- queries
 
     def run_in_thread(self, func: Callable[..., Any], *args: Any) -> "Deferred[Any]":
-        """Run blocking database work off the reactor thread; a Deferred of its result."""
+        """Run blocking database work on the database threads; a Deferred of its result."""
         return self._run_in_thread(func, *args)
+
+    def _run_in_thread(self, func: Callable[..., Any], *args: Any) -> "Deferred[Any]":
+        if self._given_runner is not None:
+            return self._given_runner(func, *args)
+        from twisted.internet import reactor, threads
+
+        if self._pool is None:
+            raise StorageServiceNotRunningError(
+                PLATFORM_SCHEMA, f"database work ({getattr(func, '__name__', func)!r}) "
+                "asked for while the storage service is not running")
+        return threads.deferToThreadPool(reactor, self._pool, func, *args)
 
     def connection_for(self, plugin_name: str) -> Optional[DbConnection]:
         """The plugin's migrated connection, or None when it has no storage."""
@@ -88,11 +118,27 @@ class StorageService(Service):
 
     def startService(self) -> "Deferred[None]":  # noqa: N802 - twisted API
         super().startService()
+        if self._given_runner is None:
+            count = db_threads(self._engine_args)
+            self._pool = ThreadPool(minthreads=1, maxthreads=count, name="peek-db")
+            self._pool.start()
+            logger.debug("Database threads: up to %d", count)
         return self._run_in_thread(self._migrate_platform)
 
     def stopService(self) -> "Deferred[None]":  # noqa: N802 - twisted API
         super().stopService()
-        return self._run_in_thread(self._dispose_all)
+        if self._pool is None and self._given_runner is None:
+            return Deferred.fromCoroutine(_nothing())
+        d = self._run_in_thread(self._dispose_all)
+        d.addBoth(self._stop_pool)
+        return d
+
+    def _stop_pool(self, result: Any) -> Any:
+        """After the engines are disposed: join the (now idle) database threads."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.stop()
+        return result
 
     async def before_load(self, record: PluginRecord) -> None:
         """The plugin host's hook: migrate the plugin's schema before it is constructed."""
@@ -202,3 +248,7 @@ class StorageService(Service):
         if self.platform_db is not None:
             self.platform_db.closeAllSessions()
             self.platform_db = None
+
+
+async def _nothing() -> None:
+    """A stop with nothing to undo (the service never started its database threads)."""

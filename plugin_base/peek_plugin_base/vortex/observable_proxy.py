@@ -67,8 +67,11 @@ class TupleDataObservableProxyHandler:
     For each selector at least one device watches, the proxy holds ONE subscription to
     ``proxyToVortexName`` and the latest update it sent. Every upstream update is
     forwarded to every watching device as the same bytes, body untouched (the proxy
-    never decodes tuples). A device that subscribes to a selector already watched gets
-    the cached update at once, without an upstream round trip. When the last device of
+    never decodes tuples): the bytes that arrived from the upstream, unless their
+    header carried an originator stamp, message id or reply-to, which the proxy drops
+    (see :meth:`~peek_plugin_base.vortex.payload.PayloadEnvelope.forwardMsg`). A device
+    that subscribes to a selector already watched gets the cached update at once,
+    without an upstream round trip. When the last device of
     a selector leaves (unsubscribes or disconnects), the upstream subscription and the
     cache are dropped.
 
@@ -273,10 +276,11 @@ class TupleDataObservableProxyHandler:
     def _fan_out(
         self, selection: _ProxiedSelection, envelope: PayloadEnvelope, epoch: str, version: int
     ) -> None:
-        # Sent as the proxy's own message (no originator stamp); the header is written
-        # again (same fields) and the body bytes are reused as they are.
-        envelope.originator = envelope.messageId = envelope.replyToId = None
-        data = envelope.toVortexMsg()
+        # Sent as the proxy's own message (no originator stamp, id or reply-to): the
+        # bytes that arrived, unless their header carried one of those (then only the
+        # header is written again); the body bytes are never touched. Encoded (if at
+        # all) once for every device.
+        data = envelope.forwardMsg()
         selection.cache = data
         selection.epoch = epoch
         selection.version = version
@@ -298,7 +302,6 @@ class TupleDataObservableProxyHandler:
         selection = self._selections.get(key)
         if selection is None or not self._events.is_open(vortexName, vortexUuid):
             return
-        payloadEnvelope.originator = None  # the proxy's own message to its devices
-        data = payloadEnvelope.toVortexMsg()
+        data = payloadEnvelope.forwardMsg()  # the proxy's own message to its devices
         for send in list(selection.devices.values()):
             send_quietly(send, data, f"error of {key}")

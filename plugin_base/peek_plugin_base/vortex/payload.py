@@ -98,12 +98,16 @@ class PayloadEnvelope:
     is who really sent it (:class:`Originator`): on a received envelope, the router's
     stamp; on an envelope being sent, set only when forwarding on someone's behalf (it is
     then written as header ``o``).
+
+    ``vortexMsg`` is, on a received envelope, the complete message bytes exactly as they
+    arrived (None on an envelope built locally): an endpoint callback that forwards the
+    message can send them on instead of encoding it again, see :meth:`forwardMsg`.
     """
 
     __slots__ = (
         "filt", "encodedPayload", "result", "error", "messageId", "replyToId",
         "destVortexName", "destVortexUuid", "compression", "inflatedSize", "_originator",
-        "_sender",
+        "_sender", "vortexMsg", "_arrivedHeader",
     )
 
     def __init__(
@@ -134,6 +138,8 @@ class PayloadEnvelope:
         # The service connection a received envelope came from, when it carried no stamp:
         # the stamp is then built from it only if someone asks (most handlers never do).
         self._sender: Any = None
+        self.vortexMsg: Optional[bytes] = None
+        self._arrivedHeader: Optional[dict[str, Any]] = None
 
     @property
     def originator(self) -> Optional[Originator]:
@@ -185,6 +191,23 @@ class PayloadEnvelope:
         """The message bytes: header line plus the body as it is."""
         return (codec or default_codec).encode_frame(self.header(), self.encodedPayload)
 
+    def forwardMsg(self, codec: Optional[VortexCodec] = None) -> bytes:
+        """This envelope's bytes as the forwarding hop's own message (no ``o``, ``m``, ``r``).
+
+        Clears the originator, message id and reply-to, then returns the bytes that
+        arrived when their header already says exactly what this envelope now holds (the
+        common case: an observable update from the upstream, forwarded to N devices),
+        and the re-encoded message otherwise (a stamp, an id or a changed field to drop
+        or rewrite). Either way the result decodes to the same message as
+        :meth:`toVortexMsg` would write; the body bytes are never touched.
+        """
+        self.originator = None
+        self.messageId = self.replyToId = None
+        arrived = self._arrivedHeader
+        if arrived is not None and self.vortexMsg is not None and self.header() == arrived:
+            return self.vortexMsg
+        return self.toVortexMsg(codec)
+
     @classmethod
     def fromVortexMsg(
         cls, vortexMsg: bytes, codec: Optional[VortexCodec] = None
@@ -208,6 +231,8 @@ class PayloadEnvelope:
         origin = get("o")
         envelope._originator = Originator(*origin) if origin is not None else None
         envelope._sender = None
+        envelope.vortexMsg = vortexMsg
+        envelope._arrivedHeader = header
         return envelope
 
     def decodePayload(self, codec: Optional[VortexCodec] = None) -> Payload:

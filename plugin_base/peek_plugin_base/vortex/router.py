@@ -95,6 +95,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_REPLY_TIMEOUT = 30.0
 
 _NEVER = float("inf")
+#: A filt lookup's "no such key" (None is a legal filt value).
+_MISSING = object()
 # Builds an Originator without NamedTuple's Python-level __new__ (once per device message).
 _tuple_new = tuple.__new__
 
@@ -303,14 +305,16 @@ class PayloadRouter:
         if not shapes:
             return []
         found: list[PayloadEndpoint] = []
-        items: Optional[frozenset] = None
+        missing = _MISSING
         for rest, bucket in shapes.items():
-            if rest:
-                if items is None:
-                    items = frozenset((k, _freeze(v)) for k, v in filt.items())
-                if not rest <= items:
-                    continue
-            found.extend(bucket)
+            # Only the shape's own items are frozen and compared (the message's filt
+            # usually holds more keys than any endpoint asks for).
+            for k, frozen in rest:
+                value = filt.get(k, missing)
+                if value is missing or _freeze(value) != frozen:
+                    break
+            else:
+                found.extend(bucket)
         return found
 
     def hold_endpoints(self, endpoints: list[PayloadEndpoint], plugin_name: str,

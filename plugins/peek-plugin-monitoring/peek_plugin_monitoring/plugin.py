@@ -10,6 +10,10 @@ Settings come from the plugin's parameters (when the platform offers them), else
 - ``url``: the HTTP sink (``http://`` or ``https://``); each batch is POSTed as
   ``{"points": [...]}`` with an aiohttp ClientSession, as seed 003's example does;
 - ``series``: the series to keep (default: all).
+
+It uses asyncio (``asyncio.gather``, ``asyncio.to_thread``, aiohttp), so its
+``plugin_package.json`` declares ``"asyncio": true``: with ``twisted.reactor`` at ``auto``
+the services running it use the asyncio reactor.
 """
 
 import asyncio

@@ -9,7 +9,7 @@ from peek_platform.config import ServiceConfig
 from peek_platform.plugin.host import PluginHost
 from peek_platform.service.builder import build_service_tree
 from peek_platform.service.runner import run_service
-from peek_platform.service.tree import PeekServiceTree
+from peek_platform.service.tree import PeekServiceTree, declare_requires
 from peek_platform.vortex.bridge import attach_bus
 from peek_platform.vortex.transport.wiring import upstream_service
 from peek_plugin_base import PeekVortexUtil
@@ -28,6 +28,8 @@ def build(config: ServiceConfig) -> PeekServiceTree:
     # Reports this agent's state and log tail to the server; applies its control commands.
     reporter = StateReporter(config, None, bridge.connections_named)
 
+    # The reporter reports over the server connection.
+    declare_requires(reporter, "vortex")
     tree = build_service_tree(
         config, PluginAgentEntryHookABC, make_hook, [],
         before_plugins=[upstream, reporter],

@@ -9,7 +9,7 @@ from peek_platform.config import ServiceConfig
 from peek_platform.plugin.host import PluginHost, PluginRecord
 from peek_platform.service.builder import SiteSpec, build_service_tree
 from peek_platform.service.runner import run_service
-from peek_platform.service.tree import PeekServiceTree
+from peek_platform.service.tree import PeekServiceTree, declare_requires
 from peek_platform.vortex.bridge import attach_bus
 from peek_platform.vortex.transport.wiring import (
     VORTEX_PATH,
@@ -48,6 +48,10 @@ def build(config: ServiceConfig) -> PeekServiceTree:
     async def before_load(record: PluginRecord) -> None:
         mount_device_uis(record, {"mobile": mobile_root, "desktop": desktop_root})
 
+    # Devices' messages go upstream, so their hub opens after the server connection and
+    # closes before it; the reporter reports both to the server.
+    declare_requires(devices, "vortex")
+    declare_requires(reporter, "vortex", "vortex-devices")
     tree = build_service_tree(
         config,
         PluginClientEntryHookABC,

@@ -5,16 +5,18 @@ from typing import Optional
 
 from peek_platform.admin.command import set_admin_password
 from peek_platform.admin.pages import AdminPages
+from peek_platform.admin.plugin_upload import install_upload
 from peek_platform.admin.service import build_admin
 from peek_platform.admin_state.registry import StateRegistry
 from peek_platform.admin_state.reporter import StateReporter
 from peek_platform.celery_glue.caller_service import TaskCallerService
 from peek_platform.celery_glue.settings import CelerySettings
 from peek_platform.config import ServiceConfig
+from peek_platform.plugin.discovery import runs_on
 from peek_platform.plugin.host import PluginHost, PluginRecord
 from peek_platform.service.builder import SiteSpec, build_service_tree
 from peek_platform.service.runner import run_service
-from peek_platform.service.tree import PeekServiceTree
+from peek_platform.service.tree import PeekServiceTree, declare_requires
 from peek_platform.storage.action_outcomes import ActionOutcomeService
 from peek_platform.storage.service import StorageService
 from peek_platform.vortex.bridge import attach_bus
@@ -70,6 +72,17 @@ def build(config: ServiceConfig) -> PeekServiceTree:
         await storage.before_load(record)
         admin_pages.add_plugin(record)
 
+    # What each needs running first (the tree orders them; shutdown runs it backwards).
+    # Action outcomes are recorded durably from the first action over the bus to the last.
+    declare_requires(vortex, "action-outcomes")
+    # Admin pages talk to the services over the server's bus.
+    declare_requires(admin_hub, "action-outcomes", "vortex")
+    # The admin accounts need the platform schema; sessions end before the admin bus closes.
+    declare_requires(admin_auth, "storage", "vortex-admin")
+    # Reports arrive over the bus; admin pages watch them over the admin bus.
+    declare_requires(registry, "vortex", "vortex-admin")
+    # The server reports to its own registry.
+    declare_requires(reporter, "admin-state-registry")
     tree = build_service_tree(
         config,
         PluginServerEntryHookABC,
@@ -81,12 +94,11 @@ def build(config: ServiceConfig) -> PeekServiceTree:
                      "httpServer.platform.bindAddress"),
         ],
         # A plugin that only asks for "storage" still runs here: the server owns storage.
-        accepted_service_names=frozenset({"server", "storage"}),
-        # The platform schema is migrated before any plugin loads, each storage plugin's
-        # schema just before that plugin is built, and engines are disposed after they stop.
-        # Plugins may queue worker tasks from start() until their stop() has finished.
-        # Action outcomes are recorded durably from the first action to the last.
-        # The admin accounts need the platform schema; sessions end before the bus closes.
+        accepted_service_names=runs_on("server"),
+        # The plugins require all of these: the platform schema is migrated before any
+        # plugin loads (each storage plugin's schema just before that plugin is built, and
+        # engines are disposed after they stop); plugins may queue worker tasks from
+        # start() until their stop() has finished.
         before_plugins=[storage, action_outcomes, vortex, admin_hub, admin_auth, registry,
                         reporter, tasks],
         before_load=before_load,
@@ -94,6 +106,8 @@ def build(config: ServiceConfig) -> PeekServiceTree:
     reporter.host = registry.host = tree.host
     # Seed 004's control routes: /plugins, /reload/<plugin>, /reload/all (control keys only).
     add_control_routes(endpoints, "platform", tree.host, config)
+    # Plugin upload: mounted on the admin gate; its installer stops first (waits for pip).
+    install_upload(admin_root, config, tree.host, lambda s: s.setServiceParent(tree))
     return tree
 
 

@@ -18,7 +18,7 @@ from peek_platform.admin_state.reporter import StateReporter
 from peek_platform.config import ServiceConfig
 from peek_platform.errors import ConfigError
 from peek_platform.plugin.host import PluginHost
-from peek_platform.service.reactor import install_reactor
+from peek_platform.service.reactor import install_reactor, installed_reactor_name
 from peek_platform.vortex.bridge import attach_bus
 from peek_platform.vortex.transport.client import VortexClientService
 from peek_platform.vortex.transport.wiring import upstream_service
@@ -30,8 +30,11 @@ logger = logging.getLogger(__name__)
 class WorkerBusThread:
     """Connects the worker to the server's bus from a reactor thread."""
 
-    def __init__(self, config: ServiceConfig, host: Optional[PluginHost] = None) -> None:
+    def __init__(self, config: ServiceConfig, host: Optional[PluginHost] = None,
+                 reactor_name: str = "default") -> None:
         self._config = config
+        # Chosen by run_worker before the pool forked (choose_reactor), installed in start().
+        self._reactor = reactor_name
         # Reports the worker's plugins and log tail to the server (control is refused: the
         # Celery pool has imported the plugins' task modules). Made now so the tail holds
         # the lines logged while plugins start.
@@ -45,11 +48,12 @@ class WorkerBusThread:
             return
         try:
             # Only now, after the pool has forked: children never inherit a reactor.
-            install_reactor(self._config["twisted.reactor"])
+            install_reactor(self._reactor)
         except ConfigError as e:
             logger.error("Peek worker: %s; the bus runs on the reactor already imported", e)
         from twisted.internet import reactor
 
+        logger.info("Peek worker: the bus thread runs the %s reactor", installed_reactor_name())
         upstream = upstream_service(self._config, PeekVortexUtil.peekWorkerName)
         attach_bus(self._config, PeekVortexUtil.peekWorkerName, [upstream])
         self._upstream = upstream

@@ -178,7 +178,7 @@ class VortexConnection:
             self._queue.append(data)
             self._queued += size
             return
-        self._protocol.sendMessage(data, isBinary=True)
+        self._protocol.send_binary(data)
 
     def writable(self) -> Deferred[None]:
         """Fires when the outbound queue is at or below half its limit (now, if it is)."""
@@ -209,7 +209,7 @@ class VortexConnection:
         while self._queue and not self._paused and not self._closed:
             data = self._queue.popleft()
             self._queued -= len(data)
-            self._protocol.sendMessage(data, isBinary=True)
+            self._protocol.send_binary(data)
         if self._queued <= self.limits.max_queued_bytes // 2:
             self._cancel_full_timer()
             waiters, self._writable_waiters = self._writable_waiters, []

@@ -1,6 +1,7 @@
 """Behaviour shared by both ends of a bus websocket: hello gate, frame limits, close reasons."""
 
 import logging
+import struct
 from typing import Any, Optional
 
 import txaio
@@ -46,6 +47,24 @@ def protocol_options(limits: TransportLimits) -> dict[str, Any]:
         # Bus frames are compressed (or not) by the codec above; never twice.
         "perMessageCompressionAccept": lambda offers: None,
     }
+
+
+#: The last payload framed for an unmasked (server side) send, and its frame: a fan-out
+#: sends one payload to N connections in a row, and frames it once.
+_shared_frame: list[Any] = [None, b""]
+
+
+def binary_frame(data: bytes) -> bytes:
+    """One unmasked, unfragmented, uncompressed binary websocket frame carrying ``data``
+    (RFC 6455 section 5.2), byte for byte what autobahn's ``sendMessage`` writes then."""
+    size = len(data)
+    if size <= 125:
+        head = bytes((0x82, size))
+    elif size <= 0xFFFF:
+        head = b"\x82\x7e" + struct.pack("!H", size)
+    else:
+        head = b"\x82\x7f" + struct.pack("!Q", size)
+    return head + data
 
 
 def _can_batch(transport: Any) -> bool:
@@ -298,6 +317,55 @@ class VortexProtocolMixin:
         # sendClose refuses 1001 (going away), which a shutting-down endpoint should send.
         self.sendCloseFrame(code=code, reasonUtf8=truncate_reason(reason).encode("utf-8"),
                             isReply=False)
+
+    def send_binary(self, data: bytes) -> None:
+        """``sendMessage(data, isBinary=True)``, framing a payload once for every connection.
+
+        A server-side frame is not masked, so the frame of one payload is the same for
+        every connection: when the same bytes object is sent to connection after
+        connection (an observable update fanned out to N devices), it is framed once and
+        the frame written to each. autobahn's own path is taken for anything it does more
+        than frame and count (masking, compression, fragmenting, frame logging, timing
+        tracking, a payload over the limit, a state other than open).
+        """
+        if (
+            self.state != self.STATE_OPEN or not self.factory.isServer
+            or self.maskServerFrames or self._perMessageCompress is not None
+            or self.autoFragmentSize or self.logFrames or self.trackedTimings
+            or 0 < self.maxMessagePayloadSize < len(data)
+        ):
+            self.sendMessage(data, isBinary=True)
+            return
+        shared = _shared_frame
+        if shared[0] is data:
+            frame = shared[1]
+        else:
+            frame = binary_frame(data)
+            shared[0], shared[1] = data, frame
+        size = len(data)
+        stats = self.trafficStats
+        stats.outgoingWebSocketMessages += 1
+        stats.outgoingOctetsAppLevel += size
+        stats.outgoingOctetsWebSocketLevel += size
+        stats.outgoingWebSocketFrames += 1
+        self.sendData(frame)
+
+    def onMessageEnd(self) -> None:  # noqa: N802 - autobahn API
+        """autobahn's message end minus its per-message ``fire("message")``.
+
+        With no listener registered (we never register one) autobahn still builds a
+        Deferred for every received message and adds callbacks to it; on a device
+        connection that is a good part of the cost of one delivery. Anything else
+        (listeners, timing tracking, a newer autobahn without these attributes) is left
+        to autobahn itself.
+        """
+        if (getattr(self, "_listeners", True) is not None
+                or getattr(self, "_parent", True) is not None or self.trackedTimings):
+            super().onMessageEnd()  # type: ignore[misc]
+            return
+        if not self.failedByMe:
+            self._onMessage(b"".join(self.message_data), self.message_is_binary)
+        self.message_data = None
 
     def onMessage(self, payload: bytes, isBinary: bool) -> None:  # noqa: N802, N803
         if self._rejected:
