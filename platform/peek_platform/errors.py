@@ -11,8 +11,8 @@
     │   ├── PluginStartError           start() raised or its Deferred failed
     │   ├── PluginDependencyError      a required plugin is missing, failed, or in a cycle
     │   ├── PluginControlError         reload / enable / disable of a running service failed
-    │   ├── PluginDeviceUiError        a "mobile"/"desktop" section of plugin_package.json
-    │   │                              is unusable (names the key)
+    │   ├── PluginDeviceUiError        a "mobile"/"desktop" section (or the "admin" page)
+    │   │                              of plugin_package.json is unusable (names the key)
     │   └── PluginTaskModuleError      a worker plugin's celeryApp / celeryAppIncludes unusable
     ├── WorkerServiceError             the worker service cannot run its Celery worker
     ├── ServiceTreeError               a process's services cannot be ordered: a child
@@ -145,8 +145,9 @@ class PluginControlError(PluginError):
 
 
 class PluginDeviceUiError(PluginError):
-    """A plugin's device UI declaration (``mobile`` / ``desktop`` in plugin_package.json)
-    cannot be used; names the plugin and the key (``mobile.webDir``, ...)."""
+    """A plugin's device UI declaration (``mobile`` / ``desktop`` in plugin_package.json),
+    or its admin page (``admin``), cannot be used; names the plugin and the key
+    (``mobile.webDir``, ``admin.entry``, ...)."""
 
     def __init__(self, plugin_name: str, key: str, reason: str) -> None:
         super().__init__(plugin_name, f'plugin_package.json "{key}": {reason}')

@@ -17,6 +17,7 @@ setup(
             "_private/alembic/versions/*.py",
             # The mobile and desktop app: static ES modules served by the client service.
             "_private/device-app/*",
+            "_private/admin-app/*",
         ],
     },
     install_requires=["peek-platform"],

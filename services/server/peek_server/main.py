@@ -4,6 +4,7 @@ import sys
 from typing import Optional
 
 from peek_platform.admin.command import set_admin_password
+from peek_platform.admin.pages import AdminPages
 from peek_platform.admin.plugin_upload import install_upload
 from peek_platform.admin.service import build_admin
 from peek_platform.admin_state.registry import StateRegistry
@@ -12,7 +13,7 @@ from peek_platform.celery_glue.caller_service import TaskCallerService
 from peek_platform.celery_glue.settings import CelerySettings
 from peek_platform.config import ServiceConfig
 from peek_platform.plugin.discovery import runs_on
-from peek_platform.plugin.host import PluginHost
+from peek_platform.plugin.host import PluginHost, PluginRecord
 from peek_platform.service.builder import SiteSpec, build_service_tree
 from peek_platform.service.runner import run_service
 from peek_platform.service.tree import PeekServiceTree, declare_requires
@@ -55,6 +56,8 @@ def build(config: ServiceConfig) -> PeekServiceTree:
     endpoints = EndpointHub(config, {"platform": platform_root, "admin": admin_root})
     # The browser bus client, for admin pages (their bus endpoint is the admin site's).
     mount_peek_static(admin_root)
+    # The admin pages, and the pages plugins contribute (their "admin" section).
+    admin_pages = AdminPages(admin_root, admin_plugins)
     # Every service's live state for the admin site; the server reports to itself.
     reporter = StateReporter(config, None, bridge.connections_named)
     registry = StateRegistry(reporter, None, config["admin.logTailLines"])
@@ -64,6 +67,10 @@ def build(config: ServiceConfig) -> PeekServiceTree:
             host, name, log, config, {"Admin": admin_plugins, "Server": platform_root},
             storage=storage, endpoints=endpoints,
         )
+
+    async def before_load(record: PluginRecord) -> None:
+        await storage.before_load(record)
+        admin_pages.add_plugin(record)
 
     # What each needs running first (the tree orders them; shutdown runs it backwards).
     # Action outcomes are recorded durably from the first action over the bus to the last.
@@ -94,7 +101,7 @@ def build(config: ServiceConfig) -> PeekServiceTree:
         # start() until their stop() has finished.
         before_plugins=[storage, action_outcomes, vortex, admin_hub, admin_auth, registry,
                         reporter, tasks],
-        before_load=storage.before_load,
+        before_load=before_load,
     )
     reporter.host = registry.host = tree.host
     # Seed 004's control routes: /plugins, /reload/<plugin>, /reload/all (control keys only).
