@@ -1,5 +1,10 @@
 """Start all four Peek services together with prefixed logs; Ctrl-C stops them all cleanly.
 
+A service that exits on its own (a crash, ``kill``) is started again after a few seconds
+while the others keep running, as the systemd units do; one whose config.json is unusable
+(exit 78), or that exits within seconds of starting three times in a row, is left stopped
+with a line saying so.
+
 Homes live under ``.run/`` in the repository (override with ``PEEK_RUN_DIR``) so a
 developer's ``~/peek-*.home`` stays untouched. A home that has no config.json yet gets one
 enabling the example plugins; after that the file is the developer's to edit, except for
@@ -19,6 +24,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -33,6 +39,18 @@ REPO = Path(__file__).resolve().parent.parent
 STOP_TIMEOUT_SECONDS = 15
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_LOG_LEVEL = "INFO"
+RESTART_DELAY_SECONDS = 3
+#: An exit this soon after a start counts as "exits right after starting".
+QUICK_EXIT_SECONDS = 10
+QUICK_EXITS_ALLOWED = 3
+#: run_peek_*'s exit code for a config.json it cannot use (restarting would not help).
+EXIT_CONFIG = 78
+
+
+def should_restart(code: int, quick_exits: int) -> bool:
+    """Whether a service that exited on its own with ``code`` is started again, after
+    ``quick_exits`` exits in a row each soon after its start."""
+    return code != EXIT_CONFIG and quick_exits < QUICK_EXITS_ALLOWED
 
 
 def log_level(environ: Mapping[str, str]) -> str:
@@ -121,10 +139,11 @@ def main() -> int:
     print(f"[run_all] development API key (every endpoint and the control routes) in "
           f"{key_file}; try:\n[run_all]   curl -H \"X-Api-Key: $(cat {key_file})\" "
           f"http://127.0.0.1:{_platform_port(homes['server'])}/sysinfo", flush=True)
-    for service in SERVICES:
-        home = homes[service]
+
+    def start(service: str) -> "subprocess.Popen[str]":
         proc = subprocess.Popen(
-            [str(bin_dir / f"run_peek_{service}"), "--home", str(home), "--log-stdout"],
+            [str(bin_dir / f"run_peek_{service}"), "--home", str(homes[service]),
+             "--log-stdout"],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -132,14 +151,37 @@ def main() -> int:
             start_new_session=True,  # Ctrl-C reaches only us; we stop each service in order
         )
         threading.Thread(target=_pump, args=(service, proc.stdout), daemon=True).start()
-        procs.append((service, proc))
+        return proc
+
+    started: dict[str, float] = {}
+    quick_exits = dict.fromkeys(SERVICES, 0)
+    for service in SERVICES:
+        procs.append((service, start(service)))
+        started[service] = time.monotonic()
 
     stopping = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    while not stopping.is_set():
-        if any(proc.poll() is not None for _, proc in procs):
-            break
+    given_up: set[str] = set()
+    while not stopping.is_set() and len(given_up) < len(procs):
+        for index, (service, proc) in enumerate(procs):
+            code = proc.poll()
+            if code is None or service in given_up or stopping.is_set():
+                continue
+            quick = time.monotonic() - started[service] < QUICK_EXIT_SECONDS
+            quick_exits[service] = quick_exits[service] + 1 if quick else 0
+            if not should_restart(code, quick_exits[service]):
+                print(f"[run_all] {service} exited with code {code} and is left stopped "
+                      f"(see its log above); the others keep running, Ctrl-C stops them",
+                      flush=True)
+                given_up.add(service)
+                continue
+            print(f"[run_all] {service} exited with code {code}; starting it again in "
+                  f"{RESTART_DELAY_SECONDS}s", flush=True)
+            if stopping.wait(RESTART_DELAY_SECONDS):
+                break
+            procs[index] = (service, start(service))
+            started[service] = time.monotonic()
         stopping.wait(0.5)
 
     exit_code = 0

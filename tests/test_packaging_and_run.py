@@ -126,3 +126,13 @@ def test_make_run_passes_the_level_to_run_all() -> None:
     assert "PEEK_LOG_LEVEL=INFO .venv/bin/python scripts/run_all.py" in dry_run()
     assert "PEEK_LOG_LEVEL=DEBUG .venv/bin/python scripts/run_all.py" in dry_run(
         "PEEK_LOG_LEVEL=DEBUG")
+
+
+def test_make_run_restarts_a_service_that_exits_unless_restarting_cannot_help() -> None:
+    """run_all starts a crashed or killed service again, but not one whose config.json is
+    unusable (exit 78) nor one that keeps exiting right after it starts."""
+    run_all = _run_all()
+    assert run_all.should_restart(-9, 0)
+    assert run_all.should_restart(1, run_all.QUICK_EXITS_ALLOWED - 1)
+    assert not run_all.should_restart(run_all.EXIT_CONFIG, 0)
+    assert not run_all.should_restart(1, run_all.QUICK_EXITS_ALLOWED)
