@@ -6,6 +6,7 @@ by the VortexPY venv (/tmp/vpy-venv), so both sides measure in exactly the same 
 
 import os
 import random
+import signal
 import statistics
 import sys
 import time
@@ -28,6 +29,27 @@ def percentile(values: list[float], p: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))]
+
+
+def drive_notifies(notify: Callable[[int, int], None], burst_updates: int,
+                   paced_updates: int, pace_hz: float) -> None:
+    """SIGUSR1 starts a burst (phase 1: ``burst_updates`` notifies back to back), SIGUSR2 a
+    paced run (phase 2: ``paced_updates`` at ``pace_hz``); ``notify(phase, seq)`` sends one.
+    The fan-out's provider processes (ours and the raw relay's) are driven the same way."""
+    from twisted.internet import reactor
+
+    def burst(seq: int = 1) -> None:
+        notify(1, seq)
+        if seq < burst_updates:
+            reactor.callLater(0, burst, seq + 1)
+
+    def paced(seq: int = 1) -> None:
+        notify(2, seq)
+        if seq < paced_updates:
+            reactor.callLater(1.0 / pace_hz, paced, seq + 1)
+
+    signal.signal(signal.SIGUSR1, lambda *_: reactor.callFromThread(burst))
+    signal.signal(signal.SIGUSR2, lambda *_: reactor.callFromThread(paced))
 
 
 def say(line: str) -> None:

@@ -38,14 +38,13 @@ import argparse
 import json
 import logging
 import os
-import signal
 import sys
 import time
 from typing import Any, Optional
 
 # The reactor the services run on (twisted.reactor): chosen before the first reactor import.
 import bench_reactor  # noqa: F401, I001
-from bench_common import cpu_seconds, percentile, run_level, say
+from bench_common import cpu_seconds, drive_notifies, percentile, run_level, say
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
@@ -166,18 +165,7 @@ def run_server(args: argparse.Namespace) -> None:
         provider.phase, provider.seq, provider.notifyAt = phase, seq, time.time()
         handler.notifyOfTupleUpdate(SELECTOR)
 
-    def burst(seq: int = 1) -> None:
-        notify(1, seq)
-        if seq < args.burst_updates:
-            reactor.callLater(0, burst, seq + 1)
-
-    def paced(seq: int = 1) -> None:
-        notify(2, seq)
-        if seq < args.paced_updates:
-            reactor.callLater(1.0 / args.pace_hz, paced, seq + 1)
-
-    signal.signal(signal.SIGUSR1, lambda *_: reactor.callFromThread(burst))
-    signal.signal(signal.SIGUSR2, lambda *_: reactor.callFromThread(paced))
+    drive_notifies(notify, args.burst_updates, args.paced_updates, args.pace_hz)
     port = listen_site(endpoint)
     reactor.callWhenRunning(say, f"READY {port}")
 

@@ -24,7 +24,6 @@ import argparse
 import json
 import logging
 import os
-import signal
 import sys
 import time
 from typing import Any
@@ -36,7 +35,7 @@ from autobahn.twisted.websocket import (
     WebSocketServerProtocol,
     connectWS,
 )
-from bench_common import say
+from bench_common import drive_notifies, say
 from bus_bench_procs import DeviceStats, hard_exit
 from twisted.internet import reactor
 
@@ -105,18 +104,7 @@ def run_server(args: argparse.Namespace) -> None:
     def notify(phase: int, seq: int) -> None:
         hub.send_all(json.dumps([phase, seq, time.time()]).encode())
 
-    def burst(seq: int = 1) -> None:
-        notify(1, seq)
-        if seq < args.burst_updates:
-            reactor.callLater(0, burst, seq + 1)
-
-    def paced(seq: int = 1) -> None:
-        notify(2, seq)
-        if seq < args.paced_updates:
-            reactor.callLater(1.0 / args.pace_hz, paced, seq + 1)
-
-    signal.signal(signal.SIGUSR1, lambda *_: reactor.callFromThread(burst))
-    signal.signal(signal.SIGUSR2, lambda *_: reactor.callFromThread(paced))
+    drive_notifies(notify, args.burst_updates, args.paced_updates, args.pace_hz)
     port = serve(hub)
     reactor.callWhenRunning(say, f"READY {port}")
 
