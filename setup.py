@@ -3,6 +3,7 @@
 from setuptools import setup
 
 PACKAGE_DIRS = {
+    "peek_vortex": "platform/peek_vortex",
     "peek_plugin_base": "plugin_base/peek_plugin_base",
     "peek_platform": "platform/peek_platform",
     "peek_server": "services/server/peek_server",

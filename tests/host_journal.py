@@ -7,9 +7,9 @@ from twisted.web.resource import Resource
 
 from peek_plugin_base.agent.PluginAgentEntryHookABC import PluginAgentEntryHookABC
 from peek_plugin_base.client.PluginClientEntryHookABC import PluginClientEntryHookABC
-from peek_plugin_base.registrations import record_registration
 from peek_plugin_base.server.PluginServerEntryHookABC import PluginServerEntryHookABC
 from peek_plugin_base.worker.PluginWorkerEntryHookABC import PluginWorkerEntryHookABC
+from peek_vortex import record_owned
 
 #: (plugin name, step) in call order, across all fixture plugins.
 JOURNAL: list[tuple[str, str]] = []
@@ -35,7 +35,7 @@ def make_hooks(name: str, behaviour: dict[str, str]) -> tuple[Any, Any, Any, Any
             if mode == "register":
                 key = f"{name}:{step}"
                 LIVE_REGISTRATIONS.add(key)
-                record_registration(key, lambda: LIVE_REGISTRATIONS.discard(key))
+                record_owned(key, lambda: LIVE_REGISTRATIONS.discard(key))
                 raise RuntimeError(f"{name} {step} broke after registering")
             if mode == "mount-then-raise":
                 self.platform.addAdminResource(b"page", Resource())

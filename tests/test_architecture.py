@@ -11,12 +11,14 @@ from tests.support import REPO
 
 SERVICES = ("peek_server", "peek_client", "peek_agent", "peek_worker")
 LAYERS = {
+    "peek_vortex": REPO / "platform" / "peek_vortex",
     "peek_plugin_base": REPO / "plugin_base" / "peek_plugin_base",
     "peek_platform": REPO / "platform" / "peek_platform",
     **{name: REPO / "services" / name.removeprefix("peek_") / name for name in SERVICES},
 }
 #: What each layer must never import.
 FORBIDDEN = {
+    "peek_vortex": {"peek_plugin_base", "peek_platform", *SERVICES},
     "peek_plugin_base": {"peek_platform", *SERVICES},
     "peek_platform": set(SERVICES),
     **{name: set(SERVICES) - {name} for name in SERVICES},
@@ -47,13 +49,51 @@ def imported_top_levels(folder: Path) -> dict[str, set[str]]:
 
 @pytest.mark.parametrize("layer", sorted(LAYERS))
 def test_layers_import_only_downwards(layer: str) -> None:
-    """peek_plugin_base <- peek_platform <- services; services never import each other."""
+    """peek_vortex <- peek_plugin_base <- peek_platform <- services; services never import
+    each other."""
     offences = {
         path: sorted(names & FORBIDDEN[layer])
         for path, names in imported_top_levels(LAYERS[layer]).items()
         if names & FORBIDDEN[layer]
     }
     assert offences == {}
+
+
+def private_bus_imports(folder: Path) -> dict[str, list[str]]:
+    """Map each file under ``folder`` to the private bus modules it imports (a dotted part
+    or name starting with ``_`` below ``peek_vortex``)."""
+    found = {
+        path: sorted(n for n in names if n.startswith("peek_vortex.")
+                     and any(part.startswith("_") for part in n.split(".")[1:]))
+        for path, names in imported_modules(folder).items()
+    }
+    return {path: names for path, names in found.items() if names}
+
+
+@pytest.mark.parametrize("layer", sorted(set(LAYERS) - {"peek_vortex"}))
+def test_layers_use_only_the_public_bus(layer: str) -> None:
+    """The contract, the platform and the services import the bus's packages
+    (``peek_vortex.wire``, ``.routing``, ...), never its private ``_`` modules."""
+    assert private_bus_imports(LAYERS[layer]) == {}
+
+
+def test_plugins_reach_the_bus_only_through_the_contract() -> None:
+    """Example plugins import ``peek_plugin_base.vortex`` (the façade), not ``peek_vortex``."""
+    offences = {
+        path: sorted(names & {"peek_vortex"})
+        for path, names in imported_top_levels(REPO / "plugins").items()
+        if "peek_vortex" in names
+    }
+    assert offences == {}
+
+
+def test_bus_scanner_sees_private_imports(tmp_path: Path) -> None:
+    """The private-module scanner catches both import forms (so the rule above can fail)."""
+    (tmp_path / "bad.py").write_text(
+        "import peek_vortex.wire._codec\nfrom peek_vortex.routing._router import X\n"
+        "from peek_vortex.routing import PayloadRouter\n")
+    assert private_bus_imports(tmp_path) == {
+        "bad.py": ["peek_vortex.routing._router.X", "peek_vortex.wire._codec"]}
 
 
 def test_plugins_import_only_the_plugin_contract() -> None:

@@ -15,9 +15,9 @@ from peek_platform.config import ServiceConfig
 from peek_platform.plugin.host import PluginHost, PluginState, ServicePluginSpec
 from peek_platform.web.plugin_site import PluginSiteRoot
 from peek_plugin_base.agent.PluginAgentEntryHookABC import PluginAgentEntryHookABC
-from peek_plugin_base.registrations import RegistrationLog
 from peek_plugin_base.server.PluginServerEntryHookABC import PluginServerEntryHookABC
 from peek_server.platform_hook import ServerPlatformHook
+from peek_vortex import OwnershipScope
 from tests import host_journal
 from tests.support import result_of, write_plugin
 
@@ -42,7 +42,7 @@ def plugin_root(tmp_path: Path) -> Iterator[Path]:
 def make_host(tmp_path: Path, clock: Clock | None = None) -> PluginHost:
     config = ServiceConfig.load("agent", tmp_path / "home")
 
-    def hook(host: PluginHost, name: str, log: RegistrationLog) -> AgentPlatformHook:
+    def hook(host: PluginHost, name: str, log: OwnershipScope) -> AgentPlatformHook:
         return AgentPlatformHook(host, name, log, config)
 
     spec = ServicePluginSpec("agent", PluginAgentEntryHookABC, frozenset({"agent"}), hook)
@@ -288,7 +288,7 @@ def make_server_host(tmp_path: Path) -> tuple[PluginHost, PluginSiteRoot]:
     config = ServiceConfig.load("server", tmp_path / "server-home")
     admin, platform = PluginSiteRoot("admin"), PluginSiteRoot("platform")
 
-    def hook(host: PluginHost, name: str, log: RegistrationLog) -> ServerPlatformHook:
+    def hook(host: PluginHost, name: str, log: OwnershipScope) -> ServerPlatformHook:
         return ServerPlatformHook(host, name, log, config, {"Admin": admin, "Server": platform})
 
     spec = ServicePluginSpec("server", PluginServerEntryHookABC, frozenset({"server"}), hook)

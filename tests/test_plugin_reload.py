@@ -18,9 +18,9 @@ from peek_platform.errors import ConfigValidationError, PluginControlError
 from peek_platform.plugin.host import PluginHost, ServicePluginSpec
 from peek_platform.web.plugin_site import PluginResource, PluginSiteRoot, PluginUnavailable
 from peek_plugin_base.agent.PluginAgentEntryHookABC import PluginAgentEntryHookABC
-from peek_plugin_base.registrations import RegistrationLog
-from peek_plugin_base.vortex.payload import PayloadEnvelope
-from peek_plugin_base.vortex.router import LocalSender, PayloadRouter
+from peek_vortex import OwnershipScope
+from peek_vortex.routing import LocalSender, PayloadRouter
+from peek_vortex.wire import PayloadEnvelope
 from tests import host_journal
 from tests.support import result_of, write_plugin
 
@@ -28,8 +28,8 @@ from tests.support import result_of, write_plugin
 ENDPOINT_PLUGIN = '''
 """Fixture plugin {name}: a bus endpoint answering with MARK."""
 from peek_plugin_base.agent.PluginAgentEntryHookABC import PluginAgentEntryHookABC
-from peek_plugin_base.vortex.payload import PayloadEnvelope
-from peek_plugin_base.vortex.router import PayloadEndpoint
+from peek_vortex.wire import PayloadEnvelope
+from peek_vortex.routing import PayloadEndpoint
 from tests import host_journal
 
 MARK = {mark!r}
@@ -124,7 +124,7 @@ def make_host(tmp_path: Path, wire: Wire, clock: Clock | None = None) -> PluginH
     config = ServiceConfig.load("agent", tmp_path / "home")
     host_journal.ROUTER = wire.router  # type: ignore[attr-defined]
 
-    def hook(host: PluginHost, name: str, log: RegistrationLog) -> AgentPlatformHook:
+    def hook(host: PluginHost, name: str, log: OwnershipScope) -> AgentPlatformHook:
         return AgentPlatformHook(host, name, log, config)
 
     spec = ServicePluginSpec("agent", PluginAgentEntryHookABC, frozenset({"agent"}), hook)

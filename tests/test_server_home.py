@@ -9,7 +9,7 @@ import pytest
 from twisted.internet.task import Clock
 
 from peek_platform.errors import VortexTokenError
-from peek_platform.vortex.transport import Backoff, VortexClientService
+from peek_vortex.transport import Backoff, VortexClientService
 from tests.e2e.devices_data import server_config, start_service
 from tests.support import free_port
 
@@ -70,7 +70,7 @@ def test_a_missing_token_is_warned_about_periodically(
     service = VortexClientService("vortex", "ws://127.0.0.1:1/vortexws", "peek-agent",
                                   token=no_token, clock=clock,
                                   backoff=Backoff(initial=1, maximum=1, rand=lambda: 1.0))
-    logger = "peek_platform.vortex.transport.client"
+    logger = "peek_vortex.transport._client"
     with caplog.at_level(logging.DEBUG, logger=logger):
         service.startService()
         for _ in range(130):

@@ -11,7 +11,7 @@ from twisted.web.static import Data, File
 from twisted.web.test.requesthelper import DummyRequest
 
 from peek_platform.web.plugin_site import PluginSiteRoot
-from peek_plugin_base.registrations import RegistrationLog
+from peek_vortex import OwnershipScope
 
 
 def resolve(root: Resource, path: bytes) -> Resource:
@@ -27,7 +27,7 @@ def test_plugin_resources_and_static_files_are_served_under_its_name(tmp_path: P
     static.mkdir()
     (static / "app.js").write_text("console.log(1)")
     root = PluginSiteRoot("mobile")
-    log = RegistrationLog("peek_plugin_x")
+    log = OwnershipScope("peek_plugin_x")
     mount = root.mount_for("peek_plugin_x", log)
     page = Data(b"hello", "text/plain")
     mount.add_resource(b"hello", page)
@@ -50,7 +50,7 @@ def test_folders_are_listed_only_when_the_plugin_asks(tmp_path: Path, listing: b
     (static / "sub").mkdir(parents=True)
     (static / "sub" / "a.js").write_text("1")
     root = PluginSiteRoot("desktop")
-    root.mount_for("peek_plugin_x", RegistrationLog("peek_plugin_x")).add_static_dir(
+    root.mount_for("peek_plugin_x", OwnershipScope("peek_plugin_x")).add_static_dir(
         str(static), list_directories=listing)
     request = DummyRequest([b"peek_plugin_x", b"sub", b""])
     body = _render(getChildForRequest(root, request), request)
@@ -65,7 +65,7 @@ def _render(resource: Resource, request: DummyRequest) -> bytes:
 
 def test_static_dir_must_exist(tmp_path: Path) -> None:
     """Mounting a missing folder is a clear error naming it."""
-    mount = PluginSiteRoot("admin").mount_for("peek_plugin_x", RegistrationLog("peek_plugin_x"))
+    mount = PluginSiteRoot("admin").mount_for("peek_plugin_x", OwnershipScope("peek_plugin_x"))
     missing = tmp_path / "nope"
     try:
         mount.add_static_dir(str(missing))

@@ -33,7 +33,7 @@
 The transport errors a plugin can see when it sends (VortexTransportError and its
 VortexConnectionClosedError, VortexFrameTooLargeError, VortexBackPressureError) belong to the
 bus contract's tree under ``peek_plugin_base.vortex.VortexError`` (defined in
-``peek_plugin_base.vortex.errors``, importable from here too), so a plugin's
+``peek_vortex.errors``, importable from here too), so a plugin's
 ``except VortexError`` catches them.
 
 Plugin-facing storage errors (a newer schema, a failing migration script, a bad setting)
@@ -48,7 +48,7 @@ reactor; names the plugin and the setting) lives in ``peek_plugin_base.aio``.
 from pathlib import Path
 from typing import ClassVar
 
-from peek_plugin_base.vortex.errors import (
+from peek_vortex.errors import (
     VortexBackPressureError,
     VortexConnectionClosedError,
     VortexFrameTooLargeError,

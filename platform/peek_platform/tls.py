@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from peek_platform.errors import TlsError
+from peek_vortex.transport import verifying_tls_options
 
 #: The keys naming TLS files, per side.
 CERT_KEY = "tls.certFile"
@@ -154,53 +155,14 @@ def client_tls_options(host: str, ca_path: Optional[Path]) -> Any:
 
     ``ca_path`` None trusts the system's CAs; otherwise only the certificates in that file.
     """
+    if ca_path is None:
+        return verifying_tls_options(host, None)
+    from cryptography.hazmat.primitives.serialization import Encoding
     from twisted.internet import ssl
 
-    if ca_path is None:
-        trust = ssl.platformTrust()
-    else:
-        from cryptography.hazmat.primitives.serialization import Encoding
-
-        certs = _load_certificates(CA_KEY, ca_path)
-        trust = ssl.trustRootFromCertificates(
-            [ssl.Certificate.loadPEM(c.public_bytes(Encoding.PEM)) for c in certs])
-    return ssl.optionsForClientTLS(host, trustRoot=trust,
-                                   extraCertificateOptions={
-                                       "raiseMinimumTo": ssl.TLSVersion.TLSv1_2})
-
-
-def describe_tls_failure(reason: Any, host: str, ca_label: str) -> Optional[str]:
-    """A clear sentence for a TLS handshake that failed, or None if ``reason`` is not one.
-
-    ``reason`` is the Failure a TLS connection was lost with; ``ca_label`` says what the
-    chain was checked against (a file, or the system's CAs).
-    """
-    from OpenSSL import SSL
-    from service_identity import VerificationError
-
-    if reason is None:
-        return None
-    if reason.check(VerificationError):
-        mismatches = ", ".join(str(e) for e in getattr(reason.value, "errors", [])) or str(
-            reason.value)
-        return (f"TLS: the server's certificate is not valid for the host name {host!r} "
-                f"(hostname verification failed: {mismatches}); the platform token was not "
-                "sent")
-    if reason.check(SSL.Error):
-        text = _ssl_error_text(reason.value)
-        if "certificate" in text:
-            return (f"TLS: the server's certificate failed verification against {ca_label}: "
-                    f"{text} (signed by another CA, self-signed, expired or not yet valid); "
-                    "the platform token was not sent")
-        return f"TLS handshake with {host} failed: {text}; the platform token was not sent"
-    return None
-
-
-def _ssl_error_text(error: Any) -> str:
-    """OpenSSL's reasons (its error is a list of (library, function, reason) tuples)."""
-    entries = error.args[0] if error.args and isinstance(error.args[0], list) else []
-    parts = [str(e[-1]) for e in entries if isinstance(e, tuple) and e and e[-1]]
-    return ", ".join(parts) or str(error)
+    certs = _load_certificates(CA_KEY, ca_path)
+    return verifying_tls_options(
+        host, [ssl.Certificate.loadPEM(c.public_bytes(Encoding.PEM)) for c in certs])
 
 
 def request_is_secure(request: Any) -> bool:

@@ -43,8 +43,8 @@ from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
-from peek_plugin_base.aio import as_deferred
-from peek_plugin_base.vortex.errors import error_reply
+from peek_vortex import as_deferred
+from peek_vortex.errors import error_reply
 
 logger = logging.getLogger(__name__)
 

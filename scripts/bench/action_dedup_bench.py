@@ -25,7 +25,7 @@ from twisted.internet.defer import Deferred
 from peek_platform.config import ServiceConfig
 from peek_platform.storage.action_outcomes import SqlActionOutcomeStore
 from peek_platform.storage.service import StorageService
-from peek_plugin_base.vortex.action_outcomes import ActionOutcome
+from peek_vortex.handlers import ActionOutcome
 
 N = 2_000
 INFLIGHT = 16

@@ -51,13 +51,6 @@ from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
-from peek_platform.vortex.bridge import BusBridge
-from peek_platform.vortex.transport import (
-    AccessPolicy,
-    Backoff,
-    VortexClientService,
-    VortexServerEndpoint,
-)
 from peek_plugin_base import PeekVortexUtil
 from peek_plugin_base.vortex import (
     Payload,
@@ -72,6 +65,13 @@ from peek_plugin_base.vortex import (
     addTupleType,
     default_router,
     vortexRPC,
+)
+from peek_vortex.transport import (
+    AccessPolicy,
+    Backoff,
+    BusBridge,
+    VortexClientService,
+    VortexServerEndpoint,
 )
 
 LOOPBACK = "127.0.0.1"

@@ -26,7 +26,7 @@ from typing import Any, Optional
 from bench_children import HERE, module_child, vortexpy_python
 
 from peek_plugin_base.vortex import Payload
-from peek_plugin_base.vortex.rpc import _RpcArgsTuple
+from peek_vortex.handlers._rpc import _RpcArgsTuple
 
 TOKEN_ENV = "BUS_BENCH_TOKEN"
 

@@ -11,16 +11,15 @@ from typing import Any
 from hypothesis import strategies as st
 from twisted.internet.task import Clock
 
-from peek_platform.vortex.transport.hello import Hello, HelloError, Welcome
 from peek_plugin_base.vortex import Payload, PayloadEndpoint, PayloadEnvelope, PayloadRouter
-from peek_plugin_base.vortex.codec import configure_default_codec
-from peek_plugin_base.vortex.errors import (
+from peek_vortex.errors import (
     CodecError,
     DecodeError,
     NoTransportError,
     VortexError,
 )
-from peek_plugin_base.vortex.tuples import Tuple, TupleField, addTupleType
+from peek_vortex.tuples import Tuple, TupleField, addTupleType
+from peek_vortex.wire import Hello, HelloError, Welcome, configure_default_codec
 
 #: Big enough for every generated body, small enough that a decompression bomb is cheap.
 MAX_INFLATED = 1 << 20

@@ -120,7 +120,7 @@ def test_symlinks_out_of_the_package_are_refused(package: Path, tmp_path: Path) 
 def test_the_version_changes_with_the_files(package: Path) -> None:
     """The cache version changes when a UI file changes, is added, or the plugin's version
     changes, so a new service worker replaces the cached files."""
-    from peek_plugin_base.registrations import RegistrationLog
+    from peek_vortex import OwnershipScope
 
     class _Mount:
         def add_static_dir(self, directory: str) -> None:
@@ -132,7 +132,7 @@ def test_the_version_changes_with_the_files(package: Path) -> None:
         config["plugin"]["version"] = version
         ui = parse_device_ui(PLUGIN, str(package), config, "mobile")
         assert ui is not None
-        shell.add_plugin(ui, _Mount(), RegistrationLog(PLUGIN))  # type: ignore[arg-type]
+        shell.add_plugin(ui, _Mount(), OwnershipScope(PLUGIN))  # type: ignore[arg-type]
         return shell
 
     first = shell_with("1").version()
@@ -150,14 +150,14 @@ def test_the_version_changes_with_the_files(package: Path) -> None:
 
 def test_unloading_removes_the_app_from_the_listing(package: Path) -> None:
     """The listing entry is a registration: rolling the plugin's log back removes it."""
-    from peek_plugin_base.registrations import RegistrationLog
+    from peek_vortex import OwnershipScope
 
     class _Mount:
         def add_static_dir(self, directory: str) -> None:
             pass
 
     shell = DeviceShell("desktop")
-    log = RegistrationLog(PLUGIN)
+    log = OwnershipScope(PLUGIN)
     ui = parse_device_ui(PLUGIN, str(package), cfg({"webDir": "_private/web",
                                                    "entry": "app.js"}, "desktop"), "desktop")
     assert ui is not None

@@ -13,9 +13,8 @@ from typing import Any, Optional
 
 from twisted.internet.defer import Deferred
 
-from peek_platform.vortex.bridge import BusBridge
-from peek_platform.vortex.transport import Backoff, VortexClientService
 from peek_plugin_base.vortex import PayloadRouter
+from peek_vortex.transport import Backoff, BusBridge, VortexClientService
 from tests.support import ServiceProcess, free_port
 
 

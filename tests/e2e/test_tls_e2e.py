@@ -18,10 +18,9 @@ from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
 
 from peek_platform.tls import client_tls_options, write_dev_certs
-from peek_platform.vortex.bridge import BusBridge
-from peek_platform.vortex.transport import Backoff, VortexClientService
 from peek_plugin_base.PeekVortexUtil import peekClientName, peekMobileName
 from peek_plugin_base.vortex import PayloadRouter, TupleDataObserverClient
+from peek_vortex.transport import Backoff, BusBridge, VortexClientService
 from tests.e2e.processes_rpc import FIXTURE_PLUGIN, Platform, wait_log
 from tests.e2e.rpc_fixture import BOOT_SELECTOR, FILT, OBSERVABLE
 from tests.support import free_port

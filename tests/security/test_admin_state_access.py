@@ -30,7 +30,6 @@ from peek_platform.admin_state.tuples import (
 )
 from peek_platform.config import ServiceConfig
 from peek_platform.plugin.host import PluginHost, ServicePluginSpec
-from peek_platform.vortex.transport.hello import CloseCode, Welcome
 from peek_plugin_base.agent.PluginAgentEntryHookABC import PluginAgentEntryHookABC
 from peek_plugin_base.PeekVortexUtil import (
     peekAdminName,
@@ -40,8 +39,9 @@ from peek_plugin_base.PeekVortexUtil import (
     peekServerName,
 )
 from peek_plugin_base.vortex import Payload, PayloadEnvelope, TupleDataObserverClient, TupleSelector
-from peek_plugin_base.vortex.errors import RemoteError
-from peek_plugin_base.vortex.router import LocalSender, PayloadRouter
+from peek_vortex.errors import RemoteError
+from peek_vortex.routing import LocalSender, PayloadRouter
+from peek_vortex.wire import CloseCode, Welcome
 from tests.e2e.devices_data import BusPeer
 from tests.e2e.processes_rpc import Platform, wait_log
 from tests.security.admin_session import RawWebSocket, first_password, login, origin

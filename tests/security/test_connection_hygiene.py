@@ -21,10 +21,10 @@ import pytest
 from peek_plugin_tutorial._private.PluginNames import tutorialFilt, tutorialObservableName
 from peek_plugin_tutorial._private.storage.StringIntTuple import StringIntTuple
 
-from peek_platform.vortex.transport.hello import CloseCode, Hello, Welcome
 from peek_plugin_base.PeekVortexUtil import peekClientName, peekMobileName
 from peek_plugin_base.vortex import PayloadEnvelope, TupleSelector
-from peek_plugin_base.vortex.observable_wire import ObservableMessages
+from peek_vortex.handlers import ObservableMessages
+from peek_vortex.wire import CloseCode, Hello, Welcome
 from tests.e2e.devices_data import client_config, server_config, start_service
 from tests.support import ServiceProcess
 

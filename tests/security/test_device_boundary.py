@@ -16,7 +16,6 @@ from peek_plugin_tutorial._private.storage.StringIntTuple import StringIntTuple
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import TestCase
 
-from peek_platform.vortex.bridge import BusBridge
 from peek_plugin_base.PeekVortexUtil import (
     peekAgentName,
     peekClientName,
@@ -33,6 +32,7 @@ from peek_plugin_base.vortex import (
     PayloadRouter,
     RemoteError,
 )
+from peek_vortex.transport import BusBridge
 from tests.e2e.devices_data import (
     BusPeer,
     ServerAndClient,

@@ -23,7 +23,7 @@ from peek_plugin_base.vortex import (
     TupleDataObserverClient,
     TupleSelector,
 )
-from peek_plugin_base.vortex.observable_wire import OP_UPDATE, ObservableMessages
+from peek_vortex.handlers import OP_UPDATE, ObservableMessages
 from tests.e2e.devices_data import ServerAndClient
 from tests.vortex_transport.harness import wait_for
 

@@ -15,8 +15,6 @@ from twisted.trial.unittest import TestCase
 
 import peek_platform.errors
 import peek_plugin_base.vortex
-from peek_platform.vortex.bridge import BusBridge
-from peek_platform.vortex.transport import Backoff, TransportLimits, VortexClientService
 from peek_plugin_base.PeekVortexUtil import peekAgentName, peekServerName
 from peek_plugin_base.vortex import (
     Payload,
@@ -25,6 +23,7 @@ from peek_plugin_base.vortex import (
     TupleSelector,
     VortexError,
 )
+from peek_vortex.transport import Backoff, BusBridge, TransportLimits, VortexClientService
 from tests.e2e.devices_data import server_config, start_service
 from tests.support import REPO
 from tests.vortex_transport.harness import wait_for
@@ -51,12 +50,14 @@ def _raised_names(path: Path) -> set[str]:
 
 
 def test_every_platform_error_a_plugin_can_see_is_a_vortex_error() -> None:
-    """Every exception class the platform's bus runtime (peek_platform.vortex: transport,
-    bridge) raises, and every bus error peek_platform.errors defines or re-exports, is a
-    subclass of the contract's VortexError and importable from peek_plugin_base.vortex."""
-    runtime = REPO / "platform" / "peek_platform" / "vortex"
+    """Every exception class the bus runtime (peek_vortex.transport: server, client,
+    bridge; peek_platform.vortex: wiring, token) raises, and every bus error
+    peek_platform.errors defines or re-exports, is a subclass of the contract's VortexError
+    and importable from peek_plugin_base.vortex."""
+    runtime = [REPO / "platform" / "peek_vortex" / "transport",
+               REPO / "platform" / "peek_platform" / "vortex"]
     checked = []
-    for path in sorted(runtime.rglob("*.py")):
+    for path in sorted(p for folder in runtime for p in folder.rglob("*.py")):
         module_name = ".".join(path.relative_to(REPO / "platform").with_suffix("").parts)
         module = __import__(module_name, fromlist=["_"])
         for name in sorted(_raised_names(path)):
@@ -77,7 +78,7 @@ def test_every_platform_error_a_plugin_can_see_is_a_vortex_error() -> None:
     assert len(bus_errors) >= 5, bus_errors
     for cls in bus_errors:
         assert issubclass(cls, VortexError), cls
-        if cls.__module__.startswith("peek_plugin_base"):
+        if cls.__module__.startswith("peek_vortex"):
             # A plugin imports it from the one documented place.
             assert getattr(peek_plugin_base.vortex, cls.__name__) is cls, cls
             assert cls.__name__ in peek_plugin_base.vortex.__all__, cls

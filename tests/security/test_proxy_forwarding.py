@@ -12,8 +12,8 @@ from peek_plugin_base.vortex import (
     TupleDataObservableProxyHandler,
     TupleDataObserverClient,
 )
-from peek_plugin_base.vortex.observable_wire import ObservableMessages
-from peek_plugin_base.vortex.payload import Originator
+from peek_vortex.handlers import ObservableMessages
+from peek_vortex.wire import Originator
 from tests.vortex_observables.harness import (
     FILT,
     OBSERVABLE,

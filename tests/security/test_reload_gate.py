@@ -10,8 +10,8 @@ from twisted.web.test.requesthelper import DummyRequest
 from peek_platform.errors import PluginControlError
 from peek_platform.plugin.gate import PluginGate
 from peek_platform.web.plugin_site import PluginResource, PluginSiteRoot, PluginUnavailable
-from peek_plugin_base.vortex.payload import Originator, PayloadEnvelope
-from peek_plugin_base.vortex.router import LocalSender, PayloadEndpoint, PayloadRouter
+from peek_vortex.routing import LocalSender, PayloadEndpoint, PayloadRouter
+from peek_vortex.wire import Originator, PayloadEnvelope
 from tests.test_plugin_reload import (  # noqa: F401 - plugin_root is a fixture
     Wire,
     make_host,

@@ -28,11 +28,9 @@ from peek_platform.tls import (
     server_tls_options,
     write_dev_certs,
 )
-from peek_platform.vortex.transport import Backoff, VortexClientService
-from peek_platform.vortex.transport.access import AccessPolicy
-from peek_platform.vortex.transport.server import VortexServerEndpoint
-from peek_platform.vortex.transport.wiring import upstream_service
+from peek_platform.vortex.wiring import upstream_service
 from peek_plugin_base.PeekVortexUtil import peekMobileName
+from peek_vortex.transport import AccessPolicy, Backoff, VortexClientService, VortexServerEndpoint
 from tests.support import free_port
 from tests.vortex_transport.harness import FAST, LogRecords, RecordingHandler, wait_for
 

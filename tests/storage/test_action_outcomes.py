@@ -17,7 +17,7 @@ from peek_platform.storage.action_outcomes import (
 from peek_platform.storage.service import StorageService
 from peek_platform.storage.tables import ActionOutcome as ActionOutcomeRow
 from peek_plugin_base.vortex import PayloadRouter
-from peek_plugin_base.vortex.action_outcomes import ActionOutcome, action_outcome_store
+from peek_vortex.handlers import ActionOutcome, action_outcome_store
 from tests.storage.test_server_storage import make_config, result_of, run_now
 
 SUCCESS = ActionOutcome(b"\x00\x01body", "deflate", 9, None)

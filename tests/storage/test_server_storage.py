@@ -15,9 +15,9 @@ from peek_platform.plugin.host import PluginHost, PluginState, ServicePluginSpec
 from peek_platform.storage.service import StorageService
 from peek_platform.storage.tables import SchemaMigrationLog
 from peek_platform.web.plugin_site import PluginSiteRoot
-from peek_plugin_base.registrations import RegistrationLog
 from peek_plugin_base.server.PluginServerEntryHookABC import PluginServerEntryHookABC
 from peek_server.platform_hook import ServerPlatformHook
+from peek_vortex import OwnershipScope
 from tests.storage.plugin_factory import CREATE_ITEM, PluginFactory, Revision
 
 FIRST = Revision("0001_item", None, CREATE_ITEM)
@@ -52,7 +52,7 @@ def start_server_plugins(
     storage = StorageService(config, run_in_thread=run_now)
     result_of(maybeDeferred(storage.startService))
 
-    def make_hook(host: PluginHost, name: str, log: RegistrationLog) -> ServerPlatformHook:
+    def make_hook(host: PluginHost, name: str, log: OwnershipScope) -> ServerPlatformHook:
         sites = {"Admin": PluginSiteRoot("admin"), "Server": PluginSiteRoot("platform")}
         return ServerPlatformHook(host, name, log, config, sites, storage=storage)
 

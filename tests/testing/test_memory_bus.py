@@ -5,7 +5,7 @@ from twisted.internet.task import Clock
 
 from peek_plugin_base.testing import MemoryBus
 from peek_plugin_base.vortex import Payload, PayloadEndpoint
-from peek_plugin_base.vortex.errors import ConnectionLostError
+from peek_vortex.errors import ConnectionLostError
 from tests.support import result_of
 
 

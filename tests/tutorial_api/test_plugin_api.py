@@ -15,10 +15,10 @@ from peek_platform.config import ServiceConfig
 from peek_platform.plugin.host import PluginHost, PluginState, ServicePluginSpec
 from peek_platform.storage.service import StorageService
 from peek_platform.web.plugin_site import PluginSiteRoot
-from peek_plugin_base.registrations import RegistrationLog
 from peek_plugin_base.server.PluginServerEntryHookABC import PluginServerEntryHookABC
 from peek_plugin_base.vortex import default_router
 from peek_server.platform_hook import ServerPlatformHook
+from peek_vortex import OwnershipScope
 from tests.support import write_plugin
 from tests.tutorial_api import api_user
 
@@ -56,7 +56,7 @@ class PluginApiTests(TestCase):
         self.config = ServiceConfig.load("server", home)
         self.storage = StorageService(self.config)
 
-        def make_hook(host: PluginHost, name: str, log: RegistrationLog) -> ServerPlatformHook:
+        def make_hook(host: PluginHost, name: str, log: OwnershipScope) -> ServerPlatformHook:
             sites = {"Admin": PluginSiteRoot("admin"), "Server": PluginSiteRoot("platform")}
             return ServerPlatformHook(host, name, log, self.config, sites, storage=self.storage)
 

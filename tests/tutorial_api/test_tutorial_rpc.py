@@ -14,9 +14,10 @@ from peek_plugin_tutorial._private.storage.StringIntTuple import StringIntTuple
 from sqlalchemy import select
 from twisted.internet.defer import maybeDeferred
 
+import peek_vortex.handlers._rpc as rpc
 from peek_plugin_base.storage.DbConnection import DbConnection
 from peek_plugin_base.testing import MemoryBus, MemoryNode
-from peek_plugin_base.vortex import AccessDeniedError, RemoteError, rpc
+from peek_plugin_base.vortex import AccessDeniedError, RemoteError
 from tests.support import result_of
 
 ALEMBIC_DIR = Path(peek_plugin_tutorial.__file__).parent / "_private" / "alembic"

@@ -4,17 +4,17 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from peek_plugin_base.registrations import RegistrationLog, registering_for
 from peek_plugin_base.vortex import addTupleType
+from peek_vortex import OwnershipScope, owned_by
 
 
 @pytest.fixture
 def register() -> Iterator[Callable[[type], type]]:
     """Register tuple classes for one test; every registration is undone afterwards."""
-    log = RegistrationLog("test")
+    log = OwnershipScope("test")
 
     def _register(cls: type) -> type:
-        with registering_for(log):
+        with owned_by(log):
             return addTupleType(cls)
 
     yield _register

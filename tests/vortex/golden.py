@@ -32,7 +32,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Optional
 
-from peek_plugin_base.registrations import RegistrationLog, registering_for
 from peek_plugin_base.vortex import (
     Payload,
     PayloadEnvelope,
@@ -43,7 +42,8 @@ from peek_plugin_base.vortex import (
     VortexCodec,
     addTupleType,
 )
-from peek_plugin_base.vortex.codec import tuple_info_for_name
+from peek_vortex import OwnershipScope, owned_by
+from peek_vortex.tuples import tuple_info_for_name
 
 VECTORS_PATH = Path(__file__).with_name("golden_vectors.json")
 
@@ -70,10 +70,10 @@ class GoldenHolder(Tuple):
 GOLDEN_TYPES = (GoldenItem, GoldenHolder)
 
 
-def register_golden_types() -> RegistrationLog:
+def register_golden_types() -> OwnershipScope:
     """Register the vectors' tuple types; roll the returned log back to unregister them."""
-    log = RegistrationLog("golden vectors")
-    with registering_for(log):
+    log = OwnershipScope("golden vectors")
+    with owned_by(log):
         for cls in GOLDEN_TYPES:
             addTupleType(cls)
     return log
@@ -182,7 +182,7 @@ def encode(vector: dict[str, Any]) -> bytes:
     if header.get("error") is not None:
         envelope.error = tuple(header["error"])  # type: ignore[assignment]
     if header.get("originator") is not None:
-        from peek_plugin_base.vortex.payload import Originator
+        from peek_vortex.wire import Originator
 
         envelope.originator = Originator(*header["originator"])
     return envelope.toVortexMsg(codec)

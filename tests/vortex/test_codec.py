@@ -24,8 +24,8 @@ from peek_plugin_base.vortex import (
     addTupleType,
     configure_default_codec,
 )
-from peek_plugin_base.vortex.codec import plain_row_body, read_plain_row
-from peek_plugin_base.vortex.tuples import removeTupleType, tuple_info_for_name
+from peek_vortex.tuples import removeTupleType, tuple_info_for_name
+from peek_vortex.wire import plain_row_body, read_plain_row
 
 
 class Row(Tuple):

@@ -8,9 +8,10 @@ import pytest
 from twisted.internet.task import Clock
 
 import peek_plugin_base.vortex as vortex
-from peek_plugin_base.testing.memory_bus import MemoryBus
-from peek_plugin_base.vortex import PayloadEnvelope, RemoteError, errors
-from peek_plugin_base.vortex.errors import WIRE_ERRORS, VortexError, error_from_reply, error_reply
+from peek_plugin_base.vortex import PayloadEnvelope, RemoteError
+from peek_vortex import errors
+from peek_vortex.errors import WIRE_ERRORS, VortexError, error_from_reply, error_reply
+from peek_vortex.testing import MemoryBus
 from tests.support import result_of
 
 logger = logging.getLogger(__name__)
@@ -126,17 +127,6 @@ def test_no_endpoint_reply_is_a_no_endpoint_error_across_a_bus() -> None:
     assert isinstance(info.value, RemoteError)
     assert info.value.code == vortex.NoEndpointError.code == "NoEndpointError"
     assert "nobody.home" in info.value.message
-
-
-def test_old_import_paths_still_give_the_same_classes() -> None:
-    """call_errors and error_reply (imported by plugins) re-export the same objects."""
-    from peek_plugin_base.vortex import call_errors
-    from peek_plugin_base.vortex import error_reply as error_reply_module
-
-    for name in call_errors.__all__:
-        assert getattr(call_errors, name) is getattr(errors, name) is getattr(vortex, name)
-    assert error_reply_module.error_reply is error_reply
-    assert error_reply_module.INTERNAL_MESSAGE is errors.INTERNAL_MESSAGE
 
 
 def test_codes_are_unique_across_the_tree() -> None:

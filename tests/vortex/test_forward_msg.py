@@ -4,7 +4,7 @@ re-encode otherwise; either way the same message as a full re-encode."""
 import orjson
 
 from peek_plugin_base.vortex import Payload, PayloadEnvelope
-from peek_plugin_base.vortex.payload import Originator
+from peek_vortex.wire import Originator
 from tests.vortex_observables.harness import ItemTuple
 
 FILT = {"key": "k", "name": "n", "op": "update", "tupleSelector": "s", "version": 3,

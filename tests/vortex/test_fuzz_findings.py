@@ -5,11 +5,10 @@ import json
 
 import pytest
 
-from peek_platform.vortex.transport.hello import CloseCode, Hello, HelloError, Welcome
 from peek_plugin_base.vortex import PayloadEndpoint, PayloadRouter
-from peek_plugin_base.vortex.codec import MAX_HEADER_DEPTH, default_codec
-from peek_plugin_base.vortex.errors import DecodeError
-from peek_plugin_base.vortex.router import LocalSender
+from peek_vortex.errors import DecodeError
+from peek_vortex.routing import LocalSender
+from peek_vortex.wire import MAX_HEADER_DEPTH, CloseCode, Hello, HelloError, Welcome, default_codec
 
 
 def nested(depth: int) -> bytes:

@@ -6,7 +6,6 @@ import re
 import pytest
 from twisted.internet.defer import fail, succeed
 
-from peek_plugin_base.registrations import RegistrationLog, registering_for
 from peek_plugin_base.vortex import (
     DecodeError,
     LocalSender,
@@ -20,6 +19,7 @@ from peek_plugin_base.vortex import (
     Tuple,
     TupleField,
 )
+from peek_vortex import OwnershipScope, owned_by
 
 
 class Sent:
@@ -129,8 +129,8 @@ def test_shutdown_stops_delivery(router, peer):
 
 def test_plugin_rollback_shuts_endpoints_down(router, peer):
     """An endpoint created while a plugin loads is recorded and removed by its rollback."""
-    log = RegistrationLog("peek_plugin_demo")
-    with registering_for(log):
+    log = OwnershipScope("peek_plugin_demo")
+    with owned_by(log):
         _, calls = listen(router, {"key": "k"})
     assert log.descriptions == ["bus endpoint {'key': 'k'}"]
     log.rollback()

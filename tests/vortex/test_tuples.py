@@ -5,7 +5,6 @@ from decimal import Decimal
 
 import pytest
 
-from peek_plugin_base.registrations import RegistrationLog, registering_for
 from peek_plugin_base.vortex import (
     DuplicateTupleTypeError,
     Payload,
@@ -17,6 +16,7 @@ from peek_plugin_base.vortex import (
     addTupleType,
     registeredTupleNames,
 )
+from peek_vortex import OwnershipScope, owned_by
 
 
 class Task(Tuple):
@@ -113,8 +113,8 @@ def test_declaration_errors():
 def test_plugin_rollback_unregisters_its_types():
     """Types registered while a plugin loads are gone after its log rolls back; a reloaded
     plugin can then register a new class under the same name."""
-    log = RegistrationLog("peek_plugin_demo")
-    with registering_for(log):
+    log = OwnershipScope("peek_plugin_demo")
+    with owned_by(log):
 
         @addTupleType
         class Demo(Tuple):
@@ -130,8 +130,8 @@ def test_plugin_rollback_unregisters_its_types():
     with pytest.raises(UnknownTupleTypeError, match="test.tuples.Demo"):
         Payload.fromVortexMsg(msg)
 
-    reload_log = RegistrationLog("peek_plugin_demo")
-    with registering_for(reload_log):
+    reload_log = OwnershipScope("peek_plugin_demo")
+    with owned_by(reload_log):
 
         @addTupleType
         class Demo2(Tuple):

@@ -9,9 +9,9 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
-import peek_plugin_base.vortex.wire as wire
-from peek_plugin_base.vortex import errors
-from peek_plugin_base.vortex.wire import CloseCode
+import peek_vortex.wire.constants as wire
+from peek_vortex import errors
+from peek_vortex.wire import CloseCode
 from tests.support import REPO
 from tests.vortex.golden import load_vectors
 
@@ -61,7 +61,7 @@ def _pairs(heading: str, prefix: str) -> set[tuple[str, str]]:
 
 
 def test_every_wire_constant_is_named_in_the_spec_with_its_value() -> None:
-    """Every public constant of peek_plugin_base.vortex.wire appears in the spec as a code
+    """Every public constant of peek_vortex.wire.constants appears in the spec as a code
     span, and so does its value (each member of a collection; 0x0A for the header end)."""
     spans = SPANS
     missing = []
@@ -221,15 +221,15 @@ def _code_strings(path: Path) -> set[str]:
 
 def test_encoder_and_decoder_take_their_keys_from_the_wire_module() -> None:
     """codec, payload and hello spell no header key, body key, tag or hello key as a
-    literal: they read them from peek_plugin_base.vortex.wire, so the two sides of the
+    literal: they read them from peek_vortex.wire.constants, so the two sides of the
     wire cannot drift apart inside Python."""
     words = set(wire.HEADER_KEYS) | set(wire.BODY_KEYS) | set(wire.TAGS) | {
         wire.JSON_DICT_TYPE, wire.HELLO_KIND, wire.HELLO_KEY_VERSION, wire.HELLO_KEY_NAME,
         wire.HELLO_KEY_TOKEN, wire.WELCOME_KEY_UUID, wire.WELCOME_KEY_MAX_FRAME}
     modules = [
-        REPO / "plugin_base" / "peek_plugin_base" / "vortex" / "codec.py",
-        REPO / "plugin_base" / "peek_plugin_base" / "vortex" / "payload.py",
-        REPO / "platform" / "peek_platform" / "vortex" / "transport" / "hello.py",
+        REPO / "platform" / "peek_vortex" / "wire" / "_codec.py",
+        REPO / "platform" / "peek_vortex" / "wire" / "_payload.py",
+        REPO / "platform" / "peek_vortex" / "wire" / "_hello.py",
     ]
     for path in modules:
         literal = _code_strings(path) & words

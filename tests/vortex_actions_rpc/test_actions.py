@@ -10,7 +10,6 @@ import pytest
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
-from peek_plugin_base.registrations import RegistrationLog, registering_for
 from peek_plugin_base.testing import MemoryBus
 from peek_plugin_base.vortex import (
     AccessDeniedError,
@@ -35,14 +34,15 @@ from peek_plugin_base.vortex import (
     TupleUpdateAction,
     UnknownActionTypeError,
 )
-from peek_plugin_base.vortex.action_outcomes import (
+from peek_vortex import OwnershipScope, owned_by
+from peek_vortex.errors import NoEndpointError, ReplyTimeoutError
+from peek_vortex.handlers import (
     MAX_ACTION_ID_LENGTH,
     ActionOutcome,
     ActionOutcomeStore,
     set_action_outcome_store,
 )
-from peek_plugin_base.vortex.actions import action_filt
-from peek_plugin_base.vortex.errors import NoEndpointError, ReplyTimeoutError
+from peek_vortex.tuples import action_filt
 from tests.support import result_of
 from tests.vortex_actions_rpc.helpers import (
     AddIntValueAction,
@@ -389,7 +389,7 @@ def test_processor_refuses_senders_outside_accept_only(
 ) -> None:
     """acceptOnlyFromVortex refuses other senders with AccessDeniedError, warning once."""
     _, _, _, push = server_and_device(bus, store, acceptOnlyFromVortex=["peek-client"])
-    with caplog.at_level(logging.DEBUG, "peek_plugin_base.vortex"):
+    with caplog.at_level(logging.DEBUG, "peek_vortex"):
         for _ in range(2):
             with pytest.raises(RemoteError) as info:
                 result_of(push.pushAction(AddIntValueAction(stringIntId=1, offset=1)))
@@ -402,8 +402,8 @@ def test_processor_refuses_senders_outside_accept_only(
 def test_plugin_rollback_removes_processor_and_proxy(bus: MemoryBus, store: Store) -> None:
     """Processors and proxies made while a plugin loads are removed by its rollback."""
     server, client = bus.node("peek-server"), bus.node("peek-client")
-    log = RegistrationLog("peek_plugin_tutorial")
-    with registering_for(log):
+    log = OwnershipScope("peek_plugin_tutorial")
+    with owned_by(log):
         TupleActionProcessor(NAME, FILT, defaultDelegate=store, router=server.router)
         TupleActionProcessorProxy(NAME, "peek-server", FILT, router=client.router)
     assert server.router.endpoint_count == 1 and client.router.endpoint_count == 1

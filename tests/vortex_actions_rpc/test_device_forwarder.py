@@ -13,7 +13,7 @@ from peek_plugin_base.vortex import (
     exposeToDevices,
     vortexRPC,
 )
-from peek_plugin_base.vortex.errors import NoEndpointError
+from peek_vortex.errors import NoEndpointError
 from tests.support import result_of
 
 

@@ -12,8 +12,7 @@ import pytest
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 
-import peek_plugin_base.vortex.rpc as rpc_module
-from peek_plugin_base.registrations import RegistrationLog, registering_for
+import peek_vortex.handlers._rpc as rpc_module
 from peek_plugin_base.testing import MemoryBus, MemoryNode
 from peek_plugin_base.vortex import (
     AccessDeniedError,
@@ -26,7 +25,8 @@ from peek_plugin_base.vortex import (
     RpcTimeoutError,
     vortexRPC,
 )
-from peek_plugin_base.vortex.errors import NoEndpointError
+from peek_vortex import OwnershipScope, owned_by
+from peek_vortex.errors import NoEndpointError
 from tests.support import result_of
 from tests.vortex_actions_rpc.helpers import StringIntTuple, record_received
 
@@ -232,7 +232,7 @@ def test_accept_only_refuses_other_names_with_an_error_logged_once(
     client = bus.node("peek-client")
     bus.link(client, server)
     RpcForAgent.addInts.start(funcSelf=RpcForAgent(), router=server.router)
-    with caplog.at_level(logging.DEBUG, "peek_plugin_base.vortex"):
+    with caplog.at_level(logging.DEBUG, "peek_vortex"):
         for _ in range(3):
             with pytest.raises(RemoteError) as info:
                 result_of(RpcForAgent.addInts.via(client.router)(1, kwval1=2))
@@ -261,8 +261,8 @@ def test_shutdown_stops_answering_and_allows_a_new_start(bus: MemoryBus, clock: 
 def test_plugin_rollback_unregisters_the_rpc(bus: MemoryBus, clock: Clock) -> None:
     """An RPC started while a plugin loads stops answering when the plugin is rolled back."""
     server, agent = server_agent(bus)
-    log = RegistrationLog("peek_plugin_tutorial")
-    with registering_for(log):
+    log = OwnershipScope("peek_plugin_tutorial")
+    with owned_by(log):
         serverSubInts.start(router=server.router)
     assert f"RPC {serverSubInts.rpcName}" in log.descriptions
     log.rollback()

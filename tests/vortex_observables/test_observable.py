@@ -5,7 +5,6 @@ import re
 
 import pytest
 
-from peek_plugin_base.registrations import RegistrationLog, registering_for
 from peek_plugin_base.testing import MemoryConnection, MemoryNode
 from peek_plugin_base.vortex import (
     ObservableMessages,
@@ -16,6 +15,7 @@ from peek_plugin_base.vortex import (
     TupleSelector,
     connection_events,
 )
+from peek_vortex import OwnershipScope, owned_by
 from tests.support import result_of
 from tests.vortex_observables.harness import (
     FILT,
@@ -295,8 +295,8 @@ def test_reserved_keys_in_additional_filt_are_refused() -> None:
 def test_plugin_rollback_drops_the_handler() -> None:
     """A handler made while a plugin loads is shut down when that plugin is rolled back."""
     p = Platform(with_handler=False)
-    log = RegistrationLog("peek_plugin_observed")
-    with registering_for(log):
+    log = OwnershipScope("peek_plugin_observed")
+    with owned_by(log):
         handler = p.make_handler()
     assert p.server.router.endpoint_count == 3
     _, _, client = device(p)

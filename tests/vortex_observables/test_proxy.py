@@ -2,13 +2,13 @@
 
 import pytest
 
-from peek_plugin_base.registrations import RegistrationLog, registering_for
 from peek_plugin_base.testing import MemoryConnection, MemoryNode
 from peek_plugin_base.vortex import (
     PayloadEnvelope,
     TupleDataObservableProxyHandler,
     TupleDataObserverClient,
 )
+from peek_vortex import OwnershipScope, owned_by
 from tests.support import result_of
 from tests.vortex_observables.harness import (
     FILT,
@@ -195,8 +195,8 @@ def test_plugin_rollback_drops_the_proxy_and_its_upstream_subscriptions() -> Non
     p = Platform()
     node = p.bus.node("peek-client")
     p.link(node, p.server)
-    log = RegistrationLog("peek_plugin_observed")
-    with registering_for(log):
+    log = OwnershipScope("peek_plugin_observed")
+    with owned_by(log):
         TupleDataObservableProxyHandler(OBSERVABLE, "peek-server", FILT, router=node.router)
     device = p.bus.node("peek-mobile")
     p.link(device, node)

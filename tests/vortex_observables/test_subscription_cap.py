@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from peek_plugin_base.vortex import TupleDataObserverClient
-from peek_plugin_base.vortex.observable_wire import (
+from peek_vortex.handlers import (
     TOO_MANY_SUBSCRIPTIONS,
     configure_observables,
     max_subscriptions_per_connection,

@@ -10,7 +10,7 @@ from peek_plugin_base.vortex import (
     TupleDataObservableProxyHandler,
     TupleDataObserverClient,
 )
-from peek_plugin_base.vortex.observable_wire import VERSION_JUMP_LIMIT, ObservableMessages
+from peek_vortex.handlers import VERSION_JUMP_LIMIT, ObservableMessages
 from tests.vortex_observables.harness import (
     FILT,
     OBSERVABLE,

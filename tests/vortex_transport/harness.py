@@ -12,7 +12,7 @@ from twisted.internet.interfaces import IListeningPort
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
-from peek_platform.vortex.transport import (
+from peek_vortex.transport import (
     AccessPolicy,
     Backoff,
     CloseReason,
@@ -52,7 +52,7 @@ class RecordingHandler:
 
 
 class LogRecords(logging.Handler):
-    """Collects the records of the ``peek_platform`` loggers during one test."""
+    """Collects the records of the bus's and the platform's loggers during one test."""
 
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
@@ -68,9 +68,10 @@ class LogRecords(logging.Handler):
     @classmethod
     def attach(cls, test: Any) -> "LogRecords":
         records = cls()
-        logger = logging.getLogger("peek_platform")
-        logger.addHandler(records)
-        test.addCleanup(logger.removeHandler, records)
+        for name in ("peek_vortex", "peek_platform"):
+            logger = logging.getLogger(name)
+            logger.addHandler(records)
+            test.addCleanup(logger.removeHandler, records)
         return records
 
 

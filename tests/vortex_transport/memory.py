@@ -11,15 +11,15 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.test.iosim import FakeTransport, IOPump, connect
 
-from peek_platform.vortex.transport import (
+from peek_vortex.transport import (
     AccessPolicy,
     TransportLimits,
     VortexClientService,
     VortexServerEndpoint,
+    VortexServerProtocol,
 )
-from peek_platform.vortex.transport.client import VortexClientProtocol, _ClientFactory
-from peek_platform.vortex.transport.hello import Hello
-from peek_platform.vortex.transport.server import VortexServerProtocol
+from peek_vortex.transport._client import VortexClientProtocol, _ClientFactory
+from peek_vortex.wire import Hello
 from tests.vortex_transport.harness import FAST, TOKEN, RecordingHandler
 
 # autobahn's own handshake timers run on the global reactor; ours (on the Clock) cover them.

@@ -3,7 +3,6 @@
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import TestCase
 
-from peek_platform.vortex.bridge import CLOSE_MALFORMED_MESSAGE, BusBridge
 from peek_plugin_base.vortex import (
     Payload,
     PayloadEndpoint,
@@ -11,8 +10,9 @@ from peek_plugin_base.vortex import (
     configure_default_codec,
     default_codec,
 )
-from peek_plugin_base.vortex.errors import ConnectionLostError, NoTransportError, RemoteError
-from peek_plugin_base.vortex.router import PayloadRouter
+from peek_vortex.errors import ConnectionLostError, NoTransportError, RemoteError
+from peek_vortex.routing import PayloadRouter
+from peek_vortex.transport import CLOSE_MALFORMED_MESSAGE, BusBridge
 from tests.vortex_transport.harness import (
     RecordingHandler,
     client,

@@ -10,14 +10,9 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.test.iosim import ConnectionCompleter, IOPump
 from twisted.trial.unittest import TestCase
 
-from peek_platform.vortex.transport import (
-    AccessPolicy,
-    Backoff,
-    CloseCode,
-    VortexClientService,
-    VortexServerEndpoint,
-)
-from peek_platform.vortex.transport import client as client_module
+import peek_vortex.transport._client as client_module
+from peek_vortex.transport import AccessPolicy, Backoff, VortexClientService, VortexServerEndpoint
+from peek_vortex.wire import CloseCode
 from tests.vortex_transport.harness import FAST, TOKEN, LogRecords, RecordingHandler
 
 # autobahn's handshake timers run on the global reactor; the bus's own run on the clock.

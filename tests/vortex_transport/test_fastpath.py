@@ -4,7 +4,7 @@ from twisted.internet import tcp
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import TestCase
 
-from peek_platform.vortex.transport import fastpath
+import peek_vortex.transport._fastpath as fastpath
 from tests.vortex_transport.harness import (
     RecordingHandler,
     client,

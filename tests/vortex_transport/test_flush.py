@@ -6,8 +6,7 @@ from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import TestCase
 
-from peek_platform.vortex.transport import VortexConnection
-from peek_platform.vortex.transport.fastpath import ReadBatchWriter
+from peek_vortex.transport import ReadBatchWriter, VortexConnection
 from tests.vortex_transport.harness import (
     RecordingHandler,
     client,

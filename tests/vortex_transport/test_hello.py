@@ -5,14 +5,13 @@ from twisted.internet.defer import Deferred
 from twisted.internet.protocol import Protocol, ServerFactory
 from twisted.trial.unittest import TestCase
 
-from peek_platform.vortex.transport import (
+from peek_vortex.transport import (
     AccessPolicy,
-    CloseCode,
-    Hello,
     TransportLimits,
     VortexClientService,
     VortexServerEndpoint,
 )
+from peek_vortex.wire import CloseCode, Hello
 from tests.vortex_transport.harness import (
     FAST,
     TOKEN,

@@ -15,11 +15,10 @@ from twisted.web.resource import Resource
 from twisted.web.static import Data
 
 from peek_platform.errors import VortexBackPressureError
-from peek_platform.vortex.transport.connection import TransportLimits, VortexConnection
-from peek_platform.vortex.transport.hello import CloseCode
-from peek_platform.vortex.transport.throttle import WrongTokenThrottle
 from peek_platform.web.guard import ConnectionGate, GuardedSite
-from peek_plugin_base.vortex.log_throttle import LogThrottle
+from peek_vortex import LogThrottle
+from peek_vortex.transport import TransportLimits, VortexConnection, WrongTokenThrottle
+from peek_vortex.wire import CloseCode
 from tests.vortex_transport.harness import (
     RecordingHandler,
     client,

@@ -7,7 +7,8 @@ from twisted.internet.defer import Deferred
 from twisted.trial.unittest import TestCase
 
 from peek_platform.errors import VortexBackPressureError, VortexFrameTooLargeError
-from peek_platform.vortex.transport import CloseCode, Hello, TransportLimits
+from peek_vortex.transport import TransportLimits
+from peek_vortex.wire import CloseCode, Hello
 from tests.vortex_transport.harness import (
     TOKEN,
     LogRecords,

@@ -3,9 +3,8 @@
 from twisted.internet.task import Clock
 from twisted.trial.unittest import TestCase
 
-from peek_platform.vortex.transport import CloseCode, TransportLimits
-from peek_platform.vortex.transport.hello import HelloError
-from peek_platform.vortex.transport.link import FrameRoute, LinkState, Phase, close_reason
+from peek_vortex.transport import FrameRoute, LinkState, Phase, TransportLimits, close_reason
+from peek_vortex.wire import CloseCode, HelloError
 
 LIMITS = TransportLimits(hello_timeout_seconds=5, heartbeat_seconds=10,
                          heartbeat_timeout_seconds=3)

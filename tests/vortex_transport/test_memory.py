@@ -3,7 +3,8 @@ heartbeats and closes, deterministic and without sockets or sleeps."""
 
 from twisted.trial.unittest import TestCase
 
-from peek_platform.vortex.transport import CloseCode, TransportLimits
+from peek_vortex.transport import TransportLimits
+from peek_vortex.wire import CloseCode
 from tests.vortex_transport.harness import FAST, LogRecords
 from tests.vortex_transport.memory import memory_pair
 

@@ -8,7 +8,8 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import TestCase
 
 from peek_platform.errors import VortexConnectionClosedError
-from peek_platform.vortex.transport import Backoff, CloseCode, TransportLimits
+from peek_vortex.transport import Backoff, TransportLimits
+from peek_vortex.wire import CloseCode
 from tests.vortex_transport.harness import (
     FAST,
     RecordingHandler,

@@ -7,9 +7,7 @@ import pytest
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.websocket.protocol import TrafficStats
 
-from peek_platform.vortex.transport.client import VortexClientProtocol
-from peek_platform.vortex.transport.fastpath import binary_frame
-from peek_platform.vortex.transport.server import VortexServerProtocol
+from peek_vortex.transport import VortexClientProtocol, VortexServerProtocol, binary_frame
 
 
 def autobahn_frame(data: bytes) -> bytes:

@@ -8,12 +8,12 @@ import pytest
 
 from peek_platform.config import ServiceConfig
 from peek_platform.errors import ConfigValidationError, VortexTokenError
-from peek_platform.vortex.transport.platform_token import (
+from peek_platform.vortex.platform_token import (
     TOKEN_FILE_NAME,
     ensure_server_token,
     find_service_token,
 )
-from peek_platform.vortex.transport.wiring import limits_from_config
+from peek_platform.vortex.wiring import limits_from_config
 
 
 def _config(service: str, home: Path, values: dict) -> ServiceConfig:

@@ -2,7 +2,7 @@
 and the admin bus endpoint (``/vortexws`` on the admin site, name ``peek-admin``).
 
 What an admin bus connection may reach: it joins the server's router as a *device-like*
-peer (see the device boundary of :mod:`peek_plugin_base.vortex.router`). Its messages
+peer (see the device boundary of :mod:`peek_vortex.routing`). Its messages
 may address only the server process itself (``peek-server``), never another service or
 one connection; they are stamped with ``peek-admin`` and the connection's uuid as
 originator, whatever they claim, so an admin never speaks as a service. It reaches the
@@ -25,11 +25,16 @@ from peek_platform.admin.sessions import SESSION_ENDED, LoginThrottle, SessionSt
 from peek_platform.admin.site import AdminAuth, AdminSiteRoot, AdminVortexResource
 from peek_platform.config import ServiceConfig
 from peek_platform.storage.service import StorageService
-from peek_platform.vortex.transport.access import AccessPolicy
-from peek_platform.vortex.transport.connection import CloseReason, VortexConnection, VortexHandler
-from peek_platform.vortex.transport.server import VortexHubService, VortexServerEndpoint
-from peek_platform.vortex.transport.wiring import limits_from_config
+from peek_platform.vortex.wiring import limits_from_config
 from peek_plugin_base import PeekVortexUtil
+from peek_vortex.transport import (
+    AccessPolicy,
+    CloseReason,
+    VortexConnection,
+    VortexHandler,
+    VortexHubService,
+    VortexServerEndpoint,
+)
 
 logger = logging.getLogger(__name__)
 

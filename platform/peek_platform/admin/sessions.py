@@ -16,8 +16,8 @@ from typing import Any, Optional
 
 from twisted.internet.interfaces import IReactorTime
 
-from peek_platform.vortex.transport.hello import CloseCode
-from peek_platform.vortex.transport.throttle import WrongTokenThrottle
+from peek_vortex.transport import WrongTokenThrottle
+from peek_vortex.wire import CloseCode
 
 logger = logging.getLogger(__name__)
 

@@ -44,10 +44,10 @@ from twisted.web.server import NOT_DONE_YET, Request
 
 from peek_platform.admin import accounts
 from peek_platform.admin.sessions import LoginThrottle, Session, SessionStore
-from peek_platform.vortex.transport.server import VortexServerProtocol, _VortexResource
 from peek_platform.web.plugin_site import StaticFolder
 from peek_platform.web.site import QuietRequest
 from peek_plugin_base.storage.DbConnection import DbConnection
+from peek_vortex.transport import VortexResource, VortexServerProtocol
 
 logger = logging.getLogger(__name__)
 
@@ -339,7 +339,7 @@ class LandingPage(Resource):
                       session)
 
 
-class AdminVortexResource(_VortexResource):
+class AdminVortexResource(VortexResource):
     """The admin bus websocket: the gate already found a session; the upgrade must also
     come from the admin site's origin. The socket is tied to the session and closed
     when it ends."""

@@ -47,7 +47,6 @@ from peek_platform.admin_state.tuples import (
 )
 from peek_platform.errors import PlatformStateError
 from peek_platform.plugin.host import PluginHost, PluginState
-from peek_platform.vortex.transport.access import DEVICE_NAMES, SERVICE_NAMES
 from peek_plugin_base import PeekVortexUtil
 from peek_plugin_base.vortex import (
     Payload,
@@ -57,13 +56,17 @@ from peek_plugin_base.vortex import (
     TupleSelector,
     TuplesProviderABC,
 )
-from peek_plugin_base.vortex.connection_events import connection_events
-from peek_plugin_base.vortex.errors import AccessDeniedError
-from peek_plugin_base.vortex.log_throttle import LogThrottle
-from peek_plugin_base.vortex.observable_wire import OP_POLL, OP_SUBSCRIBE, ObservableMessages
-from peek_plugin_base.vortex.router import PayloadRouter, VortexSender, default_router
-from peek_plugin_base.vortex.rpc import RpcHandle
-from peek_plugin_base.vortex.threads import run_in_thread
+from peek_vortex import LogThrottle
+from peek_vortex.errors import AccessDeniedError
+from peek_vortex.handlers import OP_POLL, OP_SUBSCRIBE, ObservableMessages, RpcHandle
+from peek_vortex.routing import (
+    PayloadRouter,
+    VortexSender,
+    connection_events,
+    default_router,
+    run_in_thread,
+)
+from peek_vortex.transport import DEVICE_NAMES, SERVICE_NAMES
 
 logger = logging.getLogger(__name__)
 

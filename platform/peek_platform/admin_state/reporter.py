@@ -46,8 +46,7 @@ from peek_platform.plugin.discovery import installed_plugins
 from peek_platform.plugin.host import PluginHost
 from peek_plugin_base import PeekVortexUtil
 from peek_plugin_base.vortex import Payload, PayloadEndpoint, PayloadEnvelope
-from peek_plugin_base.vortex.connection_events import connection_events
-from peek_plugin_base.vortex.router import PayloadRouter, default_router
+from peek_vortex.routing import PayloadRouter, connection_events, default_router
 
 logger = logging.getLogger(__name__)
 

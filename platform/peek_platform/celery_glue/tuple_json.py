@@ -5,7 +5,7 @@ from typing import Any
 from kombu.utils.json import register_type
 
 from peek_plugin_base.vortex import Tuple
-from peek_plugin_base.vortex.codec import tuple_from_json_dict, tuple_to_json_dict
+from peek_vortex.wire import tuple_from_json_dict, tuple_to_json_dict
 
 
 class TupleJsonType:
@@ -18,7 +18,7 @@ class TupleJsonType:
 
     Field values are in the codec's tagged JSON forms (datetimes, bytes, Decimals, nested
     tuples as ``{"~j": {...}}``; see
-    :func:`peek_plugin_base.vortex.codec.tuple_to_json_dict`). Decoding builds registered
+    :func:`peek_vortex.wire.tuple_to_json_dict`). Decoding builds registered
     tuple types only and sets their declared fields only, so the receiving process must
     have registered the type (a plugin registers its tuples when it loads); a message
     naming an unknown type fails to decode instead of running anything.

@@ -21,8 +21,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 
-from peek_plugin_base.aio import as_deferred
-from peek_plugin_base.vortex.log_throttle import LogThrottle
+from peek_vortex import LogThrottle, as_deferred
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,6 @@ import time
 from typing import Any
 
 import peek_platform.plugin.host as plugin_host
-import peek_plugin_base.vortex.rpc as vortex_rpc
 from peek_platform.config import ServiceConfig
 from peek_platform.events.dispatcher import default_dispatcher
 from peek_plugin_base.events import (
@@ -23,6 +22,7 @@ from peek_plugin_base.events import (
     MonitoringPoint,
     PlatformEvent,
 )
+from peek_vortex.handlers import set_rpc_call_observer
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def install_event_sources(config: ServiceConfig) -> None:
     default_dispatcher().configure(config["events.maxBatch"],
                                    config["events.maxQueuePerSubscriber"])
     plugin_host.state_listener = _plugin_state_changed
-    vortex_rpc.call_observer = _rpc_answered
+    set_rpc_call_observer(_rpc_answered)
 
 
 def _plugin_state_changed(record: Any) -> None:

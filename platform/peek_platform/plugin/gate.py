@@ -4,7 +4,7 @@ While the host reloads (or enables/disables) a plugin it *closes* the plugin's g
 HTTP sites answer requests under ``/<pluginName>/`` with 503 and a reason instead of a
 404 that looks like a missing page, and the bus answers requests to the plugin's endpoint
 keys with a ``PluginReloadingError`` reply instead of ``NoEndpointError``
-(:meth:`peek_plugin_base.vortex.router.PayloadRouter.hold_endpoints`). Before the plugin is
+(:meth:`peek_vortex.routing.PayloadRouter.hold_endpoints`). Before the plugin is
 stopped the host waits (bounded) for the HTTP requests already inside it to finish, so a
 reload drains them rather than cutting them off.
 """

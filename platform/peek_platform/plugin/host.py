@@ -50,11 +50,10 @@ from peek_platform.errors import (
 )
 from peek_platform.plugin.discovery import ASYNCIO_KEY, asyncio_problem, plugin_problem
 from peek_platform.plugin.gate import PluginGate
-from peek_plugin_base.aio import as_deferred
 from peek_plugin_base.PluginCommonEntryHookABC import PluginCommonEntryHookABC
 from peek_plugin_base.PluginPackageFileConfig import PluginPackageFileConfig
-from peek_plugin_base.registrations import RegistrationLog, registering_for
-from peek_plugin_base.vortex.router import PayloadEndpoint, PayloadRouter, default_router
+from peek_vortex import OwnershipScope, as_deferred, owned_by
+from peek_vortex.routing import PayloadEndpoint, PayloadRouter, default_router
 
 logger = logging.getLogger(__name__)
 
@@ -109,10 +108,10 @@ class PluginRecord:
     #: The installed code as it was imported (folder, version, newest file): SIGHUP
     #: reloads a plugin whose stamp on disk differs.
     source_stamp: Optional[tuple[str, str, int, int]] = None
-    registrations: RegistrationLog = field(init=False)
+    registrations: OwnershipScope = field(init=False)
 
     def __post_init__(self) -> None:
-        self.registrations = RegistrationLog(self.name)
+        self.registrations = OwnershipScope(self.name)
 
     def __setattr__(self, attribute: str, value: Any) -> None:
         # Every state change, wherever the host makes it, is a platform event.
@@ -149,7 +148,7 @@ class ServicePluginSpec:
     #: ``requiresServices`` values that mean "runs here".
     accepted_service_names: frozenset[str]
     #: Builds a plugin's platform hook from the host, its name and its registration log.
-    make_platform_hook: Callable[["PluginHost", str, RegistrationLog], object]
+    make_platform_hook: Callable[["PluginHost", str, OwnershipScope], object]
     #: Runs before a plugin's entry hook is constructed (the server migrates the plugin's
     #: storage here); raising fails that plugin with the error as the reason.
     before_load: Optional[Callable[[PluginRecord], Awaitable[None]]] = None
@@ -496,7 +495,7 @@ class PluginHost:
         record = PluginRecord(name)
         self.records[name] = record
         try:
-            with registering_for(record.registrations):
+            with owned_by(record.registrations):
                 package = importlib.import_module(name)
         except Exception as e:
             _purge_modules(name)
@@ -555,7 +554,7 @@ class PluginHost:
             )
             return record
         try:
-            with registering_for(record.registrations):
+            with owned_by(record.registrations):
                 hook_class = hook_function()
         except Exception as e:
             self._fail(
@@ -677,7 +676,7 @@ class PluginHost:
                 return False
         began = time.monotonic()
         try:
-            with registering_for(record.registrations):
+            with owned_by(record.registrations):
                 platform = self.spec.make_platform_hook(self, name, record.registrations)
                 hook = record.hook_class(
                     pluginName=name, pluginRootDir=record.root_dir, platform=platform
@@ -703,7 +702,7 @@ class PluginHost:
         assert record.entry_hook is not None
         began = time.monotonic()
         try:
-            with registering_for(record.registrations):
+            with owned_by(record.registrations):
                 await await_result(record.entry_hook.start())
         except Exception as e:
             self._fail(record, PluginStartError(name, f"start() failed: {e!r}"), True)

@@ -17,7 +17,7 @@ from peek_plugin_base.events import EventHandler, PeekPlatformEventHookABC
 from peek_plugin_base.PeekPlatformCommonHookABC import PeekPlatformCommonHookABC
 from peek_plugin_base.PeekPlatformFileStorageHookABC import PeekPlatformFileStorageHookABC
 from peek_plugin_base.PeekPlatformServerInfoHookABC import PeekPlatformServerInfoHookABC
-from peek_plugin_base.registrations import RegistrationLog
+from peek_vortex import OwnershipScope
 
 if TYPE_CHECKING:
     from peek_platform.web.endpoints import EndpointHub
@@ -33,7 +33,7 @@ class PlatformHookBase(
         self,
         host: PluginHost,
         plugin_name: str,
-        registrations: RegistrationLog,
+        registrations: OwnershipScope,
         config: ServiceConfig,
         sites: Optional[dict[str, PluginSiteRoot]] = None,
         endpoints: Optional["EndpointHub"] = None,

@@ -17,7 +17,7 @@ from peek_platform.service.tree import (
 )
 from peek_platform.tls import CERT_KEY, KEY_KEY, server_tls_options
 from peek_platform.web.guard import ConnectionGate
-from peek_plugin_base.registrations import RegistrationLog
+from peek_vortex import OwnershipScope
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class SiteSpec:
 def build_service_tree(
     config: ServiceConfig,
     entry_hook_abc: type,
-    make_platform_hook: Callable[[PluginHost, str, RegistrationLog], object],
+    make_platform_hook: Callable[[PluginHost, str, OwnershipScope], object],
     sites: list[SiteSpec],
     accepted_service_names: frozenset[str] = frozenset(),
     before_plugins: Sequence[IService] = (),

@@ -1,7 +1,7 @@
 """The server's durable record of action outcomes (table ``peek_platform.ActionOutcome``).
 
 :class:`SqlActionOutcomeStore` implements the contract's
-:class:`~peek_plugin_base.vortex.action_outcomes.ActionOutcomeStore` on the platform's
+:class:`~peek_vortex.handlers.ActionOutcomeStore` on the platform's
 database, so a retry of an action id within ``vortex.actionDedupSeconds`` is answered from
 the record even after the server was killed and restarted. :class:`ActionOutcomeService`
 installs it on the process's router once the platform schema is migrated, purges expired
@@ -26,12 +26,12 @@ from twisted.internet.task import LoopingCall
 from peek_platform.config import ServiceConfig
 from peek_platform.storage.tables import ActionOutcome as ActionOutcomeRow
 from peek_plugin_base.storage.DbConnection import DbConnection
-from peek_plugin_base.vortex.action_outcomes import (
+from peek_vortex.handlers import (
     ActionOutcome,
     ActionOutcomeStore,
     set_action_outcome_store,
 )
-from peek_plugin_base.vortex.router import PayloadRouter, default_router
+from peek_vortex.routing import PayloadRouter, default_router
 
 logger = logging.getLogger(__name__)
 

@@ -43,7 +43,7 @@ from peek_platform.errors import PluginDeviceUiError
 from peek_platform.plugin.host import PluginRecord
 from peek_platform.web.peek_static import JS_DIR, mount_peek_static
 from peek_platform.web.plugin_site import PluginMount, PluginSiteRoot, StaticFolder
-from peek_plugin_base.registrations import RegistrationLog
+from peek_vortex import OwnershipScope
 
 logger = logging.getLogger(__name__)
 
@@ -279,7 +279,7 @@ class DeviceShell:
         """Pre-cache (and version on) every file of ``folder``, served at ``url_prefix``."""
         self._platform_dirs[url_prefix] = folder
 
-    def add_plugin(self, ui: DeviceUi, mount: PluginMount, registrations: RegistrationLog) -> None:
+    def add_plugin(self, ui: DeviceUi, mount: PluginMount, registrations: OwnershipScope) -> None:
         """Serve ``ui``'s folder under ``/<pluginName>/`` and list it until the plugin unloads."""
         mount.add_static_dir(ui.web_dir)
         self.uis[ui.plugin_name] = ui

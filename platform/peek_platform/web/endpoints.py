@@ -38,7 +38,6 @@ from peek_platform.config import ServiceConfig, default_endpoint_site
 from peek_platform.web.api_keys import ApiKeyChecker, ApiKeyEntry, parse_entries
 from peek_platform.web.plugin_site import RETRY_AFTER_SECONDS, PluginSiteRoot
 from peek_platform.web.site import KEY_LIKE_QUERY_NAMES
-from peek_plugin_base.aio import as_deferred
 from peek_plugin_base.endpoints import (
     API_KEY_HEADER,
     EndpointError,
@@ -46,7 +45,8 @@ from peek_plugin_base.endpoints import (
     EndpointRequest,
     encode_json,
 )
-from peek_plugin_base.vortex.errors import INTERNAL_MESSAGE, new_error_id
+from peek_vortex import as_deferred
+from peek_vortex.errors import INTERNAL_MESSAGE, new_error_id
 
 logger = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from twisted.web.http import HTTPChannel, _GenericHTTPChannelProtocol
 from twisted.web.resource import Resource
 
 from peek_platform.web.site import PlatformSite
-from peek_plugin_base.vortex.log_throttle import LogThrottle
+from peek_vortex import LogThrottle
 
 logger = logging.getLogger(__name__)
 
@@ -192,14 +192,6 @@ class _GuardedChannel(HTTPChannel):
 
 def _host_of(address: Optional[IAddress]) -> str:
     return str(getattr(address, "host", address))
-
-
-def take_admission(channel: Any) -> Optional[Admission]:
-    """Take the admission of an HTTP channel whose socket another protocol takes over."""
-    admission = getattr(channel, "admission", None)
-    if admission is not None:
-        channel.admission = None
-    return admission
 
 
 class GuardedSite(PlatformSite):

@@ -9,7 +9,7 @@ from twisted.web.server import Request
 from twisted.web.static import File
 
 from peek_platform.plugin.gate import PluginGate
-from peek_plugin_base.registrations import RegistrationLog
+from peek_vortex import OwnershipScope
 
 #: Seconds a client is told to wait before retrying a plugin that is reloading.
 RETRY_AFTER_SECONDS = 2
@@ -157,7 +157,7 @@ class PluginSiteRoot(Resource):
         request.setHeader(b"content-type", b"text/plain; charset=utf-8")
         return f"Peek {self.site_name} site\n".encode()
 
-    def mount_for(self, plugin_name: str, registrations: RegistrationLog) -> "PluginMount":
+    def mount_for(self, plugin_name: str, registrations: OwnershipScope) -> "PluginMount":
         """The handle a plugin's platform hook uses to mount things on this site."""
         return PluginMount(self, plugin_name, registrations)
 
@@ -166,7 +166,7 @@ class PluginMount:
     """One plugin's view of one site; creates ``/<pluginName>/`` on first use."""
 
     def __init__(
-        self, site_root: PluginSiteRoot, plugin_name: str, registrations: RegistrationLog
+        self, site_root: PluginSiteRoot, plugin_name: str, registrations: OwnershipScope
     ) -> None:
         self._site_root = site_root
         self._path = plugin_name.encode()

@@ -16,11 +16,10 @@ from peek_plugin_base.storage.StorageErrors import (
     CrudRowNotFoundError,
     CrudTupleTypeError,
 )
-from peek_plugin_base.vortex.errors import error_reply
-from peek_plugin_base.vortex.payload import Payload, PayloadEnvelope
-from peek_plugin_base.vortex.router import PayloadEndpoint, PayloadRouter
-from peek_plugin_base.vortex.threads import run_in_thread
-from peek_plugin_base.vortex.tuples import Tuple, tuple_info_for_class
+from peek_vortex.errors import error_reply
+from peek_vortex.routing import PayloadEndpoint, PayloadRouter, run_in_thread
+from peek_vortex.tuples import Tuple, tuple_info_for_class
+from peek_vortex.wire import Payload, PayloadEnvelope
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +120,7 @@ class OrmCrudHandler:
     router (on the server: authenticated services only; devices only reach the server
     through the client service's proxies); ``acceptOnlyFromVortex`` narrows that.
 
-    Wire format (frame layout in :class:`~peek_plugin_base.vortex.codec.VortexCodec`)
+    Wire format (frame layout in :class:`~peek_vortex.wire.VortexCodec`)
     ---------------------------------------------------------------------------------
     Request: header ``f`` is ``filtKey`` plus optional keys, a message id ``m``, and a
     body of zero or more ``Declarative`` tuples:

@@ -56,26 +56,26 @@ class SettingError(StorageError):
 class CrudError(StorageError):
     """An OrmCrudHandler refused a request; the requester gets its ``code`` and message."""
 
-    #: The error-reply code (see ``peek_plugin_base.vortex.errors.error_reply``).
+    #: The error-reply code (see ``peek_vortex.errors.error_reply``).
     code: ClassVar[str] = "CrudError"
 
 
 class CrudRequestError(CrudError):
     """A CRUD request is malformed, e.g. a delete that names no rows."""
 
-    #: The error-reply code (see ``peek_plugin_base.vortex.errors.error_reply``).
+    #: The error-reply code (see ``peek_vortex.errors.error_reply``).
     code: ClassVar[str] = "CrudRequestError"
 
 
 class CrudTupleTypeError(CrudError):
     """A CRUD request carried a tuple that is not a row of the handler's declarative class."""
 
-    #: The error-reply code (see ``peek_plugin_base.vortex.errors.error_reply``).
+    #: The error-reply code (see ``peek_vortex.errors.error_reply``).
     code: ClassVar[str] = "CrudTupleTypeError"
 
 
 class CrudRowNotFoundError(CrudError):
     """A row a CRUD request names by its primary key does not exist."""
 
-    #: The error-reply code (see ``peek_plugin_base.vortex.errors.error_reply``).
+    #: The error-reply code (see ``peek_vortex.errors.error_reply``).
     code: ClassVar[str] = "CrudRowNotFoundError"

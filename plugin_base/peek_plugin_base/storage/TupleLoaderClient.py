@@ -5,8 +5,8 @@ from typing import Any, Optional
 from twisted.internet.defer import Deferred
 
 from peek_plugin_base.PeekVortexUtil import peekServerName
-from peek_plugin_base.vortex.payload import Payload, PayloadEnvelope
-from peek_plugin_base.vortex.router import PayloadRouter, default_router
+from peek_vortex.routing import PayloadRouter, default_router
+from peek_vortex.wire import Payload, PayloadEnvelope
 
 
 class TupleLoaderClient:
@@ -15,7 +15,7 @@ class TupleLoaderClient:
     Sends the requests described in
     :class:`~peek_plugin_base.storage.OrmCrudHandler.OrmCrudHandler` to ``filtKey`` at
     ``destVortexName`` and fires each Deferred with the reply's tuples, or fails it with
-    :class:`~peek_plugin_base.vortex.errors.RemoteError` (``code`` is the handler's
+    :class:`~peek_vortex.errors.RemoteError` (``code`` is the handler's
     error class name, e.g. ``CrudRowNotFoundError``) or a reply timeout. Extra keyword
     arguments of each call are added to the request's filt (for a handler whose
     ``createDeclarative`` selects by them)::

@@ -25,7 +25,7 @@ from peek_plugin_base.storage.StorageErrors import (
 )
 from peek_plugin_base.storage.TupleLoaderClient import TupleLoaderClient
 from peek_plugin_base.storage.TypeDecorators import PeekLargeBinary
-from peek_plugin_base.vortex.threads import deferToThreadWrap, deferToThreadWrapWithLogger
+from peek_vortex.routing import deferToThreadWrap, deferToThreadWrapWithLogger
 
 __all__ = [
     "AlembicEnvBase",

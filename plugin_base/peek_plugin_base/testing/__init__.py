@@ -5,7 +5,7 @@ from peek_plugin_base.testing.harness import (
     PluginTestHarness,
     PluginTestHarnessError,
 )
-from peek_plugin_base.testing.memory_bus import MemoryBus, MemoryConnection, MemoryNode
+from peek_vortex.testing import MemoryBus, MemoryConnection, MemoryNode
 
 __all__ = [
     "MemoryBus", "MemoryConnection", "MemoryNode", "PluginTestHarness", "PluginTestHarnessError",

@@ -46,19 +46,18 @@ from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 
 from peek_plugin_base import PeekVortexUtil
-from peek_plugin_base.testing.memory_bus import MemoryBus, MemoryNode
 from peek_plugin_base.vortex import (
     TupleActionABC,
     TupleActionPushClient,
     TupleDataObserverClient,
     TupleSelector,
 )
-from peek_plugin_base.vortex import threads as bus_threads
-from peek_plugin_base.vortex.observer_client import ObservedTuples
-from peek_plugin_base.vortex.router import routing_through
-from peek_plugin_base.vortex.tuples import addTupleType, registered_tuple_classes
 from peek_plugin_base.worker import DeferTask
 from peek_plugin_base.worker.errors import RemoteTaskError
+from peek_vortex.handlers import ObservedTuples
+from peek_vortex.routing import routing_through, running_threads_inline
+from peek_vortex.testing import MemoryBus, MemoryNode
+from peek_vortex.tuples import addTupleType, registered_tuple_classes
 
 #: The services the harness can play, in the order the platform brings them up.
 SERVICES: tuple[str, ...] = ("server", "client", "agent", "worker")
@@ -170,7 +169,7 @@ class PluginTestHarness:
 
     def start(self) -> "PluginTestHarness":
         """Migrate, load and start the plugins on every service; raises if one failed."""
-        self._patches.enter_context(_inline_blocking_work())
+        self._patches.enter_context(running_threads_inline())
         if "worker" in self.services:
             # Before the server starts: its plugins may queue tasks from start().
             self._patches.enter_context(_eager_tasks(self.dbUrl))
@@ -421,17 +420,6 @@ def _entry_hook_abc(service: str) -> type:
         "server": PluginServerEntryHookABC, "client": PluginClientEntryHookABC,
         "agent": PluginAgentEntryHookABC, "worker": PluginWorkerEntryHookABC,
     }[service]
-
-
-@contextmanager
-def _inline_blocking_work() -> Iterator[None]:
-    """Run ``deferToThreadWrap`` work and threaded RPCs inline while the harness runs."""
-    previous = bus_threads.inline_runner
-    bus_threads.inline_runner = maybeDeferred
-    try:
-        yield
-    finally:
-        bus_threads.inline_runner = previous
 
 
 @contextmanager

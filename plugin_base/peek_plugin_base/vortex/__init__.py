@@ -47,8 +47,8 @@ Payloads, envelopes and routing
 ``envelope.decodePayload()`` the tuples. Handlers listen with
 ``PayloadEndpoint(filt, callback)`` (``filt`` needs a ``"key"``; a message reaches every
 endpoint whose filt is a subset of its own) and stop with ``endpoint.shutdown()``. The
-wire format is specified in :class:`~peek_plugin_base.vortex.codec.VortexCodec`; routing
-and request/reply in :mod:`peek_plugin_base.vortex.router`.
+wire format is specified in :class:`~peek_vortex.wire.VortexCodec`; routing
+and request/reply in :mod:`peek_vortex.routing`.
 
 Devices and the originator: a device on a client service's device endpoint may address
 only that client service; it reaches the server only through the client plugin's
@@ -68,21 +68,7 @@ Porting from the original platform: ``from vortex.Tuple import ...``,
 (about a microsecond per small tuple, so typical payloads need no thread).
 """
 
-from peek_plugin_base.vortex.action_processor import (
-    TupleActionProcessor,
-    TupleActionProcessorDelegateABC,
-)
-from peek_plugin_base.vortex.action_proxy import TupleActionProcessorProxy
-from peek_plugin_base.vortex.action_push_client import TupleActionPushClient
-from peek_plugin_base.vortex.actions import TupleActionABC, TupleGenericAction, TupleUpdateAction
-from peek_plugin_base.vortex.codec import VortexCodec, configure_default_codec, default_codec
-from peek_plugin_base.vortex.connection_events import (
-    ConnectionEvents,
-    ConnectionListener,
-    connection_events,
-)
-from peek_plugin_base.vortex.device_forwarder import DeviceForwarder, exposeToDevices
-from peek_plugin_base.vortex.errors import (
+from peek_vortex.errors import (
     AccessDeniedError,
     ActionOutcomeUnavailableError,
     ActionTimeoutError,
@@ -114,28 +100,54 @@ from peek_plugin_base.vortex.errors import (
     VortexTransportError,
     error_from_reply,
 )
-from peek_plugin_base.vortex.modules import filterModules
-from peek_plugin_base.vortex.observable import TupleDataObservableHandler, TuplesProviderABC
-from peek_plugin_base.vortex.observable_proxy import TupleDataObservableProxyHandler
-from peek_plugin_base.vortex.observable_wire import ObservableMessages
-from peek_plugin_base.vortex.observer_client import ObservedTuples, TupleDataObserverClient
-from peek_plugin_base.vortex.payload import Originator, Payload, PayloadEnvelope
-from peek_plugin_base.vortex.router import (
+from peek_vortex.handlers import (
+    DeviceForwarder,
+    ObservableMessages,
+    ObservedTuples,
+    RpcHandle,
+    TupleActionProcessor,
+    TupleActionProcessorDelegateABC,
+    TupleActionProcessorProxy,
+    TupleActionPushClient,
+    TupleDataObservableHandler,
+    TupleDataObservableProxyHandler,
+    TupleDataObserverClient,
+    TuplesProviderABC,
+    VortexRPC,
+    exposeToDevices,
+    vortexRPC,
+)
+from peek_vortex.routing import (
+    ConnectionEvents,
+    ConnectionListener,
     LocalSender,
     PayloadEndpoint,
     PayloadRouter,
     VortexSender,
+    connection_events,
     default_router,
+    deferToThreadWrap,
+    deferToThreadWrapWithLogger,
 )
-from peek_plugin_base.vortex.rpc import RpcHandle, VortexRPC, vortexRPC
-from peek_plugin_base.vortex.threads import deferToThreadWrap, deferToThreadWrapWithLogger
-from peek_plugin_base.vortex.tuple_selector import TupleSelector
-from peek_plugin_base.vortex.tuples import (
+from peek_vortex.tuples import (
     Tuple,
+    TupleActionABC,
     TupleField,
+    TupleGenericAction,
+    TupleSelector,
+    TupleUpdateAction,
     addTupleType,
+    filterModules,
     registeredTupleNames,
     removeTupleType,
+)
+from peek_vortex.wire import (
+    Originator,
+    Payload,
+    PayloadEnvelope,
+    VortexCodec,
+    configure_default_codec,
+    default_codec,
 )
 
 __all__ = [

@@ -40,7 +40,7 @@ from typing import Any, Optional, TypeVar, overload
 from celery import Celery, Task, states
 from celery.exceptions import Ignore
 
-from peek_plugin_base.registrations import record_registration
+from peek_vortex import record_owned
 
 #: Set in the app's config when revocations are also stored in the result backend, where
 #: a task checks them before it runs (on the embedded broker, where that read is cheap).
@@ -108,7 +108,7 @@ def peekTask(fun: Optional[F] = None, **options: Any) -> Any:
             check_task_timeout(options.get("name") or f.__qualname__, options["task_timeout"])
         task = celeryApp.task(**options)(f)
         name = task.name
-        record_registration(f"worker task {name}", lambda: celeryApp.tasks.pop(name, None))
+        record_owned(f"worker task {name}", lambda: celeryApp.tasks.pop(name, None))
         return task
 
     if fun is not None:

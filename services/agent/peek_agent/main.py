@@ -10,17 +10,16 @@ from peek_platform.plugin.host import PluginHost
 from peek_platform.service.builder import build_service_tree
 from peek_platform.service.runner import run_service
 from peek_platform.service.tree import PeekServiceTree, declare_requires
-from peek_platform.vortex.bridge import attach_bus
-from peek_platform.vortex.transport.wiring import upstream_service
+from peek_platform.vortex.wiring import attach_bus, upstream_service
 from peek_plugin_base import PeekVortexUtil
 from peek_plugin_base.agent.PluginAgentEntryHookABC import PluginAgentEntryHookABC
-from peek_plugin_base.registrations import RegistrationLog
+from peek_vortex import OwnershipScope
 
 
 def build(config: ServiceConfig) -> PeekServiceTree:
     """The agent connects to the server's bus, then hosts plugins; it serves no HTTP site."""
 
-    def make_hook(host: PluginHost, name: str, log: RegistrationLog) -> AgentPlatformHook:
+    def make_hook(host: PluginHost, name: str, log: OwnershipScope) -> AgentPlatformHook:
         return AgentPlatformHook(host, name, log, config)
 
     upstream = upstream_service(config, PeekVortexUtil.peekAgentName)

@@ -10,9 +10,9 @@ from peek_platform.plugin.host import PluginHost, PluginRecord
 from peek_platform.service.builder import SiteSpec, build_service_tree
 from peek_platform.service.runner import run_service
 from peek_platform.service.tree import PeekServiceTree, declare_requires
-from peek_platform.vortex.bridge import attach_bus
-from peek_platform.vortex.transport.wiring import (
+from peek_platform.vortex.wiring import (
     VORTEX_PATH,
+    attach_bus,
     device_hub_service,
     upstream_service,
 )
@@ -20,7 +20,7 @@ from peek_platform.web.device_shell import DeviceSiteRoot, mount_device_uis
 from peek_platform.web.endpoints import EndpointHub
 from peek_plugin_base import PeekVortexUtil
 from peek_plugin_base.client.PluginClientEntryHookABC import PluginClientEntryHookABC
-from peek_plugin_base.registrations import RegistrationLog
+from peek_vortex import OwnershipScope
 
 
 def build(config: ServiceConfig) -> PeekServiceTree:
@@ -39,7 +39,7 @@ def build(config: ServiceConfig) -> PeekServiceTree:
     desktop_root.putChild(VORTEX_PATH, devices.endpoint.resource())
     endpoints = EndpointHub(config, {"mobile": mobile_root, "desktop": desktop_root})
 
-    def make_hook(host: PluginHost, name: str, log: RegistrationLog) -> ClientPlatformHook:
+    def make_hook(host: PluginHost, name: str, log: OwnershipScope) -> ClientPlatformHook:
         return ClientPlatformHook(
             host, name, log, config, {"Mobile": mobile_root, "Desktop": desktop_root},
             endpoints=endpoints,

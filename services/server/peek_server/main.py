@@ -19,16 +19,15 @@ from peek_platform.service.runner import run_service
 from peek_platform.service.tree import PeekServiceTree, declare_requires
 from peek_platform.storage.action_outcomes import ActionOutcomeService
 from peek_platform.storage.service import StorageService
-from peek_platform.vortex.bridge import attach_bus
-from peek_platform.vortex.transport.wiring import VORTEX_PATH, server_hub_service
+from peek_platform.vortex.wiring import VORTEX_PATH, attach_bus, server_hub_service
 from peek_platform.web.control_routes import add_control_routes
 from peek_platform.web.endpoints import EndpointHub
 from peek_platform.web.peek_static import mount_peek_static
 from peek_platform.web.plugin_site import PluginSiteRoot
 from peek_plugin_base import PeekVortexUtil
-from peek_plugin_base.registrations import RegistrationLog
 from peek_plugin_base.server.PluginServerEntryHookABC import PluginServerEntryHookABC
 from peek_server.platform_hook import ServerPlatformHook
+from peek_vortex import OwnershipScope
 
 
 def build(config: ServiceConfig) -> PeekServiceTree:
@@ -62,7 +61,7 @@ def build(config: ServiceConfig) -> PeekServiceTree:
     reporter = StateReporter(config, None, bridge.connections_named)
     registry = StateRegistry(reporter, None, config["admin.logTailLines"])
 
-    def make_hook(host: PluginHost, name: str, log: RegistrationLog) -> ServerPlatformHook:
+    def make_hook(host: PluginHost, name: str, log: OwnershipScope) -> ServerPlatformHook:
         return ServerPlatformHook(
             host, name, log, config, {"Admin": admin_plugins, "Server": platform_root},
             storage=storage, endpoints=endpoints,

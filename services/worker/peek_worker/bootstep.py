@@ -34,9 +34,9 @@ from peek_platform.config import ServiceConfig
 from peek_platform.errors import PluginTaskModuleError, WorkerServiceError
 from peek_platform.plugin.discovery import runs_on
 from peek_platform.plugin.host import PluginHost, PluginRecord, PluginState, ServicePluginSpec
-from peek_plugin_base.registrations import RegistrationLog, registering_for
 from peek_plugin_base.worker.CeleryApp import celeryApp
 from peek_plugin_base.worker.PluginWorkerEntryHookABC import PluginWorkerEntryHookABC
+from peek_vortex import OwnershipScope, owned_by
 from peek_worker.bus_thread import WorkerBusThread
 from peek_worker.platform_hook import WorkerPlatformHook
 
@@ -62,7 +62,7 @@ def run_now(coroutine: Coroutine[Any, Any, Any], what: str) -> Any:
 def make_host(config: ServiceConfig) -> PluginHost:
     """The worker's plugin host (no reactor clock: nothing here waits on time)."""
 
-    def make_hook(host: PluginHost, name: str, log: RegistrationLog) -> WorkerPlatformHook:
+    def make_hook(host: PluginHost, name: str, log: OwnershipScope) -> WorkerPlatformHook:
         return WorkerPlatformHook(host, name, log, config)
 
     spec = ServicePluginSpec(
@@ -92,7 +92,7 @@ def import_task_modules(host: PluginHost, enabled: list[str]) -> list[str]:
                     name, "celeryApp must be the platform's app "
                     "(peek_plugin_base.worker.CeleryApp.celeryApp); declare tasks with peekTask",
                 )
-            with registering_for(record.registrations):
+            with owned_by(record.registrations):
                 includes = list(hook.celeryAppIncludes)
                 for module in includes:
                     importlib.import_module(module)

@@ -19,10 +19,9 @@ from peek_platform.config import ServiceConfig
 from peek_platform.errors import ConfigError
 from peek_platform.plugin.host import PluginHost
 from peek_platform.service.reactor import install_reactor, installed_reactor_name
-from peek_platform.vortex.bridge import attach_bus
-from peek_platform.vortex.transport.client import VortexClientService
-from peek_platform.vortex.transport.wiring import upstream_service
+from peek_platform.vortex.wiring import attach_bus, upstream_service
 from peek_plugin_base import PeekVortexUtil
+from peek_vortex.transport import VortexClientService
 
 logger = logging.getLogger(__name__)
 

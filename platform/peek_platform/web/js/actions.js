@@ -1,6 +1,6 @@
 /**
  * @file Pushing actions to a plugin's action processor (the seed's TupleActionPushService;
- * the JavaScript side of ``peek_plugin_base.vortex.action_push_client``).
+ * the JavaScript side of ``peek_vortex.handlers``).
  */
 
 import {ConnectionLostError, NotConnectedError, ReplyTimeoutError} from "./client.js";

@@ -1,6 +1,6 @@
 /**
  * @file The browser's bus connection: hello, request/reply, endpoints, heartbeats and
- * reconnects (the JavaScript side of ``peek_platform.vortex.transport``).
+ * reconnects (the JavaScript side of ``peek_vortex.transport``).
  */
 
 import {defaultCodec, sortedJson, VortexCodec} from "./codec.js";
@@ -9,7 +9,7 @@ import {defaultCodec, sortedJson, VortexCodec} from "./codec.js";
 /** @typedef {import("./codec.js").MessageSpec} MessageSpec */
 /** @typedef {import("./tuples.js").Tuple} Tuple */
 
-// The hello, heartbeat key and close codes mirror peek_plugin_base.vortex.wire, specified
+// The hello, heartbeat key and close codes mirror peek_vortex.wire, specified
 // in docs/wire-protocol.md; tests/vortex/test_wire_spec.py checks them against Python.
 
 /** The hello/welcome format version. */

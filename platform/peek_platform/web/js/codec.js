@@ -1,6 +1,6 @@
 /**
  * @file The bus wire format in the browser: the same bytes as
- * ``peek_plugin_base.vortex.codec.VortexCodec`` (wire version 1; see docs/wire-protocol.md).
+ * ``peek_vortex.wire.VortexCodec`` (wire version 1; see docs/wire-protocol.md).
  *
  * A message is ``HEADER 0x0A BODY``: the header one compact JSON object (keys ``v f m r d
  * c s e z n o`` in that order), the body empty or ``{"T": type table, "R": runs, "x": 1?}``,
@@ -32,7 +32,7 @@ import {
     TupleSelector,
 } from "./tuples.js";
 
-// These constants mirror peek_plugin_base.vortex.wire, specified in docs/wire-protocol.md;
+// These constants mirror peek_vortex.wire, specified in docs/wire-protocol.md;
 // tests/vortex/test_wire_spec.py fails when they differ from the Python values.
 
 /** The format version written in every header; a receiver rejects any other. */

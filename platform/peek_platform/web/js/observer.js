@@ -1,6 +1,6 @@
 /**
  * @file Observing data the client service exposes (the seed's TupleDataObserverService;
- * the JavaScript side of ``peek_plugin_base.vortex.observer_client``).
+ * the JavaScript side of ``peek_vortex.handlers``).
  */
 
 import {selectorKey} from "./codec.js";

@@ -1,6 +1,6 @@
 /**
  * @file Tuples in the browser: typed records with declared fields, and the registry the
- * codec builds them from (the JavaScript side of ``peek_plugin_base.vortex.tuples``).
+ * codec builds them from (the JavaScript side of ``peek_vortex.tuples``).
  *
  * Declare a tuple class with its wire type name and its fields as class fields (their
  * initialisers are the defaults, evaluated for every new tuple), then register it:

@@ -1,0 +1,105 @@
+"""Helpers shared by the action and RPC handlers: sender checks, error replies, platform tuples."""
+
+import logging
+import weakref
+from collections.abc import Callable
+from typing import Any, Optional, Union
+
+from twisted.python.failure import Failure
+
+from peek_vortex.errors import RoutingError, error_reply
+from peek_vortex.routing._router import PayloadRouter
+from peek_vortex.wire._payload import PayloadEnvelope
+
+logger = logging.getLogger(__name__)
+#: What ``acceptOnlyFromVortex`` may be: None (everyone), one name or several.
+AcceptNames = Union[None, str, list[str], tuple[str, ...], set[str], frozenset[str]]
+#: The ``sendResponse`` callable an endpoint callback is given.
+Responder = Callable[..., None]
+
+
+
+def accept_set(acceptOnlyFromVortex: AcceptNames) -> Optional[frozenset[str]]:
+    """The accepted sender names as a frozenset (None: everyone)."""
+    if acceptOnlyFromVortex is None:
+        return None
+    if isinstance(acceptOnlyFromVortex, str):
+        return frozenset((acceptOnlyFromVortex,))
+    return frozenset(acceptOnlyFromVortex)
+
+
+def error_envelope(code: str, message: str) -> PayloadEnvelope:
+    """A reply carrying only an error (replies have an empty filt)."""
+    return PayloadEnvelope(filt={}, error=(code, message))
+
+
+# Which handler owns each filt key on each router: two owners would answer one call twice.
+_claims: "weakref.WeakKeyDictionary[PayloadRouter, dict[str, object]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def claim_key(router: PayloadRouter, key: str, owner: object) -> None:
+    """Make ``owner`` the only action/RPC handler of filt ``key`` on ``router``."""
+    claims = _claims.setdefault(router, {})
+    existing = claims.get(key)
+    if existing is not None and existing is not owner:
+        raise RoutingError(
+            f"{key!r} is already handled on this bus by {existing!r}; one handler per name "
+            f"(each call must be answered once), cannot add {owner!r}"
+        )
+    claims[key] = owner
+
+
+def release_key(router: PayloadRouter, key: str, owner: object) -> None:
+    """Undo :func:`claim_key` (only if ``owner`` still holds the key)."""
+    claims = _claims.get(router)
+    if claims is not None and claims.get(key) is owner:
+        del claims[key]
+
+
+def relayed(envelope: PayloadEnvelope, filt: dict[str, Any]) -> PayloadEnvelope:
+    """A copy of ``envelope`` with the same body bytes and originator, and no routing ids."""
+    return PayloadEnvelope(
+        filt=filt,
+        encodedPayload=envelope.encodedPayload,
+        result=envelope.result,
+        error=envelope.error,
+        compression=envelope.compression,
+        inflatedSize=envelope.inflatedSize,
+        originator=envelope.originator,
+    )
+
+
+def forward_upstream(
+    router: PayloadRouter,
+    envelope: PayloadEnvelope,
+    upstream: str,
+    timeoutSeconds: float,
+    sendResponse: Responder,
+    label: str,
+) -> None:
+    """Forward a received message to ``upstream`` on its originator's behalf.
+
+    The body bytes go as received and the originator stamp goes along (header ``o``), so
+    the upstream handlers and their ``acceptOnlyFromVortex`` see who really sent it. A
+    request gets exactly one answer back through ``sendResponse``: the upstream's, or an
+    error when upstream cannot be reached or does not answer in ``timeoutSeconds``.
+    """
+    upstream_envelope = relayed(envelope, envelope.filt)
+    if envelope.messageId is None:
+        # Nobody waits for an answer: pass it on without one.
+        router.send(upstream_envelope, upstream)
+        return
+
+    def answer(reply: PayloadEnvelope) -> None:
+        try:
+            sendResponse(reply)
+        except Exception as e:  # the sender may be gone; nothing else to tell
+            logger.warning("%s: could not answer %s: %s", label, envelope.originator, e)
+
+    def failed(failure: Failure) -> None:
+        answer(error_envelope(*error_reply(failure, logger, label)))
+
+    d = router.request(upstream_envelope, upstream, timeout=timeoutSeconds)
+    d.addCallbacks(lambda reply: answer(relayed(reply, {})), failed)

@@ -1,0 +1,54 @@
+"""Routing: the payload router (endpoints, request/reply, the device boundary), connection
+events, the bus names of the platform's services and devices, and the thread helpers."""
+
+from peek_vortex.routing._connection_events import (
+    ConnectionEvents,
+    ConnectionListener,
+    connection_events,
+)
+from peek_vortex.routing._names import (
+    peekAdminName,
+    peekAgentName,
+    peekClientName,
+    peekDesktopName,
+    peekMobileName,
+    peekServerName,
+    peekWorkerName,
+)
+from peek_vortex.routing._router import (
+    LocalSender,
+    PayloadEndpoint,
+    PayloadRouter,
+    VortexSender,
+    default_router,
+    routing_through,
+)
+from peek_vortex.routing._threads import (
+    deferToThreadWrap,
+    deferToThreadWrapWithLogger,
+    run_in_thread,
+    running_threads_inline,
+)
+
+__all__ = [
+    "ConnectionEvents",
+    "ConnectionListener",
+    "LocalSender",
+    "PayloadEndpoint",
+    "PayloadRouter",
+    "VortexSender",
+    "connection_events",
+    "default_router",
+    "deferToThreadWrap",
+    "deferToThreadWrapWithLogger",
+    "peekAdminName",
+    "peekAgentName",
+    "peekClientName",
+    "peekDesktopName",
+    "peekMobileName",
+    "peekServerName",
+    "peekWorkerName",
+    "routing_through",
+    "run_in_thread",
+    "running_threads_inline",
+]

@@ -1,0 +1,13 @@
+"""The in-memory bus: several simulated services in one process, joined without sockets."""
+
+from peek_vortex.testing._memory_bus import (
+    MemoryBus,
+    MemoryConnection,
+    MemoryNode,
+)
+
+__all__ = [
+    "MemoryBus",
+    "MemoryConnection",
+    "MemoryNode",
+]
