@@ -55,7 +55,7 @@ setup(
         # The device app shell's page, script, style sheet and service worker.
         "peek_platform.web.shell": ["*.html", "*.js", "*.css"],
         # The browser bus client (ES modules served at /peek/ by the device and admin sites).
-        "peek_platform.web.js": ["*.js"],
+        "peek_vortex.js": ["*.js"],
     },
     install_requires=[
         # The bus transport tunes Twisted and autobahn internals; stay on the tested majors.

@@ -35,10 +35,14 @@ PROJECT = tuple(str(ROOT / part) for part in ("platform", "plugin_base", "servic
 TOKEN = "rpc-files-token"
 
 
-@vortexRPC("peek-server", additionalFilt={"key": "rpcfiles.add"})
-def add(a: int, b: int) -> int:
+def _add(a: int, b: int) -> int:
     """The traced RPC."""
     return a + b
+
+
+# An RPC's name is its module and function; this script runs as __main__, so name it here.
+_add.__module__ = "rpc_files"
+add = vortexRPC("peek-server", additionalFilt={"key": "rpcfiles.add"})(_add)
 
 
 async def main(verbose: bool) -> int:
@@ -53,20 +57,24 @@ async def main(verbose: bool) -> int:
     root.putChild(b"vortexws", server.resource())
     port = reactor.listenTCP(0, Site(root), interface="127.0.0.1")
     url = f"ws://127.0.0.1:{port.getHost().port}/vortexws"
-    client = VortexClientService(url, "peek-agent", token=TOKEN, backoff=Backoff(initial=0.05))
-    client.handler = VortexBridge(agent_router, "peek-agent")
+    client = VortexClientService("vortex", url, "peek-agent", lambda: TOKEN,
+                                 handler=VortexBridge(agent_router, "peek-agent"),
+                                 backoff=Backoff(initial=0.05, maximum=0.2))
     client.startService()
     await client.when_connected()
     handle = add.start(router=server_router)
     assert await add.via(agent_router)(1, 2) == 3  # warm-up: imports, first-use caches
 
     calls: Counter[str] = Counter()
+    functions: dict[str, Counter[str]] = {}
 
     def profile(frame: Any, event: str, arg: Any) -> None:
         if event == "call":
             name = frame.f_code.co_filename
             if name.startswith(PROJECT):
-                calls[str(Path(name).relative_to(ROOT))] += 1
+                relative = str(Path(name).relative_to(ROOT))
+                calls[relative] += 1
+                functions.setdefault(relative, Counter())[frame.f_code.co_qualname] += 1
 
     done = add.via(agent_router)
     sys.setprofile(profile)
@@ -81,7 +89,9 @@ async def main(verbose: bool) -> int:
     print(f"RESULT rpc_files: one RPC round trip ran code in {len(calls)} project files")
     for name, count in sorted(calls.items()):
         if verbose:
-            print(f"  {count:4d} calls  {name}")
+            print(f"  {count:4d} calls  {name}: " + ", ".join(
+                f"{function} x{n}" if n > 1 else function
+                for function, n in sorted(functions[name].items())))
     return 0
 
 

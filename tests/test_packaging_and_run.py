@@ -51,8 +51,8 @@ def test_platform_builds_without_setuptools_warnings(tmp_path: Path) -> None:
     migrations = build / "peek_platform" / "storage" / "migrations"
     assert (migrations / "env.py").is_file() and (migrations / "script.py.mako").is_file()
     assert sorted(p.name for p in (migrations / "versions").glob("*.py"))
-    shipped = {p.name for p in (build / "peek_platform" / "web" / "js").glob("*.js")}
-    source_js = {p.name for p in (REPO / "platform/peek_platform/web/js").glob("*.js")}
+    shipped = {p.name for p in (build / "peek_vortex" / "js").glob("*.js")}
+    source_js = {p.name for p in (REPO / "platform/peek_vortex/js").glob("*.js")}
     assert "vortex.js" in shipped and shipped == source_js
 
 

@@ -24,9 +24,9 @@ from peek_vortex.wire import PayloadEnvelope
 from tests import host_journal
 from tests.support import result_of, write_plugin
 
-#: A fixture plugin serving a bus endpoint whose reply carries the module's MARK.
+#: A fixture plugin serving a bus websocket whose reply carries the module's MARK.
 ENDPOINT_PLUGIN = '''
-"""Fixture plugin {name}: a bus endpoint answering with MARK."""
+"""Fixture plugin {name}: a bus websocket answering with MARK."""
 from peek_plugin_base.agent.PluginAgentEntryHookABC import PluginAgentEntryHookABC
 from peek_vortex.wire import PayloadEnvelope
 from peek_vortex.routing import PayloadEndpoint

@@ -249,7 +249,7 @@ class Setting:
 
 
 _CLIENTS = ("client", "agent", "worker")
-#: Services that accept connections (HTTP sites and bus endpoints).
+#: Services that accept connections (HTTP sites and bus websockets).
 ACCEPTING_SERVICES = ("server", "client")
 _ACCEPTING = ACCEPTING_SERVICES
 _CELERY = ("server", "worker")

@@ -1,7 +1,7 @@
 """Tracks what a plugin registers with the platform so it can be undone.
 
 The plugin host opens a :class:`OwnershipScope` for a plugin around its import, ``load()``
-and ``start()``; platform registries (HTTP mounts, tuple types, bus endpoints, tasks) call
+and ``start()``; platform registries (HTTP mounts, tuple types, bus websockets, tasks) call
 :func:`record_owned` with an undo callable. When the plugin fails or unloads, the
 host rolls the log back in reverse order.
 """
@@ -36,7 +36,7 @@ class OwnershipScope:
         return [description for description, _ in self._entries]
 
     def undo_owners(self) -> list[object]:
-        """The objects whose bound methods undo the registrations (a bus endpoint's
+        """The objects whose bound methods undo the registrations (a bus websocket's
         ``shutdown`` gives the endpoint), oldest first; plain functions give nothing."""
         owners = (getattr(undo, "__self__", None) for _, undo in self._entries)
         return [owner for owner in owners if owner is not None]

@@ -62,7 +62,7 @@ from peek_plugin_base.vortex import (  # noqa: E402
     TupleDataObserverClient,
     TupleSelector,
 )
-from tests.e2e.devices_data import BusPeer, client_config, server_config  # noqa: E402
+from tests.e2e.devices_data import VortexPeer, client_config, server_config  # noqa: E402
 from tests.support import ServiceProcess  # noqa: E402
 from tests.vortex_transport.harness import wait_for as reactor_wait_for  # noqa: E402
 
@@ -82,7 +82,7 @@ class Run:
         self.db_url = db_url
         self.home = Path(tempfile.mkdtemp(prefix=f"peek-action-bench-{label}-"))
         self._cleanups: list[Callable[[], Any]] = []
-        self.peers: list[BusPeer] = []
+        self.peers: list[VortexPeer] = []
 
     def start_services(self) -> None:
         server_home = self.home / "server"
@@ -103,8 +103,8 @@ class Run:
         process.wait_log(f"Peek {service} is running", timeout=60)
         return process
 
-    async def peer(self, port: int, name: str, token: Optional[str] = None) -> BusPeer:
-        peer = BusPeer(port, name, token)
+    async def peer(self, port: int, name: str, token: Optional[str] = None) -> VortexPeer:
+        peer = VortexPeer(port, name, token)
         self.peers.append(peer)
         await peer.connect()
         return peer

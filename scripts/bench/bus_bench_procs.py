@@ -1,9 +1,9 @@
 """The processes of the bus benchmarks: a server, an RPC caller, client-service proxies, devices.
 
 Each role runs in its own OS process on 127.0.0.1 and wires the bus exactly as the
-services do, minus plugin loading: the platform's transport (``VortexServerEndpoint`` on a
+services do, minus plugin loading: the platform's transport (``VortexServer`` on a
 twisted.web site at ``/vortexws``, ``VortexClientService`` with the hello and platform
-token), ``BusBridge`` and the process router, and the plugin-facing handlers
+token), ``VortexBridge`` and the process router, and the plugin-facing handlers
 (``@vortexRPC``, ``TupleDataObservableHandler``, ``TupleDataObservableProxyHandler``,
 ``TupleDataObserverClient``).
 
@@ -69,9 +69,9 @@ from peek_plugin_base.vortex import (
 from peek_vortex.transport import (
     AccessPolicy,
     Backoff,
-    BusBridge,
+    VortexBridge,
     VortexClientService,
-    VortexServerEndpoint,
+    VortexServer,
 )
 
 LOOPBACK = "127.0.0.1"
@@ -114,7 +114,7 @@ def hard_exit(code: int = 0) -> None:
     os._exit(code)
 
 
-def listen_site(endpoint: VortexServerEndpoint) -> int:
+def listen_site(endpoint: VortexServer) -> int:
     """Mount the endpoint at /vortexws on a twisted.web site on an ephemeral port."""
     root = Resource()
     root.putChild(b"vortexws", endpoint.resource())
@@ -128,7 +128,7 @@ def listen_site(endpoint: VortexServerEndpoint) -> int:
 def upstream(url: str, name: str, router: PayloadRouter, token: Optional[str]) -> Deferred:
     """Connect ``name`` to ``url`` through a bridge on ``router``; fires once connected."""
     service = VortexClientService(
-        "vortex", url, name, token=lambda: token, handler=BusBridge(router, name),
+        "vortex", url, name, token=lambda: token, handler=VortexBridge(router, name),
         backoff=Backoff(initial=0.05, maximum=0.5),
     )
     return service.startService()
@@ -152,9 +152,9 @@ class BenchProvider(TuplesProviderABC):
 
 def run_server(args: argparse.Namespace) -> None:
     token = os.environ[TOKEN_ENV]
-    endpoint = VortexServerEndpoint(
+    endpoint = VortexServer(
         PeekVortexUtil.peekServerName, AccessPolicy.for_server(lambda: token))
-    endpoint.handler = BusBridge(default_router(), PeekVortexUtil.peekServerName)
+    endpoint.handler = VortexBridge(default_router(), PeekVortexUtil.peekServerName)
     benchEcho.start()
     benchStats.start()
     handler = TupleDataObservableHandler(OBSERVABLE)
@@ -204,8 +204,8 @@ def run_rpc_client(args: argparse.Namespace) -> None:
 def run_proxy(args: argparse.Namespace) -> None:
     name = PeekVortexUtil.peekClientName
     router = default_router()
-    bridge = BusBridge(router, name)
-    devices = VortexServerEndpoint(
+    bridge = VortexBridge(router, name)
+    devices = VortexServer(
         name, AccessPolicy.for_devices(), handler=bridge.device_handler)
     TupleDataObservableProxyHandler(OBSERVABLE, PeekVortexUtil.peekServerName)
     url = f"ws://{LOOPBACK}:{args.port}/vortexws"

@@ -40,7 +40,7 @@ from peek_plugin_base.PeekVortexUtil import peekClientName  # noqa: E402
 from peek_plugin_base.storage import TupleLoaderClient  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP  # noqa: E402
 from tests.browser.stack import TutorialStack  # noqa: E402
-from tests.e2e.devices_data import BusPeer  # noqa: E402
+from tests.e2e.devices_data import VortexPeer  # noqa: E402
 
 TIMEOUT_MS = 60_000
 PLUGIN = "peek_plugin_tutorial"
@@ -73,13 +73,13 @@ def notify_to_dom(stack: TutorialStack, browser: Any, updates: int) -> None:
     threading.Thread(target=reactor.run, kwargs={"installSignalHandlers": False},
                      daemon=True).start()
 
-    async def connect() -> tuple[BusPeer, TupleLoaderClient]:
+    async def connect() -> tuple[VortexPeer, TupleLoaderClient]:
         from peek_plugin_tutorial._private.server.admin_backend.StringIntTableHandler import (
             filtKey,
         )
 
         token = (stack.server_home / "platform.token").read_text(encoding="ascii").strip()
-        peer = BusPeer(stack.platform_port, peekClientName, token)
+        peer = VortexPeer(stack.platform_port, peekClientName, token)
         await peer.connect()
         return peer, TupleLoaderClient(filtKey, router=peer.router, timeoutSeconds=30)
 

@@ -6,7 +6,7 @@ Usage: .venv/bin/python scripts/bench/js_codec.py [--tuples 1000] [--seconds 2]
 Both sides encode a whole message of N small tuples (int, 18-char str, float, bool, int;
 the shape of scripts/bench/vortex_codec.py) and decode it back, header and tuples; bodies
 of 16 KiB or more are deflated as the platform does (CompressionStream in the browser).
-The page imports the served modules (platform/peek_platform/web/js) exactly as a device
+The page imports the served modules (platform/peek_vortex/js) exactly as a device
 does; Chromium is Debian's /usr/bin/chromium (PEEK_TEST_CHROMIUM to change). Target:
 at least 100k tuples/s decoding in the browser.
 """

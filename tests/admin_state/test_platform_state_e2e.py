@@ -1,7 +1,7 @@
 """Real processes: every service's live state, log tail and plugin control, seen by an admin.
 
 A server, client, agent and worker run the tutorial plugin; a Python bus peer connects to
-the admin site's bus endpoint as ``peek-admin`` (with a logged-in admin's session cookie
+the admin site's bus websocket as ``peek-admin`` (with a logged-in admin's session cookie
 and the site's Origin) and observes ``peek_platform_admin``.
 """
 
@@ -29,7 +29,7 @@ from peek_platform.admin_state.tuples import (
 from peek_plugin_base.PeekVortexUtil import peekAdminName, peekMobileName, peekServerName
 from peek_plugin_base.storage.TupleLoaderClient import TupleLoaderClient
 from peek_plugin_base.vortex import TupleDataObserverClient, TupleSelector
-from tests.e2e.devices_data import BusPeer
+from tests.e2e.devices_data import VortexPeer
 from tests.e2e.processes_rpc import Device, Platform, wait_log
 from tests.security.admin_session import first_password, login, origin
 from tests.support import write_plugin
@@ -45,7 +45,7 @@ HEARTBEAT_TIMEOUT = 2.0
 class AdminView:
     """A peek-admin peer observing every service's state."""
 
-    def __init__(self, peer: BusPeer) -> None:
+    def __init__(self, peer: VortexPeer) -> None:
         self.peer = peer
         self.observer = TupleDataObserverClient(
             observableName=ADMIN_OBSERVABLE_NAME, destVortexName=peekServerName,
@@ -110,7 +110,7 @@ class PlatformStateTests(TestCase):
     async def _admin(self) -> AdminView:
         port = self.platform.admin_port
         admin = login(port, first_password(self.platform.home("server")))
-        peer = BusPeer(port, peekAdminName, headers={
+        peer = VortexPeer(port, peekAdminName, headers={
             "Cookie": admin.headers()[0][1], "Origin": origin(port)})
         self.addCleanup(peer.close)
         await peer.connect()

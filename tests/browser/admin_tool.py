@@ -36,10 +36,10 @@ async def run(port: int, token_file: Path, command: str, argument: str) -> None:
     )
     from peek_plugin_tutorial._private.storage.StringIntTuple import StringIntTuple
 
-    from tests.e2e.devices_data import BusPeer
+    from tests.e2e.devices_data import VortexPeer
 
     token = token_file.read_text(encoding="ascii").strip()
-    peer = BusPeer(port, peekClientName, token)
+    peer = VortexPeer(port, peekClientName, token)
     await peer.connect()
     try:
         loader = TupleLoaderClient(filtKey, router=peer.router, timeoutSeconds=TIMEOUT)

@@ -64,7 +64,7 @@ class BrowserPlatform:
         return f"http://127.0.0.1:{self.admin_port}"
 
     def bus_url(self, site: str) -> str:
-        """The websocket URL of the client service's ``mobile`` or ``desktop`` bus endpoint."""
+        """The websocket URL of the client service's ``mobile`` or ``desktop`` bus websocket."""
         port = self.mobile_port if site == "mobile" else self.desktop_port
         return f"ws://127.0.0.1:{port}/vortexws"
 

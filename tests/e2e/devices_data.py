@@ -1,6 +1,6 @@
 """Helpers for end-to-end tests: running services, and Python bus peers connecting to them.
 
-A :class:`BusPeer` is a router joined by a real websocket to a running service: a
+A :class:`VortexPeer` is a router joined by a real websocket to a running service: a
 device (``peek-mobile``, anonymous) on a client service's mobile site, or a service
 name with the platform token on the server's platform site.
 """
@@ -14,7 +14,7 @@ from typing import Any, Optional
 from twisted.internet.defer import Deferred
 
 from peek_plugin_base.vortex import PayloadRouter
-from peek_vortex.transport import Backoff, BusBridge, VortexClientService
+from peek_vortex.transport import Backoff, VortexBridge, VortexClientService
 from tests.support import ServiceProcess, free_port
 
 
@@ -58,13 +58,13 @@ def start_service(service: str, home: Path, config: dict[str, Any],
     return process
 
 
-class BusPeer:
+class VortexPeer:
     """A Python peer on the bus: its own router, joined to a service by a real websocket."""
 
     def __init__(self, port: int, vortexName: str, token: Optional[str] = None,
                  headers: Optional[dict[str, str]] = None) -> None:
         self.router = PayloadRouter()
-        self.bridge = BusBridge(self.router, vortexName)
+        self.bridge = VortexBridge(self.router, vortexName)
         self.service = VortexClientService(
             f"test-{vortexName}", f"ws://127.0.0.1:{port}/vortexws", vortexName,
             token=lambda: token, handler=self.bridge,
@@ -107,9 +107,9 @@ class ServerAndClient:
         self.token = (self.server_home / "platform.token").read_text(encoding="ascii").strip()
         return home
 
-    async def peer(self, port: int, name: str, token: Any = None) -> BusPeer:
+    async def peer(self, port: int, name: str, token: Any = None) -> VortexPeer:
         """A bus peer connected to ``port`` as ``name``, closed at cleanup."""
-        peer = BusPeer(port, name, token)
+        peer = VortexPeer(port, name, token)
         self.addCleanup(peer.close)
         await peer.connect()
         return peer

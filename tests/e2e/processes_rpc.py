@@ -10,7 +10,7 @@ from twisted.internet.defer import Deferred
 
 from peek_plugin_base.PeekVortexUtil import peekMobileName
 from peek_plugin_base.vortex import PayloadRouter
-from peek_vortex.transport import Backoff, BusBridge, VortexClientService
+from peek_vortex.transport import Backoff, VortexBridge, VortexClientService
 from tests.support import ServiceProcess, free_port, write_plugin
 
 FIXTURE_PLUGIN = "fx_e2e_rpc"
@@ -103,7 +103,7 @@ class Device:
 
     def __init__(self, mobile_port: int) -> None:
         self.router = PayloadRouter()
-        self.bridge = BusBridge(self.router, peekMobileName)
+        self.bridge = VortexBridge(self.router, peekMobileName)
         self.service = VortexClientService(
             "device", f"ws://127.0.0.1:{mobile_port}/vortexws", peekMobileName,
             token=lambda: None, handler=self.bridge, backoff=Backoff(initial=0.1, maximum=0.5))

@@ -20,7 +20,7 @@ from twisted.trial.unittest import TestCase
 from peek_platform.tls import client_tls_options, write_dev_certs
 from peek_plugin_base.PeekVortexUtil import peekClientName, peekMobileName
 from peek_plugin_base.vortex import PayloadRouter, TupleDataObserverClient
-from peek_vortex.transport import Backoff, BusBridge, VortexClientService
+from peek_vortex.transport import Backoff, VortexBridge, VortexClientService
 from tests.e2e.processes_rpc import FIXTURE_PLUGIN, Platform, wait_log
 from tests.e2e.rpc_fixture import BOOT_SELECTOR, FILT, OBSERVABLE
 from tests.support import free_port
@@ -202,7 +202,7 @@ class _Device:
 
     def __init__(self, mobile_port: int, ca: Path) -> None:
         self.router = PayloadRouter()
-        self.bridge = BusBridge(self.router, peekMobileName)
+        self.bridge = VortexBridge(self.router, peekMobileName)
         self.service = VortexClientService(
             "device", f"wss://127.0.0.1:{mobile_port}/vortexws", peekMobileName,
             token=lambda: None, handler=self.bridge, backoff=Backoff(initial=0.1, maximum=0.5),

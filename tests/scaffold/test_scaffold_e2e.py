@@ -22,7 +22,7 @@ from twisted.trial.unittest import TestCase
 
 from peek_plugin_base.PeekVortexUtil import peekClientName, peekMobileName
 from peek_plugin_base.vortex import TupleDataObserverClient, TupleSelector
-from tests.e2e.devices_data import BusPeer, client_config, server_config, start_service
+from tests.e2e.devices_data import VortexPeer, client_config, server_config, start_service
 from tests.support import BIN, ServiceProcess
 from tests.vortex_transport.harness import wait_for
 
@@ -115,7 +115,7 @@ class ScaffoldedPluginEndToEnd(TestCase):
             tuples.loadPrivateTuples()
             item = importlib.import_module(f"{NAME}._private.tuples.ItemTuple").ItemTuple
             names = importlib.import_module(f"{NAME}._private.PluginNames")
-            peer = BusPeer(services["mobile_port"], peekMobileName)
+            peer = VortexPeer(services["mobile_port"], peekMobileName)
             self.addCleanup(peer.close)
             await peer.connect()
             item_id = await rpc.addItem.callThroughVia(peer.router, peekClientName,

@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 from peek_plugin_base.PeekVortexUtil import peekClientName, peekServerName
 from peek_plugin_base.vortex import TupleActionPushClient
-from tests.e2e.devices_data import BusPeer, server_config
+from tests.e2e.devices_data import VortexPeer, server_config
 from tests.security.action_fixture import FILT, PLUGIN, PLUGIN_SOURCE, PROCESSOR, lines_of
 from tests.support import ServiceProcess, write_plugin
 
@@ -67,7 +67,7 @@ class ActionServer:
 
 async def connect_pusher(server: ActionServer, cleanups: Any) -> TupleActionPushClient:
     """A ``peek-client`` peer on the server's platform site, and a push client through it."""
-    peer = BusPeer(server.port, peekClientName, server.token)
+    peer = VortexPeer(server.port, peekClientName, server.token)
     cleanups(peer.close)
     await peer.connect()
     return TupleActionPushClient(PROCESSOR, peekServerName, FILT, router=peer.router,

@@ -149,7 +149,7 @@ def _refused(answer_status: int, location: str, html: bool) -> bool:
 
 def test_every_admin_route_refuses_without_a_session(server: AdminServer,
                                                      admin: AdminLogin) -> None:
-    """Each admin route (the site's own pages, the bus endpoint, a plugin's mounted
+    """Each admin route (the site's own pages, the bus websocket, a plugin's mounted
     resource and static files, unknown paths) answers a logged-in admin, and without a
     session sends a browser to /login and answers anything else 401, revealing nothing."""
     wrong = []
@@ -195,7 +195,7 @@ def test_a_redirect_to_login_never_leaves_the_site(server: AdminServer) -> None:
 
 def test_admin_bus_admits_only_logged_in_sessions_from_the_site(server: AdminServer,
                                                                 admin: AdminLogin) -> None:
-    """The admin bus endpoint upgrades only with a live session cookie and the site's own
+    """The admin bus websocket upgrades only with a live session cookie and the site's own
     Origin; once upgraded, only the name peek-admin is accepted."""
     own = ("Origin", origin(server.port))
     cookie = admin.headers()[0]

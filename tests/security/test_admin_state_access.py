@@ -42,7 +42,7 @@ from peek_plugin_base.vortex import Payload, PayloadEnvelope, TupleDataObserverC
 from peek_vortex.errors import RemoteError
 from peek_vortex.routing import LocalSender, PayloadRouter
 from peek_vortex.wire import CloseCode, Welcome
-from tests.e2e.devices_data import BusPeer
+from tests.e2e.devices_data import VortexPeer
 from tests.e2e.processes_rpc import Platform, wait_log
 from tests.security.admin_session import RawWebSocket, first_password, login, origin
 from tests.security.test_connection_hygiene import WsPeer
@@ -99,7 +99,7 @@ class AdminDoorTests(TestCase):
         hears of the reload it asked for."""
 
         async def run() -> None:
-            peer = BusPeer(self.platform.platform_port, peekClientName, self.token)
+            peer = VortexPeer(self.platform.platform_port, peekClientName, self.token)
             self.addCleanup(peer.close)
             await peer.connect()
             calls = [

@@ -32,10 +32,10 @@ from peek_plugin_base.vortex import (
     PayloadRouter,
     RemoteError,
 )
-from peek_vortex.transport import BusBridge
+from peek_vortex.transport import VortexBridge
 from tests.e2e.devices_data import (
-    BusPeer,
     ServerAndClient,
+    VortexPeer,
 )
 from tests.security.boundary_probe import PLUGIN_SOURCE, WHO_AM_I, serviceOnly
 from tests.support import write_plugin
@@ -97,17 +97,17 @@ class DeviceBoundary(ServerAndClient, TestCase):
         write_plugin(plugins, PROBE, services=("server", "client"), init_source=PLUGIN_SOURCE)
         self.start_services(PLUGINS, "peek-sec-boundary-", pythonpath=plugins)
 
-    async def hostile_peer(self, port: int, name: str) -> BusPeer:
+    async def hostile_peer(self, port: int, name: str) -> VortexPeer:
         """A device whose router addresses any vortex or connection it is told to."""
-        peer = BusPeer(port, name)
+        peer = VortexPeer(port, name)
         peer.router = AnyAddressRouter(lambda: peer.service.connection)
-        peer.bridge = BusBridge(peer.router, name)
+        peer.bridge = VortexBridge(peer.router, name)
         peer.service.handler = peer.bridge
         self.addCleanup(peer.close)
         await peer.connect()
         return peer
 
-    def request(self, device: BusPeer, envelope: PayloadEnvelope, to: str) -> "Deferred[Any]":
+    def request(self, device: VortexPeer, envelope: PayloadEnvelope, to: str) -> "Deferred[Any]":
         return device.router.request(envelope, to, timeout=TIMEOUT)
 
     async def _addressing(self) -> None:

@@ -19,7 +19,7 @@ from peek_plugin_base.vortex import (
     TupleActionPushClient,
     TupleDataObserverClient,
 )
-from tests.e2e.devices_data import BusPeer
+from tests.e2e.devices_data import VortexPeer
 from tests.security.leak_probe import (
     ACTIONS,
     DB_HOST,
@@ -108,7 +108,7 @@ class ErrorLeakTests(TestCase):
             ids.append(self._assert_safe_and_logged(
                 "device subscription", observed.error.code, observed.error.message))
 
-            agent = BusPeer(self.services.platform_port, peekAgentName, self.services.token)
+            agent = VortexPeer(self.services.platform_port, peekAgentName, self.services.token)
             await agent.connect()
             self.addCleanup(agent.close)
             error = await remote_error(FixtureRpc.query.via(agent.router)())

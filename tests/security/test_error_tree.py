@@ -23,7 +23,7 @@ from peek_plugin_base.vortex import (
     TupleSelector,
     VortexError,
 )
-from peek_vortex.transport import Backoff, BusBridge, TransportLimits, VortexClientService
+from peek_vortex.transport import Backoff, TransportLimits, VortexBridge, VortexClientService
 from tests.e2e.devices_data import server_config, start_service
 from tests.support import REPO
 from tests.vortex_transport.harness import wait_for
@@ -114,7 +114,7 @@ class TransportErrorTests(TestCase):
             token = (self.home / "platform.token").read_text().strip()
             port = self.config["httpServer"]["platform"]["sitePort"]
             router = PayloadRouter()
-            bridge = BusBridge(router, peekAgentName)
+            bridge = VortexBridge(router, peekAgentName)
             peer = VortexClientService(
                 "errtree", f"ws://127.0.0.1:{port}/vortexws", peekAgentName,
                 token=lambda: token, limits=LIMITS, handler=bridge,

@@ -30,7 +30,7 @@ from peek_platform.tls import (
 )
 from peek_platform.vortex.wiring import upstream_service
 from peek_plugin_base.PeekVortexUtil import peekMobileName
-from peek_vortex.transport import AccessPolicy, Backoff, VortexClientService, VortexServerEndpoint
+from peek_vortex.transport import AccessPolicy, Backoff, VortexClientService, VortexServer
 from tests.support import free_port
 from tests.vortex_transport.harness import FAST, LogRecords, RecordingHandler, wait_for
 
@@ -155,13 +155,13 @@ class TlsDoorTests(TestCase):
         return Deferred.fromCoroutine(run())
 
     def test_devices_connect_over_wss_and_plain_beside_it(self) -> Deferred[None]:
-        """A client service's device endpoint on a TLS site accepts a device over wss
+        """A client service's device websocket on a TLS site accepts a device over wss
         (checking the site's certificate), and over ws on the site's plainPort during a
         migration; the TLS port never answers plain http."""
 
         async def run() -> None:
             handler = RecordingHandler()
-            endpoint = VortexServerEndpoint("peek-client", AccessPolicy.for_devices(""),
+            endpoint = VortexServer("peek-client", AccessPolicy.for_devices(""),
                                             FAST, handler)
             root = Resource()
             root.putChild(b"vortexws", endpoint.resource())

@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from twisted.python import threadable
 from twisted.trial.unittest import TestCase
 
-from peek_plugin_base.testing import MemoryBus, MemoryNode
+from peek_plugin_base.testing import MemoryNode, MemoryVortex
 from tests.storage.conftest import _admin_conninfo, postgres_server_url
 
 
@@ -66,7 +66,7 @@ class BusTestCase(TestCase):
 
     def setUp(self) -> None:
         self.db_url = new_database(self.database, self.addCleanup)
-        self.bus = MemoryBus()
+        self.bus = MemoryVortex()
         self.server = self.bus.node("peek-server")
         self.admin = self.bus.node("peek-client")
         self.bus.link(self.server, self.admin)

@@ -3,7 +3,7 @@
 import pytest
 from twisted.internet.task import Clock
 
-from peek_plugin_base.testing import MemoryBus
+from peek_plugin_base.testing import MemoryVortex
 from peek_plugin_base.vortex import Payload, PayloadEndpoint
 from peek_vortex.errors import ConnectionLostError
 from tests.support import result_of
@@ -11,7 +11,7 @@ from tests.support import result_of
 
 def test_request_reply_and_name_routing() -> None:
     """A request to a vortex name reaches that node's endpoint and the reply comes back."""
-    bus = MemoryBus(Clock())
+    bus = MemoryVortex(Clock())
     server, agent = bus.node("peek-server"), bus.node("peek-agent")
     bus.link(agent, server)
     seen = []
@@ -28,7 +28,7 @@ def test_request_reply_and_name_routing() -> None:
 
 def test_messages_sent_while_handling_are_delivered_after_in_order() -> None:
     """A handler's own sends are queued behind the current message, never re-entered."""
-    bus = MemoryBus(Clock())
+    bus = MemoryVortex(Clock())
     a, b = bus.node("a"), bus.node("b")
     bus.link(a, b)
     order = []
@@ -50,7 +50,7 @@ def test_messages_sent_while_handling_are_delivered_after_in_order() -> None:
 
 def test_unlink_fails_requests_in_flight() -> None:
     """Dropping the link fails a request waiting on it with ConnectionLostError."""
-    bus = MemoryBus(Clock())
+    bus = MemoryVortex(Clock())
     server, client = bus.node("peek-server"), bus.node("peek-client")
     link, _ = bus.link(client, server)
     PayloadEndpoint({"key": "slow"}, lambda **_: None, router=server.router)

@@ -16,7 +16,7 @@ from twisted.internet.defer import maybeDeferred
 
 import peek_vortex.handlers._rpc as rpc
 from peek_plugin_base.storage.DbConnection import DbConnection
-from peek_plugin_base.testing import MemoryBus, MemoryNode
+from peek_plugin_base.testing import MemoryNode, MemoryVortex
 from peek_plugin_base.vortex import AccessDeniedError, RemoteError
 from tests.support import result_of
 
@@ -27,7 +27,7 @@ class Services:
     """A server, an agent and a client on one in-memory bus, the tutorial's RPCs served."""
 
     def __init__(self, db: DbConnection) -> None:
-        self.bus = MemoryBus()
+        self.bus = MemoryVortex()
         self.server = self.bus.node("peek-server")
         self.agent = self.bus.node("peek-agent")
         self.client = self.bus.node("peek-client")

@@ -11,7 +11,7 @@ import peek_plugin_base.vortex as vortex
 from peek_plugin_base.vortex import PayloadEnvelope, RemoteError
 from peek_vortex import errors
 from peek_vortex.errors import WIRE_ERRORS, VortexError, error_from_reply, error_reply
-from peek_vortex.testing import MemoryBus
+from peek_vortex.testing import MemoryVortex
 from tests.support import result_of
 
 logger = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ def test_a_duplicate_code_is_refused() -> None:
 def test_no_endpoint_reply_is_a_no_endpoint_error_across_a_bus() -> None:
     """A request to a process with no handler fails at once with an error that is both a
     NoEndpointError (exported from peek_plugin_base.vortex) and a RemoteError."""
-    bus = MemoryBus(Clock())
+    bus = MemoryVortex(Clock())
     server, agent = bus.node("peek-server"), bus.node("peek-agent")
     bus.link(agent, server)
     answer = agent.router.request(PayloadEnvelope(filt={"key": "nobody.home"}), "peek-server")

@@ -132,7 +132,7 @@ def test_plugin_rollback_shuts_endpoints_down(router, peer):
     log = OwnershipScope("peek_plugin_demo")
     with owned_by(log):
         _, calls = listen(router, {"key": "k"})
-    assert log.descriptions == ["bus endpoint {'key': 'k'}"]
+    assert log.descriptions == ["bus websocket {'key': 'k'}"]
     log.rollback()
     router.receive(msg({"key": "k"}), peer)
     assert calls == [] and router.endpoint_count == 0

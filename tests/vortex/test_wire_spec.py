@@ -18,7 +18,7 @@ from tests.vortex.golden import load_vectors
 SPEC = (REPO / "docs" / "wire-protocol.md").read_text()
 #: The spec's inline code spans (fenced blocks left out).
 SPANS = set(re.findall(r"`([^`\n]+)`", re.sub(r"^```.*?^```", "", SPEC, flags=re.M | re.S)))
-JS = REPO / "platform" / "peek_platform" / "web" / "js"
+JS = REPO / "platform" / "peek_vortex" / "js"
 CODEC_JS = (JS / "codec.js").read_text()
 CLIENT_JS = (JS / "client.js").read_text()
 

@@ -3,7 +3,7 @@
 import pytest
 from twisted.internet.task import Clock
 
-from peek_plugin_base.testing import MemoryBus
+from peek_plugin_base.testing import MemoryVortex
 
 
 @pytest.fixture
@@ -13,7 +13,7 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def bus(clock: Clock) -> MemoryBus:
+def bus(clock: Clock) -> MemoryVortex:
     """An in-memory bus whose reply timeouts and caches run on ``clock``."""
-    return MemoryBus(clock)
+    return MemoryVortex(clock)
 

@@ -10,7 +10,7 @@ import pytest
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
-from peek_plugin_base.testing import MemoryBus
+from peek_plugin_base.testing import MemoryVortex
 from peek_plugin_base.vortex import (
     AccessDeniedError,
     ActionOutcomeUnavailableError,
@@ -93,7 +93,7 @@ def store() -> Store:
     return Store()
 
 
-def server_and_device(bus: MemoryBus, store: Store, **processor_args: Any) -> tuple:
+def server_and_device(bus: MemoryVortex, store: Store, **processor_args: Any) -> tuple:
     """A server with the tutorial's processor and a device linked straight to it."""
     server, device = bus.node("peek-server"), bus.node("device")
     bus.link(device, server)
@@ -122,7 +122,7 @@ def test_action_tuples_carry_a_fresh_id_and_time_and_survive_the_wire() -> None:
 
 
 def test_success_gets_exactly_one_response_with_the_result_tuples(
-    bus: MemoryBus, store: Store
+    bus: MemoryVortex, store: Store
 ) -> None:
     """A successful action is answered once, with the delegate's tuples."""
     _, device, _, push = server_and_device(bus, store)
@@ -132,7 +132,7 @@ def test_success_gets_exactly_one_response_with_the_result_tuples(
     assert len(received) == 1 and received[0].error is None
 
 
-def test_delegate_error_gets_exactly_one_error_response(bus: MemoryBus, store: Store) -> None:
+def test_delegate_error_gets_exactly_one_error_response(bus: MemoryVortex, store: Store) -> None:
     """A delegate exception reaches the pusher as its type name and an error id, once."""
     _, device, _, push = server_and_device(bus, store)
     received = record_received(device)
@@ -143,7 +143,7 @@ def test_delegate_error_gets_exactly_one_error_response(bus: MemoryBus, store: S
     assert len(received) == 1
 
 
-def test_deferred_delegate_answers_when_it_finishes(bus: MemoryBus, store: Store) -> None:
+def test_deferred_delegate_answers_when_it_finishes(bus: MemoryVortex, store: Store) -> None:
     """A delegate returning an unfired Deferred is answered when it fires, not before."""
     _, device, _, push = server_and_device(bus, store)
     store.hold = True
@@ -155,7 +155,7 @@ def test_deferred_delegate_answers_when_it_finishes(bus: MemoryBus, store: Store
     assert len(received) == 1
 
 
-def test_unknown_action_type_is_an_error_naming_it(bus: MemoryBus, store: Store) -> None:
+def test_unknown_action_type_is_an_error_naming_it(bus: MemoryVortex, store: Store) -> None:
     """A type without delegate (and no default) gets UnknownActionTypeError naming it."""
     server, device, processor, push = server_and_device(bus, store)
     processor.shutdown()
@@ -170,7 +170,7 @@ def test_unknown_action_type_is_an_error_naming_it(bus: MemoryBus, store: Store)
 
 
 def test_type_not_registered_on_the_server_is_an_error_naming_it(
-    bus: MemoryBus, store: Store
+    bus: MemoryVortex, store: Store
 ) -> None:
     """An action whose type the server does not know is answered with the decode error."""
     _, device, processor, _ = server_and_device(bus, store)
@@ -183,7 +183,7 @@ def test_type_not_registered_on_the_server_is_an_error_naming_it(
     assert store.ran == []
 
 
-def test_per_type_delegate_wins_over_the_default(bus: MemoryBus, store: Store) -> None:
+def test_per_type_delegate_wins_over_the_default(bus: MemoryVortex, store: Store) -> None:
     """setDelegate routes one type to its delegate; other types go to the default."""
     _, _, processor, push = server_and_device(bus, store)
     toggler = Store()
@@ -194,7 +194,7 @@ def test_per_type_delegate_wins_over_the_default(bus: MemoryBus, store: Store) -
     assert [type(a) for a in store.ran] == [AddIntValueAction]
 
 
-def test_not_exactly_one_action_is_refused(bus: MemoryBus, store: Store) -> None:
+def test_not_exactly_one_action_is_refused(bus: MemoryVortex, store: Store) -> None:
     """A message with two actions, or a non-action tuple, is refused without running."""
     _, device, processor, _ = server_and_device(bus, store)
     for tuples in ([AddIntValueAction(), AddIntValueAction()], [StringIntTuple(id=1)], []):
@@ -205,7 +205,7 @@ def test_not_exactly_one_action_is_refused(bus: MemoryBus, store: Store) -> None
 
 
 def test_retry_with_the_same_id_returns_the_first_result_without_running_again(
-    bus: MemoryBus, store: Store
+    bus: MemoryVortex, store: Store
 ) -> None:
     """A repeated action id gets the first answer; the delegate ran once."""
     _, _, _, push = server_and_device(bus, store)
@@ -217,7 +217,7 @@ def test_retry_with_the_same_id_returns_the_first_result_without_running_again(
 
 
 def test_transient_failure_is_not_remembered_and_the_retry_runs(
-    bus: MemoryBus, store: Store
+    bus: MemoryVortex, store: Store
 ) -> None:
     """A delegate failure other than a final refusal is answered but not remembered: the
     retry of the same id runs the delegate again and gets its success."""
@@ -243,7 +243,7 @@ class RefusingDelegate(TupleActionProcessorDelegateABC):
         raise TupleActionRefusedError(f"row {tupleAction.stringIntId} was deleted")
 
 
-def test_final_refusal_is_remembered_like_a_success(bus: MemoryBus) -> None:
+def test_final_refusal_is_remembered_like_a_success(bus: MemoryVortex) -> None:
     """TupleActionRefusedError is answered and remembered: a retry gets the same refusal
     without running the delegate again."""
     refuser = RefusingDelegate()
@@ -257,7 +257,7 @@ def test_final_refusal_is_remembered_like_a_success(bus: MemoryBus) -> None:
     assert refuser.runs == 1
 
 
-def test_dedupe_memory_expires_on_the_clock(bus: MemoryBus, store: Store, clock: Clock) -> None:
+def test_dedupe_memory_expires_on_the_clock(bus: MemoryVortex, store: Store, clock: Clock) -> None:
     """After dedupeSeconds a repeated id runs again: the cache is bounded in time."""
     _, _, processor, push = server_and_device(bus, store, dedupeSeconds=60.0)
     action = AddIntValueAction(stringIntId=1, offset=1)
@@ -270,7 +270,7 @@ def test_dedupe_memory_expires_on_the_clock(bus: MemoryBus, store: Store, clock:
     assert len(store.ran) == 2 and len(processor.cache) == 1
 
 
-def test_dedupe_memory_is_bounded_in_size(bus: MemoryBus, store: Store) -> None:
+def test_dedupe_memory_is_bounded_in_size(bus: MemoryVortex, store: Store) -> None:
     """Beyond dedupeMaxEntries the oldest answer is forgotten (and only that one)."""
     _, _, processor, push = server_and_device(bus, store, dedupeMaxEntries=2)
     a, b, c = (AddIntValueAction(stringIntId=1, offset=1) for _ in range(3))
@@ -284,7 +284,7 @@ def test_dedupe_memory_is_bounded_in_size(bus: MemoryBus, store: Store) -> None:
 
 
 def test_proxy_relays_device_actions_and_answers_without_reencoding(
-    bus: MemoryBus, store: Store
+    bus: MemoryVortex, store: Store
 ) -> None:
     """device -> client proxy -> server processor and back; the body bytes are unchanged and
     the server sees the device as the originator."""
@@ -309,7 +309,7 @@ def test_proxy_relays_device_actions_and_answers_without_reencoding(
 
 
 def test_processor_for_services_only_refuses_a_device_action_through_the_proxy(
-    bus: MemoryBus, store: Store
+    bus: MemoryVortex, store: Store
 ) -> None:
     """acceptOnlyFromVortex="peek-client" sees the device behind the client's proxy."""
     server, client = bus.node("peek-server"), bus.node("peek-client")
@@ -332,7 +332,7 @@ def silent_processor(router: PayloadRouter) -> PayloadEndpoint:
 
 
 def test_proxy_answers_with_an_error_when_the_server_does_not(
-    bus: MemoryBus, clock: Clock
+    bus: MemoryVortex, clock: Clock
 ) -> None:
     """With no server answer the proxy still answers the device once, with a timeout."""
     server, client, device = bus.node("peek-server"), bus.node("peek-client"), bus.node("device")
@@ -349,7 +349,7 @@ def test_proxy_answers_with_an_error_when_the_server_does_not(
     assert info.value.code == ReplyTimeoutError.code and len(at_device) == 1
 
 
-def test_push_client_times_out_naming_the_action(bus: MemoryBus, clock: Clock) -> None:
+def test_push_client_times_out_naming_the_action(bus: MemoryVortex, clock: Clock) -> None:
     """No answer within the timeout fails the push with ActionTimeoutError naming it."""
     server, device = bus.node("peek-server"), bus.node("device")
     bus.link(device, server)
@@ -367,7 +367,7 @@ def test_push_client_times_out_naming_the_action(bus: MemoryBus, clock: Clock) -
 
 
 def test_push_client_retry_after_a_lost_attempt_runs_the_action_once(
-    bus: MemoryBus, store: Store, clock: Clock
+    bus: MemoryVortex, store: Store, clock: Clock
 ) -> None:
     """A retried push resends the same id; a late processor answers it and runs it once."""
     server, device = bus.node("peek-server"), bus.node("device")
@@ -385,7 +385,7 @@ def test_push_client_retry_after_a_lost_attempt_runs_the_action_once(
 
 
 def test_processor_refuses_senders_outside_accept_only(
-    bus: MemoryBus, store: Store, caplog: pytest.LogCaptureFixture
+    bus: MemoryVortex, store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     """acceptOnlyFromVortex refuses other senders with AccessDeniedError, warning once."""
     _, _, _, push = server_and_device(bus, store, acceptOnlyFromVortex=["peek-client"])
@@ -399,7 +399,7 @@ def test_processor_refuses_senders_outside_accept_only(
     assert len(warnings) == 1 and store.ran == []
 
 
-def test_plugin_rollback_removes_processor_and_proxy(bus: MemoryBus, store: Store) -> None:
+def test_plugin_rollback_removes_processor_and_proxy(bus: MemoryVortex, store: Store) -> None:
     """Processors and proxies made while a plugin loads are removed by its rollback."""
     server, client = bus.node("peek-server"), bus.node("peek-client")
     log = OwnershipScope("peek_plugin_tutorial")
@@ -425,7 +425,7 @@ class AsyncDelegate(TupleActionProcessorDelegateABC):
         return StringIntTuple(id=tupleAction.stringIntId)
 
 
-def test_coroutine_delegate_and_a_bad_result_each_get_one_answer(bus: MemoryBus) -> None:
+def test_coroutine_delegate_and_a_bad_result_each_get_one_answer(bus: MemoryVortex) -> None:
     """A coroutine delegate's single tuple is answered as a list; a non-tuple result is an
     error response (TypeError), still exactly one, and final: the delegate did its work,
     so a retry gets the same error without running it again."""
@@ -441,7 +441,7 @@ def test_coroutine_delegate_and_a_bad_result_each_get_one_answer(bus: MemoryBus)
     assert len(received) == 3 and delegate.runs == 2
 
 
-def test_one_handler_per_processor_name_on_a_bus(bus: MemoryBus, store: Store) -> None:
+def test_one_handler_per_processor_name_on_a_bus(bus: MemoryVortex, store: Store) -> None:
     """A second processor or a proxy of the same name on one bus is refused (it would make
     a second response); after shutdown the name is free again."""
     server = bus.node("peek-server")
@@ -456,7 +456,7 @@ def test_one_handler_per_processor_name_on_a_bus(bus: MemoryBus, store: Store) -
 
 
 def test_push_to_a_process_without_the_processor_fails_at_once(
-    bus: MemoryBus, clock: Clock
+    bus: MemoryVortex, clock: Clock
 ) -> None:
     """A server not running the processor answers NoEndpointError now, not at the timeout."""
     server, device = bus.node("peek-server"), bus.node("device")
@@ -491,7 +491,7 @@ class ManualStore(ActionOutcomeStore):
 
 
 @pytest.fixture
-def manual_store(bus: MemoryBus) -> Any:
+def manual_store(bus: MemoryVortex) -> Any:
     """A ManualStore installed on the server node's router (removed afterwards)."""
     manual = ManualStore()
     server = bus.node("peek-server")
@@ -500,7 +500,7 @@ def manual_store(bus: MemoryBus) -> Any:
     set_action_outcome_store(server.router, None)
 
 
-def linked_processor(bus: MemoryBus, server: Any, store: Store) -> TupleActionPushClient:
+def linked_processor(bus: MemoryVortex, server: Any, store: Store) -> TupleActionPushClient:
     """The tutorial processor on ``server`` and a push client on a device linked to it."""
     device = bus.node("device")
     bus.link(device, server)
@@ -509,7 +509,7 @@ def linked_processor(bus: MemoryBus, server: Any, store: Store) -> TupleActionPu
 
 
 def test_installed_store_duplicates_join_while_the_record_is_read_and_written(
-    bus: MemoryBus, store: Store, manual_store: Any
+    bus: MemoryVortex, store: Store, manual_store: Any
 ) -> None:
     """With a store that answers later (a database thread), a repeat arriving while the
     record is being read, or written, joins the first run: one run, and no answer before
@@ -535,7 +535,7 @@ def test_installed_store_duplicates_join_while_the_record_is_read_and_written(
 
 
 def test_unreadable_record_runs_nothing_and_says_so(
-    bus: MemoryBus, store: Store, manual_store: Any
+    bus: MemoryVortex, store: Store, manual_store: Any
 ) -> None:
     """When the record cannot be read the action is not run (it may have run before) and
     the answer is ActionOutcomeUnavailableError; the retry runs once the store is back."""
@@ -555,7 +555,7 @@ def test_unreadable_record_runs_nothing_and_says_so(
 
 
 def test_unrecordable_success_is_still_answered_and_remembered_in_memory(
-    bus: MemoryBus, store: Store, manual_store: Any
+    bus: MemoryVortex, store: Store, manual_store: Any
 ) -> None:
     """A success the store fails to record is answered as a success (the effect happened;
     an error would make the sender apply it again) and kept in the processor's memory."""
@@ -570,7 +570,7 @@ def test_unrecordable_success_is_still_answered_and_remembered_in_memory(
     assert len(store.ran) == 1 and len(manual.loads) == 1
 
 
-def test_overlong_action_id_is_invalid(bus: MemoryBus, store: Store) -> None:
+def test_overlong_action_id_is_invalid(bus: MemoryVortex, store: Store) -> None:
     """Action ids are bounded (records index them): a longer id is refused unrun."""
     _, _, _, push = server_and_device(bus, store)
     action = AddIntValueAction(stringIntId=1, offset=1)

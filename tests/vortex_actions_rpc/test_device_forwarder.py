@@ -2,7 +2,7 @@
 
 import pytest
 
-from peek_plugin_base.testing import MemoryBus, MemoryNode
+from peek_plugin_base.testing import MemoryNode, MemoryVortex
 from peek_plugin_base.vortex import (
     AccessDeniedError,
     Originator,
@@ -29,8 +29,8 @@ def clientOnly() -> str:
     return "served"
 
 
-def topology(bus: MemoryBus) -> tuple[MemoryNode, MemoryNode, MemoryNode]:
-    """server <- client <- device, the device on the client's device endpoint."""
+def topology(bus: MemoryVortex) -> tuple[MemoryNode, MemoryNode, MemoryNode]:
+    """server <- client <- device, the device on the client's device websocket."""
     server, client = bus.node("peek-server"), bus.node("peek-client")
     device = bus.node("peek-mobile", device=True)
     bus.link(client, server)
@@ -38,7 +38,7 @@ def topology(bus: MemoryBus) -> tuple[MemoryNode, MemoryNode, MemoryNode]:
     return server, client, device
 
 
-def test_exposed_rpc_runs_for_the_device_and_sees_it_as_caller(bus: MemoryBus) -> None:
+def test_exposed_rpc_runs_for_the_device_and_sees_it_as_caller(bus: MemoryVortex) -> None:
     """An exposed RPC answers a device's call through the client; one meant for peek-client
     refuses it, naming the device; an unexposed one never leaves the client."""
     server, client, device = topology(bus)
@@ -55,7 +55,7 @@ def test_exposed_rpc_runs_for_the_device_and_sees_it_as_caller(bus: MemoryBus) -
     assert info.value.code == NoEndpointError.code and "peek-client" in info.value.message
 
 
-def test_exposed_key_carries_the_originator_and_one_owner_per_key(bus: MemoryBus) -> None:
+def test_exposed_key_carries_the_originator_and_one_owner_per_key(bus: MemoryVortex) -> None:
     """A forwarded message reaches the server stamped with the device; a key can be exposed
     once per client service."""
     server, client, device = topology(bus)

@@ -13,7 +13,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 
 import peek_vortex.handlers._rpc as rpc_module
-from peek_plugin_base.testing import MemoryBus, MemoryNode
+from peek_plugin_base.testing import MemoryNode, MemoryVortex
 from peek_plugin_base.vortex import (
     AccessDeniedError,
     ConnectionLostError,
@@ -126,14 +126,14 @@ def blockingWork(value: int) -> list[int]:
     return [value * 10, threading.get_ident()]
 
 
-def server_agent(bus: MemoryBus) -> tuple[MemoryNode, MemoryNode]:
+def server_agent(bus: MemoryVortex) -> tuple[MemoryNode, MemoryNode]:
     """A server and one agent linked to it."""
     server, agent = bus.node("peek-server"), bus.node("peek-agent")
     bus.link(agent, server)
     return server, agent
 
 
-def test_agent_calls_server_with_args_kwargs_and_tuples(bus: MemoryBus) -> None:
+def test_agent_calls_server_with_args_kwargs_and_tuples(bus: MemoryVortex) -> None:
     """Agent-to-server calls carry args, kwargs and tuples; the 5 + 7 chain ends at 40."""
     server, agent = server_agent(bus)
     rpcs = RpcForAgent()
@@ -156,7 +156,7 @@ def test_agent_calls_server_with_args_kwargs_and_tuples(bus: MemoryBus) -> None:
     assert rpcs.stored == [stored] and rpcs.stored[0] is not stored
 
 
-def test_values_survive_the_trip(bus: MemoryBus) -> None:
+def test_values_survive_the_trip(bus: MemoryVortex) -> None:
     """Positional and keyword arguments of every codec type come back equal."""
     server, agent = server_agent(bus)
     echo.start(router=server.router)
@@ -167,7 +167,7 @@ def test_values_survive_the_trip(bus: MemoryBus) -> None:
     assert result_of(echo.via(agent.router)(*args, **kwargs)) == [args, kwargs]
 
 
-def test_plain_and_tagged_values_take_their_paths_and_arrive_equal(bus: MemoryBus) -> None:
+def test_plain_and_tagged_values_take_their_paths_and_arrive_equal(bus: MemoryVortex) -> None:
     """JSON-native calls and answers (sent as plain rows, big ones compressed) and values
     that need tags (NaN, 2**70, tuples inside) all arrive as sent."""
     server, agent = server_agent(bus)
@@ -186,7 +186,7 @@ def test_plain_and_tagged_values_take_their_paths_and_arrive_equal(bus: MemoryBu
     [("peek-agent", "peek-server", "agent"), ("peek-server", "peek-agent", "server")],
 )
 def test_sub_ints_7_kwval1_5_is_2_in_both_directions(
-    bus: MemoryBus, listener: str, caller: str, rpc: str
+    bus: MemoryVortex, listener: str, caller: str, rpc: str
 ) -> None:
     """The tutorial's subInts(7, kwval1=5) returns 2, served by the agent or by the server."""
     nodes = dict(zip(("peek-server", "peek-agent"), server_agent(bus), strict=True))
@@ -199,7 +199,7 @@ def test_sub_ints_7_kwval1_5_is_2_in_both_directions(
     assert result_of(call(7, kwval1=5)) == 2
 
 
-def test_remote_exception_arrives_with_type_name_and_message(bus: MemoryBus) -> None:
+def test_remote_exception_arrives_with_type_name_and_message(bus: MemoryVortex) -> None:
     """A raised ValueError arrives as RemoteError(code 'ValueError', an error id), no trace
     and not its message (that is in the server's log under the id)."""
     server, agent = server_agent(bus)
@@ -210,7 +210,7 @@ def test_remote_exception_arrives_with_type_name_and_message(bus: MemoryBus) -> 
     assert re.fullmatch(r"internal error, id [0-9a-f]{12}", info.value.message), info.value
 
 
-def test_timeout_names_function_and_target(bus: MemoryBus, clock: Clock) -> None:
+def test_timeout_names_function_and_target(bus: MemoryVortex, clock: Clock) -> None:
     """No answer within timeoutSeconds fails the call with RpcTimeoutError naming both."""
     server, agent = server_agent(bus)
     neverAnswers.start(router=server.router)
@@ -225,7 +225,7 @@ def test_timeout_names_function_and_target(bus: MemoryBus, clock: Clock) -> None
 
 
 def test_accept_only_refuses_other_names_with_an_error_logged_once(
-    bus: MemoryBus, caplog: pytest.LogCaptureFixture
+    bus: MemoryVortex, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A caller whose authenticated name is not accepted gets AccessDeniedError at once."""
     server, agent = server_agent(bus)
@@ -243,7 +243,7 @@ def test_accept_only_refuses_other_names_with_an_error_logged_once(
     assert result_of(RpcForAgent.addInts.via(agent.router)(1, kwval1=2)) == 3
 
 
-def test_shutdown_stops_answering_and_allows_a_new_start(bus: MemoryBus, clock: Clock) -> None:
+def test_shutdown_stops_answering_and_allows_a_new_start(bus: MemoryVortex, clock: Clock) -> None:
     """After shutdown() calls fail at once with NoEndpointError; the RPC can be started
     again afterwards."""
     server, agent = server_agent(bus)
@@ -258,7 +258,7 @@ def test_shutdown_stops_answering_and_allows_a_new_start(bus: MemoryBus, clock: 
     assert result_of(serverSubInts.via(agent.router)(3, kwval1=1)) == 2
 
 
-def test_plugin_rollback_unregisters_the_rpc(bus: MemoryBus, clock: Clock) -> None:
+def test_plugin_rollback_unregisters_the_rpc(bus: MemoryVortex, clock: Clock) -> None:
     """An RPC started while a plugin loads stops answering when the plugin is rolled back."""
     server, agent = server_agent(bus)
     log = OwnershipScope("peek_plugin_tutorial")
@@ -274,7 +274,7 @@ def test_plugin_rollback_unregisters_the_rpc(bus: MemoryBus, clock: Clock) -> No
     serverSubInts.start(router=server.router)  # a reload can start it again
 
 
-def test_several_connections_with_the_name_all_run_first_answer_wins(bus: MemoryBus) -> None:
+def test_several_connections_with_the_name_all_run_first_answer_wins(bus: MemoryVortex) -> None:
     """Two agents sharing 'peek-agent' both run the call; the first answer settles it."""
     server = bus.node("peek-server")
     first, second = bus.node("peek-agent"), bus.node("peek-agent")
@@ -291,7 +291,7 @@ def test_several_connections_with_the_name_all_run_first_answer_wins(bus: Memory
     assert result_of(RpcForServer.whoAnswers.via(server.router)()) == "agent-2"
 
 
-def test_call_in_the_listening_process_runs_locally_with_copied_values(bus: MemoryBus) -> None:
+def test_call_in_the_listening_process_runs_locally_with_copied_values(bus: MemoryVortex) -> None:
     """A call where the RPC is served runs it locally; arguments and results are copies."""
     server, agent = server_agent(bus)
     appendOne.start(router=server.router)
@@ -306,7 +306,7 @@ def test_call_in_the_listening_process_runs_locally_with_copied_values(bus: Memo
     assert on_the_wire == [] and server.router.pending_count == 0
 
 
-def test_coroutine_rpc_answers_when_it_completes(bus: MemoryBus) -> None:
+def test_coroutine_rpc_answers_when_it_completes(bus: MemoryVortex) -> None:
     """An async def RPC is awaited; the caller gets its return value."""
     server, agent = server_agent(bus)
     doubleLater.start(router=server.router)
@@ -317,7 +317,7 @@ def test_coroutine_rpc_answers_when_it_completes(bus: MemoryBus) -> None:
 
 
 def test_defer_to_thread_runs_the_function_off_the_calling_thread(
-    bus: MemoryBus, monkeypatch: pytest.MonkeyPatch
+    bus: MemoryVortex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """deferToThread=True hands the function to the thread runner, not the reactor thread."""
     server, agent = server_agent(bus)
@@ -338,7 +338,7 @@ def test_defer_to_thread_runs_the_function_off_the_calling_thread(
     assert used == ["blockingWork"]
 
 
-def test_unencodable_arguments_fail_the_deferred(bus: MemoryBus) -> None:
+def test_unencodable_arguments_fail_the_deferred(bus: MemoryVortex) -> None:
     """Arguments the codec cannot carry fail the returned Deferred, nothing is sent."""
     server, agent = server_agent(bus)
     echo.start(router=server.router)
@@ -348,7 +348,7 @@ def test_unencodable_arguments_fail_the_deferred(bus: MemoryBus) -> None:
     assert received == []
 
 
-def test_lost_connection_fails_the_call(bus: MemoryBus) -> None:
+def test_lost_connection_fails_the_call(bus: MemoryVortex) -> None:
     """A call in flight when the link drops fails with ConnectionLostError."""
     server, agent = server_agent(bus)
     neverAnswers.start(router=server.router)
@@ -358,7 +358,7 @@ def test_lost_connection_fails_the_call(bus: MemoryBus) -> None:
         result_of(called)
 
 
-def test_malformed_call_gets_an_error_reply(bus: MemoryBus) -> None:
+def test_malformed_call_gets_an_error_reply(bus: MemoryVortex) -> None:
     """A call whose body is not the arguments tuple is answered with an error."""
     server, agent = server_agent(bus)
     echo.start(router=server.router)
@@ -367,7 +367,7 @@ def test_malformed_call_gets_an_error_reply(bus: MemoryBus) -> None:
     assert echo.rpcName in info.value.message
 
 
-def test_start_in_the_wrong_service_or_twice_is_an_error(bus: MemoryBus) -> None:
+def test_start_in_the_wrong_service_or_twice_is_an_error(bus: MemoryVortex) -> None:
     """Starting where the listening name is not ours, or twice on one bus, fails clearly."""
     server, agent = server_agent(bus)
     with pytest.raises(RoutingError, match="'peek-agent'.*peek-server"):
@@ -378,7 +378,7 @@ def test_start_in_the_wrong_service_or_twice_is_an_error(bus: MemoryBus) -> None
 
 
 def test_calling_an_rpc_this_process_should_serve_but_does_not_fails_fast(
-    bus: MemoryBus,
+    bus: MemoryVortex,
 ) -> None:
     """In the listening service, calling an RPC that was never started fails at once."""
     server, _ = server_agent(bus)
@@ -386,7 +386,7 @@ def test_calling_an_rpc_this_process_should_serve_but_does_not_fails_fast(
         result_of(serverSubInts.via(server.router)(1))
 
 
-def test_a_reimported_rpc_of_the_same_name_cannot_serve_twice(bus: MemoryBus) -> None:
+def test_a_reimported_rpc_of_the_same_name_cannot_serve_twice(bus: MemoryVortex) -> None:
     """A second RPC object with the same name (e.g. a module imported twice) is refused
     while the first serves, so one call never gets two answers from one process."""
     server, _ = server_agent(bus)

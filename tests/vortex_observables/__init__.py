@@ -1,1 +1,1 @@
-"""Tests of observable data: handler, client-service proxy and observer client over MemoryBus."""
+"""Tests of observable data: handler, client-service proxy and observer client over MemoryVortex."""

@@ -1,4 +1,4 @@
-"""A simulated platform for observable tests: server, client service and devices on a MemoryBus.
+"""A simulated platform for observable tests: server, client service and devices on a MemoryVortex.
 
 Links and unlinks also report the connection to both routers' connection notices, as
 the websocket transport does, so handlers see connections open and close.
@@ -11,7 +11,7 @@ from typing import Any, Optional
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
-from peek_plugin_base.testing import MemoryBus, MemoryConnection, MemoryNode
+from peek_plugin_base.testing import MemoryConnection, MemoryNode, MemoryVortex
 from peek_plugin_base.vortex import (
     Payload,
     Tuple,
@@ -101,7 +101,7 @@ class Platform:
 
     def __init__(self, deferred: bool = False, with_handler: bool = True) -> None:
         self.clock = Clock()
-        self.bus = MemoryBus(self.clock)
+        self.bus = MemoryVortex(self.clock)
         self.server = self.bus.node("peek-server")
         self.store = Store()
         self.provider = StoreProvider(self.store, deferred=deferred)

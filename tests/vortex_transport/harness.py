@@ -19,7 +19,7 @@ from peek_vortex.transport import (
     TransportLimits,
     VortexClientService,
     VortexConnection,
-    VortexServerEndpoint,
+    VortexServer,
 )
 
 TOKEN = "test-platform-token-0123456789abcdef"
@@ -98,18 +98,18 @@ def wait_for(condition: Callable[[], Any], timeout: float = 10.0,
     return result
 
 
-def server_endpoint(
+def vortex_server(
     handler: Optional[RecordingHandler] = None,
     limits: TransportLimits = FAST,
     policy: Optional[AccessPolicy] = None,
-) -> VortexServerEndpoint:
-    """A peek-server endpoint accepting TOKEN for the service names."""
-    return VortexServerEndpoint(
+) -> VortexServer:
+    """A peek-server websocket accepting TOKEN for the service names."""
+    return VortexServer(
         "peek-server", policy or AccessPolicy.for_server(lambda: TOKEN), limits,
         handler or RecordingHandler())
 
 
-def listen(endpoint: VortexServerEndpoint, port: int = 0) -> IListeningPort:
+def listen(endpoint: VortexServer, port: int = 0) -> IListeningPort:
     """Serve the endpoint at /vortexws on 127.0.0.1 (ephemeral port unless given)."""
     root = Resource()
     root.putChild(b"vortexws", endpoint.resource())

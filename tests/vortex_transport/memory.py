@@ -15,7 +15,7 @@ from peek_vortex.transport import (
     AccessPolicy,
     TransportLimits,
     VortexClientService,
-    VortexServerEndpoint,
+    VortexServer,
     VortexServerProtocol,
 )
 from peek_vortex.transport._client import VortexClientProtocol, _ClientFactory
@@ -31,7 +31,7 @@ class MemoryPair:
     """Both ends of one in-memory bus connection and the pump between them."""
 
     clock: Clock
-    endpoint: VortexServerEndpoint
+    vortex_server: VortexServer
     service: VortexClientService
     server: VortexServerProtocol
     client: VortexClientProtocol
@@ -55,7 +55,7 @@ def memory_pair(
     ``greet``)."""
     clock = Clock()
     server_handler, client_handler = RecordingHandler(echo=True), RecordingHandler()
-    endpoint = VortexServerEndpoint("peek-server", AccessPolicy.for_server(lambda: TOKEN),
+    endpoint = VortexServer("peek-server", AccessPolicy.for_server(lambda: TOKEN),
                                     server_limits, server_handler, clock=clock)
     endpoint.factory.setProtocolOptions(**_NO_AUTOBAHN_TIMERS)
     # Never started: it only lends the protocol its limits, handler, clock and logging.

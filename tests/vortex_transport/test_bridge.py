@@ -12,30 +12,30 @@ from peek_plugin_base.vortex import (
 )
 from peek_vortex.errors import ConnectionLostError, NoTransportError, RemoteError
 from peek_vortex.routing import PayloadRouter
-from peek_vortex.transport import CLOSE_MALFORMED_MESSAGE, BusBridge
+from peek_vortex.transport import CLOSE_MALFORMED_MESSAGE, VortexBridge
 from tests.vortex_transport.harness import (
     RecordingHandler,
     client,
     listen,
-    server_endpoint,
+    vortex_server,
     wait_for,
 )
 
 
 class BridgeTests(TestCase):
-    """A server router and agent routers, each behind a BusBridge, on 127.0.0.1."""
+    """A server router and agent routers, each behind a VortexBridge, on 127.0.0.1."""
 
     def setUp(self) -> None:
         self.server_router = PayloadRouter()
-        self.server_bridge = BusBridge(self.server_router, "peek-server")
-        self.endpoint = server_endpoint()
-        self.endpoint.handler = self.server_bridge
-        self.port = listen(self.endpoint)
+        self.server_bridge = VortexBridge(self.server_router, "peek-server")
+        self.vortex_server = vortex_server()
+        self.vortex_server.handler = self.server_bridge
+        self.port = listen(self.vortex_server)
         self.addCleanup(self.port.stopListening)
 
-    async def _agent(self) -> tuple[PayloadRouter, BusBridge, object]:
+    async def _agent(self) -> tuple[PayloadRouter, VortexBridge, object]:
         router = PayloadRouter()
-        bridge = BusBridge(router, "peek-agent")
+        bridge = VortexBridge(router, "peek-agent")
         service = client(self.port.getHost().port, "peek-agent")
         service.handler = bridge
         self.addCleanup(service.stopService)

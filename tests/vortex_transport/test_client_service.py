@@ -11,7 +11,7 @@ from twisted.test.iosim import ConnectionCompleter, IOPump
 from twisted.trial.unittest import TestCase
 
 import peek_vortex.transport._client as client_module
-from peek_vortex.transport import AccessPolicy, Backoff, VortexClientService, VortexServerEndpoint
+from peek_vortex.transport import AccessPolicy, Backoff, VortexClientService, VortexServer
 from peek_vortex.wire import CloseCode
 from tests.vortex_transport.harness import FAST, TOKEN, LogRecords, RecordingHandler
 
@@ -22,7 +22,7 @@ PORT = 9
 
 
 class InMemoryBus:
-    """A server endpoint listening on a MemoryReactorClock and a client service using it."""
+    """A server websocket listening on a MemoryReactorClock and a client service using it."""
 
     def __init__(self, test: TestCase, token: Optional[str] = TOKEN,
                  backoff: Optional[Backoff] = None) -> None:
@@ -31,12 +31,12 @@ class InMemoryBus:
                    lambda limits: {**original(limits), **_NO_AUTOBAHN_TIMERS})
         self.reactor = MemoryReactorClock()
         self.server_handler = RecordingHandler(echo=True)
-        self.endpoint = VortexServerEndpoint(
+        self.vortex_server = VortexServer(
             "peek-server", AccessPolicy.for_server(lambda: TOKEN), FAST, self.server_handler,
             clock=self.reactor)
-        self.endpoint.factory.setProtocolOptions(openHandshakeTimeout=0,
+        self.vortex_server.factory.setProtocolOptions(openHandshakeTimeout=0,
                                                  closeHandshakeTimeout=0)
-        self.reactor.listenTCP(PORT, self.endpoint.factory)
+        self.reactor.listenTCP(PORT, self.vortex_server.factory)
         self.handler = RecordingHandler()
         self.token = token
         self.service = VortexClientService(
@@ -78,7 +78,7 @@ class ClientServiceTests(TestCase):
         assert conn is not None and conn.name == "peek-server"
         assert started.called and self.successResultOf(waiting) is conn
         assert bus.handler.opened == [conn]
-        assert [c.uuid for c in bus.endpoint.connections] == [conn.uuid]
+        assert [c.uuid for c in bus.vortex_server.connections] == [conn.uuid]
 
     def test_a_lost_connection_reconnects_after_the_first_backoff_delay(self) -> None:
         """After a loss the next attempt waits backoff.delay(0) on the clock, then connects
@@ -88,7 +88,7 @@ class ClientServiceTests(TestCase):
         bus.service.startService()
         bus.complete()
         first = bus.service.connection
-        [server_side] = bus.endpoint.connections
+        [server_side] = bus.vortex_server.connections
         server_side.close(int(CloseCode.SLOW_CONSUMER), "resubscribe")
         bus.pumps[-1].flush(advanceClock=False)
         assert bus.service.connection is None and first.closed

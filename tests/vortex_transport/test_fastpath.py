@@ -9,7 +9,7 @@ from tests.vortex_transport.harness import (
     RecordingHandler,
     client,
     listen,
-    server_endpoint,
+    vortex_server,
     wait_for,
 )
 
@@ -55,7 +55,7 @@ class InternalsTests(TestCase):
     def test_live_connections_have_the_instance_internals(self) -> Deferred[None]:
         """An open connection's autobahn protocol and TCP transport carry what the fast path
         reads, and the batching writer is installed on both ends."""
-        endpoint = server_endpoint(RecordingHandler(echo=True))
+        endpoint = vortex_server(RecordingHandler(echo=True))
         port = listen(endpoint)
         self.addCleanup(port.stopListening)
 
@@ -81,7 +81,7 @@ class SwitchTests(TestCase):
         """With the switch off no connection gets a batching writer, and frames still flow
         both ways in order."""
         self.patch(fastpath, "ENABLED", False)
-        endpoint = server_endpoint(RecordingHandler(echo=True))
+        endpoint = vortex_server(RecordingHandler(echo=True))
         port = listen(endpoint)
         self.addCleanup(port.stopListening)
 

@@ -11,7 +11,7 @@ from tests.vortex_transport.harness import (
     RecordingHandler,
     client,
     listen,
-    server_endpoint,
+    vortex_server,
     wait_for,
 )
 
@@ -45,7 +45,7 @@ class FlushTests(TestCase):
         """Frames a handler sends back while handling a read are on the socket when the
         read returns, all of them, in order; the peer gets each one."""
         handler = AnswerAndLook()
-        port = listen(server_endpoint(handler))
+        port = listen(vortex_server(handler))
         self.addCleanup(port.stopListening)
 
         async def run() -> None:
@@ -74,7 +74,7 @@ class SendPathTests(TestCase):
         """Plain sends count their octets in autobahn's traffic stats as autobahn does;
         a sync send (autobahn's queued path) still arrives, in order."""
         handler = RecordingHandler()
-        port = listen(server_endpoint(handler))
+        port = listen(vortex_server(handler))
         self.addCleanup(port.stopListening)
 
         async def run() -> None:

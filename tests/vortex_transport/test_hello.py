@@ -9,7 +9,7 @@ from peek_vortex.transport import (
     AccessPolicy,
     TransportLimits,
     VortexClientService,
-    VortexServerEndpoint,
+    VortexServer,
 )
 from peek_vortex.wire import CloseCode, Hello
 from tests.vortex_transport.harness import (
@@ -20,7 +20,7 @@ from tests.vortex_transport.harness import (
     client,
     listen,
     probe,
-    server_endpoint,
+    vortex_server,
     wait_for,
 )
 
@@ -30,8 +30,8 @@ class HelloTests(TestCase):
 
     def setUp(self) -> None:
         self.server_handler = RecordingHandler(echo=True)
-        self.endpoint = server_endpoint(self.server_handler)
-        self.port = listen(self.endpoint)
+        self.vortex_server = vortex_server(self.server_handler)
+        self.port = listen(self.vortex_server)
         self.addCleanup(self.port.stopListening)
         self.port_number = self.port.getHost().port
 
@@ -45,7 +45,7 @@ class HelloTests(TestCase):
         await self._started(service)
         conn = service.connection
         assert conn is not None and conn.name == "peek-server"
-        server_conns = self.endpoint.connections_named("peek-agent")
+        server_conns = self.vortex_server.connections_named("peek-agent")
         assert [c.uuid for c in server_conns] == [conn.uuid]
         assert handler.opened == [conn]
         conn.send(b"\x00\x01ping")
@@ -61,7 +61,7 @@ class HelloTests(TestCase):
         """Send raw frames; the (code, reason) the server closed with."""
         factory = probe(self.port_number, frames, binary)
         code, reason = await factory.closed
-        assert self.endpoint.connections == []
+        assert self.vortex_server.connections == []
         assert factory.received == []  # no welcome, no frames
         return code, reason
 
@@ -124,7 +124,7 @@ class HelloTests(TestCase):
             started = self._started(service)
             await wait_for(lambda: service._failures >= 2, what="two refused attempts")
             assert not started.called
-            assert self.endpoint.connections == []
+            assert self.vortex_server.connections == []
         return Deferred.fromCoroutine(run())
 
 
@@ -134,7 +134,7 @@ class HelloTimeoutTests(TestCase):
     def test_silent_peer_closed_after_hello_timeout(self) -> Deferred[None]:
         """No hello within the timeout: closed with 4408 and a reason naming the timeout."""
         async def run() -> None:
-            endpoint = server_endpoint(limits=TransportLimits(hello_timeout_seconds=0.2))
+            endpoint = vortex_server(limits=TransportLimits(hello_timeout_seconds=0.2))
             port = listen(endpoint)
             self.addCleanup(port.stopListening)
             code, reason = await probe(port.getHost().port, []).closed
@@ -158,13 +158,13 @@ class HelloTimeoutTests(TestCase):
 
 
 class DeviceHelloTests(TestCase):
-    """The client service's device endpoint: anonymous devices, no service names."""
+    """The client service's device websocket: anonymous devices, no service names."""
 
     def test_anonymous_device_accepted_service_name_refused(self) -> Deferred[None]:
         """peek-mobile connects without a token; peek-agent is refused there (4403)."""
         async def run() -> None:
             handler = RecordingHandler()
-            endpoint = VortexServerEndpoint("peek-client", AccessPolicy.for_devices(), FAST,
+            endpoint = VortexServer("peek-client", AccessPolicy.for_devices(), FAST,
                                             handler)
             port = listen(endpoint)
             self.addCleanup(port.stopListening)
@@ -181,7 +181,7 @@ class DeviceHelloTests(TestCase):
     def test_configured_device_token(self) -> Deferred[None]:
         """With vortex.deviceToken set, a device without it gets 4401; with it, it connects."""
         async def run() -> None:
-            endpoint = VortexServerEndpoint("peek-client",
+            endpoint = VortexServer("peek-client",
                                             AccessPolicy.for_devices("d" * 20), FAST)
             port = listen(endpoint)
             self.addCleanup(port.stopListening)

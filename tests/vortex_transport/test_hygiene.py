@@ -24,7 +24,7 @@ from tests.vortex_transport.harness import (
     client,
     listen,
     probe,
-    server_endpoint,
+    vortex_server,
     wait_for,
 )
 
@@ -198,12 +198,12 @@ def test_log_throttle_logs_first_event_then_a_count(caplog: pytest.LogCaptureFix
 
 
 class AdmissionOverRealSockets(TestCase):
-    """The bus endpoint behind a GuardedSite, over real sockets on 127.0.0.1."""
+    """The bus websocket behind a GuardedSite, over real sockets on 127.0.0.1."""
 
     def setUp(self) -> None:
         self.gate = ConnectionGate(max_total=10, max_per_address=10)
         root = Resource()
-        root.putChild(b"vortexws", server_endpoint().resource())
+        root.putChild(b"vortexws", vortex_server().resource())
         site = GuardedSite(root, self.gate, header_timeout=5)
         site.noisy = False
         self.port = reactor.listenTCP(0, site, interface="127.0.0.1")
@@ -252,7 +252,7 @@ class BackPressureWithinOneRead(TestCase):
         handler = FloodWithinOneRead()
         limits = TransportLimits(max_queued_bytes=1024, hello_timeout_seconds=5,
                                  heartbeat_seconds=30, heartbeat_timeout_seconds=30)
-        port = listen(server_endpoint(handler, limits))
+        port = listen(vortex_server(handler, limits))
         self.addCleanup(port.stopListening)
         service = client(port.getHost().port)
         self.addCleanup(service.stopService)

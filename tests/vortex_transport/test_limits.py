@@ -16,7 +16,7 @@ from tests.vortex_transport.harness import (
     client,
     listen,
     probe,
-    server_endpoint,
+    vortex_server,
     wait_for,
 )
 
@@ -30,8 +30,8 @@ class LimitTests(TestCase):
 
     def setUp(self) -> None:
         self.server_handler = RecordingHandler(echo=True)
-        self.endpoint = server_endpoint(self.server_handler, LIMITS)
-        self.port = listen(self.endpoint)
+        self.vortex_server = vortex_server(self.server_handler, LIMITS)
+        self.port = listen(self.vortex_server)
         self.addCleanup(self.port.stopListening)
         self.port_number = self.port.getHost().port
         self.logs = LogRecords.attach(self)
@@ -62,7 +62,7 @@ class LimitTests(TestCase):
             good.connection.send(b"still here")
             await wait_for(lambda: good_handler.frames, what="the echo on the good connection")
             assert good_handler.frames_from(good.connection) == [b"still here"]
-            assert [c.name for c in self.endpoint.connections] == ["peek-client"]
+            assert [c.name for c in self.vortex_server.connections] == ["peek-client"]
         return Deferred.fromCoroutine(run())
 
     def test_send_refuses_frame_over_limit(self) -> Deferred[None]:
@@ -82,7 +82,7 @@ class LimitTests(TestCase):
             service, handler = await self._connected()
             reader = service._protocol.transport
             reader.pauseProducing()  # the client stops reading its socket
-            [conn] = self.endpoint.connections_named("peek-agent")
+            [conn] = self.vortex_server.connections_named("peek-agent")
             chunk = b"y" * (32 * 1024)
             sent = 0
             with self.assertRaises(VortexBackPressureError):

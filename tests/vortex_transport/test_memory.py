@@ -19,7 +19,7 @@ class MemoryHelloTests(TestCase):
         """The client is accepted under its name, both ends share the uuid, frames echo."""
         pair = memory_pair()
         [client_conn] = pair.client_handler.opened
-        [server_conn] = pair.endpoint.connections
+        [server_conn] = pair.vortex_server.connections
         assert client_conn.name == "peek-server" and server_conn.name == "peek-agent"
         assert client_conn.uuid == server_conn.uuid
         client_conn.send(b"\x00ping")
@@ -30,7 +30,7 @@ class MemoryHelloTests(TestCase):
         """The server closes a wrong token with 4401; the client sees the refusal."""
         records = LogRecords.attach(self)
         pair = memory_pair(token="w" * 40)
-        assert pair.client_handler.opened == [] and pair.endpoint.connections == []
+        assert pair.client_handler.opened == [] and pair.vortex_server.connections == []
         assert pair.client.remoteCloseCode == CloseCode.UNAUTHORISED
         assert records.warnings_mentioning("refused: 4401")
 
@@ -39,7 +39,7 @@ class MemoryHelloTests(TestCase):
         pair = memory_pair(name="peek-server")
         assert pair.client.remoteCloseCode in (CloseCode.NAME_FORBIDDEN,
                                                CloseCode.UNAUTHORISED)
-        assert pair.endpoint.connections == []
+        assert pair.vortex_server.connections == []
 
     def test_no_hello_in_time_is_4408_on_the_clock(self) -> None:
         """A client that never sends its hello is closed at the hello timeout, not before."""
@@ -75,13 +75,13 @@ class MemoryHeartbeatTests(TestCase):
     def test_a_frozen_client_is_dropped_by_the_server(self) -> None:
         """The server drops a client that answers no ping; its registry forgets it."""
         pair = memory_pair(server_limits=HEARTBEAT, client_limits=FAST)
-        [server_conn] = pair.endpoint.connections
+        [server_conn] = pair.vortex_server.connections
         pair.clock.advance(10)  # the ping, never delivered
         pair.clock.advance(3)
         pair.flush()
         [(closed, reason)] = pair.server_handler.closed
         assert closed is server_conn and "heartbeat" in reason.reason
-        assert pair.endpoint.connections == []
+        assert pair.vortex_server.connections == []
 
     def test_a_live_pair_answers_pings_for_ever(self) -> None:
         """Pinged and answered many times over, nobody is dropped."""
@@ -90,7 +90,7 @@ class MemoryHeartbeatTests(TestCase):
             pair.clock.advance(1)
             pair.flush()
         assert pair.server_handler.closed == [] and pair.client_handler.closed == []
-        assert len(pair.endpoint.connections) == 1
+        assert len(pair.vortex_server.connections) == 1
 
 
 class MemoryCloseTests(TestCase):
@@ -99,7 +99,7 @@ class MemoryCloseTests(TestCase):
     def test_server_close_reaches_the_client_with_code_and_reason(self) -> None:
         """The server's 4507 close is seen by the client as the peer's, with its reason."""
         pair = memory_pair()
-        [server_conn] = pair.endpoint.connections
+        [server_conn] = pair.vortex_server.connections
         server_conn.close(int(CloseCode.SLOW_CONSUMER), "resubscribe")
         pair.flush()
         [(_, client_reason)] = pair.client_handler.closed

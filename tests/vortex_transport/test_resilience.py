@@ -15,7 +15,7 @@ from tests.vortex_transport.harness import (
     RecordingHandler,
     client,
     listen,
-    server_endpoint,
+    vortex_server,
     wait_for,
 )
 
@@ -49,7 +49,7 @@ class ResilienceTests(TestCase):
     def test_retry_delays_follow_backoff_on_clock(self) -> Deferred[None]:
         """While the server is down, attempts wait exactly the seeded backoff delays."""
         async def run() -> None:
-            closed = listen(server_endpoint())
+            closed = listen(vortex_server())
             port = closed.getHost().port
             await closed.stopListening()  # nothing listens there now
             clock = Clock()
@@ -76,7 +76,7 @@ class ResilienceTests(TestCase):
         test_link.py and, between real protocols in memory, in test_memory.py.
         """
         async def run() -> None:
-            endpoint = server_endpoint(RecordingHandler(), FAST)
+            endpoint = vortex_server(RecordingHandler(), FAST)
             port = listen(endpoint)
             self.addCleanup(port.stopListening)
             handler = RecordingHandler()
@@ -99,7 +99,7 @@ class ResilienceTests(TestCase):
     def test_reconnect_after_server_returns(self) -> Deferred[None]:
         """Server stops listening and closes; the client waits, then reconnects when it returns."""
         async def run() -> None:
-            endpoint = server_endpoint(RecordingHandler(echo=True), FAST)
+            endpoint = vortex_server(RecordingHandler(echo=True), FAST)
             port = listen(endpoint)
             number = port.getHost().port
             handler = RecordingHandler()

@@ -1,5 +1,5 @@
 """Wires the admin site's login into the server: the first account, the session sweep,
-and the admin bus endpoint (``/vortexws`` on the admin site, name ``peek-admin``).
+and the admin bus websocket (``/vortexws`` on the admin site, name ``peek-admin``).
 
 What an admin bus connection may reach: it joins the server's router as a *device-like*
 peer (see the device boundary of :mod:`peek_vortex.routing`). Its messages
@@ -33,7 +33,7 @@ from peek_vortex.transport import (
     VortexConnection,
     VortexHandler,
     VortexHubService,
-    VortexServerEndpoint,
+    VortexServer,
 )
 
 logger = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 SWEEP_SECONDS = 2.0
 
 
-class AdminBusSide:
+class AdminVortexSide:
     """The admin hub's handler: a live session's frames go on as a device's."""
 
     def __init__(self, inner: VortexHandler, sessions: SessionStore) -> None:
@@ -137,7 +137,7 @@ def build_admin(
                                   config["httpServer.admin.publicOrigins"]),
         tuple(config["httpServer.admin.publicOrigins"]),
     )
-    endpoint = VortexServerEndpoint(
+    endpoint = VortexServer(
         PeekVortexUtil.peekServerName,
         AccessPolicy(anonymous_names=frozenset({PeekVortexUtil.peekAdminName})),
         limits_from_config(config),
@@ -146,7 +146,7 @@ def build_admin(
     root = AdminSiteRoot(auth, plugins_root, AdminVortexResource(endpoint.factory, auth))
 
     def attach(device_handler: VortexHandler) -> None:
-        endpoint.handler = AdminBusSide(device_handler, sessions)
+        endpoint.handler = AdminVortexSide(device_handler, sessions)
 
     return root, hub, AdminAuthService(config, auth, clock), attach
 

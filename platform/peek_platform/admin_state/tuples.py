@@ -47,7 +47,7 @@ class PluginStateTuple(Tuple):
 
 @addTupleType
 class DeviceTuple(Tuple):
-    """A device connected to a client service's device endpoint."""
+    """A device connected to a client service's device websocket."""
 
     __tupleType__ = _PREFIX + "DeviceTuple"
 

@@ -13,16 +13,16 @@ from peek_vortex.routing import default_router
 from peek_vortex.transport import (
     AccessPolicy,
     Backoff,
-    BusBridge,
     TransportLimits,
+    VortexBridge,
     VortexClientService,
     VortexHubService,
-    VortexServerEndpoint,
+    VortexServer,
     answer_heartbeats,
 )
 from peek_vortex.wire import configure_default_codec
 
-#: The path of the bus endpoint on every site that offers one.
+#: The path of the bus websocket on every site that offers one.
 VORTEX_PATH = b"vortexws"
 
 
@@ -54,10 +54,10 @@ def _throttle_limits(config: ServiceConfig) -> dict[str, Any]:
 def server_hub_service(config: ServiceConfig) -> VortexHubService:
     """The server's bus hub (service name ``vortex``); creates the platform token at start.
 
-    Mount ``service.endpoint.resource()`` at ``VORTEX_PATH`` on the platform site.
+    Mount ``service.server.resource()`` at ``VORTEX_PATH`` on the platform site.
     """
     token: list[str] = []
-    endpoint = VortexServerEndpoint(
+    endpoint = VortexServer(
         PeekVortexUtil.peekServerName,
         AccessPolicy.for_server(lambda: token[0] if token else None),
         limits_from_config(config),
@@ -69,9 +69,9 @@ def server_hub_service(config: ServiceConfig) -> VortexHubService:
 def device_hub_service(config: ServiceConfig) -> VortexHubService:
     """A client service's device hub (service name ``vortex-devices``).
 
-    Mount ``service.endpoint.resource()`` at ``VORTEX_PATH`` on the mobile and desktop sites.
+    Mount ``service.server.resource()`` at ``VORTEX_PATH`` on the mobile and desktop sites.
     """
-    endpoint = VortexServerEndpoint(
+    endpoint = VortexServer(
         PeekVortexUtil.peekClientName,
         AccessPolicy.for_devices(config["vortex.deviceToken"]),
         limits_from_config(config),
@@ -120,23 +120,23 @@ def attach_bus(
     local_name: str,
     transports: list[Union[VortexClientService, VortexHubService]],
     device_hubs: Sequence[VortexHubService] = (),
-) -> BusBridge:
+) -> VortexBridge:
     """Join the process-wide router (the one plugins' handlers use) to ``transports``
-    (service connections) and ``device_hubs`` (a client service's device endpoint).
+    (service connections) and ``device_hubs`` (a client service's device websocket).
 
     Also applies the codec limit from ``vortex.maxDecompressedBytes`` and the observables'
     cap from ``vortex.maxSubscriptionsPerConnection``.
     """
     configure_default_codec(max_inflated_bytes=config["vortex.maxDecompressedBytes"])
     configure_observables(config["vortex.maxSubscriptionsPerConnection"])
-    bridge = BusBridge(default_router(), local_name, on_connection=emit_connection)
+    bridge = VortexBridge(default_router(), local_name, on_connection=emit_connection)
     for transport in transports:
         if isinstance(transport, VortexHubService):
-            transport.endpoint.handler = bridge
+            transport.server.handler = bridge
         else:
             transport.handler = bridge
     for hub in device_hubs:
-        hub.endpoint.handler = bridge.device_handler
+        hub.server.handler = bridge.device_handler
     if device_hubs:
         answer_heartbeats(bridge.router)
     return bridge

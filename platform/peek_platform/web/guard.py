@@ -55,7 +55,7 @@ class Admission:
 class ConnectionGate:
     """Counts unauthenticated connections per source address and in total; refuses extras.
 
-    One gate is shared by every site of a process (and the bus endpoints behind them).
+    One gate is shared by every site of a process (and the bus websockets behind them).
     """
 
     def __init__(

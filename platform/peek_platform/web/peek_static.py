@@ -4,10 +4,11 @@ from pathlib import Path
 
 from twisted.web.resource import Resource
 
+import peek_vortex
 from peek_platform.web.plugin_site import StaticFolder
 
-#: The folder of the browser bus client's ES modules (packaged with peek_platform).
-JS_DIR = Path(__file__).resolve().parent / "js"
+#: The folder of the browser bus client's ES modules (packaged with the bus, peek_vortex).
+JS_DIR = Path(peek_vortex.__file__).resolve().parent / "js"
 #: Where every site that offers the bus to browsers serves :data:`JS_DIR`.
 PEEK_STATIC_PATH = b"peek"
 

@@ -186,7 +186,7 @@ class PayloadEndpoint:
         self.router = router or default_router()
         self.active = True
         self.router.add_endpoint(self)
-        record_owned(f"bus endpoint {self.filt!r}", self.shutdown)
+        record_owned(f"bus websocket {self.filt!r}", self.shutdown)
 
     @property
     def index_key(self) -> tuple[Any, frozenset]:

@@ -1,13 +1,13 @@
 """The in-memory bus: several simulated services in one process, joined without sockets."""
 
 from peek_vortex.testing._memory_bus import (
-    MemoryBus,
     MemoryConnection,
     MemoryNode,
+    MemoryVortex,
 )
 
 __all__ = [
-    "MemoryBus",
+    "MemoryVortex",
     "MemoryConnection",
     "MemoryNode",
 ]

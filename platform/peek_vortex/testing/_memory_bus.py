@@ -1,10 +1,10 @@
 """An in-memory bus: several routers, one per simulated service, linked without sockets.
 
 Each :class:`MemoryNode` plays one process (``peek-server``, a ``peek-client``, a device,
-...) with its own :class:`PayloadRouter`. :meth:`MemoryBus.link` joins two nodes as a
+...) with its own :class:`PayloadRouter`. :meth:`MemoryVortex.link` joins two nodes as a
 websocket would: each side sees a :class:`MemoryConnection` carrying the other side's vortex
 name and uuid. Sending to a vortex name reaches every linked connection of that name. A
-node made with ``device=True`` plays a device on a client service's device endpoint: the
+node made with ``device=True`` plays a device on a client service's device websocket: the
 nodes it links to receive its messages as a device's, exactly as the platform's bridge
 marks a device hub's connections (see the device boundary in the router).
 
@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 class MemoryConnection:
     """One end of a link, as seen by the node that holds it: the peer's identity."""
 
-    def __init__(self, bus: "MemoryBus", local: "MemoryNode", remote: "MemoryNode") -> None:
+    def __init__(self, bus: "MemoryVortex", local: "MemoryNode", remote: "MemoryNode") -> None:
         self.bus = bus
         self.local = local
         self.remote = remote
@@ -39,7 +39,7 @@ class MemoryConnection:
         #: The remote node is a device: its messages are received as a device's.
         self.device = remote.device
         self.open = True
-        #: The connection object the remote node holds for this link (set by MemoryBus.link).
+        #: The connection object the remote node holds for this link (set by MemoryVortex.link).
         self.reverse: Optional[MemoryConnection] = None
 
     def send(self, data: bytes) -> None:
@@ -57,7 +57,7 @@ class MemoryNode:
 
     def __init__(
         self,
-        bus: "MemoryBus",
+        bus: "MemoryVortex",
         name: str,
         clock: Optional[IReactorTime] = None,
         device: bool = False,
@@ -89,7 +89,7 @@ class MemoryNode:
         return f"MemoryNode({self.name!r})"
 
 
-class MemoryBus:
+class MemoryVortex:
     """Creates nodes, links them, and delivers their messages in order."""
 
     def __init__(self, clock: Optional[IReactorTime] = None) -> None:

@@ -8,14 +8,14 @@ The layer above (the router) sees four things:
   (one per connection, the same on both ends), ``send(data)``, ``writable()``,
   ``close(code, reason)``, ``limits`` (incl. ``max_decompressed_bytes`` for the codec).
   ``send`` raises VortexBackPressureError when the connection's queue is full.
-- ``VortexServerEndpoint``: mounted at ``/vortexws`` on a twisted.web site; set its
+- ``VortexServer``: mounted at ``/vortexws`` on a twisted.web site; set its
   ``handler``; look up ``connections_named(name)`` and ``connection(uuid)``.
 - ``VortexClientService``: connects (and reconnects) to an endpoint; set its ``handler``;
   ``connection`` / ``when_connected()`` give the current connection.
 
 In a running service, ``tree.getServiceNamed("vortex")`` is the server's
 ``VortexHubService`` (its ``endpoint``) or the upstream ``VortexClientService`` of a client,
-agent or worker; a client service's device endpoint is ``"vortex-devices"``.
+agent or worker; a client service's device websocket is ``"vortex-devices"``.
 Wire format of the opening exchange: see ``Hello`` and ``Welcome``; close codes:
 ``CloseCode``.
 
@@ -35,9 +35,9 @@ from peek_vortex.transport._access import (
 from peek_vortex.transport._backoff import Backoff
 from peek_vortex.transport._bridge import (
     CLOSE_MALFORMED_MESSAGE,
-    BusBridge,
     ConnectionReporter,
     DeviceSide,
+    VortexBridge,
     answer_heartbeats,
 )
 from peek_vortex.transport._client import (
@@ -65,7 +65,7 @@ from peek_vortex.transport._server import (
     Admission,
     VortexHubService,
     VortexResource,
-    VortexServerEndpoint,
+    VortexServer,
     VortexServerProtocol,
     take_admission,
 )
@@ -79,7 +79,7 @@ __all__ = [
     "AccessPolicy",
     "Admission",
     "Backoff",
-    "BusBridge",
+    "VortexBridge",
     "CLOSE_MALFORMED_MESSAGE",
     "CloseReason",
     "ConnectionReporter",
@@ -98,7 +98,7 @@ __all__ = [
     "VortexHandler",
     "VortexHubService",
     "VortexResource",
-    "VortexServerEndpoint",
+    "VortexServer",
     "VortexServerProtocol",
     "WrongTokenThrottle",
     "answer_heartbeats",

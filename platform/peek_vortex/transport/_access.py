@@ -14,10 +14,10 @@ from peek_vortex.routing._names import (
 )
 from peek_vortex.wire._hello import CloseCode, Hello, HelloError
 
-#: Names a holder of the platform token may use on the server's bus endpoint. The server's
+#: Names a holder of the platform token may use on the server's bus websocket. The server's
 #: own name is absent on purpose: only the server process is peek-server.
 SERVICE_NAMES = frozenset({peekClientName, peekAgentName, peekWorkerName})
-#: Names devices use on a client service's bus endpoint.
+#: Names devices use on a client service's bus websocket.
 DEVICE_NAMES = frozenset({peekMobileName, peekDesktopName})
 
 
@@ -58,7 +58,7 @@ class AccessPolicy:
 
     @classmethod
     def for_devices(cls, device_token: str = "") -> "AccessPolicy":
-        """A client service's device endpoint: anonymous devices unless a token is set."""
+        """A client service's device websocket: anonymous devices unless a token is set."""
         if device_token:
             return cls(token=lambda: device_token, token_names=DEVICE_NAMES)
         return cls(anonymous_names=DEVICE_NAMES)

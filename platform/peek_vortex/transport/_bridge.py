@@ -50,7 +50,7 @@ _send_failures = LogThrottle(logger)
 ConnectionReporter = Callable[[str, str, str, str], None]
 
 
-class BusBridge:
+class VortexBridge:
     """The router's transport: routes frames in, resolves destinations out."""
 
     def __init__(
@@ -131,7 +131,7 @@ class BusBridge:
 class DeviceSide:
     """A bridge as a device hub's handler: the same bridge, every frame a device's."""
 
-    def __init__(self, bridge: BusBridge) -> None:
+    def __init__(self, bridge: VortexBridge) -> None:
         self._bridge = bridge
 
     def on_open(self, conn: VortexConnection) -> None:

@@ -153,7 +153,7 @@ class _AttemptEndpoint:
 
     def __repr__(self) -> str:
         # ClientService names the endpoint in its "Scheduling retry" log line.
-        return f"<bus endpoint {self._service.url}>"
+        return f"<bus websocket {self._service.url}>"
 
     def connect(self, factory: Any) -> Deferred[Any]:
         """Open a socket for the bus; fire with ClientService's protocol for it."""
@@ -193,7 +193,7 @@ class _ClientFactory(WebSocketClientFactory):
 
 
 class VortexClientService(ClientService):
-    """Connects to a bus endpoint at start and stays connected (Twisted's ClientService).
+    """Connects to a bus websocket at start and stays connected (Twisted's ClientService).
 
     ``startService`` returns a Deferred that fires on the first accepted connection, so
     a SequencedMultiService starts the next child (the plugins) only once connected.

@@ -55,20 +55,20 @@ class VortexServerProtocol(VortexProtocolMixin, WebSocketServerProtocol):
     admission: Optional[Admission] = None
 
     def _vortex_limits(self) -> TransportLimits:
-        return self.factory.endpoint.limits
+        return self.factory.server.limits
 
     def _vortex_handler(self) -> VortexHandler:
-        return self.factory.endpoint.handler
+        return self.factory.server.handler
 
     def _vortex_clock(self) -> IReactorTime:
-        return self.factory.endpoint.clock
+        return self.factory.server.clock
 
     def _peer_host(self) -> str:
         peer = self.transport.getPeer()
         return str(getattr(peer, "host", peer))
 
     def _on_first_frame(self, data: bytes) -> None:
-        endpoint = self.factory.endpoint
+        endpoint = self.factory.server
         host = self._peer_host()
         # A blocked address learns nothing about its token, right or wrong.
         blocked = endpoint.throttle.refusal(host)
@@ -105,7 +105,7 @@ class VortexServerProtocol(VortexProtocolMixin, WebSocketServerProtocol):
         # Refusals are what an attacker can cause at will: one line per address and code
         # and interval, then a count.
         host = self._peer_host()
-        self.factory.endpoint.refusal_log.log(
+        self.factory.server.refusal_log.log(
             (host, int(error.code)), f"bus connections from {host} refused with "
             f"{int(error.code)}", "bus connection from %s refused: %s %s", self.peer,
             int(error.code), error.reason)
@@ -122,17 +122,17 @@ class VortexServerProtocol(VortexProtocolMixin, WebSocketServerProtocol):
             if not self._rejected:
                 logger.debug("bus connection %s ended before its hello: %s", self.peer, reason)
             return
-        self.factory.endpoint._remove(conn)
+        self.factory.server._remove(conn)
         self._log_close(f"{conn.name} ({conn.uuid}) disconnected", reason)
 
 
 class _ServerFactory(WebSocketServerFactory):
     protocol = VortexServerProtocol
 
-    def __init__(self, endpoint: "VortexServerEndpoint") -> None:
+    def __init__(self, endpoint: "VortexServer") -> None:
         # server=None: the upgrade response names no software and version.
         super().__init__(server=None)
-        self.endpoint = endpoint
+        self.server = endpoint
         self.noisy = False
         self.setProtocolOptions(**protocol_options(endpoint.limits), webStatus=False)
 
@@ -169,7 +169,7 @@ class VortexResource(WebSocketResource):
         return result
 
 
-class VortexServerEndpoint:
+class VortexServer:
     """Accepts bus connections on one or more sites and tracks them by name and uuid.
 
     Mount ``resource()`` on a twisted.web site (``root.putChild(b"vortexws", ...)``);
@@ -251,7 +251,7 @@ class VortexServerEndpoint:
 
 
 class VortexHubService(Service):
-    """Owns a server endpoint in a service tree; closes its connections at shutdown.
+    """Owns a server websocket in a service tree; closes its connections at shutdown.
 
     ``prepare`` runs at start (the server creates its platform token there). Add it
     before the plugin host so that it stops after the plugins.
@@ -260,11 +260,11 @@ class VortexHubService(Service):
     def __init__(
         self,
         name: str,
-        endpoint: VortexServerEndpoint,
+        endpoint: VortexServer,
         prepare: Optional[Callable[[], None]] = None,
     ) -> None:
         self.name = name
-        self.endpoint = endpoint
+        self.server = endpoint
         self._prepare = prepare
 
     def startService(self) -> None:  # noqa: N802 - twisted API
@@ -274,4 +274,4 @@ class VortexHubService(Service):
 
     def stopService(self) -> Deferred[Any]:  # noqa: N802 - twisted API
         super().stopService()
-        return self.endpoint.close_all()
+        return self.server.close_all()

@@ -27,7 +27,7 @@ class Originator(NamedTuple):
     The first hop (the process whose connection received the message from its author)
     stamps it from that connection's authenticated identity: ``vortexName`` (the name
     the peer authenticated as), ``vortexUuid`` (the connection's uuid) and ``isDevice``
-    (it arrived on a client service's device endpoint). A hop that forwards a message on
+    (it arrived on a client service's device websocket). A hop that forwards a message on
     someone's behalf (an action proxy, a :class:`~peek_vortex.handlers._device_forwarder.
     DeviceForwarder`) keeps the stamp and writes it into the header (key ``o``); the next
     hop keeps a stamp only when it arrives over an authenticated service connection, and

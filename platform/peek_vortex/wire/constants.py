@@ -4,7 +4,7 @@ The encoder and the decoder (``codec``, ``payload``, ``router``, the transport's
 read their keys from here, and ``docs/wire-protocol.md`` is the specification of each
 one; ``tests/vortex/test_wire_spec.py`` checks that every constant below appears in that
 document, that the golden vectors use every header key and tag, and that the browser
-client's copies (``peek_platform/web/js/codec.js`` and ``client.js``) hold the same values.
+client's copies (``peek_vortex/js/codec.js`` and ``client.js``) hold the same values.
 """
 
 from enum import IntEnum

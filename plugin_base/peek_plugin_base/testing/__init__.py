@@ -5,8 +5,8 @@ from peek_plugin_base.testing.harness import (
     PluginTestHarness,
     PluginTestHarnessError,
 )
-from peek_vortex.testing import MemoryBus, MemoryConnection, MemoryNode
+from peek_vortex.testing import MemoryConnection, MemoryNode, MemoryVortex
 
 __all__ = [
-    "MemoryBus", "MemoryConnection", "MemoryNode", "PluginTestHarness", "PluginTestHarnessError",
+    "MemoryVortex", "MemoryConnection", "MemoryNode", "PluginTestHarness", "PluginTestHarnessError",
 ]

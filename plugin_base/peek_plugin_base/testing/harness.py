@@ -56,7 +56,7 @@ from peek_plugin_base.worker import DeferTask
 from peek_plugin_base.worker.errors import RemoteTaskError
 from peek_vortex.handlers import ObservedTuples
 from peek_vortex.routing import routing_through, running_threads_inline
-from peek_vortex.testing import MemoryBus, MemoryNode
+from peek_vortex.testing import MemoryNode, MemoryVortex
 from peek_vortex.tuples import addTupleType, registered_tuple_classes
 
 #: The services the harness can play, in the order the platform brings them up.
@@ -150,7 +150,7 @@ class PluginTestHarness:
         self.dbUrl: str = dbUrl or f"sqlite:///{self.home / 'server' / 'peek.sqlite'}"
         #: Stands in for the reactor's timers: ``clock.advance(seconds)``.
         self.clock = Clock()
-        self.bus = MemoryBus(self.clock)
+        self.bus = MemoryVortex(self.clock)
         #: The node of each played service, by service name.
         self.nodes: dict[str, MemoryNode] = {
             s: self.bus.node(VORTEX_NAMES[s]) for s in self.services

@@ -50,7 +50,7 @@ endpoint whose filt is a subset of its own) and stop with ``endpoint.shutdown()`
 wire format is specified in :class:`~peek_vortex.wire.VortexCodec`; routing
 and request/reply in :mod:`peek_vortex.routing`.
 
-Devices and the originator: a device on a client service's device endpoint may address
+Devices and the originator: a device on a client service's device websocket may address
 only that client service; it reaches the server only through the client plugin's
 ``TupleDataObservableProxyHandler``, ``TupleActionProcessorProxy`` and what it declares
 with ``exposeToDevices(...)`` (a :class:`DeviceForwarder`). Handlers get the originator

@@ -35,8 +35,8 @@ def build(config: ServiceConfig) -> PeekServiceTree:
                         device_hubs=[devices])
     # Reports this client's state, devices and log tail; applies its control commands.
     reporter = StateReporter(config, None, bridge.connections_named)
-    mobile_root.putChild(VORTEX_PATH, devices.endpoint.resource())
-    desktop_root.putChild(VORTEX_PATH, devices.endpoint.resource())
+    mobile_root.putChild(VORTEX_PATH, devices.server.resource())
+    desktop_root.putChild(VORTEX_PATH, devices.server.resource())
     endpoints = EndpointHub(config, {"mobile": mobile_root, "desktop": desktop_root})
 
     def make_hook(host: PluginHost, name: str, log: OwnershipScope) -> ClientPlatformHook:

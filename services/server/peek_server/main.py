@@ -50,10 +50,10 @@ def build(config: ServiceConfig) -> PeekServiceTree:
     # Admin connections are kept inside the server, like devices on a client; their frames
     # reach the router only while their session lives.
     bridge = attach_bus(config, PeekVortexUtil.peekServerName, [vortex], device_hubs=[admin_hub])
-    attach_admin(admin_hub.endpoint.handler)
-    platform_root.putChild(VORTEX_PATH, vortex.endpoint.resource())
+    attach_admin(admin_hub.server.handler)
+    platform_root.putChild(VORTEX_PATH, vortex.server.resource())
     endpoints = EndpointHub(config, {"platform": platform_root, "admin": admin_root})
-    # The browser bus client, for admin pages (their bus endpoint is the admin site's).
+    # The browser bus client, for admin pages (their bus websocket is the admin site's).
     mount_peek_static(admin_root)
     # The admin pages, and the pages plugins contribute (their "admin" section).
     admin_pages = AdminPages(admin_root, admin_plugins)

@@ -37,7 +37,7 @@ from peek_platform.plugin.host import PluginHost, PluginRecord, PluginState, Ser
 from peek_plugin_base.worker.CeleryApp import celeryApp
 from peek_plugin_base.worker.PluginWorkerEntryHookABC import PluginWorkerEntryHookABC
 from peek_vortex import OwnershipScope, owned_by
-from peek_worker.bus_thread import WorkerBusThread
+from peek_worker.bus_thread import WorkerVortexThread
 from peek_worker.platform_hook import WorkerPlatformHook
 
 logger = logging.getLogger(__name__)
@@ -117,13 +117,13 @@ class WorkerPlatform:
 
     def __init__(self, config: ServiceConfig, settings: CelerySettings,
                  host: Optional[PluginHost] = None,
-                 bus: Optional[WorkerBusThread] = None,
+                 bus: Optional[WorkerVortexThread] = None,
                  reactor_name: str = "default") -> None:
         self.config = config
         self.settings = settings
         self.host = host if host is not None else make_host(config)
         # Made now so the state reporter's log tail holds the lines logged as plugins start.
-        self.bus = bus if bus is not None else WorkerBusThread(config, self.host, reactor_name)
+        self.bus = bus if bus is not None else WorkerVortexThread(config, self.host, reactor_name)
         self._plugins_started = False
 
     def start_plugins(self) -> list[str]:

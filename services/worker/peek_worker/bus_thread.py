@@ -26,7 +26,7 @@ from peek_vortex.transport import VortexClientService
 logger = logging.getLogger(__name__)
 
 
-class WorkerBusThread:
+class WorkerVortexThread:
     """Connects the worker to the server's bus from a reactor thread."""
 
     def __init__(self, config: ServiceConfig, host: Optional[PluginHost] = None,

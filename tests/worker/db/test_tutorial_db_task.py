@@ -29,7 +29,7 @@ from peek_platform.config import ServiceConfig
 from peek_plugin_base.PeekVortexUtil import peekClientName, peekServerName
 from peek_plugin_base.storage import TupleLoaderClient
 from peek_plugin_base.vortex import TupleDataObserverClient, TupleSelector
-from tests.e2e.devices_data import BusPeer, server_config, start_service
+from tests.e2e.devices_data import VortexPeer, server_config, start_service
 from tests.storage_crud.harness import new_database
 from tests.support import ServiceProcess
 from tests.vortex_transport.harness import wait_for
@@ -71,7 +71,7 @@ class _TutorialDbTaskEndToEnd(TestCase):
         return start_service("worker", self.worker_home, config, self.addCleanup)
 
     async def _scenario(self) -> None:
-        admin = BusPeer(self.platform_port, peekClientName, self.token)
+        admin = VortexPeer(self.platform_port, peekClientName, self.token)
         self.addCleanup(admin.close)
         await admin.connect()
         loader = TupleLoaderClient(filtKey, router=admin.router, timeoutSeconds=TIMEOUT)
