@@ -43,18 +43,18 @@ def _escapes(sites: Sites) -> list[str]:
     token = str(sites.token_file).lstrip("/")
     return [
         "/peek/",
-        "/peek/..%2Fpeek_static.py",
-        "/peek/%2e%2e/peek_static.py",
-        "/peek/%2E%2E%2Fplugin_site.py",
-        "/peek/..%5Cpeek_static.py",
-        "/peek/..%252Fpeek_static.py",
+        "/peek/..%2Ferrors.py",
+        "/peek/%2e%2e/errors.py",
+        "/peek/%2E%2E%2F_aio.py",
+        "/peek/..%5Cerrors.py",
+        "/peek/..%252Ferrors.py",
         "/peek/vortex.js%00",
         "/peek/%00",
         "/peek/..%2F..%2F..%2F..%2F..%2F..%2F..%2F..%2F..%2F" + token.replace("/", "%2F"),
         "/peek/%2F" + token.replace("/", "%2F"),
         "/peek//" + token,
         "/peek/" + "/".join([".."] * 10) + "/" + token,
-        "/peek/../web/peek_static.py",
+        "/peek/../wire/constants.py",
         "/peek/nonexistent.js",
         "/peek/%ff.js",
     ]
@@ -64,7 +64,7 @@ def _escapes(sites: Sites) -> list[str]:
 def test_no_request_leaves_the_folder(sites: Sites, site: str) -> None:
     """Encoded slashes and backslashes, ``..`` in any encoding, NUL, double encoding and
     absolute paths never serve a file outside the folder, nor list it: 404 (or 400)."""
-    python_source = (JS_DIR.parent / "peek_static.py").read_text()
+    python_source = (JS_DIR.parent / "errors.py").read_text()
     leaks = []
     for target in _escapes(sites):
         response = sites.request(site, target)

@@ -24,7 +24,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
 
 from peek_vortex.routing._router import PayloadRouter
-from peek_vortex.wire._payload import PayloadEnvelope
+from peek_vortex.wire._codec import PayloadEnvelope
 
 #: Seconds an outcome is remembered unless the platform's config says otherwise.
 DEFAULT_WINDOW_SECONDS = 600.0

@@ -39,7 +39,7 @@ from peek_vortex.handlers._call_support import (
 from peek_vortex.routing._router import PayloadEndpoint, PayloadRouter, default_router
 from peek_vortex.tuples._actions import TupleActionABC, action_filt, action_type_name
 from peek_vortex.tuples._tuples import Tuple
-from peek_vortex.wire._payload import Payload, PayloadEnvelope
+from peek_vortex.wire._codec import Payload, PayloadEnvelope
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from peek_vortex.handlers._call_support import (
 )
 from peek_vortex.routing._router import PayloadEndpoint, PayloadRouter, default_router
 from peek_vortex.tuples._actions import action_filt
-from peek_vortex.wire._payload import PayloadEnvelope
+from peek_vortex.wire._codec import PayloadEnvelope
 
 
 class TupleActionProcessorProxy:

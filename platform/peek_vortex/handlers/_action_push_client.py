@@ -9,10 +9,9 @@ from peek_vortex.errors import (
     ConnectionLostError,
     ReplyTimeoutError,
 )
-from peek_vortex.routing._router import PayloadRouter, default_router
-from peek_vortex.routing._threads import require_reactor_thread
+from peek_vortex.routing._router import PayloadRouter, default_router, require_reactor_thread
 from peek_vortex.tuples._actions import TupleActionABC, action_filt, action_type_name
-from peek_vortex.wire._payload import Payload, PayloadEnvelope
+from peek_vortex.wire._codec import Payload, PayloadEnvelope
 
 
 class TupleActionPushClient:

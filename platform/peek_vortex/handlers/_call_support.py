@@ -9,7 +9,7 @@ from twisted.python.failure import Failure
 
 from peek_vortex.errors import RoutingError, error_reply
 from peek_vortex.routing._router import PayloadRouter
-from peek_vortex.wire._payload import PayloadEnvelope
+from peek_vortex.wire._codec import PayloadEnvelope
 
 logger = logging.getLogger(__name__)
 #: What ``acceptOnlyFromVortex`` may be: None (everyone), one name or several.

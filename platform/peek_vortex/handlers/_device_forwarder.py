@@ -19,7 +19,7 @@ from peek_vortex.routing._names import (
     peekServerName,
 )
 from peek_vortex.routing._router import PayloadEndpoint, PayloadRouter, default_router
-from peek_vortex.wire._payload import PayloadEnvelope
+from peek_vortex.wire._codec import PayloadEnvelope
 
 logger = logging.getLogger(__name__)
 

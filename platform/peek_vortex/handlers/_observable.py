@@ -48,10 +48,11 @@ from peek_vortex.routing._router import (
     PayloadRouter,
     VortexSender,
     default_router,
+    hand_to_reactor_thread,
+    on_reactor_thread,
 )
-from peek_vortex.routing._threads import hand_to_reactor_thread, on_reactor_thread
 from peek_vortex.tuples._selector import TupleSelector
-from peek_vortex.wire._payload import PayloadEnvelope
+from peek_vortex.wire._codec import PayloadEnvelope
 
 logger = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ from peek_vortex.routing._router import (
     VortexSender,
     default_router,
 )
-from peek_vortex.wire._payload import PayloadEnvelope
+from peek_vortex.wire._codec import PayloadEnvelope
 
 logger = logging.getLogger(__name__)
 #: Updates from a connection a subscriber did not subscribe through (a forgery, or one
@@ -69,7 +69,7 @@ class TupleDataObservableProxyHandler:
     forwarded to every watching device as the same bytes, body untouched (the proxy
     never decodes tuples): the bytes that arrived from the upstream, unless their
     header carried an originator stamp, message id or reply-to, which the proxy drops
-    (see :meth:`~peek_vortex.wire._payload.PayloadEnvelope.forwardMsg`). A device
+    (see :meth:`~peek_vortex.wire._codec.PayloadEnvelope.forwardMsg`). A device
     that subscribes to a selector already watched gets the cached update at once,
     without an upstream round trip. When the last device of
     a selector leaves (unsubscribes or disconnects), the upstream subscription and the

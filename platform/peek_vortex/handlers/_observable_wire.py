@@ -6,7 +6,7 @@ from typing import Any, Optional, Protocol, Union
 
 from peek_vortex._log_throttle import LogThrottle
 from peek_vortex.errors import DecodeError, TooManySubscriptionsError
-from peek_vortex.wire._payload import Payload, PayloadEnvelope
+from peek_vortex.wire._codec import Payload, PayloadEnvelope
 
 logger = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from peek_vortex.routing._router import (
     default_router,
 )
 from peek_vortex.tuples._selector import TupleSelector
-from peek_vortex.wire._payload import PayloadEnvelope
+from peek_vortex.wire._codec import PayloadEnvelope
 
 logger = logging.getLogger(__name__)
 #: Updates from a connection a subscriber did not subscribe through (a forgery, or one

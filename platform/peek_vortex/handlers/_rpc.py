@@ -32,11 +32,20 @@ from peek_vortex.handlers._call_support import (
     error_envelope,
     release_key,
 )
-from peek_vortex.routing._router import PayloadEndpoint, PayloadRouter, default_router
-from peek_vortex.routing._threads import require_reactor_thread
+from peek_vortex.routing._router import (
+    PayloadEndpoint,
+    PayloadRouter,
+    default_router,
+    require_reactor_thread,
+)
 from peek_vortex.tuples._tuples import Tuple, TupleField, register_platform_tuple
-from peek_vortex.wire._codec import default_codec, plain_row_body, read_plain_row
-from peek_vortex.wire._payload import Payload, PayloadEnvelope
+from peek_vortex.wire._codec import (
+    Payload,
+    PayloadEnvelope,
+    default_codec,
+    plain_row_body,
+    read_plain_row,
+)
 
 logger = logging.getLogger(__name__)
 

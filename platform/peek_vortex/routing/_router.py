@@ -22,7 +22,7 @@ clock, or with :class:`ConnectionLostError` when the transport reports the peer 
 Replies never go through endpoints.
 
 Originator: every delivered envelope carries ``originator``
-(:class:`~peek_vortex.wire._payload.Originator`), and endpoint callbacks get its
+(:class:`~peek_vortex.wire._codec.Originator`), and endpoint callbacks get its
 name and uuid as ``vortexName``/``vortexUuid``; ``acceptOnlyFromVortex`` is checked
 against it. The router stamps it from the connection when the message is first received
 (header ``o`` absent), keeps a device's stamp that arrived over a service connection (a
@@ -59,12 +59,14 @@ import inspect
 import itertools
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Optional, Protocol, Union
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.python import threadable
 from twisted.python.failure import Failure
 
 from peek_vortex._aio import as_deferred
@@ -82,14 +84,39 @@ from peek_vortex.errors import (
     error_reply,
 )
 from peek_vortex.routing._names import peekDesktopName, peekMobileName
-from peek_vortex.routing._threads import (
-    hand_to_reactor_thread,
-    on_reactor_thread,
-    require_reactor_thread,
-)
-from peek_vortex.wire._payload import Originator, Payload, PayloadEnvelope
+from peek_vortex.wire._codec import Originator, Payload, PayloadEnvelope
 
 logger = logging.getLogger(__name__)
+
+# The reactor thread: every send, request and delivery happens on it.
+_MAIN_THREAD_ID = threading.main_thread().ident
+
+
+def on_reactor_thread() -> bool:
+    """True on the reactor thread; before a reactor has run, on the main thread (where the
+    services run it, and where Clock-driven unit tests drive the bus). Costs one
+    ``get_ident`` call: it guards every send."""
+    io_thread = threadable.ioThread
+    return threading.get_ident() == (_MAIN_THREAD_ID if io_thread is None else io_thread)
+
+
+def hand_to_reactor_thread(func: Callable[..., Any], *args: Any) -> None:
+    """Queue ``func(*args)`` for the reactor thread, which wakes at once (for callers that
+    found themselves on another thread; an exception it raises is logged there)."""
+    from twisted.internet import reactor
+
+    reactor.callFromThread(func, *args)  # type: ignore[attr-defined]
+
+
+def require_reactor_thread(what: str) -> None:
+    """Raise RoutingError naming ``what`` when called off the reactor thread."""
+    if not on_reactor_thread():
+        raise RoutingError(
+            f"{what} must be called on the reactor thread, not from thread "
+            f"{threading.current_thread().name!r}; from a worker thread use "
+            "twisted.internet.threads.blockingCallFromThread(reactor, ...) or "
+            "reactor.callFromThread(...)"
+        )
 
 #: Seconds a request waits for its reply unless told otherwise.
 DEFAULT_REPLY_TIMEOUT = 30.0

@@ -3,16 +3,12 @@ and handing calls made on other threads back to the reactor thread."""
 
 import functools
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Optional, ParamSpec, TypeVar
 
 from twisted.internet.defer import Deferred
-from twisted.python import threadable
 from twisted.python.failure import Failure
-
-from peek_vortex.errors import RoutingError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -97,33 +93,3 @@ def deferToThreadWrapWithLogger(
         return wrapper
 
     return decorate
-
-
-_MAIN_THREAD_ID = threading.main_thread().ident
-
-
-def on_reactor_thread() -> bool:
-    """True on the reactor thread; before a reactor has run, on the main thread (where the
-    services run it, and where Clock-driven unit tests drive the bus). Costs one
-    ``get_ident`` call: it guards every send."""
-    io_thread = threadable.ioThread
-    return threading.get_ident() == (_MAIN_THREAD_ID if io_thread is None else io_thread)
-
-
-def hand_to_reactor_thread(func: Callable[..., Any], *args: Any) -> None:
-    """Queue ``func(*args)`` for the reactor thread, which wakes at once (for callers that
-    found themselves on another thread; an exception it raises is logged there)."""
-    from twisted.internet import reactor
-
-    reactor.callFromThread(func, *args)  # type: ignore[attr-defined]
-
-
-def require_reactor_thread(what: str) -> None:
-    """Raise RoutingError naming ``what`` when called off the reactor thread."""
-    if not on_reactor_thread():
-        raise RoutingError(
-            f"{what} must be called on the reactor thread, not from thread "
-            f"{threading.current_thread().name!r}; from a worker thread use "
-            "twisted.internet.threads.blockingCallFromThread(reactor, ...) or "
-            "reactor.callFromThread(...)"
-        )

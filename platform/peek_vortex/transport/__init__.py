@@ -44,23 +44,19 @@ from peek_vortex.transport._client import (
     VortexClientProtocol,
     VortexClientService,
 )
-from peek_vortex.transport._connection import (
-    CloseReason,
-    NullHandler,
-    TransportLimits,
-    VortexConnection,
-    VortexHandler,
-)
 from peek_vortex.transport._fastpath import (
     ReadBatchWriter,
     binary_frame,
 )
 from peek_vortex.transport._link import (
+    CloseReason,
     FrameRoute,
     LinkState,
     Phase,
+    TransportLimits,
     close_reason,
 )
+from peek_vortex.transport._protocol import NullHandler, VortexConnection, VortexHandler
 from peek_vortex.transport._server import (
     Admission,
     VortexHubService,

@@ -33,8 +33,9 @@ from peek_vortex.errors import (
 )
 from peek_vortex.routing._connection_events import connection_events
 from peek_vortex.routing._router import PayloadEndpoint, PayloadRouter
-from peek_vortex.transport._connection import CloseReason, VortexConnection
-from peek_vortex.wire._payload import PayloadEnvelope
+from peek_vortex.transport._link import CloseReason
+from peek_vortex.transport._protocol import VortexConnection
+from peek_vortex.wire._codec import PayloadEnvelope
 from peek_vortex.wire.constants import CloseCode
 
 logger = logging.getLogger(__name__)

@@ -30,15 +30,14 @@ from zope.interface import implementer
 
 from peek_vortex.errors import VortexTransportError
 from peek_vortex.transport._backoff import Backoff
-from peek_vortex.transport._connection import (
-    DEFAULT_LIMITS,
-    CloseReason,
+from peek_vortex.transport._link import DEFAULT_LIMITS, CloseReason, TransportLimits
+from peek_vortex.transport._protocol import (
     NullHandler,
-    TransportLimits,
     VortexConnection,
     VortexHandler,
+    VortexProtocolMixin,
+    protocol_options,
 )
-from peek_vortex.transport._protocol import VortexProtocolMixin, protocol_options
 from peek_vortex.transport._tls import describe_tls_failure, verifying_tls_options
 from peek_vortex.wire._hello import CloseCode, Hello, HelloError, Welcome
 

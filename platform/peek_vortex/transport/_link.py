@@ -14,12 +14,51 @@ Phases::
 """
 
 import enum
+from dataclasses import dataclass
 from typing import Optional, Protocol
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
-from peek_vortex.transport._connection import CloseReason, TransportLimits
 from peek_vortex.wire._hello import CloseCode, HelloError
+
+
+@dataclass(frozen=True)
+class TransportLimits:
+    """Per-connection limits and timers (config keys ``vortex.*``).
+
+    ``max_decompressed_bytes`` is not enforced here (frames are opaque to the transport):
+    it is the hook the codec reads from ``conn.limits`` to cap inflation of one payload.
+    """
+
+    max_frame_bytes: int = 16 * 1024 * 1024
+    max_queued_bytes: int = 64 * 1024 * 1024
+    max_decompressed_bytes: int = 64 * 1024 * 1024
+    heartbeat_seconds: float = 10.0
+    heartbeat_timeout_seconds: float = 20.0
+    hello_timeout_seconds: float = 10.0
+    #: How long the send queue may stay full before the connection is closed (4507).
+    slow_consumer_seconds: float = 30.0
+    #: Wrong tokens one address may send before its hellos are refused for a while (4429).
+    wrong_token_attempts: int = 5
+    #: The first such refusal period; each further wrong token doubles it, up to the max.
+    wrong_token_block_seconds: float = 1.0
+    wrong_token_max_block_seconds: float = 300.0
+
+
+DEFAULT_LIMITS = TransportLimits()
+
+
+@dataclass(frozen=True)
+class CloseReason:
+    """Why a connection ended: the websocket close code, a reason text, and who closed it."""
+
+    code: int
+    reason: str
+    by_us: bool = False
+
+    def __str__(self) -> str:
+        side = "closed here" if self.by_us else "closed by peer"
+        return f"{self.code} {self.reason or 'no reason given'} ({side})"
 
 
 class Phase(enum.Enum):
@@ -73,8 +112,10 @@ class LinkState:
         self.phase = Phase.HANDSHAKE
         #: True only in the OPEN phase (read on every frame, so a plain attribute).
         self.open = False
-        self.last_received = 0.0
-        self._ping_sent_at = 0.0
+        #: Arrivals (bytes or pongs) so far: the adapter adds one per read (a plain
+        #: attribute, as it runs on every read); a ping is answered if it moved.
+        self.heard = 0
+        self._heard_at_ping = 0
         self._hello_timer: Optional[IDelayedCall] = None
         self._heartbeat_timer: Optional[IDelayedCall] = None
 
@@ -95,7 +136,7 @@ class LinkState:
 
     def received(self) -> None:
         """Bytes arrived: the peer is alive."""
-        self.last_received = self.clock.seconds()
+        self.heard += 1
 
     def route(self, is_binary: bool) -> FrameRoute:
         """Where a frame goes; a text frame refuses the connection (4415)."""
@@ -124,7 +165,6 @@ class LinkState:
         self._hello_timer = None
         self.phase = Phase.OPEN
         self.open = True
-        self.last_received = self.clock.seconds()
         self._schedule_ping()
 
     def _schedule_ping(self) -> None:
@@ -133,13 +173,13 @@ class LinkState:
 
     def _send_ping(self) -> None:
         """Ping, then expect the pong (or any bytes) within the heartbeat timeout."""
-        self._ping_sent_at = self.clock.seconds()
+        self._heard_at_ping = self.heard
         self._heartbeat_timer = self.clock.callLater(self.limits.heartbeat_timeout_seconds,
                                                      self._check_alive)
         self.actions.send_ping()
 
     def _check_alive(self) -> None:
-        if self.last_received >= self._ping_sent_at:
+        if self.heard != self._heard_at_ping:
             self._schedule_ping()
             return
         self._heartbeat_timer = None
@@ -147,7 +187,7 @@ class LinkState:
 
     def pong(self) -> None:
         """A pong arrived: the peer is alive; the next ping goes one interval from now."""
-        self.last_received = self.clock.seconds()
+        self.heard += 1
         if self.phase is not Phase.OPEN:
             return
         self._cancel(self._heartbeat_timer)

@@ -15,15 +15,14 @@ from twisted.web.server import Request
 
 from peek_vortex._log_throttle import LogThrottle
 from peek_vortex.transport._access import AccessPolicy
-from peek_vortex.transport._connection import (
-    DEFAULT_LIMITS,
-    CloseReason,
+from peek_vortex.transport._link import DEFAULT_LIMITS, CloseReason, TransportLimits
+from peek_vortex.transport._protocol import (
     NullHandler,
-    TransportLimits,
     VortexConnection,
     VortexHandler,
+    VortexProtocolMixin,
+    protocol_options,
 )
-from peek_vortex.transport._protocol import VortexProtocolMixin, protocol_options
 from peek_vortex.transport._throttle import WrongTokenThrottle
 from peek_vortex.wire._hello import CloseCode, Hello, HelloError, Welcome
 
@@ -55,20 +54,20 @@ class VortexServerProtocol(VortexProtocolMixin, WebSocketServerProtocol):
     admission: Optional[Admission] = None
 
     def _vortex_limits(self) -> TransportLimits:
-        return self.factory.server.limits
+        return self.factory.vortex_server.limits
 
     def _vortex_handler(self) -> VortexHandler:
-        return self.factory.server.handler
+        return self.factory.vortex_server.handler
 
     def _vortex_clock(self) -> IReactorTime:
-        return self.factory.server.clock
+        return self.factory.vortex_server.clock
 
     def _peer_host(self) -> str:
         peer = self.transport.getPeer()
         return str(getattr(peer, "host", peer))
 
     def _on_first_frame(self, data: bytes) -> None:
-        endpoint = self.factory.server
+        endpoint = self.factory.vortex_server
         host = self._peer_host()
         # A blocked address learns nothing about its token, right or wrong.
         blocked = endpoint.throttle.refusal(host)
@@ -105,7 +104,7 @@ class VortexServerProtocol(VortexProtocolMixin, WebSocketServerProtocol):
         # Refusals are what an attacker can cause at will: one line per address and code
         # and interval, then a count.
         host = self._peer_host()
-        self.factory.server.refusal_log.log(
+        self.factory.vortex_server.refusal_log.log(
             (host, int(error.code)), f"bus connections from {host} refused with "
             f"{int(error.code)}", "bus connection from %s refused: %s %s", self.peer,
             int(error.code), error.reason)
@@ -122,7 +121,7 @@ class VortexServerProtocol(VortexProtocolMixin, WebSocketServerProtocol):
             if not self._rejected:
                 logger.debug("bus connection %s ended before its hello: %s", self.peer, reason)
             return
-        self.factory.server._remove(conn)
+        self.factory.vortex_server._remove(conn)
         self._log_close(f"{conn.name} ({conn.uuid}) disconnected", reason)
 
 
@@ -132,7 +131,8 @@ class _ServerFactory(WebSocketServerFactory):
     def __init__(self, endpoint: "VortexServer") -> None:
         # server=None: the upgrade response names no software and version.
         super().__init__(server=None)
-        self.server = endpoint
+        # Not ``server``: autobahn sends that attribute as the Server header.
+        self.vortex_server = endpoint
         self.noisy = False
         self.setProtocolOptions(**protocol_options(endpoint.limits), webStatus=False)
 

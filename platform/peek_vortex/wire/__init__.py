@@ -6,6 +6,9 @@ both the encoder and the decoder (the specification is ``docs/wire-protocol.md``
 message before and after encoding; ``Hello`` and ``Welcome`` are the opening exchange."""
 
 from peek_vortex.wire._codec import (
+    Originator,
+    Payload,
+    PayloadEnvelope,
     VortexCodec,
     configure_default_codec,
     default_codec,
@@ -18,11 +21,6 @@ from peek_vortex.wire._hello import (
     Hello,
     HelloError,
     Welcome,
-)
-from peek_vortex.wire._payload import (
-    Originator,
-    Payload,
-    PayloadEnvelope,
 )
 from peek_vortex.wire.constants import (
     MAX_HEADER_DEPTH,
