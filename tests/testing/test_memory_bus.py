@@ -1,4 +1,5 @@
-"""The in-memory bus delivers like a transport: by name, in order, failing lost requests."""
+"""The in-memory bus delivers like a transport (its bridge is the transport's): by name, in
+order, closes after the frames sent before them, failing lost requests."""
 
 import pytest
 from twisted.internet.task import Clock
@@ -6,6 +7,8 @@ from twisted.internet.task import Clock
 from peek_plugin_base.testing import MemoryVortex
 from peek_plugin_base.vortex import Payload, PayloadEndpoint
 from peek_vortex.errors import ConnectionLostError
+from peek_vortex.routing import connection_events
+from peek_vortex.transport import VortexBridge
 from tests.support import result_of
 
 
@@ -58,3 +61,64 @@ def test_unlink_fails_requests_in_flight() -> None:
     bus.unlink(link)
     with pytest.raises(ConnectionLostError):
         result_of(waiting)
+
+
+def test_frames_sent_before_a_close_arrive_before_it_and_none_after() -> None:
+    """A node that answers and then closes the link: the peer gets the answer, then the
+    close; what the peer sends back meanwhile is lost with the link, as on a socket."""
+    bus = MemoryVortex(Clock())
+    a, b = bus.node("a"), bus.node("b")
+    bus.link(a, b)
+    at_a: list[str] = []
+    at_b: list[str] = []
+
+    def on_b(payloadEnvelope, **_):
+        at_b.append(payloadEnvelope.filt["key"])
+        b.router.send(Payload({"key": "bye"}), "a")
+        b.connection_to("a").close(1000, "done")
+
+    def on_a(payloadEnvelope, **_):
+        at_a.append("bye")
+        a.router.send(Payload({"key": "ack"}), "b")  # b has already closed its end
+
+    class Closed:
+        def on_connection_open(self, connection):
+            pass
+
+        def on_connection_lost(self, connection):
+            at_a.append("closed")
+
+    connection_events(a.router).add_listener(Closed())
+    PayloadEndpoint({"key": "hello"}, on_b, router=b.router)
+    PayloadEndpoint({"key": "ack"}, on_b, router=b.router)
+    PayloadEndpoint({"key": "bye"}, on_a, router=a.router)
+    a.router.send(Payload({"key": "hello"}), "b")
+    assert at_a == ["bye", "closed"]
+    assert at_b == ["hello"]
+    assert a.connections == [] and b.connections == []
+
+
+def test_two_nodes_link_once_at_a_time() -> None:
+    """Linking a linked pair again is refused (each end is known by its node's uuid);
+    once unlinked, the pair can link again."""
+    bus = MemoryVortex(Clock())
+    a, b = bus.node("a"), bus.node("b")
+    link, _ = bus.link(a, b)
+    with pytest.raises(ValueError, match="already linked"):
+        bus.link(b, a)
+    bus.unlink(link)
+    again, _ = bus.link(a, b)
+    assert a.connection_to("b") is again
+
+
+def test_each_node_is_joined_by_the_transports_bridge() -> None:
+    """A node's router sends through a VortexBridge, the websocket transport's own, which
+    lists the node's open links by peer name."""
+    bus = MemoryVortex(Clock())
+    a, b = bus.node("a"), bus.node("b")
+    link, _ = bus.link(a, b)
+    assert isinstance(a.bridge, VortexBridge)
+    assert a.router._send == a.bridge.send
+    assert a.bridge.connections_named("b") == [link]
+    bus.unlink(link)
+    assert a.bridge.connections_named("b") == []

@@ -54,9 +54,9 @@ def record_received(node: MemoryNode) -> list[PayloadEnvelope]:
     seen: list[PayloadEnvelope] = []
     receive: Callable[..., None] = node.router.receive
 
-    def recording(data: bytes, sender: object) -> None:
+    def recording(data: bytes, sender: object, device: bool = False) -> None:
         seen.append(PayloadEnvelope.fromVortexMsg(data))
-        receive(data, sender)
+        receive(data, sender, device)
 
     node.router.receive = recording  # type: ignore[method-assign]
     return seen

@@ -1,12 +1,16 @@
 """Subscribers take updates only from the connection they subscribed through, and resync
 (poll) instead of taking an update that jumps far ahead of the version they hold."""
 
+import logging
 from typing import Any
+
+import pytest
 
 from peek_plugin_base.testing import MemoryNode
 from peek_plugin_base.vortex import (
     LocalSender,
     Payload,
+    PayloadEnvelope,
     TupleDataObservableProxyHandler,
     TupleDataObserverClient,
 )
@@ -98,14 +102,23 @@ def test_proxy_resyncs_instead_of_forwarding_a_far_ahead_version() -> None:
     assert values(seen[-1]) == [2]
 
 
-def test_a_device_cannot_forge_updates_for_other_devices() -> None:
-    """A device sending an update addressed to the devices' name (or to the client itself)
-    with a huge version reaches no other device, which keeps getting real updates."""
+def test_a_device_cannot_forge_updates_for_other_devices(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A device sending an update addressed to the devices' name (over its one connection,
+    to the client service, which refuses it) or to the client itself, with a huge version,
+    reaches no other device, which keeps getting real updates."""
     p = Platform()
     p.store.set("a", [1])
     client, (attacker, victim) = client_with_devices(p, 2)
     subject, seen = observed_by(p, victim, "peek-client")
-    attacker.router.send(bogus_update(p, 2**62), "peek-mobile")
+    # A device holds no connection named peek-mobile: its only way to address the other
+    # devices is a header naming them on its connection to the client service.
+    to_devices = PayloadEnvelope.fromVortexMsg(bogus_update(p, 2**62))
+    to_devices.destVortexName = "peek-mobile"
+    with caplog.at_level(logging.WARNING, logger="peek_vortex"):
+        attacker.router.send(to_devices, attacker.connection_to("peek-client"))
+    assert any("Refused a device message" in r.getMessage() for r in caplog.records)
     attacker.router.send(bogus_update(p, 2**62), "peek-client")
     p.settle()
     p.store.set("a", [2])

@@ -1,4 +1,4 @@
-"""The in-memory bus: several simulated services in one process, joined without sockets."""
+"""The in-memory bus: simulated services in one process, joined by the transport's own bridge."""
 
 from peek_vortex.testing._memory_bus import (
     MemoryConnection,
