@@ -42,7 +42,8 @@ class HandlerBase:
         self._router = router or default_router()
         self._endpoints: list[PayloadEndpoint] = []
         self._claimed: list[str] = []
-        self._events: Optional[ConnectionEvents] = None
+        # The connection notices listened to (None: not listening).
+        self._notices: Optional[ConnectionEvents] = None
         #: False once :meth:`shutdown` ran (plugins and tests read it).
         self.active = True
 
@@ -65,9 +66,9 @@ class HandlerBase:
 
     def _listen_to_connections(self) -> ConnectionEvents:
         """Get ``on_connection_open``/``on_connection_lost`` calls until shutdown."""
-        self._events = connection_events(self._router)
-        self._events.add_listener(self)
-        return self._events
+        self._notices = connection_events(self._router)
+        self._notices.add_listener(self)
+        return self._notices
 
     def _own(self, description: str) -> None:
         """Record this handler with the plugin being loaded: its failure or unload shuts
@@ -96,8 +97,8 @@ class HandlerBase:
             endpoint.shutdown()
         for key in self._claimed:
             release_key(self._router, key, self)
-        if self._events is not None:
-            self._events.remove_listener(self)
+        if self._notices is not None:
+            self._notices.remove_listener(self)
         self._on_shutdown()
 
     def _on_shutdown(self) -> None:
