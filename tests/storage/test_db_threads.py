@@ -1,10 +1,11 @@
-"""The server's database work runs on threads of its own, not the reactor's pool."""
+"""The server's database work runs on threads of its own, not the reactor's pool, which
+threaded RPCs and ``deferToThreadWrap`` work use."""
 
 import json
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from twisted.internet import reactor, threads
 from twisted.internet.defer import Deferred, gatherResults
@@ -13,14 +14,30 @@ from twisted.trial.unittest import TestCase
 from peek_platform.config import ServiceConfig
 from peek_platform.errors import StorageServiceNotRunningError
 from peek_platform.storage.service import StorageService, db_threads
+from peek_vortex.handlers import vortexRPC
+from peek_vortex.routing import PayloadRouter, deferToThreadWrap
 
 
-def _storage(root: Path) -> StorageService:
+def _storage(root: Path, engine_args: Optional[dict[str, Any]] = None) -> StorageService:
     home = root / "home"
     home.mkdir()
     (home / "config.json").write_text(json.dumps(
-        {"sqlalchemy": {"connectUrl": f"sqlite:///{home / 'peek.sqlite'}"}}))
+        {"sqlalchemy": {"connectUrl": f"sqlite:///{home / 'peek.sqlite'}",
+                        "engineArgs": engine_args or {}}}))
     return StorageService(ServiceConfig.load("server", home))
+
+
+def _thread_name() -> str:
+    return threading.current_thread().name
+
+
+@vortexRPC("peek-server", deferToThread=True)
+def threadNameRpc() -> str:
+    """A threaded RPC that says which thread ran it."""
+    return _thread_name()
+
+
+threadNameWrapped = deferToThreadWrap(_thread_name)
 
 
 class DbThreadsTest(TestCase):
@@ -45,6 +62,35 @@ class DbThreadsTest(TestCase):
             finally:
                 release.set()
                 await gatherResults(busy)
+                await storage.stopService()
+
+        return Deferred.fromCoroutine(run())
+
+    def test_threaded_rpcs_run_while_every_db_thread_is_busy(self) -> Deferred[None]:
+        """Threaded RPCs and ``deferToThreadWrap`` work run on the reactor's pool, not on a
+        ``peek-db`` thread, so they still run while every database thread is blocked (and
+        the reverse holds, above): the two pools do not share threads."""
+        storage = _storage(Path(tempfile.mkdtemp()), {"pool_size": 1, "max_overflow": 0})
+        router = PayloadRouter()
+        release = threading.Event()
+
+        async def run() -> None:
+            await storage.startService()
+            handle = threadNameRpc.start(router=router)
+            blocked = storage.run_in_thread(release.wait, 50)  # the only peek-db thread
+            queued = storage.run_in_thread(_thread_name)  # waits for that thread
+            try:
+                rpc_thread = await threadNameRpc.via(router)()
+                wrapped_thread = await threadNameWrapped()
+                self.assertFalse(queued.called)  # the database threads were all busy
+                self.assertNotIn("peek-db", rpc_thread)
+                self.assertNotIn("peek-db", wrapped_thread)
+                self.assertNotEqual(rpc_thread, threading.current_thread().name)
+            finally:
+                release.set()
+                await blocked
+                self.assertIn("peek-db", await queued)
+                handle.shutdown()
                 await storage.stopService()
 
         return Deferred.fromCoroutine(run())

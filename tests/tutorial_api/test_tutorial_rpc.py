@@ -12,12 +12,11 @@ from peek_plugin_tutorial._private.server.AgentRpcHandler import AgentRpcHandler
 from peek_plugin_tutorial._private.storage import DeclarativeBase
 from peek_plugin_tutorial._private.storage.StringIntTuple import StringIntTuple
 from sqlalchemy import select
-from twisted.internet.defer import maybeDeferred
 
-import peek_vortex.handlers._rpc as rpc
 from peek_plugin_base.storage.DbConnection import DbConnection
 from peek_plugin_base.testing import MemoryNode, MemoryVortex
 from peek_plugin_base.vortex import AccessDeniedError, RemoteError
+from peek_vortex.routing import running_threads_inline
 from tests.support import result_of
 
 ALEMBIC_DIR = Path(peek_plugin_tutorial.__file__).parent / "_private" / "alembic"
@@ -62,12 +61,12 @@ def db(tmp_path: Path) -> Iterator[DbConnection]:
 
 
 @pytest.fixture
-def services(db: DbConnection, monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
+def services(db: DbConnection) -> Iterator[Services]:
     """The services, with deferToThread RPCs run at once (no reactor runs in these tests)."""
-    monkeypatch.setattr(rpc, "defer_to_thread", maybeDeferred)
-    built = Services(db)
-    yield built
-    built.shutdown()
+    with running_threads_inline():
+        built = Services(db)
+        yield built
+        built.shutdown()
 
 
 def call(node: MemoryNode, remote: Any, *args: Any, **kwargs: Any) -> Any:

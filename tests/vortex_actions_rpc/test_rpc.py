@@ -12,7 +12,7 @@ import pytest
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 
-import peek_vortex.handlers._rpc as rpc_module
+import peek_vortex.routing._threads as peek_threads
 from peek_plugin_base.testing import MemoryNode, MemoryVortex
 from peek_plugin_base.vortex import (
     AccessDeniedError,
@@ -332,7 +332,8 @@ def test_defer_to_thread_runs_the_function_off_the_calling_thread(
         used.append(func.__name__)
         return succeed(out[0])
 
-    monkeypatch.setattr(rpc_module, "defer_to_thread", run_in_a_thread)
+    # The one thread runner's switch (routing._threads): RPCs have no runner of their own.
+    monkeypatch.setattr(peek_threads, "inline_runner", run_in_a_thread)
     value, thread_id = result_of(blockingWork.via(agent.router)(4))
     assert value == 40 and thread_id != threading.get_ident()
     assert used == ["blockingWork"]

@@ -1,5 +1,7 @@
 """The handlers built on the router: observables (provider, proxy, observer client), actions
-(processor, proxy, push client, outcome store), RPC and the device forwarder."""
+(processor, proxy, push client, outcome store), RPC and the device forwarder, and the
+skeleton they share (:class:`HandlerBase`: endpoints, connection notices, ownership,
+shutdown once), which handlers outside the bus (the contract's CRUD handler) build on too."""
 
 from peek_vortex.handlers._action_outcomes import (
     MAX_ACTION_ID_LENGTH,
@@ -14,6 +16,7 @@ from peek_vortex.handlers._action_processor import (
 )
 from peek_vortex.handlers._action_proxy import TupleActionProcessorProxy
 from peek_vortex.handlers._action_push_client import TupleActionPushClient
+from peek_vortex.handlers._base import HandlerBase
 from peek_vortex.handlers._device_forwarder import (
     DeviceForwarder,
     exposeToDevices,
@@ -48,6 +51,7 @@ __all__ = [
     "ActionOutcome",
     "ActionOutcomeStore",
     "DeviceForwarder",
+    "HandlerBase",
     "MAX_ACTION_ID_LENGTH",
     "OP_POLL",
     "OP_SUBSCRIBE",

@@ -8,7 +8,6 @@ from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.python.failure import Failure
 
 from peek_vortex._aio import as_deferred
-from peek_vortex._ownership import record_owned
 from peek_vortex.errors import (
     AccessDeniedError,
     ActionOutcomeUnavailableError,
@@ -28,15 +27,10 @@ from peek_vortex.handlers._action_outcomes import (
     MemoryActionOutcomeStore,
     action_outcome_store,
 )
-from peek_vortex.handlers._call_support import (
-    AcceptNames,
-    Responder,
-    accept_set,
-    claim_key,
-    error_envelope,
-    release_key,
-)
-from peek_vortex.routing._router import PayloadEndpoint, PayloadRouter, default_router
+from peek_vortex.handlers._base import HandlerBase
+from peek_vortex.handlers._call_support import Responder, error_envelope
+from peek_vortex.routing._names import AcceptNames, accept_set
+from peek_vortex.routing._router import PayloadRouter
 from peek_vortex.tuples._actions import TupleActionABC, action_filt, action_type_name
 from peek_vortex.tuples._tuples import Tuple
 from peek_vortex.wire._codec import Payload, PayloadEnvelope
@@ -66,7 +60,7 @@ def _error_outcome(code: str, message: str) -> ActionOutcome:
     return ActionOutcome(b"", None, None, (code, message))
 
 
-class TupleActionProcessor:
+class TupleActionProcessor(HandlerBase):
     """Receives actions for ``tupleActionProcessorName`` and runs each through a delegate.
 
     Delegates are chosen by the action's tuple type (:meth:`setDelegate`), falling back to
@@ -131,13 +125,13 @@ class TupleActionProcessor:
                 f"{len(tupleActionProcessorName)} characters; at most "
                 f"{MAX_PROCESSOR_NAME_LENGTH} are allowed"
             )
+        super().__init__(router)
         self.tupleActionProcessorName = tupleActionProcessorName
         self.filt = action_filt(tupleActionProcessorName, additionalFilt)
         self._default_delegate = defaultDelegate
         self._delegates: dict[str, TupleActionProcessorDelegateABC] = {}
         self._accept = accept_set(acceptOnlyFromVortex)
         self._refused_logged: set[str] = set()
-        self._router = router or default_router()
         self._dedupe_seconds = dedupeSeconds
         # The record when no store is installed on the router, and the fallback for
         # outcomes an installed store failed to record.
@@ -148,11 +142,9 @@ class TupleActionProcessor:
         )
         # Action ids being processed -> responders waiting for their outcome.
         self._running: dict[str, list[Responder]] = {}
-        claim_key(self._router, self.filt["key"], self)
-        self._endpoint = PayloadEndpoint(self.filt, self._on_action, router=self._router)
-        record_owned(
-            f"tuple action processor {tupleActionProcessorName!r}", self.shutdown
-        )
+        self._claim(self.filt["key"])
+        self._listen(self.filt, self._on_action)
+        self._own(f"tuple action processor {tupleActionProcessorName!r}")
 
     def setDelegate(
         self, tupleAction: Union[str, type], delegate: TupleActionProcessorDelegateABC
@@ -174,11 +166,6 @@ class TupleActionProcessor:
     def runningCount(self) -> int:
         """How many action ids are being processed now."""
         return len(self._running)
-
-    def shutdown(self) -> None:
-        """Stop receiving actions; safe to call more than once."""
-        self._endpoint.shutdown()
-        release_key(self._router, self.filt["key"], self)
 
     # ---- receiving
 

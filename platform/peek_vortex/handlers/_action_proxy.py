@@ -2,19 +2,14 @@
 
 from typing import Any, Optional
 
-from peek_vortex._ownership import record_owned
-from peek_vortex.handlers._call_support import (
-    Responder,
-    claim_key,
-    forward_upstream,
-    release_key,
-)
-from peek_vortex.routing._router import PayloadEndpoint, PayloadRouter, default_router
+from peek_vortex.handlers._base import HandlerBase
+from peek_vortex.handlers._call_support import Responder, forward_upstream
+from peek_vortex.routing._router import PayloadRouter
 from peek_vortex.tuples._actions import action_filt
 from peek_vortex.wire._codec import PayloadEnvelope
 
 
-class TupleActionProcessorProxy:
+class TupleActionProcessorProxy(HandlerBase):
     """Forwards actions for ``tupleActionProcessorName`` to ``proxyToVortexName`` and relays
     the answer back to the device that sent each one.
 
@@ -37,22 +32,14 @@ class TupleActionProcessorProxy:
         router: Optional[PayloadRouter] = None,
         timeoutSeconds: float = 30.0,
     ) -> None:
+        super().__init__(router)
         self.tupleActionProcessorName = tupleActionProcessorName
         self.proxyToVortexName = proxyToVortexName
         self.filt = action_filt(tupleActionProcessorName, additionalFilt)
         self.timeoutSeconds = timeoutSeconds
-        self._router = router or default_router()
-        claim_key(self._router, self.filt["key"], self)
-        self._endpoint = PayloadEndpoint(self.filt, self._forward, router=self._router)
-        record_owned(
-            f"tuple action proxy {tupleActionProcessorName!r} -> {proxyToVortexName!r}",
-            self.shutdown,
-        )
-
-    def shutdown(self) -> None:
-        """Stop forwarding; safe to call more than once."""
-        self._endpoint.shutdown()
-        release_key(self._router, self.filt["key"], self)
+        self._claim(self.filt["key"])
+        self._listen(self.filt, self._forward)
+        self._own(f"tuple action proxy {tupleActionProcessorName!r} -> {proxyToVortexName!r}")
 
     def _forward(
         self, payloadEnvelope: PayloadEnvelope, sendResponse: Responder, **_: Any

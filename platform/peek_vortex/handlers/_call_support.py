@@ -1,9 +1,9 @@
-"""Helpers shared by the action and RPC handlers: sender checks, error replies, platform tuples."""
+"""Helpers shared by the action and RPC handlers: key claims, error replies, forwarding."""
 
 import logging
 import weakref
 from collections.abc import Callable
-from typing import Any, Optional, Union
+from typing import Any
 
 from twisted.python.failure import Failure
 
@@ -12,20 +12,8 @@ from peek_vortex.routing._router import PayloadRouter
 from peek_vortex.wire._codec import PayloadEnvelope
 
 logger = logging.getLogger(__name__)
-#: What ``acceptOnlyFromVortex`` may be: None (everyone), one name or several.
-AcceptNames = Union[None, str, list[str], tuple[str, ...], set[str], frozenset[str]]
 #: The ``sendResponse`` callable an endpoint callback is given.
 Responder = Callable[..., None]
-
-
-
-def accept_set(acceptOnlyFromVortex: AcceptNames) -> Optional[frozenset[str]]:
-    """The accepted sender names as a frozenset (None: everyone)."""
-    if acceptOnlyFromVortex is None:
-        return None
-    if isinstance(acceptOnlyFromVortex, str):
-        return frozenset((acceptOnlyFromVortex,))
-    return frozenset(acceptOnlyFromVortex)
 
 
 def error_envelope(code: str, message: str) -> PayloadEnvelope:

@@ -4,21 +4,16 @@ import logging
 from collections.abc import Iterable
 from typing import Any, Optional, Union
 
-from peek_vortex._ownership import record_owned
-from peek_vortex.handlers._call_support import (
-    AcceptNames,
-    Responder,
-    claim_key,
-    forward_upstream,
-    release_key,
-)
+from peek_vortex.handlers._base import HandlerBase
+from peek_vortex.handlers._call_support import Responder, forward_upstream
 from peek_vortex.handlers._rpc import VortexRPC
 from peek_vortex.routing._names import (
+    AcceptNames,
     peekDesktopName,
     peekMobileName,
     peekServerName,
 )
-from peek_vortex.routing._router import PayloadEndpoint, PayloadRouter, default_router
+from peek_vortex.routing._router import PayloadRouter
 from peek_vortex.wire._codec import PayloadEnvelope
 
 logger = logging.getLogger(__name__)
@@ -43,7 +38,7 @@ def _filt_of(item: Exposed) -> dict[str, Any]:
     )
 
 
-class DeviceForwarder:
+class DeviceForwarder(HandlerBase):
     """Forwards the messages a client plugin declares to ``proxyToVortexName``.
 
     Devices reach the server only through what a client plugin exposes: its observable
@@ -72,31 +67,18 @@ class DeviceForwarder:
         self.filts = [_filt_of(item) for item in exposed]
         if not self.filts:
             raise ValueError("DeviceForwarder needs at least one filt key, filt or RPC")
-        self._router = router or default_router()
-        self._endpoints: list[PayloadEndpoint] = []
-        self._keys: list[str] = []
+        super().__init__(router)
         try:
             for filt in self.filts:
                 # One handler per key: two would answer a device's request twice.
-                claim_key(self._router, filt["key"], self)
-                self._keys.append(filt["key"])
-                self._endpoints.append(PayloadEndpoint(
-                    filt, self._forward, acceptOnlyFromVortex, self._router
-                ))
+                self._claim(filt["key"])
+                self._listen(filt, self._forward, acceptOnlyFromVortex)
         except Exception:
+            # What was claimed before the refused key is released again.
             self.shutdown()
             raise
-        record_owned(f"device forwarder {self._keys!r} -> {proxyToVortexName!r}",
-                            self.shutdown)
-
-    def shutdown(self) -> None:
-        """Stop forwarding; safe to call more than once."""
-        for endpoint in self._endpoints:
-            endpoint.shutdown()
-        for key in self._keys:
-            release_key(self._router, key, self)
-        self._endpoints.clear()
-        self._keys.clear()
+        self._own(f"device forwarder {[f['key'] for f in self.filts]!r} -> "
+                  f"{proxyToVortexName!r}")
 
     def _forward(
         self, payloadEnvelope: PayloadEnvelope, sendResponse: Responder, **_: Any

@@ -21,7 +21,6 @@ import itertools
 import logging
 import os
 from abc import ABCMeta, abstractmethod
-from collections.abc import Callable
 from typing import Any, Optional, Union
 
 from twisted.internet.defer import Deferred, maybeDeferred
@@ -30,8 +29,8 @@ from twisted.python.failure import Failure
 
 from peek_vortex._aio import as_deferred
 from peek_vortex._log_throttle import LogThrottle
-from peek_vortex._ownership import record_owned
 from peek_vortex.errors import error_reply
+from peek_vortex.handlers._base import HandlerBase
 from peek_vortex.handlers._observable_wire import (
     OP_POLL,
     OP_SUBSCRIBE,
@@ -42,12 +41,11 @@ from peek_vortex.handlers._observable_wire import (
     send_quietly,
     subscription_refusal,
 )
-from peek_vortex.routing._connection_events import connection_events
+from peek_vortex.handlers._subscribers import SendResponse, SubscriberTable
+from peek_vortex.routing._names import AcceptNames
 from peek_vortex.routing._router import (
-    PayloadEndpoint,
     PayloadRouter,
     VortexSender,
-    default_router,
     hand_to_reactor_thread,
     on_reactor_thread,
 )
@@ -55,8 +53,6 @@ from peek_vortex.tuples._selector import TupleSelector
 from peek_vortex.wire._codec import PayloadEnvelope
 
 logger = logging.getLogger(__name__)
-
-SendResponse = Callable[[Any], None]
 
 #: A peer can repeat a refused request as fast as it likes; the log gets a count.
 _refusals = LogThrottle(logger)
@@ -92,12 +88,16 @@ class _Selection:
         "running", "dirty", "scheduled", "runs_started",
     )
 
-    def __init__(self, selector: TupleSelector, key: str, provider: TuplesProviderABC) -> None:
+    def __init__(
+        self, selector: TupleSelector, key: str, provider: TuplesProviderABC,
+        subscribers: dict[str, SendResponse],
+    ) -> None:
         self.selector = selector
         self.key = key
         self.provider = provider
-        # vortex uuid -> how to send to that subscriber's connection
-        self.subscribers: dict[str, SendResponse] = {}
+        # vortex uuid -> how to send to that subscriber's connection (the handler's
+        # SubscriberTable entry for this key)
+        self.subscribers = subscribers
         # polls waiting for a run: (number of the run that answers them, reply callable)
         self.waiters: list[tuple[int, SendResponse]] = []
         self.cache: Optional[bytes] = None
@@ -116,7 +116,7 @@ class _Selection:
         return not self.subscribers and not self.waiters
 
 
-class TupleDataObservableHandler:
+class TupleDataObservableHandler(HandlerBase):
     """Serves observable data for one ``observableName`` to subscribers on other services.
 
     Register a provider per tuple name with :meth:`addTupleProvider`; call
@@ -166,32 +166,26 @@ class TupleDataObservableHandler:
         observableName: str,
         additionalFilt: Optional[dict[str, Any]] = None,
         router: Optional[PayloadRouter] = None,
-        acceptOnlyFromVortex: Union[None, str, list[str], tuple[str, ...], set[str]] = None,
+        acceptOnlyFromVortex: AcceptNames = None,
     ) -> None:
+        super().__init__(router)
         self._messages = ObservableMessages(observableName, additionalFilt)
-        self._router = router or default_router()
         self._providers: dict[str, TuplesProviderABC] = {}
         self._selections: dict[str, _Selection] = {}
-        self._by_uuid: dict[str, set[str]] = {}
+        self._subscribers = SubscriberTable()
         self._versions = itertools.count(1)
         #: Names this handler instance; receivers accept any version of a new epoch.
         self.epoch = os.urandom(6).hex()
         #: How many times a provider was called (for tests and stats).
         self.providerRuns = 0
-        self._active = True
-        self._endpoints = [
-            PayloadEndpoint(
-                self._messages.endpoint_filt(op), callback, acceptOnlyFromVortex, self._router
-            )
-            for op, callback in (
-                (OP_SUBSCRIBE, self._on_subscribe),
-                (OP_UNSUBSCRIBE, self._on_unsubscribe),
-                (OP_POLL, self._on_poll),
-            )
-        ]
-        self._events = connection_events(self._router)
-        self._events.add_listener(self)
-        record_owned(f"observable {observableName!r}", self.shutdown)
+        for op, callback in (
+            (OP_SUBSCRIBE, self._on_subscribe),
+            (OP_UNSUBSCRIBE, self._on_unsubscribe),
+            (OP_POLL, self._on_poll),
+        ):
+            self._listen(self._messages.endpoint_filt(op), callback, acceptOnlyFromVortex)
+        self._events = self._listen_to_connections()
+        self._own(f"observable {observableName!r}")
 
     @property
     def observableName(self) -> str:
@@ -238,14 +232,9 @@ class TupleDataObservableHandler:
             if selection.selector.name == tupleName:
                 self._invalidate(selection)
 
-    def shutdown(self) -> None:
-        """Stop serving: endpoints off, pending runs cancelled, state dropped."""
-        if not self._active:
-            return
-        self._active = False
-        for endpoint in self._endpoints:
-            endpoint.shutdown()
-        self._events.remove_listener(self)
+    def _on_shutdown(self) -> None:
+        """After the endpoints are off: pending runs cancelled, waiting polls answered,
+        state dropped."""
         for selection in self._selections.values():
             if selection.scheduled is not None and selection.scheduled.active():
                 selection.scheduled.cancel()
@@ -262,13 +251,12 @@ class TupleDataObservableHandler:
                 )
             selection.waiters = []
         self._selections.clear()
-        self._by_uuid.clear()
+        self._subscribers.clear()
 
     # ---- introspection (tests, admin pages)
 
     def subscriberCount(self, tupleSelector: TupleSelector) -> int:
-        selection = self._selections.get(tupleSelector.toJsonStr())
-        return len(selection.subscribers) if selection is not None else 0
+        return self._subscribers.count(tupleSelector.toJsonStr())
 
     @property
     def watchedSelectorCount(self) -> int:
@@ -286,10 +274,9 @@ class TupleDataObservableHandler:
             # A peer that reconnected before its old connection was noticed dead keeps its
             # subscriptions; its resubscribe has replaced (or will replace) the send path.
             return
-        for key in self._by_uuid.pop(uuid, ()):
+        for key in self._subscribers.drop(uuid):
             selection = self._selections.get(key)
             if selection is not None:
-                selection.subscribers.pop(uuid, None)
                 self._drop_if_unused(selection)
 
     # ---- endpoints
@@ -315,7 +302,8 @@ class TupleDataObservableHandler:
                 f"{selector.name!r}",
             )
             return None
-        selection = self._selections[key] = _Selection(selector, key, provider)
+        selection = self._selections[key] = _Selection(
+            selector, key, provider, self._subscribers.open(key))
         return selection
 
     def _reject(
@@ -332,15 +320,15 @@ class TupleDataObservableHandler:
         **_: Any,
     ) -> None:
         key = ObservableMessages.selector_key(payloadEnvelope)
-        refusal = subscription_refusal(self.observableName, self._by_uuid.get(vortexUuid), key)
+        refusal = subscription_refusal(
+            self.observableName, self._subscribers.keys_of(vortexUuid), key)
         if refusal is not None:
             self._reject(payloadEnvelope, key, sendResponse, TOO_MANY_SUBSCRIPTIONS, refusal)
             return
         selection = self._selection_for(payloadEnvelope, sendResponse)
         if selection is None:
             return
-        selection.subscribers[vortexUuid] = sendResponse
-        self._by_uuid.setdefault(vortexUuid, set()).add(selection.key)
+        self._subscribers.add(selection.key, vortexUuid, sendResponse)
         if selection.cache is not None:
             send_quietly(sendResponse, selection.cache, f"data of {selection.key}")
         elif selection.idle:
@@ -348,14 +336,9 @@ class TupleDataObservableHandler:
 
     def _on_unsubscribe(self, payloadEnvelope: PayloadEnvelope, vortexUuid: str, **_: Any) -> None:
         key = ObservableMessages.selector_key(payloadEnvelope)
-        keys = self._by_uuid.get(vortexUuid)
-        if keys is not None:
-            keys.discard(key)
-            if not keys:
-                del self._by_uuid[vortexUuid]
+        self._subscribers.remove(key, vortexUuid)
         selection = self._selections.get(key)
         if selection is not None:
-            selection.subscribers.pop(vortexUuid, None)
             self._drop_if_unused(selection)
 
     def _on_poll(
@@ -386,7 +369,7 @@ class TupleDataObservableHandler:
 
     def _run(self, selection: _Selection) -> None:
         selection.scheduled = None
-        if not self._active or self._selections.get(selection.key) is not selection:
+        if not self.active or self._selections.get(selection.key) is not selection:
             return
         selection.running = True
         selection.dirty = False
@@ -446,7 +429,7 @@ class TupleDataObservableHandler:
         self._after_run(selection)
 
     def _current(self, selection: _Selection) -> bool:
-        return self._active and self._selections.get(selection.key) is selection
+        return self.active and self._selections.get(selection.key) is selection
 
     @staticmethod
     def _answered_waiters(selection: _Selection, run: int) -> list[SendResponse]:
@@ -470,3 +453,4 @@ class TupleDataObservableHandler:
         selection.scheduled = None
         if self._selections.get(selection.key) is selection:
             del self._selections[selection.key]
+            self._subscribers.close(selection.key)

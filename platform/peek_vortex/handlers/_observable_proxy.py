@@ -1,14 +1,13 @@
 """The client service's observable proxy: one upstream subscription per selector, fanned out."""
 
 import logging
-from collections.abc import Callable
-from typing import Any, Optional, Union
+from typing import Any, Optional
 
 from twisted.python.failure import Failure
 
 from peek_vortex._log_throttle import LogThrottle
-from peek_vortex._ownership import record_owned
 from peek_vortex.errors import VortexError
+from peek_vortex.handlers._base import HandlerBase
 from peek_vortex.handlers._observable_wire import (
     OP_ERROR,
     OP_POLL,
@@ -23,21 +22,15 @@ from peek_vortex.handlers._observable_wire import (
     send_quietly,
     subscription_refusal,
 )
-from peek_vortex.routing._connection_events import connection_events
-from peek_vortex.routing._router import (
-    PayloadEndpoint,
-    PayloadRouter,
-    VortexSender,
-    default_router,
-)
+from peek_vortex.handlers._subscribers import SendResponse, SubscriberTable
+from peek_vortex.routing._names import AcceptNames
+from peek_vortex.routing._router import PayloadRouter, VortexSender
 from peek_vortex.wire._codec import PayloadEnvelope
 
 logger = logging.getLogger(__name__)
 #: Updates from a connection a subscriber did not subscribe through (a forgery, or one
 #: repeated by a hostile peer): logged once per sender and interval.
 _foreign_updates = LogThrottle(logger)
-
-SendResponse = Callable[[Any], None]
 
 #: A device can repeat a refused subscribe as fast as it likes; the log gets a count.
 _refusals = LogThrottle(logger)
@@ -48,9 +41,10 @@ class _ProxiedSelection:
 
     __slots__ = ("key", "devices", "cache", "epoch", "version", "resyncing")
 
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, devices: dict[str, SendResponse]) -> None:
         self.key = key
-        self.devices: dict[str, SendResponse] = {}
+        # vortex uuid -> send path (the proxy's SubscriberTable entry for this key)
+        self.devices = devices
         self.cache: Optional[bytes] = None
         self.epoch: Optional[str] = None
         self.version = 0
@@ -58,7 +52,7 @@ class _ProxiedSelection:
         self.resyncing = False
 
 
-class TupleDataObservableProxyHandler:
+class TupleDataObservableProxyHandler(HandlerBase):
     """Serves an upstream observable to devices, subscribing upstream once per selector.
 
     Devices talk to this proxy exactly as they would to the
@@ -95,60 +89,43 @@ class TupleDataObservableProxyHandler:
         proxyToVortexName: str,
         additionalFilt: Optional[dict[str, Any]] = None,
         router: Optional[PayloadRouter] = None,
-        acceptOnlyFromVortex: Union[None, str, list[str], tuple[str, ...], set[str]] = None,
+        acceptOnlyFromVortex: AcceptNames = None,
     ) -> None:
+        super().__init__(router)
         self._messages = ObservableMessages(observableName, additionalFilt)
         self._upstream = proxyToVortexName
-        self._router = router or default_router()
         self._selections: dict[str, _ProxiedSelection] = {}
-        self._by_uuid: dict[str, set[str]] = {}
-        self._active = True
+        self._subscribers = SubscriberTable()
         #: Subscribe messages sent upstream (for tests and stats).
         self.upstreamSubscribes = 0
         #: Polls forwarded upstream because the cache could not answer them.
         self.upstreamPolls = 0
-        device_endpoints = (
+        for op, cb in (
             (OP_SUBSCRIBE, self._on_subscribe),
             (OP_UNSUBSCRIBE, self._on_unsubscribe),
             (OP_POLL, self._on_poll),
-        )
-        self._endpoints = [
-            PayloadEndpoint(
-                self._messages.endpoint_filt(op), cb, acceptOnlyFromVortex, self._router
-            )
-            for op, cb in device_endpoints
-        ] + [
-            PayloadEndpoint(self._messages.endpoint_filt(op), cb, proxyToVortexName, self._router)
-            for op, cb in ((OP_UPDATE, self._on_update), (OP_ERROR, self._on_error))
-        ]
-        self._events = connection_events(self._router)
-        self._events.add_listener(self)
-        record_owned(
-            f"observable proxy {observableName!r} to {proxyToVortexName!r}", self.shutdown
-        )
+        ):
+            self._listen(self._messages.endpoint_filt(op), cb, acceptOnlyFromVortex)
+        for op, cb in ((OP_UPDATE, self._on_update), (OP_ERROR, self._on_error)):
+            self._listen(self._messages.endpoint_filt(op), cb, proxyToVortexName)
+        self._events = self._listen_to_connections()
+        self._own(f"observable proxy {observableName!r} to {proxyToVortexName!r}")
 
     @property
     def observableName(self) -> str:
         return self._messages.observableName
 
-    def shutdown(self) -> None:
-        """Stop proxying: endpoints off, upstream subscriptions dropped."""
-        if not self._active:
-            return
-        self._active = False
-        for endpoint in self._endpoints:
-            endpoint.shutdown()
-        self._events.remove_listener(self)
+    def _on_shutdown(self) -> None:
+        """After the endpoints are off: upstream subscriptions dropped."""
         for key in list(self._selections):
             self._send_upstream(self._messages.unsubscribe(key))
         self._selections.clear()
-        self._by_uuid.clear()
+        self._subscribers.clear()
 
     # ---- introspection
 
     def deviceCount(self, selectorKey: str) -> int:
-        selection = self._selections.get(selectorKey)
-        return len(selection.devices) if selection is not None else 0
+        return self._subscribers.count(selectorKey)
 
     @property
     def watchedSelectorCount(self) -> int:
@@ -168,8 +145,8 @@ class TupleDataObservableProxyHandler:
         uuid = connection.vortex_uuid
         if connection.vortex_name == self._upstream or self._events.is_uuid_connected(uuid):
             return
-        for key in self._by_uuid.pop(uuid, ()):
-            self._remove_device(key, uuid)
+        for key in self._subscribers.drop(uuid):
+            self._drop_if_unwatched(key)
 
     # ---- device side
 
@@ -178,7 +155,8 @@ class TupleDataObservableProxyHandler:
         **_: Any,
     ) -> None:
         key = ObservableMessages.selector_key(payloadEnvelope)
-        refusal = subscription_refusal(self.observableName, self._by_uuid.get(vortexUuid), key)
+        refusal = subscription_refusal(
+            self.observableName, self._subscribers.keys_of(vortexUuid), key)
         if refusal is not None:
             _refusals.log((self.observableName, vortexUuid),
                           f"Observable proxy {self.observableName!r} refused subscriptions of"
@@ -190,9 +168,8 @@ class TupleDataObservableProxyHandler:
         selection = self._selections.get(key)
         new = selection is None
         if selection is None:
-            selection = self._selections[key] = _ProxiedSelection(key)
-        selection.devices[vortexUuid] = sendResponse
-        self._by_uuid.setdefault(vortexUuid, set()).add(key)
+            selection = self._selections[key] = _ProxiedSelection(key, self._subscribers.open(key))
+        self._subscribers.add(key, vortexUuid, sendResponse)
         if selection.cache is not None:
             send_quietly(sendResponse, selection.cache, f"cached data of {key}")
         if new:
@@ -200,12 +177,8 @@ class TupleDataObservableProxyHandler:
 
     def _on_unsubscribe(self, payloadEnvelope: PayloadEnvelope, vortexUuid: str, **_: Any) -> None:
         key = ObservableMessages.selector_key(payloadEnvelope)
-        keys = self._by_uuid.get(vortexUuid)
-        if keys is not None:
-            keys.discard(key)
-            if not keys:
-                del self._by_uuid[vortexUuid]
-        self._remove_device(key, vortexUuid)
+        self._subscribers.remove(key, vortexUuid)
+        self._drop_if_unwatched(key)
 
     def _on_poll(
         self, payloadEnvelope: PayloadEnvelope, sendResponse: SendResponse, **_: Any
@@ -230,14 +203,14 @@ class TupleDataObservableProxyHandler:
         d.addCallbacks(sendResponse, relay_error)
         d.addErrback(lambda f: logger.warning("Could not answer a poll for %s: %s", key, f.value))
 
-    def _remove_device(self, key: str, uuid: str) -> None:
+    def _drop_if_unwatched(self, key: str) -> None:
+        """The last device of ``key`` left: drop its cache and the upstream subscription."""
         selection = self._selections.get(key)
-        if selection is None:
+        if selection is None or selection.devices:
             return
-        selection.devices.pop(uuid, None)
-        if not selection.devices:
-            del self._selections[key]
-            self._send_upstream(self._messages.unsubscribe(key))
+        del self._selections[key]
+        self._subscribers.close(key)
+        self._send_upstream(self._messages.unsubscribe(key))
 
     # ---- upstream side
 

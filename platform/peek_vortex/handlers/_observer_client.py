@@ -7,8 +7,8 @@ from typing import Any, Optional
 from twisted.internet.defer import Deferred
 
 from peek_vortex._log_throttle import LogThrottle
-from peek_vortex._ownership import record_owned
 from peek_vortex.errors import RemoteError, VortexError, error_from_reply
+from peek_vortex.handlers._base import HandlerBase
 from peek_vortex.handlers._observable_wire import (
     OP_ERROR,
     OP_UPDATE,
@@ -17,13 +17,7 @@ from peek_vortex.handlers._observable_wire import (
     is_newer,
     resync,
 )
-from peek_vortex.routing._connection_events import connection_events
-from peek_vortex.routing._router import (
-    PayloadEndpoint,
-    PayloadRouter,
-    VortexSender,
-    default_router,
-)
+from peek_vortex.routing._router import PayloadRouter, VortexSender
 from peek_vortex.tuples._selector import TupleSelector
 from peek_vortex.wire._codec import PayloadEnvelope
 
@@ -128,7 +122,7 @@ class _Watched:
         self.resyncing = False
 
 
-class TupleDataObserverClient:
+class TupleDataObserverClient(HandlerBase):
     """Observes the data of ``observableName`` served by ``destVortexName``.
 
     ``destVortexName`` is the server (``peek-server``) for services, or the client
@@ -151,20 +145,14 @@ class TupleDataObserverClient:
         additionalFilt: Optional[dict[str, Any]] = None,
         router: Optional[PayloadRouter] = None,
     ) -> None:
+        super().__init__(router)
         self._messages = ObservableMessages(observableName, additionalFilt)
         self._dest = destVortexName
-        self._router = router or default_router()
         self._watched: dict[str, _Watched] = {}
-        self._active = True
-        self._endpoints = [
-            PayloadEndpoint(self._messages.endpoint_filt(op), cb, destVortexName, self._router)
-            for op, cb in ((OP_UPDATE, self._on_update), (OP_ERROR, self._on_error))
-        ]
-        self._events = connection_events(self._router)
-        self._events.add_listener(self)
-        record_owned(
-            f"observer of {observableName!r} at {destVortexName!r}", self.shutdown
-        )
+        for op, cb in ((OP_UPDATE, self._on_update), (OP_ERROR, self._on_error)):
+            self._listen(self._messages.endpoint_filt(op), cb, destVortexName)
+        self._events = self._listen_to_connections()
+        self._own(f"observer of {observableName!r} at {destVortexName!r}")
 
     # ---- API
 
@@ -200,14 +188,8 @@ class TupleDataObserverClient:
             for subject in list(watched.subjects):
                 subject.unsubscribe()
 
-    def shutdown(self) -> None:
-        """Stop observing everything (remote subscriptions are dropped)."""
-        if not self._active:
-            return
-        self._active = False
-        for endpoint in self._endpoints:
-            endpoint.shutdown()
-        self._events.remove_listener(self)
+    def _on_shutdown(self) -> None:
+        """After the endpoints are off: remote subscriptions dropped."""
         for key in list(self._watched):
             self._send(self._messages.unsubscribe(key))
         self._watched.clear()
@@ -237,7 +219,7 @@ class TupleDataObserverClient:
         watched.subjects.remove(subject)
         if not watched.subjects:
             del self._watched[key]
-            if self._active:
+            if self.active:
                 self._send(self._messages.unsubscribe(key))
 
     def _send(self, envelope: PayloadEnvelope) -> None:

@@ -8,14 +8,11 @@ from collections.abc import Callable
 from types import CoroutineType
 from typing import Any, Optional
 
-from twisted.internet import threads
 from twisted.internet.defer import Deferred, fail, maybeDeferred
 from twisted.internet.defer import TimeoutError as DeferTimeoutError
 from twisted.python.failure import Failure
 
-import peek_vortex.routing._threads as peek_threads
 from peek_vortex._aio import as_deferred
-from peek_vortex._ownership import record_owned
 from peek_vortex.errors import (
     AccessDeniedError,
     RemoteError,
@@ -24,20 +21,15 @@ from peek_vortex.errors import (
     RpcTimeoutError,
     error_reply,
 )
-from peek_vortex.handlers._call_support import (
-    AcceptNames,
-    Responder,
-    accept_set,
-    claim_key,
-    error_envelope,
-    release_key,
-)
+from peek_vortex.handlers._base import HandlerBase
+from peek_vortex.handlers._call_support import Responder, error_envelope
+from peek_vortex.routing._names import AcceptNames, accept_set
 from peek_vortex.routing._router import (
-    PayloadEndpoint,
     PayloadRouter,
     default_router,
     require_reactor_thread,
 )
+from peek_vortex.routing._threads import run_in_thread
 from peek_vortex.tuples._tuples import Tuple, TupleField, register_platform_tuple
 from peek_vortex.wire._codec import (
     Payload,
@@ -48,9 +40,6 @@ from peek_vortex.wire._codec import (
 )
 
 logger = logging.getLogger(__name__)
-
-#: Runs a blocking function in a thread and returns a Deferred (tests may swap it).
-defer_to_thread: Callable[..., Deferred] = threads.deferToThread
 
 #: Told about every call this process answers: ``(rpcName, callerVortexName, status,
 #: seconds)`` with status ``ok``, ``error``, ``denied`` or ``bad_call``. The platform's
@@ -141,25 +130,24 @@ def _as_remote_error(failure: Failure) -> RemoteError:
     return RemoteError(*error_reply(failure, logger, "A local RPC call"))
 
 
-class RpcHandle:
-    """One started RPC on one router; :meth:`shutdown` stops it answering."""
+class RpcHandle(HandlerBase):
+    """One started RPC on one router; :meth:`shutdown` stops it answering.
+
+    The registration is recorded against the loading plugin, so unloading it stops the
+    RPC.
+    """
 
     def __init__(self, rpc: "VortexRPC", router: PayloadRouter, funcSelf: Any) -> None:
+        super().__init__(router)
         self.rpc = rpc
         self.router = router
         self.funcSelf = funcSelf
-        self.active = True
         self._refused_logged: set[str] = set()
-        claim_key(router, rpc.filt["key"], self)
-        self.endpoint = PayloadEndpoint(rpc.filt, self._on_call, router=router)
+        self._claim(rpc.filt["key"])
+        self.endpoint = self._listen(rpc.filt, self._on_call)
+        self._own(f"RPC {rpc.rpcName}")
 
-    def shutdown(self) -> None:
-        """Stop answering calls; safe to call more than once."""
-        if not self.active:
-            return
-        self.active = False
-        self.endpoint.shutdown()
-        release_key(self.router, self.rpc.filt["key"], self)
+    def _on_shutdown(self) -> None:
         if self.rpc._handles.get(self.router) is self:
             del self.rpc._handles[self.router]
 
@@ -168,8 +156,7 @@ class RpcHandle:
         if self.funcSelf is not None:
             args = [self.funcSelf, *args]
         if self.rpc.deferToThread:
-            runner = peek_threads.inline_runner or defer_to_thread
-            return runner(self.rpc.func, *args, **kwargs)
+            return run_in_thread(self.rpc.func, *args, **kwargs)
         return maybeDeferred(self.rpc.func, *args, **kwargs)
 
     def _on_call(
@@ -361,7 +348,6 @@ class VortexRPC:
             raise RoutingError(f"RPC {self.rpcName} is already started on this bus")
         handle = RpcHandle(self, router, funcSelf)
         self._handles[router] = handle
-        record_owned(f"RPC {self.rpcName}", handle.shutdown)
         return handle
 
     # ---- calling side

@@ -1,5 +1,6 @@
 """Routing: the payload router (endpoints, request/reply, the device boundary), connection
-events, the bus names of the platform's services and devices, and the thread helpers."""
+events, the bus names of the platform's services and devices (and the accepted-sender
+type every ``acceptOnlyFromVortex`` takes), and the thread helpers."""
 
 from peek_vortex.routing._connection_events import (
     ConnectionEvents,
@@ -7,6 +8,8 @@ from peek_vortex.routing._connection_events import (
     connection_events,
 )
 from peek_vortex.routing._names import (
+    AcceptNames,
+    accept_set,
     peekAdminName,
     peekAgentName,
     peekClientName,
@@ -31,12 +34,14 @@ from peek_vortex.routing._threads import (
 )
 
 __all__ = [
+    "AcceptNames",
     "ConnectionEvents",
     "ConnectionListener",
     "LocalSender",
     "PayloadEndpoint",
     "PayloadRouter",
     "VortexSender",
+    "accept_set",
     "connection_events",
     "default_router",
     "deferToThreadWrap",

@@ -1,5 +1,9 @@
 """The bus names of the platform's services and device front ends (re-exported by the
-plugin contract as ``peek_plugin_base.PeekVortexUtil``)."""
+plugin contract as ``peek_plugin_base.PeekVortexUtil``), and the one way a handler's
+``acceptOnlyFromVortex`` names the senders it accepts."""
+
+from collections.abc import Iterable
+from typing import Optional, Union
 
 #: The vortex name of the server service.
 peekServerName = "peek-server"
@@ -15,3 +19,20 @@ peekAdminName = "peek-admin"
 peekMobileName = "peek-mobile"
 #: The vortex name of desktop devices connected to a client service.
 peekDesktopName = "peek-desktop"
+
+#: What ``acceptOnlyFromVortex`` may be, on every handler that takes it: None (every
+#: sender), one vortex name, or several.
+AcceptNames = Union[None, str, Iterable[str]]
+
+
+def accept_set(acceptOnlyFromVortex: AcceptNames) -> Optional[frozenset[str]]:
+    """The accepted sender names as a frozenset; None accepts every sender.
+
+    A single name is one name, not its characters (``"peek-server"`` is not a set of
+    letters), which is why every handler normalises through here.
+    """
+    if acceptOnlyFromVortex is None:
+        return None
+    if isinstance(acceptOnlyFromVortex, str):
+        return frozenset((acceptOnlyFromVortex,))
+    return frozenset(acceptOnlyFromVortex)

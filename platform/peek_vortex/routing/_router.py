@@ -83,7 +83,7 @@ from peek_vortex.errors import (
     error_from_reply,
     error_reply,
 )
-from peek_vortex.routing._names import peekDesktopName, peekMobileName
+from peek_vortex.routing._names import AcceptNames, accept_set, peekDesktopName, peekMobileName
 from peek_vortex.wire._codec import Originator, Payload, PayloadEnvelope
 
 logger = logging.getLogger(__name__)
@@ -197,19 +197,14 @@ class PayloadEndpoint:
         self,
         filt: dict[str, Any],
         callback: Callable[..., Any],
-        acceptOnlyFromVortex: Union[None, str, list[str], tuple[str, ...], set[str]] = None,
+        acceptOnlyFromVortex: AcceptNames = None,
         router: Optional["PayloadRouter"] = None,
     ) -> None:
         if "key" not in filt:
             raise RoutingError(f"an endpoint filt needs a 'key' entry, got {filt!r}")
         self.filt = dict(filt)
         self.callback = callback
-        accept = acceptOnlyFromVortex
-        if isinstance(accept, str):
-            accept = (accept,)
-        self.accept_only: Optional[frozenset[str]] = (
-            frozenset(accept) if accept is not None else None
-        )
+        self.accept_only: Optional[frozenset[str]] = accept_set(acceptOnlyFromVortex)
         self.router = router or default_router()
         self.active = True
         self.router.add_endpoint(self)

@@ -2,7 +2,7 @@
 
 import logging
 from collections.abc import Callable
-from typing import Any, Optional, Union
+from typing import Any, Optional
 
 from sqlalchemy import inspect as sqlalchemy_inspect
 from sqlalchemy import select
@@ -17,13 +17,12 @@ from peek_plugin_base.storage.StorageErrors import (
     CrudTupleTypeError,
 )
 from peek_vortex.errors import error_reply
-from peek_vortex.routing import PayloadEndpoint, PayloadRouter, run_in_thread
+from peek_vortex.handlers import HandlerBase
+from peek_vortex.routing import AcceptNames, PayloadRouter, run_in_thread
 from peek_vortex.tuples import Tuple, tuple_info_for_class
 from peek_vortex.wire import Payload, PayloadEnvelope
 
 logger = logging.getLogger(__name__)
-
-AcceptNames = Union[None, str, list[str], tuple[str, ...], set[str]]
 
 #: Operation names, as passed to the extension hooks' callers and logged.
 OP_RETRIEVE = "retrieve"
@@ -104,7 +103,7 @@ class _Outcome:
         self.reply = reply
 
 
-class OrmCrudHandler:
+class OrmCrudHandler(HandlerBase):
     """Serves the rows of ``Declarative`` on the bus at ``filtKey``: load, save, delete.
 
     ``Declarative`` must be a mapped SQLAlchemy class registered as a bus tuple
@@ -119,6 +118,9 @@ class OrmCrudHandler:
     :meth:`addExtension`. The handler is open to every peer that can reach it on this
     router (on the server: authenticated services only; devices only reach the server
     through the client service's proxies); ``acceptOnlyFromVortex`` narrows that.
+
+    ``shutdown()`` stops answering requests (requests already in a thread still get
+    their reply); unloading the plugin that made the handler does that too.
 
     Wire format (frame layout in :class:`~peek_vortex.wire.VortexCodec`)
     ---------------------------------------------------------------------------------
@@ -176,9 +178,9 @@ class OrmCrudHandler:
                                               "schema", None)
         self._extensions: list[OrmCrudHandlerExtension] = []
         self.filtKey = dict(filtKey)
-        self._endpoint = PayloadEndpoint(
-            self.filtKey, self._process, acceptOnlyFromVortex, router
-        )
+        super().__init__(router)
+        self._listen(self.filtKey, self._process, acceptOnlyFromVortex)
+        self._own(f"CRUD handler {self.filtKey!r} of {Declarative.__qualname__}")
 
     # ---- plugin API
 
@@ -204,10 +206,6 @@ class OrmCrudHandler:
             pk = getattr(self._Declarative, self._pkAttr)
             return list(session.scalars(select(self._Declarative).order_by(pk)))
         return self._Declarative()
-
-    def shutdown(self) -> None:
-        """Stop answering requests (requests already in a thread still get their reply)."""
-        self._endpoint.shutdown()
 
     # ---- request handling (reactor thread)
 
