@@ -380,3 +380,56 @@ def test_read_plain_row_declines_every_other_body(body):
     """Tagged bodies, several tuples, wrong widths, other types and bad indexes are not
     read as a plain row (the full decoder handles or refuses them)."""
     assert read_plain_row(body, PLAIN_TABLE) is None
+
+
+@pytest.mark.parametrize("body", [
+    b'{"T":[["test.codec.Row",["a","b","c"]]],"R":[[0,[1,"x",[2]],[3,"y",[]]]]}',
+    b'{"T":[["test.codec.Row",["a","b","c"]]],"R":[[0]]}',
+    b'{"T":[["test.codec.Row",["a","b","c"]]],"R":[[0,[1,"x"]]]}',
+    b'{"T":[["test.codec.Row",["a","b","c"]]],"R":[[0,[1,"x",[2]],"row"]]}',
+    b'{"T":[["test.codec.Row",["a","b","c"]]],"R":[[1,[1,"x",[2]]]]}',
+    b'{"T":[["test.codec.Row",["a","b","c"]]],"R":[[true,[1,"x",[2]]]]}',
+    b'{"T":[["test.codec.Row",["a","b","c"]]],"R":[[0.0,[1,"x",[2]]]]}',
+    b'{"T":[["test.codec.Row",["a","b","c"]]],"R":[[]]}',
+    b'{"T":[["test.codec.Row",["a","b","c"]]],"R":[7]}',
+    b'{"T":[["test.codec.Row",["c","b","a"]]],"R":[[0,[[2],"x",1]]]}',
+    b'{"T":[["test.codec.Row",["a"]]],"R":[[0,[1]]]}',
+    b'{"T":[["test.codec.Row",["a","b",1]]],"R":[[0,[1,"x",[2]]]]}',
+    b'{"T":[["test.codec.Row",["a","b",["c"]]]],"R":[[0,[1,"x",[2]]]]}',
+    b'{"T":[["test.codec.Row",["a","b","c","d"]]],"R":[[0,[1,"x",[2],4]]]}',
+    b'{"T":[["no.such.Type",["a"]]],"R":[[0,[1]]]}',
+    b'{"T":[["test.codec.Row"]],"R":[[0,[1]]]}',
+    b'{"T":[["test.codec.Row",["a","b","c"]]],"R":[[0,[1,"x",{"~d":"2020-01-01"}]]],"x":1}',
+    b'{"T":[["test.codec.Row",["a","b","c"]]],"Q":[[0,[1,"x",[2]]]]}',
+])
+def test_one_run_bodies_decode_as_the_general_decoder_does(body):
+    """The short path for a body of one untagged run of one type gives the same tuples,
+    or the same error, as the general decoder, for that shape and every shape near it
+    (checked with the type's decoding plan cached, as it is after the first body)."""
+    from peek_vortex.wire._codec import _BodyDecoder
+
+    def outcome(decode):
+        try:
+            tuples = decode()
+        except Exception as e:
+            return (type(e), str(e))
+        return [(type(t), t.tupleToDict()) for t in tuples]
+
+    VortexCodec().decode_body(b'{"T":[["test.codec.Row",["a","b","c"]]],"R":[]}')
+    general = outcome(lambda: _BodyDecoder(orjson.loads(body)).decode())
+    assert outcome(lambda: VortexCodec().decode_body(body)) == general
+
+
+@pytest.mark.parametrize("msg", [
+    b'{"v":1,"f":{"key":"k"}}\n',
+    b'{"f":{"key":"k"},"v":1}\nbody',
+])
+def test_header_of_version_and_filt_only_reads_as_every_header(msg):
+    """A header holding only ``v`` and ``f`` gives an envelope whose other fields are all
+    absent, exactly as the general reading of a header gives them."""
+    envelope = PayloadEnvelope.fromVortexMsg(msg)
+    assert (envelope.filt, envelope.encodedPayload) == ({"key": "k"}, msg.split(b"\n", 1)[1])
+    assert (envelope.result, envelope.error, envelope.messageId, envelope.replyToId,
+            envelope.destVortexName, envelope.destVortexUuid, envelope.compression,
+            envelope.inflatedSize, envelope.originator) == (None,) * 9
+    assert envelope.vortexMsg is msg and envelope.forwardMsg() == msg

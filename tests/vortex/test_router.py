@@ -314,3 +314,31 @@ def test_endpoint_shut_down_mid_dispatch_is_skipped(router, peer):
     router.add_endpoint(second)
     router.receive(msg({"key": "k"}), peer)
     assert second_calls == [] and router.endpoint_count == 1
+
+
+def test_string_filt_values_match_only_equal_strings(router, peer):
+    """A string item of an endpoint filt matches only the same string: not a number or
+    list spelling the same text, and a number item is not matched by its string."""
+    _, calls = listen(router, {"key": "obs", "name": "1"})
+    _, numbered = listen(router, {"key": "obs", "id": 1})
+    for filt in ({"key": "obs", "name": 1}, {"key": "obs", "name": ["1"]},
+                 {"key": "obs", "name": "1 "}, {"key": "obs", "id": "1"}):
+        router.receive(msg(filt), peer)
+    assert calls == [] and numbered == []
+    router.receive(msg({"key": "obs", "name": "1", "id": 1}), peer)
+    assert len(calls) == 1 and len(numbered) == 1
+
+
+def test_send_response_after_the_request_gained_an_id_marks_the_reply(router, peer):
+    """Whether a response is a reply is read when it is sent: a handler that gives a
+    one-way message an id first (forwarding it as a request) replies marked with it."""
+
+    def handler(payloadEnvelope, sendResponse, **kwargs):
+        sendResponse(Payload({"key": "k"}))
+        payloadEnvelope.messageId = "m9"
+        sendResponse(Payload({"key": "k"}))
+
+    PayloadEndpoint({"key": "k"}, handler, router=router)
+    router.receive(msg({"key": "k"}), peer)
+    first, second = (PayloadEnvelope.fromVortexMsg(data) for _, data in router._send.messages)
+    assert first.replyToId is None and second.replyToId == "m9"

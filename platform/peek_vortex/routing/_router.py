@@ -333,7 +333,11 @@ class PayloadRouter:
             # usually holds more keys than any endpoint asks for).
             for k, frozen in rest:
                 value = filt.get(k, missing)
-                if value is missing or _freeze(value) != frozen:
+                if type(value) is str:
+                    # A string freezes to itself: no call for the common filt value.
+                    if value != frozen:
+                        break
+                elif value is missing or _freeze(value) != frozen:
                     break
             else:
                 found.extend(bucket)
@@ -500,8 +504,15 @@ class PayloadRouter:
         return True
 
     def _responder(self, request: PayloadEnvelope, sender: VortexSender) -> Callable[..., None]:
+        send = self.send
+
         def send_response(response: Outgoing, *args: Any, **kwargs: Any) -> None:
-            self.send_reply(request, response, sender)
+            if request.messageId is None:
+                # Nothing to mark as a reply (a subscriber's channel): what send_reply
+                # does then, one call less for every message an observable fans out.
+                send(response, sender)
+            else:
+                self.send_reply(request, response, sender)
 
         return send_response
 

@@ -188,6 +188,10 @@ class VortexCodec:
                 f"message header nests arrays and objects deeper than {MAX_HEADER_DEPTH} levels"
             )
         get = header.get
+        if len(header) == 2 and get(H_VERSION) == WIRE_VERSION and type(get(H_FILT)) is dict:
+            # Only "v" and "f" (an update a proxy forwards, a subscribe): nothing else to
+            # check. Same checks as below, without the lookups of absent keys.
+            return header, end + 1
         if get(H_VERSION) != WIRE_VERSION:
             raise DecodeError(
                 f"unsupported wire format version {get(H_VERSION)!r} "
@@ -283,6 +287,26 @@ class VortexCodec:
             doc = orjson.loads(body)
         except orjson.JSONDecodeError as e:
             raise DecodeError(f"payload body is not valid JSON: {e}") from None
+        if type(doc) is dict and len(doc) == 2:
+            # The common body, one untagged run of one type (an observable's rows, an RPC
+            # argument), without a decoder object; anything else is _BodyDecoder's, which
+            # raises the same errors in the same order.
+            types, runs = doc.get(B_TYPES), doc.get(B_RUNS)
+            if (type(types) is list and len(types) == 1 and type(runs) is list
+                    and len(runs) == 1):
+                plan = _BodyDecoder.plan(types[0])
+                run = runs[0]
+                if plan[3] and type(run) is list and run and run[0] == 0 and type(run[0]) is int:
+                    info, fields, _, _ = plan
+                    cls, width, new = info.cls, len(fields), object.__new__
+                    out: list[Any] = []
+                    for row in run[1:]:
+                        if type(row) is not list or len(row) != width:
+                            raise DecodeError(_BodyDecoder._bad_row(info))
+                        obj = new(cls)
+                        obj.__dict__.update(zip(fields, row, strict=False))
+                        out.append(obj)
+                    return out
         try:
             return _BodyDecoder(doc).decode()
         except RecursionError:
@@ -443,6 +467,19 @@ class _BodyDecoder:
         Plans are cached on the registered TupleInfo, so a type unregistered (or registered
         again) never reuses an old plan; a few field lists per type at most.
         """
+        if type(entry) is list and len(entry) == 2:
+            # The cache first: a cached field list was checked when it was cached, and a
+            # wire list equal to it is that list (no other JSON value equals a string).
+            name, wire_fields = entry
+            if type(name) is str and type(wire_fields) is list:
+                info = tuple_info_for_name(name)
+                if info is not None:
+                    try:
+                        cached = info.decode_plans.get(tuple(wire_fields))
+                    except TypeError:  # an unhashable "field": refused below
+                        cached = None
+                    if cached is not None:
+                        return cached
         if (
             type(entry) is not list
             or len(entry) != 2
@@ -952,12 +989,21 @@ class PayloadEnvelope:
     ) -> "PayloadEnvelope":
         """Read the header of a message; the body stays encoded until :meth:`decodePayload`."""
         header, offset = (codec or default_codec).decode_header(vortexMsg)
-        get = header.get
-        error = get(H_ERROR)
         # Built slot by slot: this runs for every received frame.
         envelope = cls.__new__(cls)
         envelope.filt = header[H_FILT]
         envelope.encodedPayload = bytes(vortexMsg[offset:])
+        envelope._sender = None
+        envelope.vortexMsg = vortexMsg
+        envelope._arrivedHeader = header
+        if len(header) == 2:
+            # "v" and "f" only (decode_header checked them): every other field is absent.
+            envelope.result = envelope.error = envelope.messageId = None
+            envelope.replyToId = envelope.destVortexName = envelope.destVortexUuid = None
+            envelope.compression = envelope.inflatedSize = envelope._originator = None
+            return envelope
+        get = header.get
+        error = get(H_ERROR)
         envelope.result = get(H_RESULT)
         envelope.error = (error[0], error[1]) if error is not None else None
         envelope.messageId = get(H_MESSAGE_ID)
@@ -968,9 +1014,6 @@ class PayloadEnvelope:
         envelope.inflatedSize = get(H_INFLATED_SIZE)
         origin = get(H_ORIGINATOR)
         envelope._originator = Originator(*origin) if origin is not None else None
-        envelope._sender = None
-        envelope.vortexMsg = vortexMsg
-        envelope._arrivedHeader = header
         return envelope
 
     def decodePayload(self, codec: Optional[VortexCodec] = None) -> Payload:
