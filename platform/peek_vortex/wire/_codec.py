@@ -22,6 +22,7 @@ from peek_vortex.errors import (
 from peek_vortex.tuples._tuples import (
     Tuple,
     TupleInfo,
+    set_tuple_json_form,
     tuple_info_for_class,
     tuple_info_for_name,
 )
@@ -742,6 +743,17 @@ class _JsonDictDecoder(_BodyDecoder):
         if tag == TAG_JSON_TUPLE:
             return tuple_from_json_dict(inner)
         return super().untag(tag, inner)
+
+
+class _WireJsonForm:
+    """The JSON-dict form behind ``Tuple.toJsonDict`` and ``Tuple.fromJsonDict``."""
+
+    to_json_dict = staticmethod(tuple_to_json_dict)
+    from_json_dict = staticmethod(tuple_from_json_dict)
+
+
+# The tuples never import the wire (it imports them): it hands them its JSON form instead.
+set_tuple_json_form(_WireJsonForm())
 
 
 class Originator(NamedTuple):
