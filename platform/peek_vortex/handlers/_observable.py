@@ -42,7 +42,6 @@ from peek_vortex.handlers._observable_wire import (
     send_quietly,
     subscription_refusal,
 )
-from peek_vortex.routing._connection_events import connection_events
 from peek_vortex.routing._router import (
     PayloadEndpoint,
     PayloadRouter,
@@ -135,7 +134,7 @@ class TupleDataObservableHandler:
     ``TooManySubscriptions`` and runs no provider.
 
     Subscriptions belong to the subscribing connection (its vortex uuid) and are dropped
-    when it closes (through :func:`~peek_vortex.routing._connection_events.connection_events`).
+    when it closes (through its router's ``connection_events``).
     The handler records itself with the loading plugin, so unloading the plugin shuts it
     down.
 
@@ -189,7 +188,7 @@ class TupleDataObservableHandler:
                 (OP_POLL, self._on_poll),
             )
         ]
-        self._events = connection_events(self._router)
+        self._events = self._router.connection_events
         self._events.add_listener(self)
         record_owned(f"observable {observableName!r}", self.shutdown)
 
@@ -332,7 +331,8 @@ class TupleDataObservableHandler:
         **_: Any,
     ) -> None:
         key = ObservableMessages.selector_key(payloadEnvelope)
-        refusal = subscription_refusal(self.observableName, self._by_uuid.get(vortexUuid), key)
+        refusal = subscription_refusal(self.observableName, self._by_uuid.get(vortexUuid), key,
+                                       self._router.max_subscriptions_per_connection)
         if refusal is not None:
             self._reject(payloadEnvelope, key, sendResponse, TOO_MANY_SUBSCRIPTIONS, refusal)
             return

@@ -23,7 +23,6 @@ from peek_vortex.handlers._observable_wire import (
     send_quietly,
     subscription_refusal,
 )
-from peek_vortex.routing._connection_events import connection_events
 from peek_vortex.routing._router import (
     PayloadEndpoint,
     PayloadRouter,
@@ -121,7 +120,7 @@ class TupleDataObservableProxyHandler:
             PayloadEndpoint(self._messages.endpoint_filt(op), cb, proxyToVortexName, self._router)
             for op, cb in ((OP_UPDATE, self._on_update), (OP_ERROR, self._on_error))
         ]
-        self._events = connection_events(self._router)
+        self._events = self._router.connection_events
         self._events.add_listener(self)
         record_owned(
             f"observable proxy {observableName!r} to {proxyToVortexName!r}", self.shutdown
@@ -178,7 +177,8 @@ class TupleDataObservableProxyHandler:
         **_: Any,
     ) -> None:
         key = ObservableMessages.selector_key(payloadEnvelope)
-        refusal = subscription_refusal(self.observableName, self._by_uuid.get(vortexUuid), key)
+        refusal = subscription_refusal(self.observableName, self._by_uuid.get(vortexUuid), key,
+                                       self._router.max_subscriptions_per_connection)
         if refusal is not None:
             _refusals.log((self.observableName, vortexUuid),
                           f"Observable proxy {self.observableName!r} refused subscriptions of"

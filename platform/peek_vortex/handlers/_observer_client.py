@@ -17,7 +17,6 @@ from peek_vortex.handlers._observable_wire import (
     is_newer,
     resync,
 )
-from peek_vortex.routing._connection_events import connection_events
 from peek_vortex.routing._router import (
     PayloadEndpoint,
     PayloadRouter,
@@ -160,7 +159,7 @@ class TupleDataObserverClient:
             PayloadEndpoint(self._messages.endpoint_filt(op), cb, destVortexName, self._router)
             for op, cb in ((OP_UPDATE, self._on_update), (OP_ERROR, self._on_error))
         ]
-        self._events = connection_events(self._router)
+        self._events = self._router.connection_events
         self._events.add_listener(self)
         record_owned(
             f"observer of {observableName!r} at {destVortexName!r}", self.shutdown

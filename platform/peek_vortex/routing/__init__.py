@@ -4,7 +4,7 @@ events, the bus names of the platform's services and devices, and the thread hel
 from peek_vortex.routing._connection_events import (
     ConnectionEvents,
     ConnectionListener,
-    connection_events,
+    VortexSender,
 )
 from peek_vortex.routing._names import (
     peekAdminName,
@@ -19,7 +19,7 @@ from peek_vortex.routing._router import (
     LocalSender,
     PayloadEndpoint,
     PayloadRouter,
-    VortexSender,
+    connection_events,
     default_router,
     routing_through,
 )

@@ -11,7 +11,8 @@ marks a device hub's connections (see the device boundary in the router).
 Delivery is synchronous but never re-entrant: a message sent while another is being handled
 is queued and delivered, in order, once the current one returns, so a test sees the same
 ordering a real reactor would give, deterministically and without running one. Links and
-unlinks are reported to ``connection_events`` like a real transport's hello and close.
+unlinks are reported to the routers' ``connection_events`` like a real transport's hello
+and close.
 """
 
 import logging
@@ -21,7 +22,6 @@ from typing import Optional, Union
 
 from twisted.internet.interfaces import IReactorTime
 
-from peek_vortex.routing._connection_events import connection_events
 from peek_vortex.routing._router import PayloadRouter, routing_through
 
 logger = logging.getLogger(__name__)
@@ -112,9 +112,9 @@ class MemoryVortex:
         a.connections.append(a_to_b)
         b.connections.append(b_to_a)
         with routing_through(a.router):
-            connection_events(a.router).connection_opened(a_to_b)
+            a.router.connection_events.connection_opened(a_to_b)
         with routing_through(b.router):
-            connection_events(b.router).connection_opened(b_to_a)
+            b.router.connection_events.connection_opened(b_to_a)
         return a_to_b, b_to_a
 
     def unlink(self, connection: MemoryConnection) -> None:
@@ -128,7 +128,7 @@ class MemoryVortex:
             if not any(c.vortex_name == end.vortex_name for c in end.local.connections):
                 end.local.router.fail_pending(end.vortex_name)
             with routing_through(end.local.router):
-                connection_events(end.local.router).connection_closed(end)
+                end.local.router.connection_events.connection_closed(end)
 
     def enqueue(self, node: MemoryNode, data: bytes, sender: MemoryConnection) -> None:
         """Deliver now, or after the message currently being handled."""

@@ -672,23 +672,10 @@ def read_plain_row(body: bytes, table: list[list[Any]]) -> Optional[list[Any]]:
     return row
 
 
-#: The codec used when none is given; the platform replaces its limits from configuration.
+#: The codec with the wire's default settings, used when none is given (a plugin's own
+#: ``Payload(...).toVortexMsg()``). Configured limits belong to a router: its ``codec``
+#: encodes what it sends and decodes what it receives; nothing changes this one.
 default_codec = VortexCodec()
-
-
-def configure_default_codec(
-    compress_threshold: Optional[int] = None,
-    compress_level: Optional[int] = None,
-    max_inflated_bytes: Optional[int] = None,
-) -> VortexCodec:
-    """Change the process-wide codec settings (the platform calls this from config)."""
-    if compress_threshold is not None:
-        default_codec.compress_threshold = compress_threshold
-    if compress_level is not None:
-        default_codec.compress_level = compress_level
-    if max_inflated_bytes is not None:
-        default_codec.max_inflated_bytes = max_inflated_bytes
-    return default_codec
 
 
 def tuple_to_json_dict(obj: Tuple) -> dict[str, Any]:
@@ -852,12 +839,16 @@ class PayloadEnvelope:
     ``vortexMsg`` is, on a received envelope, the complete message bytes exactly as they
     arrived (None on an envelope built locally): an endpoint callback that forwards the
     message can send them on instead of encoding it again, see :meth:`forwardMsg`.
+
+    A received envelope remembers the codec it was read with (the receiving router's,
+    ``router.codec``): :meth:`decodePayload` without a codec inflates within that codec's
+    limit.
     """
 
     __slots__ = (
         "filt", "encodedPayload", "result", "error", "messageId", "replyToId",
         "destVortexName", "destVortexUuid", "compression", "inflatedSize", "_originator",
-        "_sender", "vortexMsg", "_arrivedHeader",
+        "_sender", "vortexMsg", "_arrivedHeader", "_codec",
     )
 
     def __init__(
@@ -890,6 +881,7 @@ class PayloadEnvelope:
         self._sender: Any = None
         self.vortexMsg: Optional[bytes] = None
         self._arrivedHeader: Optional[dict[str, Any]] = None
+        self._codec: Optional[VortexCodec] = None
 
     @property
     def originator(self) -> Optional[Originator]:
@@ -983,11 +975,15 @@ class PayloadEnvelope:
         envelope._sender = None
         envelope.vortexMsg = vortexMsg
         envelope._arrivedHeader = header
+        envelope._codec = codec
         return envelope
 
     def decodePayload(self, codec: Optional[VortexCodec] = None) -> Payload:
-        """Inflate (within the codec's cap) and decode the body into a Payload."""
-        codec = codec or default_codec
+        """Inflate (within the codec's cap) and decode the body into a Payload.
+
+        Without ``codec``: the codec the envelope was read with, else the wire's defaults.
+        """
+        codec = codec or self._codec or default_codec
         body = codec.unpack_body(self.encodedPayload, self.compression, self.inflatedSize)
         return Payload(filt=self.filt, tuples=codec.decode_body(body), result=self.result)
 
