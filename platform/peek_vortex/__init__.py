@@ -20,6 +20,9 @@ also holds the ownership scope (what a plugin registered, so the platform can un
 and the coroutine runner the handlers use.
 """
 
+# The wire installs the tuples' JSON form (Tuple.toJsonDict/fromJsonDict) when imported:
+# importing it here makes that so whichever bus module a program imports first.
+import peek_vortex.wire  # noqa: F401
 from peek_vortex._aio import (
     AsyncioReactorError,
     as_deferred,

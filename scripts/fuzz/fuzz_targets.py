@@ -19,11 +19,11 @@ from peek_vortex.errors import (
     VortexError,
 )
 from peek_vortex.tuples import Tuple, TupleField, addTupleType
-from peek_vortex.wire import Hello, HelloError, Welcome, configure_default_codec
+from peek_vortex.wire import Hello, HelloError, VortexCodec, Welcome
 
 #: Big enough for every generated body, small enough that a decompression bomb is cheap.
 MAX_INFLATED = 1 << 20
-CODEC = configure_default_codec(max_inflated_bytes=MAX_INFLATED)
+CODEC = VortexCodec(max_inflated_bytes=MAX_INFLATED)
 
 #: Replaced in generated frames by the message id of the request the router is waiting on.
 PENDING_ID = "@PENDING@"
@@ -320,7 +320,7 @@ class _RouterRun:
         self.sent: list[tuple[Any, bytes]] = []
         self.unexpected: list[BaseException] = []
         self.router = PayloadRouter(send=self.send, clock=Clock(),
-                                    local_vortex_names=(LOCAL_NAME,))
+                                    local_vortex_names=(LOCAL_NAME,), codec=CODEC)
         # A request waiting on this connection, so replies (header "r") have a match.
         waiting = self.router.request(Payload({"key": "fuzz.reply"}), sender, timeout=5)
         waiting.addErrback(lambda _: None)

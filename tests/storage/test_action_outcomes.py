@@ -17,7 +17,7 @@ from peek_platform.storage.action_outcomes import (
 from peek_platform.storage.service import StorageService
 from peek_platform.storage.tables import ActionOutcome as ActionOutcomeRow
 from peek_plugin_base.vortex import PayloadRouter
-from peek_vortex.handlers import ActionOutcome, action_outcome_store
+from peek_vortex.handlers import ActionOutcome
 from tests.storage.test_server_storage import make_config, result_of, run_now
 
 SUCCESS = ActionOutcome(b"\x00\x01body", "deflate", 9, None)
@@ -82,7 +82,7 @@ def test_service_installs_the_store_and_purges_expired_rows(
     service = ActionOutcomeService(
         config, lambda: storage.platform_db, run_now, router=router, clock=clock, now=now)
     service.startService()
-    store = action_outcome_store(router)
+    store = router.action_outcome_store
     assert isinstance(store, SqlActionOutcomeStore) and store.window_seconds == 30
     result_of(store.save("tutorial", "old", SUCCESS))
     now.now += 20
@@ -92,7 +92,7 @@ def test_service_installs_the_store_and_purges_expired_rows(
     assert row_count(storage) == 1
     assert result_of(store.load("tutorial", "new")) == SUCCESS
     result_of(service.stopService())
-    assert action_outcome_store(router) is None
+    assert router.action_outcome_store is None
 
 
 def test_concurrent_saves_share_one_commit_and_each_fires_when_committed(

@@ -13,8 +13,11 @@ from hypothesis import strategies as st
 from peek_plugin_base.vortex import (
     DecodeError,
     EncodeError,
+    LocalSender,
     Payload,
+    PayloadEndpoint,
     PayloadEnvelope,
+    PayloadRouter,
     PayloadTooLargeError,
     Tuple,
     TupleField,
@@ -22,7 +25,6 @@ from peek_plugin_base.vortex import (
     UnknownTupleTypeError,
     VortexCodec,
     addTupleType,
-    configure_default_codec,
 )
 from peek_vortex.tuples import removeTupleType, tuple_info_for_name
 from peek_vortex.wire import plain_row_body, read_plain_row
@@ -311,15 +313,28 @@ def test_uncompressed_body_over_the_cap_is_refused():
         Payload.fromVortexMsg(msg, codec)
 
 
-def test_configure_default_codec_changes_the_process_limits():
-    """configure_default_codec sets the limits every Payload uses by default."""
-    codec = configure_default_codec(max_inflated_bytes=500)
-    try:
-        msg = Payload({"key": "k"}, [Row(a="x" * 600)]).toVortexMsg()
-        with pytest.raises(PayloadTooLargeError):
-            Payload.fromVortexMsg(msg)
-    finally:
-        codec.max_inflated_bytes = 64 * 1024 * 1024
+def test_a_received_envelope_decodes_within_its_routers_codec():
+    """A router's codec sets the limit for what it receives: an endpoint's plain
+    ``decodePayload()`` refuses a body over that router's cap, while another router (and a
+    payload decoded without one) keep the wire's default limit."""
+    decoded = []
+
+    def handle(payloadEnvelope, **_):
+        try:
+            decoded.append(payloadEnvelope.decodePayload().tuples[0].a)
+        except PayloadTooLargeError as e:
+            decoded.append(e)
+
+    strict = PayloadRouter(local_vortex_names=("peek-server",),
+                           codec=VortexCodec(max_inflated_bytes=500))
+    lenient = PayloadRouter(local_vortex_names=("peek-server",))
+    msg = Payload({"key": "k"}, [Row(a="x" * 600)]).toVortexMsg()
+    for router in (strict, lenient):
+        PayloadEndpoint({"key": "k"}, handle, router=router)
+        router.receive(msg, LocalSender("peek-agent", "a1"))
+    assert isinstance(decoded[0], PayloadTooLargeError) and "500 bytes" in str(decoded[0])
+    assert decoded[1] == "x" * 600
+    assert Payload.fromVortexMsg(msg).tuples[0].a == "x" * 600
 
 
 def test_decode_plans_are_cached_per_wire_field_list_and_bounded():

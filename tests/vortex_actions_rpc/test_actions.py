@@ -40,7 +40,6 @@ from peek_vortex.handlers import (
     MAX_ACTION_ID_LENGTH,
     ActionOutcome,
     ActionOutcomeStore,
-    set_action_outcome_store,
 )
 from peek_vortex.tuples import action_filt
 from tests.support import result_of
@@ -495,9 +494,9 @@ def manual_store(bus: MemoryVortex) -> Any:
     """A ManualStore installed on the server node's router (removed afterwards)."""
     manual = ManualStore()
     server = bus.node("peek-server")
-    set_action_outcome_store(server.router, manual)
+    server.router.action_outcome_store = manual
     yield server, manual
-    set_action_outcome_store(server.router, None)
+    server.router.action_outcome_store = None
 
 
 def linked_processor(bus: MemoryVortex, server: Any, store: Store) -> TupleActionPushClient:

@@ -1,33 +1,19 @@
 """The per-connection subscription cap of the observable handler and the client's proxy."""
 
-from collections.abc import Iterator
-
-import pytest
-
 from peek_plugin_base.vortex import TupleDataObserverClient
-from peek_vortex.handlers import (
-    TOO_MANY_SUBSCRIPTIONS,
-    configure_observables,
-    max_subscriptions_per_connection,
-)
+from peek_vortex.handlers import TOO_MANY_SUBSCRIPTIONS
 from tests.vortex_observables.harness import FILT, OBSERVABLE, Platform, selector
 from tests.vortex_observables.test_proxy import ClientService
 
 CAP = 3
 
 
-@pytest.fixture(autouse=True)
-def small_cap() -> Iterator[None]:
-    before = max_subscriptions_per_connection()
-    configure_observables(CAP)
-    yield
-    configure_observables(before)
-
-
 def test_handler_refuses_the_subscription_over_the_cap() -> None:
-    """A connection gets CAP selectors; the next is refused with TooManySubscriptions and
-    runs no provider; a repeat of a held selector and another connection still work."""
+    """A connection gets CAP selectors (its router's max_subscriptions_per_connection); the
+    next is refused with TooManySubscriptions and runs no provider; a repeat of a held
+    selector and another connection still work."""
     p = Platform()
+    p.server.router.max_subscriptions_per_connection = CAP
     device = p.bus.node("peek-agent")
     p.link(device, p.server)
     client = TupleDataObserverClient(OBSERVABLE, "peek-server", FILT, router=device.router)
@@ -48,11 +34,12 @@ def test_handler_refuses_the_subscription_over_the_cap() -> None:
 
 
 def test_proxy_refuses_the_device_subscription_over_the_cap() -> None:
-    """Through the client's proxy a device gets CAP selectors; the next is refused at the
-    proxy (never subscribed upstream); another device still subscribes (to a selector
-    already watched: here the server's handler shares the cap with the proxy)."""
+    """Through the client's proxy a device gets CAP selectors (the client router's cap);
+    the next is refused at the proxy (never subscribed upstream), although the server's
+    router allows more; another device still subscribes."""
     p = Platform()
     cs = ClientService(p)
+    cs.node.router.max_subscriptions_per_connection = CAP
     _, _, observer = cs.device("peek-mobile")
     subjects = [observer.subscribeToTupleSelector(selector(f"g{i}")) for i in range(CAP + 1)]
     p.settle()
@@ -66,8 +53,3 @@ def test_proxy_refuses_the_device_subscription_over_the_cap() -> None:
     assert ok.error is None and ok.tuples == [] and cs.proxy.deviceCount(
         selector("g0").toJsonStr()) == 2
 
-
-def test_configure_observables_rejects_a_bad_cap() -> None:
-    """The cap is a whole number >= 1; anything else is refused, naming the value."""
-    with pytest.raises(ValueError, match="got 0"):
-        configure_observables(0)

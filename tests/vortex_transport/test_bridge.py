@@ -7,8 +7,7 @@ from peek_plugin_base.vortex import (
     Payload,
     PayloadEndpoint,
     TupleSelector,
-    configure_default_codec,
-    default_codec,
+    VortexCodec,
 )
 from peek_vortex.errors import ConnectionLostError, NoTransportError, RemoteError
 from peek_vortex.routing import PayloadRouter
@@ -125,9 +124,8 @@ class BridgeTests(TestCase):
         bomb = Payload({"key": "bomb"}, [TupleSelector("x", {"s": "0" * (16 << 20)})])
         frame_body = bomb.makePayloadEnvelope()
         assert len(frame_body.toVortexMsg()) < 128 * 1024
-        saved = default_codec.max_inflated_bytes
-        configure_default_codec(max_inflated_bytes=1 << 20)
-        self.addCleanup(configure_default_codec, max_inflated_bytes=saved)
+        # The limit is the receiving router's codec (attach_bus sets it from config).
+        self.server_router.codec = VortexCodec(max_inflated_bytes=1 << 20)
         with self.assertRaises(RemoteError) as raised:
             await agent_router.request(frame_body, "peek-server")
         assert raised.exception.code == "PayloadTooLargeError"

@@ -10,7 +10,7 @@ dictionary lookup.
 
 import logging
 import time
-from typing import Any
+from typing import Any, Optional
 
 import peek_platform.plugin.host as plugin_host
 from peek_platform.config import ServiceConfig
@@ -22,7 +22,7 @@ from peek_plugin_base.events import (
     MonitoringPoint,
     PlatformEvent,
 )
-from peek_vortex.handlers import set_rpc_call_observer
+from peek_vortex.routing import PayloadRouter, default_router
 
 logger = logging.getLogger(__name__)
 
@@ -33,13 +33,14 @@ MAX_PATH_CHARS = 256
 _service = {"name": "unknown"}
 
 
-def install_event_sources(config: ServiceConfig) -> None:
-    """Size the dispatcher from config and connect the plugin-state and RPC sources."""
+def install_event_sources(config: ServiceConfig, router: Optional[PayloadRouter] = None) -> None:
+    """Size the dispatcher from config and connect the plugin-state source and the RPC
+    source (the calls ``router``, default the process's, answers)."""
     _service["name"] = config.service
     default_dispatcher().configure(config["events.maxBatch"],
                                    config["events.maxQueuePerSubscriber"])
     plugin_host.state_listener = _plugin_state_changed
-    set_rpc_call_observer(_rpc_answered)
+    (router or default_router()).rpc_observer = _rpc_answered
 
 
 def _plugin_state_changed(record: Any) -> None:

@@ -29,7 +29,6 @@ from peek_plugin_base.storage.DbConnection import DbConnection
 from peek_vortex.handlers import (
     ActionOutcome,
     ActionOutcomeStore,
-    set_action_outcome_store,
 )
 from peek_vortex.routing import PayloadRouter, default_router
 
@@ -203,7 +202,7 @@ class ActionOutcomeService(Service):
         if db is None:
             raise RuntimeError("the platform schema must be migrated before action outcomes")
         self.store = SqlActionOutcomeStore(db, self._run_in_thread, self._window, self._now)
-        set_action_outcome_store(self._router or default_router(), self.store)
+        (self._router or default_router()).action_outcome_store = self.store
         self._purging = LoopingCall(self._purge)
         if self._clock is not None:
             self._purging.clock = self._clock
@@ -215,7 +214,7 @@ class ActionOutcomeService(Service):
         super().stopService()
         if self._purging is not None and self._purging.running:
             self._purging.stop()
-        set_action_outcome_store(self._router or default_router(), None)
+        (self._router or default_router()).action_outcome_store = None
         store, self.store = self.store, None
         if store is None:
             return DeferredList([])

@@ -8,7 +8,6 @@ from peek_platform.events.sources import emit_connection
 from peek_platform.tls import CA_KEY, CLIENT_TLS_KEY, client_tls_options, resolve_path
 from peek_platform.vortex.platform_token import ensure_server_token, find_service_token
 from peek_plugin_base import PeekVortexUtil
-from peek_vortex.handlers import configure_observables
 from peek_vortex.routing import default_router
 from peek_vortex.transport import (
     AccessPolicy,
@@ -20,7 +19,7 @@ from peek_vortex.transport import (
     VortexServer,
     answer_heartbeats,
 )
-from peek_vortex.wire import configure_default_codec
+from peek_vortex.wire import VortexCodec
 
 #: The path of the bus websocket on every site that offers one.
 VORTEX_PATH = b"vortexws"
@@ -124,12 +123,13 @@ def attach_bus(
     """Join the process-wide router (the one plugins' handlers use) to ``transports``
     (service connections) and ``device_hubs`` (a client service's device websocket).
 
-    Also applies the codec limit from ``vortex.maxDecompressedBytes`` and the observables'
-    cap from ``vortex.maxSubscriptionsPerConnection``.
+    Also configures that router: its codec's limit from ``vortex.maxDecompressedBytes``
+    and its observables' cap from ``vortex.maxSubscriptionsPerConnection``.
     """
-    configure_default_codec(max_inflated_bytes=config["vortex.maxDecompressedBytes"])
-    configure_observables(config["vortex.maxSubscriptionsPerConnection"])
-    bridge = VortexBridge(default_router(), local_name, on_connection=emit_connection)
+    router = default_router()
+    router.codec = VortexCodec(max_inflated_bytes=config["vortex.maxDecompressedBytes"])
+    router.max_subscriptions_per_connection = config["vortex.maxSubscriptionsPerConnection"]
+    bridge = VortexBridge(router, local_name, on_connection=emit_connection)
     for transport in transports:
         if isinstance(transport, VortexHubService):
             transport.server.handler = bridge

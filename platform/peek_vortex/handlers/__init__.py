@@ -7,8 +7,6 @@ from peek_vortex.handlers._action_outcomes import (
     MAX_ACTION_ID_LENGTH,
     ActionOutcome,
     ActionOutcomeStore,
-    action_outcome_store,
-    set_action_outcome_store,
 )
 from peek_vortex.handlers._action_processor import (
     TupleActionProcessor,
@@ -33,8 +31,6 @@ from peek_vortex.handlers._observable_wire import (
     TOO_MANY_SUBSCRIPTIONS,
     VERSION_JUMP_LIMIT,
     ObservableMessages,
-    configure_observables,
-    max_subscriptions_per_connection,
 )
 from peek_vortex.handlers._observer_client import (
     ObservedTuples,
@@ -43,7 +39,6 @@ from peek_vortex.handlers._observer_client import (
 from peek_vortex.handlers._rpc import (
     RpcHandle,
     VortexRPC,
-    set_rpc_call_observer,
     vortexRPC,
 )
 
@@ -70,11 +65,6 @@ __all__ = [
     "TuplesProviderABC",
     "VERSION_JUMP_LIMIT",
     "VortexRPC",
-    "action_outcome_store",
-    "configure_observables",
     "exposeToDevices",
-    "max_subscriptions_per_connection",
-    "set_action_outcome_store",
-    "set_rpc_call_observer",
     "vortexRPC",
 ]

@@ -5,16 +5,15 @@ action id from the outcome it recorded the first time, without running the actio
 It records only outcomes that must not be repeated: a success, and a refusal the delegate
 marks as final (:class:`~peek_vortex.errors.TupleActionRefusedError`).
 
-The store is chosen per router: the platform installs a durable one on the server (rows in
-the platform schema, so a retry after a server restart is still answered from the record)
-with :func:`set_action_outcome_store`; without one, each processor keeps its outcomes in
-memory (:class:`MemoryActionOutcomeStore`: in-memory buses, tests, other services).
+The store is chosen per router, its ``action_outcome_store``: the platform installs a
+durable one on the server (rows in the platform schema, so a retry after a server restart
+is still answered from the record); without one (None), each processor keeps its outcomes
+in memory (:class:`MemoryActionOutcomeStore`: in-memory buses, tests, other services).
 
 A store answers with Deferreds so a durable one can do its database work in threads; the
 processor calls it from the reactor thread only.
 """
 
-import weakref
 from abc import ABCMeta, abstractmethod
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -23,7 +22,6 @@ from typing import Optional
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
 
-from peek_vortex.routing._router import PayloadRouter
 from peek_vortex.wire._codec import PayloadEnvelope
 
 #: Seconds an outcome is remembered unless the platform's config says otherwise.
@@ -132,22 +130,3 @@ class MemoryActionOutcomeStore(ActionOutcomeStore):
     def __len__(self) -> int:
         self._expire()
         return len(self._outcomes)
-
-
-_stores: "weakref.WeakKeyDictionary[PayloadRouter, ActionOutcomeStore]" = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def set_action_outcome_store(router: PayloadRouter, store: Optional[ActionOutcomeStore]) -> None:
-    """Make ``store`` where every processor on ``router`` records outcomes (None: each
-    processor's own memory again). The platform calls this; plugins do not."""
-    if store is None:
-        _stores.pop(router, None)
-    else:
-        _stores[router] = store
-
-
-def action_outcome_store(router: PayloadRouter) -> Optional[ActionOutcomeStore]:
-    """The store installed on ``router``, if any."""
-    return _stores.get(router)

@@ -25,7 +25,6 @@ from peek_vortex.handlers._action_outcomes import (
     ActionOutcome,
     ActionOutcomeStore,
     MemoryActionOutcomeStore,
-    action_outcome_store,
 )
 from peek_vortex.handlers._base import HandlerBase
 from peek_vortex.handlers._call_support import Responder, error_envelope
@@ -244,7 +243,7 @@ class TupleActionProcessor(HandlerBase):
         vortexName: str,
     ) -> ActionOutcome:
         """The action's outcome: recorded earlier, or from running the delegate now."""
-        store = action_outcome_store(self._router)
+        store: Optional[ActionOutcomeStore] = self._router.action_outcome_store
         if store is not None:
             try:
                 recorded = await store.load(self.tupleActionProcessorName, action.uuid)

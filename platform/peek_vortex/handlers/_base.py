@@ -25,7 +25,7 @@ from typing import Any, Optional
 
 from peek_vortex._ownership import record_owned
 from peek_vortex.handlers._call_support import claim_key, release_key
-from peek_vortex.routing._connection_events import ConnectionEvents, connection_events
+from peek_vortex.routing._connection_events import ConnectionEvents
 from peek_vortex.routing._names import AcceptNames
 from peek_vortex.routing._router import (
     PayloadEndpoint,
@@ -66,7 +66,7 @@ class HandlerBase:
 
     def _listen_to_connections(self) -> ConnectionEvents:
         """Get ``on_connection_open``/``on_connection_lost`` calls until shutdown."""
-        self._notices = connection_events(self._router)
+        self._notices = self._router.connection_events
         self._notices.add_listener(self)
         return self._notices
 

@@ -1,7 +1,6 @@
 """Helpers shared by the action and RPC handlers: key claims, error replies, forwarding."""
 
 import logging
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -21,15 +20,10 @@ def error_envelope(code: str, message: str) -> PayloadEnvelope:
     return PayloadEnvelope(filt={}, error=(code, message))
 
 
-# Which handler owns each filt key on each router: two owners would answer one call twice.
-_claims: "weakref.WeakKeyDictionary[PayloadRouter, dict[str, object]]" = (
-    weakref.WeakKeyDictionary()
-)
-
-
 def claim_key(router: PayloadRouter, key: str, owner: object) -> None:
-    """Make ``owner`` the only action/RPC handler of filt ``key`` on ``router``."""
-    claims = _claims.setdefault(router, {})
+    """Make ``owner`` the only action/RPC handler of filt ``key`` on ``router`` (its
+    ``handler_claims``: two owners would answer one call twice)."""
+    claims = router.handler_claims
     existing = claims.get(key)
     if existing is not None and existing is not owner:
         raise RoutingError(
@@ -41,8 +35,8 @@ def claim_key(router: PayloadRouter, key: str, owner: object) -> None:
 
 def release_key(router: PayloadRouter, key: str, owner: object) -> None:
     """Undo :func:`claim_key` (only if ``owner`` still holds the key)."""
-    claims = _claims.get(router)
-    if claims is not None and claims.get(key) is owner:
+    claims = router.handler_claims
+    if claims.get(key) is owner:
         del claims[key]
 
 

@@ -135,7 +135,7 @@ class TupleDataObservableHandler(HandlerBase):
     ``TooManySubscriptions`` and runs no provider.
 
     Subscriptions belong to the subscribing connection (its vortex uuid) and are dropped
-    when it closes (through :func:`~peek_vortex.routing._connection_events.connection_events`).
+    when it closes (through its router's ``connection_events``).
     The handler records itself with the loading plugin, so unloading the plugin shuts it
     down.
 
@@ -321,7 +321,8 @@ class TupleDataObservableHandler(HandlerBase):
     ) -> None:
         key = ObservableMessages.selector_key(payloadEnvelope)
         refusal = subscription_refusal(
-            self.observableName, self._subscribers.keys_of(vortexUuid), key)
+            self.observableName, self._subscribers.keys_of(vortexUuid), key,
+            self._router.max_subscriptions_per_connection)
         if refusal is not None:
             self._reject(payloadEnvelope, key, sendResponse, TOO_MANY_SUBSCRIPTIONS, refusal)
             return

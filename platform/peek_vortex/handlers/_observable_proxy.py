@@ -156,7 +156,8 @@ class TupleDataObservableProxyHandler(HandlerBase):
     ) -> None:
         key = ObservableMessages.selector_key(payloadEnvelope)
         refusal = subscription_refusal(
-            self.observableName, self._subscribers.keys_of(vortexUuid), key)
+            self.observableName, self._subscribers.keys_of(vortexUuid), key,
+            self._router.max_subscriptions_per_connection)
         if refusal is not None:
             _refusals.log((self.observableName, vortexUuid),
                           f"Observable proxy {self.observableName!r} refused subscriptions of"

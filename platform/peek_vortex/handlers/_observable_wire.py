@@ -14,11 +14,9 @@ logger = logging.getLogger(__name__)
 #: kind of failure and interval, not one per update.
 _send_failures = LogThrottle(logger)
 
-#: Subscriptions one connection may hold on one observable or proxy unless configured.
-DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION = 200
-#: The error code of a subscribe refused because of that cap.
+#: The error code of a subscribe refused because of the cap on subscriptions per
+#: connection (a router's ``max_subscriptions_per_connection``).
 TOO_MANY_SUBSCRIPTIONS = TooManySubscriptionsError.code
-_subscription_cap = DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION
 
 OBSERVABLE_KEY = "tupleDataObservable"
 
@@ -244,28 +242,14 @@ def send_quietly(
                            "Could not send %s: %s", what, e)
 
 
-def configure_observables(max_subscriptions_per_connection: int) -> None:
-    """Set the process-wide subscription cap (the platform calls this from config)."""
-    global _subscription_cap
-    if type(max_subscriptions_per_connection) is not int or max_subscriptions_per_connection < 1:
-        raise ValueError("max_subscriptions_per_connection must be a whole number >= 1, got "
-                         f"{max_subscriptions_per_connection!r}")
-    _subscription_cap = max_subscriptions_per_connection
-
-
-def max_subscriptions_per_connection() -> int:
-    """How many selectors one connection may watch on one observable (or proxy)."""
-    return _subscription_cap
-
-
 def subscription_refusal(
-    observableName: str, held: Optional[set[str]], selectorKey: str
+    observableName: str, held: Optional[set[str]], selectorKey: str, cap: int
 ) -> Optional[str]:
-    """Why a connection holding ``held`` may not subscribe to ``selectorKey`` (None: it may).
+    """Why a connection holding ``held`` may not subscribe to ``selectorKey`` when one
+    connection may watch ``cap`` selectors (None: it may).
 
     A repeat subscribe to a selector already held is always allowed (it re-sends data).
     """
-    cap = _subscription_cap
     if held is None or selectorKey in held or len(held) < cap:
         return None
     return (f"this connection already watches {len(held)} selectors of observable "

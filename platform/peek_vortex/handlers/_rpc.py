@@ -3,7 +3,6 @@
 import functools
 import logging
 import time
-import weakref
 from collections.abc import Callable
 from types import CoroutineType
 from typing import Any, Optional
@@ -34,23 +33,12 @@ from peek_vortex.tuples._tuples import Tuple, TupleField, register_platform_tupl
 from peek_vortex.wire._codec import (
     Payload,
     PayloadEnvelope,
-    default_codec,
+    VortexCodec,
     plain_row_body,
     read_plain_row,
 )
 
 logger = logging.getLogger(__name__)
-
-#: Told about every call this process answers: ``(rpcName, callerVortexName, status,
-#: seconds)`` with status ``ok``, ``error``, ``denied`` or ``bad_call``. The platform's
-#: monitoring events set it; it must not raise.
-call_observer: Optional[Callable[[str, str, str, float], None]] = None
-
-
-def set_rpc_call_observer(observer: Optional[Callable[[str, str, str, float], None]]) -> None:
-    """Install (or, with None, remove) the observer of every RPC call this process answers."""
-    global call_observer
-    call_observer = observer
 
 
 @register_platform_tuple
@@ -79,43 +67,49 @@ _ARGS_TABLE = [[_RpcArgsTuple.__tupleType__, list(_RpcArgsTuple.tupleFieldNames(
 _RESULT_TABLE = [[_RpcResultTuple.__tupleType__, list(_RpcResultTuple.tupleFieldNames())]]
 
 
-def _envelope(filt: dict[str, Any], body: bytes) -> PayloadEnvelope:
-    if len(body) < default_codec.compress_threshold:
+def _envelope(filt: dict[str, Any], body: bytes, codec: VortexCodec) -> PayloadEnvelope:
+    if len(body) < codec.compress_threshold:
         return PayloadEnvelope(filt, body)  # what pack_body would do, one call less
-    packed, compression, size = default_codec.pack_body(body)
+    packed, compression, size = codec.pack_body(body)
     return PayloadEnvelope(filt=filt, encodedPayload=packed, compression=compression,
                            inflatedSize=size)
 
 
-def _call_envelope(filt: dict[str, Any], args: Any, kwargs: dict[str, Any]) -> PayloadEnvelope:
+def _call_envelope(
+    filt: dict[str, Any], args: Any, kwargs: dict[str, Any], codec: VortexCodec
+) -> PayloadEnvelope:
     body = plain_row_body(_ARGS_TABLE, [list(args), kwargs])
     if body is not None:
-        return _envelope(filt, body)
+        return _envelope(filt, body, codec)
     return Payload(filt=filt, tuples=[_RpcArgsTuple(args=list(args), kwargs=kwargs)]
-                   ).makePayloadEnvelope()
+                   ).makePayloadEnvelope(codec=codec)
 
 
-def _answer_envelope(result: Any) -> PayloadEnvelope:
+def _answer_envelope(result: Any, codec: VortexCodec) -> PayloadEnvelope:
     body = plain_row_body(_RESULT_TABLE, [result])
     if body is not None:
-        return _envelope({}, body)
-    return Payload(filt={}, tuples=[_RpcResultTuple(result=result)]).makePayloadEnvelope()
+        return _envelope({}, body, codec)
+    return Payload(filt={}, tuples=[_RpcResultTuple(result=result)]
+                   ).makePayloadEnvelope(codec=codec)
 
 
-def _row_of(envelope: PayloadEnvelope, table: list[list[Any]]) -> Optional[list[Any]]:
-    """The row of a plain one-tuple body of ``table``'s type, else None (inflates if needed)."""
+def _row_of(
+    envelope: PayloadEnvelope, table: list[list[Any]], codec: VortexCodec
+) -> Optional[list[Any]]:
+    """The row of a plain one-tuple body of ``table``'s type, else None (inflates if needed,
+    within ``codec``'s limit: the router's, which read the envelope)."""
     body = envelope.encodedPayload
-    if envelope.compression is not None or len(body) > default_codec.max_inflated_bytes:
-        body = default_codec.unpack_body(body, envelope.compression, envelope.inflatedSize)
+    if envelope.compression is not None or len(body) > codec.max_inflated_bytes:
+        body = codec.unpack_body(body, envelope.compression, envelope.inflatedSize)
     return read_plain_row(body, table)
 
 
-def _call_of(envelope: PayloadEnvelope) -> tuple[list[Any], dict[str, Any]]:
+def _call_of(envelope: PayloadEnvelope, codec: VortexCodec) -> tuple[list[Any], dict[str, Any]]:
     """(args, kwargs) of a call message; raises on anything that is not one."""
-    row = _row_of(envelope, _ARGS_TABLE)
+    row = _row_of(envelope, _ARGS_TABLE, codec)
     if row is not None and type(row[0]) is list and type(row[1]) is dict:
         return row[0], row[1]
-    (call,) = envelope.decodePayload().tuples
+    (call,) = envelope.decodePayload(codec).tuples
     if type(call) is not _RpcArgsTuple:
         raise TypeError(f"expected {_RpcArgsTuple.__tupleType__}, got {call!r}")
     return call.args, call.kwargs
@@ -146,10 +140,12 @@ class RpcHandle(HandlerBase):
         self._claim(rpc.filt["key"])
         self.endpoint = self._listen(rpc.filt, self._on_call)
         self._own(f"RPC {rpc.rpcName}")
+        router.rpc_handles[rpc.filt["key"]] = self
 
     def _on_shutdown(self) -> None:
-        if self.rpc._handles.get(self.router) is self:
-            del self.rpc._handles[self.router]
+        key = self.rpc.filt["key"]
+        if self.router.rpc_handles.get(key) is self:
+            del self.router.rpc_handles[key]
 
     def invoke(self, args: list[Any], kwargs: dict[str, Any]) -> Deferred:
         """Run the function with decoded arguments (in a thread if the RPC says so)."""
@@ -186,7 +182,7 @@ class RpcHandle(HandlerBase):
             self._answer(error_envelope(exc.code, str(exc)), *caller, status="denied")
             return
         try:
-            call_args, call_kwargs = _call_of(payloadEnvelope)
+            call_args, call_kwargs = _call_of(payloadEnvelope, self.router.codec)
         except Exception as e:
             logger.warning("RPC %s: undecodable call from %s: %s", rpc.rpcName, vortexName, e)
             self._answer(
@@ -224,8 +220,9 @@ class RpcHandle(HandlerBase):
         except Exception as e:  # the caller may be gone; nothing else to tell
             logger.warning("RPC %s: could not answer %s (%s): %s",
                            self.rpc.rpcName, vortexName, vortexUuid, e)
-        if call_observer is not None:
-            call_observer(self.rpc.rpcName, vortexName, status, time.monotonic() - started)
+        observer = self.router.rpc_observer
+        if observer is not None:
+            observer(self.rpc.rpcName, vortexName, status, time.monotonic() - started)
 
     def _succeeded(
         self, result: Any, sendResponse: Responder, vortexName: str, vortexUuid: str,
@@ -233,7 +230,7 @@ class RpcHandle(HandlerBase):
     ) -> None:
         status = "ok"
         try:
-            envelope = _answer_envelope(result)
+            envelope = _answer_envelope(result, self.router.codec)
         except Exception:
             status = "error"
             envelope = error_envelope(*error_reply(
@@ -322,9 +319,6 @@ class VortexRPC:
         self.timeoutSeconds = timeoutSeconds
         self.logExceptions = logExceptions
         self._router = router
-        self._handles: weakref.WeakKeyDictionary[PayloadRouter, RpcHandle] = (
-            weakref.WeakKeyDictionary()
-        )
         functools.update_wrapper(self, func)
 
     # ---- listening side
@@ -343,11 +337,10 @@ class VortexRPC:
                 f"RPC {self.rpcName} listens as {self.listeningVortexName!r}, but this "
                 f"process is {', '.join(sorted(names))}; start it in that service instead"
             )
-        existing = self._handles.get(router)
-        if existing is not None and existing.active:
+        existing = router.rpc_handles.get(self.filt["key"])
+        if existing is not None and existing.active and existing.rpc is self:
             raise RoutingError(f"RPC {self.rpcName} is already started on this bus")
         handle = RpcHandle(self, router, funcSelf)
-        self._handles[router] = handle
         return handle
 
     # ---- calling side
@@ -363,13 +356,13 @@ class VortexRPC:
     def callVia(self, router: PayloadRouter, *args: Any, **kwargs: Any) -> Deferred:
         """Call the RPC through ``router`` (on the reactor thread; a RoutingError otherwise)."""
         require_reactor_thread(f"the RPC {self.rpcName}")
+        codec = router.codec
         try:
-            envelope = _call_envelope(self.filt, args, kwargs)
+            envelope = _call_envelope(self.filt, args, kwargs, codec)
         except Exception as e:
             return fail(e)
-        # WeakKeyDictionary.get builds a weakref per call: skip it where nothing is served.
-        handle = self._handles.get(router) if self._handles else None
-        if handle is not None and handle.active:
+        handle = router.rpc_handles.get(self.filt["key"])
+        if handle is not None and handle.active and handle.rpc is self:
             return self._call_locally(handle, envelope)
         if self.listeningVortexName in router.local_vortex_names:
             # Sending would only loop back to this process and wait out the timeout.
@@ -378,7 +371,7 @@ class VortexRPC:
                 f"({self.listeningVortexName!r}) but has not been started here"
             ))
         d = router.request(envelope, self.listeningVortexName, timeout=self.timeoutSeconds)
-        d.addCallbacks(_result_of, self._timed_out)
+        d.addCallbacks(_result_of, self._timed_out, callbackArgs=(codec,))
         return d
 
     def callThroughVia(
@@ -391,20 +384,21 @@ class VortexRPC:
         as the caller. Results and errors are those of :meth:`callVia`.
         """
         try:
-            envelope = _call_envelope(self.filt, args, kwargs)
+            envelope = _call_envelope(self.filt, args, kwargs, router.codec)
         except Exception as e:
             return fail(e)
         d = router.request(envelope, throughVortexName, timeout=self.timeoutSeconds)
-        d.addCallbacks(_result_of, self._timed_out)
+        d.addCallbacks(_result_of, self._timed_out, callbackArgs=(router.codec,))
         return d
 
     def _call_locally(self, handle: RpcHandle, envelope: PayloadEnvelope) -> Deferred:
         # Through the codec both ways, so a local call copies and checks values as a remote
         # one would and the caller cannot tell the difference.
-        d = handle.invoke(*_call_of(envelope))
+        codec = handle.router.codec
+        d = handle.invoke(*_call_of(envelope, codec))
 
         def copy_result(result: Any) -> Any:
-            return _result_of(_answer_envelope(result))
+            return _result_of(_answer_envelope(result, codec), codec)
 
         d.addCallbacks(copy_result, lambda f: Failure(_as_remote_error(f)))
         d.addTimeout(self.timeoutSeconds, handle.router.clock)
@@ -430,11 +424,11 @@ class VortexRPC:
         return f"VortexRPC({self.rpcName!r} on {self.listeningVortexName!r})"
 
 
-def _result_of(reply: PayloadEnvelope) -> Any:
-    row = _row_of(reply, _RESULT_TABLE)
+def _result_of(reply: PayloadEnvelope, codec: VortexCodec) -> Any:
+    row = _row_of(reply, _RESULT_TABLE, codec)
     if row is not None:
         return row[0]
-    tuples = reply.decodePayload().tuples
+    tuples = reply.decodePayload(codec).tuples
     if len(tuples) != 1 or type(tuples[0]) is not _RpcResultTuple:
         raise RemoteError("InvalidRpcAnswer", f"expected one vortex.rpc.Result, got {tuples!r}")
     return tuples[0].result

@@ -5,7 +5,7 @@ type every ``acceptOnlyFromVortex`` takes), and the thread helpers."""
 from peek_vortex.routing._connection_events import (
     ConnectionEvents,
     ConnectionListener,
-    connection_events,
+    VortexSender,
 )
 from peek_vortex.routing._names import (
     AcceptNames,
@@ -22,7 +22,7 @@ from peek_vortex.routing._router import (
     LocalSender,
     PayloadEndpoint,
     PayloadRouter,
-    VortexSender,
+    connection_events,
     default_router,
     routing_through,
 )

@@ -1,11 +1,12 @@
 """Connection open/close notices from the transport to bus handlers (observers, proxies).
 
-The router knows nothing about connections coming and going, but observables must:
-a server drops the subscriptions of a connection that closed, a client resubscribes
-when its connection to the server comes back. The layer that owns the connections
-(the websocket transport, or a test's in-memory bus) reports them here::
+Routing ignores connections coming and going, but observables must not: a server drops
+the subscriptions of a connection that closed, a client resubscribes when its connection
+to the server comes back. Each router carries one :class:`ConnectionEvents`, and the
+layer that owns the connections (the websocket transport, or a test's in-memory bus)
+reports them to it::
 
-    events = connection_events(router)
+    events = router.connection_events
     events.connection_opened(connection)    # after the hello: identity is known
     events.connection_closed(connection)    # once, when it is gone for good
 
@@ -17,13 +18,17 @@ added, on the reactor thread; one failing listener is logged and the others stil
 """
 
 import logging
-import weakref
 from collections.abc import Callable
-from typing import Optional, Protocol
-
-from peek_vortex.routing._router import PayloadRouter, VortexSender, default_router
+from typing import Protocol
 
 logger = logging.getLogger(__name__)
+
+
+class VortexSender(Protocol):
+    """What the router needs from a connection object: its authenticated identity."""
+
+    vortex_name: str
+    vortex_uuid: str
 
 
 class ConnectionListener(Protocol):
@@ -37,7 +42,8 @@ class ConnectionListener(Protocol):
 
 
 class ConnectionEvents:
-    """The open connections of one router and the listeners told about changes."""
+    """The open connections of one router and the listeners told about changes (each
+    router has one, ``router.connection_events``)."""
 
     def __init__(self) -> None:
         self._listeners: list[ConnectionListener] = []
@@ -103,17 +109,3 @@ class ConnectionEvents:
             method(connection)
         except Exception:
             logger.exception("Connection listener %r failed for %r", method, connection)
-
-
-_events: "weakref.WeakKeyDictionary[PayloadRouter, ConnectionEvents]" = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def connection_events(router: Optional[PayloadRouter] = None) -> ConnectionEvents:
-    """The connection notices of ``router`` (the default router when None)."""
-    router = router or default_router()
-    events = _events.get(router)
-    if events is None:
-        events = _events[router] = ConnectionEvents()
-    return events

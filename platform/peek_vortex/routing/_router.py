@@ -62,7 +62,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Optional, Protocol, Union
+from typing import Any, Optional, Union
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -83,8 +83,15 @@ from peek_vortex.errors import (
     error_from_reply,
     error_reply,
 )
+from peek_vortex.routing._connection_events import ConnectionEvents, VortexSender
 from peek_vortex.routing._names import AcceptNames, accept_set, peekDesktopName, peekMobileName
-from peek_vortex.wire._codec import Originator, Payload, PayloadEnvelope
+from peek_vortex.wire._codec import (
+    Originator,
+    Payload,
+    PayloadEnvelope,
+    VortexCodec,
+    default_codec,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +127,8 @@ def require_reactor_thread(what: str) -> None:
 
 #: Seconds a request waits for its reply unless told otherwise.
 DEFAULT_REPLY_TIMEOUT = 30.0
+#: Subscriptions one connection may hold on one observable or proxy unless configured.
+DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION = 200
 
 _NEVER = float("inf")
 #: A filt lookup's "no such key" (None is a legal filt value).
@@ -135,13 +144,6 @@ _FORWARDABLE_ORIGINATORS = frozenset((peekMobileName, peekDesktopName))
 _ACCESS_DENIED = AccessDeniedError.code
 #: Refusals are logged once per connection; the memory of who was logged is bounded.
 _REFUSALS_REMEMBERED = 4096
-
-
-class VortexSender(Protocol):
-    """What the router needs from a connection object: its authenticated identity."""
-
-    vortex_name: str
-    vortex_uuid: str
 
 
 class LocalSender:
@@ -241,7 +243,13 @@ class _Pending:
 
 
 class PayloadRouter:
-    """Indexes endpoints, dispatches received messages and correlates request/reply."""
+    """Indexes endpoints, dispatches received messages and correlates request/reply.
+
+    A router also carries, as plain attributes, the state the bus handlers keep per bus:
+    a process normally has one router, the test harness one per simulated service, and
+    nothing of it is process-wide. The platform sets the configurable ones when it joins
+    the router to its transports (``peek_platform.vortex.wiring.attach_bus``).
+    """
 
     def __init__(
         self,
@@ -249,11 +257,37 @@ class PayloadRouter:
         clock: Optional[IReactorTime] = None,
         local_vortex_names: tuple[str, ...] = (),
         default_timeout: float = DEFAULT_REPLY_TIMEOUT,
+        codec: Optional[VortexCodec] = None,
     ) -> None:
         self._send = send
         self._clock = clock
         self.local_vortex_names = frozenset(local_vortex_names)
         self.default_timeout = default_timeout
+        #: Encodes the payloads this router is handed and decodes what it receives: a
+        #: received envelope's ``decodePayload()`` inflates within this codec's
+        #: ``max_inflated_bytes`` (config ``vortex.maxDecompressedBytes``). Without one,
+        #: the wire's defaults (:data:`~peek_vortex.wire.default_codec`).
+        self.codec: VortexCodec = codec if codec is not None else default_codec
+        #: Connections opening and closing, as the transport reports them; observables
+        #: and proxies listen to it.
+        self.connection_events = ConnectionEvents()
+        #: Filt key -> the one action processor, action proxy, RPC or device forwarder
+        #: that answers it here (two would answer one call twice).
+        self.handler_claims: dict[str, object] = {}
+        #: Filt key -> the started :class:`~peek_vortex.handlers.RpcHandle` serving that
+        #: RPC here (a call made in this process runs it locally).
+        self.rpc_handles: dict[str, Any] = {}
+        #: Told about every RPC call this router answers: ``(rpcName, callerVortexName,
+        #: status, seconds)``, status ``ok``, ``error``, ``denied`` or ``bad_call`` (the
+        #: platform's monitoring events set it; it must not raise).
+        self.rpc_observer: Optional[Callable[[str, str, str, float], None]] = None
+        #: Where action processors on this router record final outcomes (an
+        #: :class:`~peek_vortex.handlers.ActionOutcomeStore`; the server's platform
+        #: installs a durable one). None: each processor keeps its own in memory.
+        self.action_outcome_store: Optional[Any] = None
+        #: How many selectors one connection may watch on one observable or proxy here
+        #: (config ``vortex.maxSubscriptionsPerConnection``).
+        self.max_subscriptions_per_connection = DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION
         # key value -> {other items -> endpoints}
         self._index: dict[Any, dict[frozenset, list[PayloadEndpoint]]] = {}
         self._pending: dict[str, _Pending] = {}
@@ -389,7 +423,7 @@ class PayloadRouter:
         message raises ``DecodeError`` to the transport, which decides how to tell the
         peer; nothing has been delivered in that case.
         """
-        envelope = PayloadEnvelope.fromVortexMsg(data)
+        envelope = PayloadEnvelope.fromVortexMsg(data, self.codec)
         dest = envelope.destVortexName
         if device:
             if (
@@ -611,7 +645,7 @@ class PayloadRouter:
             return
         if type(message) is not bytes:  # the isinstance checks only for what needs them
             if isinstance(message, Payload):
-                message = message.makePayloadEnvelope()
+                message = message.makePayloadEnvelope(codec=self.codec)
             if isinstance(message, PayloadEnvelope):
                 if message.destVortexName is None and isinstance(destination, str):
                     message.destVortexName = destination
@@ -635,10 +669,10 @@ class PayloadRouter:
         if request.messageId is not None:
             if type(response) is not PayloadEnvelope:
                 if isinstance(response, Payload):
-                    response = response.makePayloadEnvelope()
+                    response = response.makePayloadEnvelope(codec=self.codec)
                 elif isinstance(response, bytes):
                     # Only the header is rewritten; the body bytes are sent as they are.
-                    response = PayloadEnvelope.fromVortexMsg(response)
+                    response = PayloadEnvelope.fromVortexMsg(response, self.codec)
             response.replyToId = request.messageId  # type: ignore[union-attr]
         self.send(response, destination)
 
@@ -656,7 +690,10 @@ class PayloadRouter:
         request (a later reply is dropped).
         """
         require_reactor_thread("PayloadRouter.request (an RPC call or action push)")
-        envelope = message.makePayloadEnvelope() if isinstance(message, Payload) else message
+        if isinstance(message, Payload):
+            envelope = message.makePayloadEnvelope(codec=self.codec)
+        else:
+            envelope = message
         if timeout is None:
             timeout = self.default_timeout
         message_id = f"{self._id_prefix}{next(self._ids)}"
@@ -746,9 +783,9 @@ class PayloadRouter:
     def send_locally(self, message: Outgoing, sender: Optional[VortexSender] = None) -> None:
         """Deliver a message to this process's own endpoints, without a transport."""
         if isinstance(message, Payload):
-            message = message.makePayloadEnvelope()
+            message = message.makePayloadEnvelope(codec=self.codec)
         if isinstance(message, bytes):
-            message = PayloadEnvelope.fromVortexMsg(message)
+            message = PayloadEnvelope.fromVortexMsg(message, self.codec)
         self.deliver(message, sender or LocalSender())
 
 
@@ -767,6 +804,12 @@ def default_router() -> PayloadRouter:
     runs several services' plugins in one process, each on its own router.
     """
     return _current_router.get() or _default_router
+
+
+def connection_events(router: Optional[PayloadRouter] = None) -> ConnectionEvents:
+    """The connection notices of ``router`` (the default router when None): its
+    ``connection_events`` attribute."""
+    return (router or default_router()).connection_events
 
 
 @contextmanager

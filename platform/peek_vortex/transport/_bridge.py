@@ -12,7 +12,7 @@ hub) and the router's ``send`` callable:
 - sending to a vortex name reaches every open connection of that name; sending to a
   connection reaches that connection;
 - a lost connection fails the requests waiting on it (and on its name, when it was the
-  last connection of that name), then reports it to ``connection_events(router)``, which
+  last connection of that name), then reports it to ``router.connection_events``, which
   is how observers resubscribe and subscriptions of vanished peers are dropped.
 
 A frame whose routing header cannot be read closes only that connection, with close code
@@ -20,7 +20,6 @@ A frame whose routing header cannot be read closes only that connection, with cl
 """
 
 import logging
-import weakref
 from collections.abc import Callable
 from typing import Any, Optional, Union
 
@@ -31,7 +30,6 @@ from peek_vortex.errors import (
     VortexError,
     VortexTransportError,
 )
-from peek_vortex.routing._connection_events import connection_events
 from peek_vortex.routing._router import PayloadEndpoint, PayloadRouter
 from peek_vortex.transport._link import CloseReason
 from peek_vortex.transport._protocol import VortexConnection
@@ -78,7 +76,7 @@ class VortexBridge:
 
     def on_open(self, conn: VortexConnection, device: bool = False) -> None:
         self._by_name.setdefault(conn.name, {})[conn.uuid] = conn
-        connection_events(self.router).connection_opened(conn)
+        self.router.connection_events.connection_opened(conn)
         if self._on_connection is not None:
             self._on_connection("connected", "device" if device else "service", conn.name,
                                 conn.uuid)
@@ -100,7 +98,7 @@ class VortexBridge:
         if not named:
             self._by_name.pop(conn.name, None)
             self.router.fail_pending(conn.name, why)
-        connection_events(self.router).connection_closed(conn)
+        self.router.connection_events.connection_closed(conn)
         if self._on_connection is not None:
             self._on_connection("disconnected", "device" if device else "service", conn.name,
                                 conn.uuid)
@@ -147,18 +145,17 @@ class DeviceSide:
 
 #: The filt key of a browser's heartbeat request (browsers cannot send websocket pings).
 HEARTBEAT_KEY = "vortex.heartbeat"
-_heartbeat_routers: "weakref.WeakSet[PayloadRouter]" = weakref.WeakSet()
 
 
 def answer_heartbeats(router: PayloadRouter) -> None:
-    """Answer heartbeat requests on ``router`` with an empty reply (once per router).
+    """Answer heartbeat requests on ``router`` with an empty reply (once per router: not
+    again while an endpoint of the router answers them).
 
     A browser's bus client sends one when its connection has been idle; the answer tells
     it the link and this process are alive, so a dead link is noticed and reconnected.
     """
-    if router in _heartbeat_routers:
+    if router.endpoints_for({"key": HEARTBEAT_KEY}):
         return
-    _heartbeat_routers.add(router)
 
     def answer(sendResponse: Any, **_: Any) -> None:
         sendResponse(PayloadEnvelope())

@@ -27,7 +27,8 @@ class TransportLimits:
     """Per-connection limits and timers (config keys ``vortex.*``).
 
     ``max_decompressed_bytes`` is not enforced here (frames are opaque to the transport):
-    it is the hook the codec reads from ``conn.limits`` to cap inflation of one payload.
+    the receiving router's codec caps inflation of one payload (the platform's
+    ``attach_bus`` sets ``router.codec`` from the same setting).
     """
 
     max_frame_bytes: int = 16 * 1024 * 1024

@@ -4,7 +4,7 @@ import copy
 import operator
 import weakref
 from collections.abc import Callable
-from typing import Any, ClassVar, Optional, TypeVar
+from typing import Any, ClassVar, Optional, Protocol, TypeVar
 
 from peek_vortex._ownership import OwnershipScope, owned_by, record_owned
 from peek_vortex.errors import DuplicateTupleTypeError, TupleTypeError
@@ -208,6 +208,41 @@ def removeTupleType(cls: type) -> None:
         del _by_name[info.name]
 
 
+class TupleJsonForm(Protocol):
+    """The conversion between tuples and their standalone JSON dicts (``{"_tt": ...}``).
+
+    The wire owns it, because the values take the wire format's tagged forms: importing
+    :mod:`peek_vortex.wire` (which importing :mod:`peek_vortex` does) installs it with
+    :func:`set_tuple_json_form`. The tuples never import the wire, which imports them.
+    """
+
+    def to_json_dict(self, obj: "Tuple") -> dict[str, Any]:
+        """``obj`` as a JSON-compatible dict."""
+
+    def from_json_dict(self, json_dict: dict[str, Any]) -> "Tuple":
+        """The registered tuple ``json_dict`` describes."""
+
+
+class _NoJsonForm:
+    """Stands in until the wire installs its JSON form (only if peek_vortex was bypassed)."""
+
+    def to_json_dict(self, obj: "Tuple") -> dict[str, Any]:
+        raise TupleTypeError("a tuple's JSON form is the wire's: import peek_vortex.wire first")
+
+    def from_json_dict(self, json_dict: dict[str, Any]) -> "Tuple":
+        raise TupleTypeError("a tuple's JSON form is the wire's: import peek_vortex.wire first")
+
+
+_json_form: TupleJsonForm = _NoJsonForm()
+
+
+def set_tuple_json_form(form: TupleJsonForm) -> None:
+    """Install the conversion behind :meth:`Tuple.toJsonDict` and :meth:`Tuple.fromJsonDict`
+    (the wire does, once, when it is imported)."""
+    global _json_form
+    _json_form = form
+
+
 class Tuple:
     """Base class of every record the bus carries.
 
@@ -259,16 +294,12 @@ class Tuple:
         Values use the wire format's tagged forms for datetimes, bytes, Decimals and nested
         tuples (see :class:`peek_vortex.wire._codec.VortexCodec`).
         """
-        from peek_vortex.wire._codec import tuple_to_json_dict
-
-        return tuple_to_json_dict(self)
+        return _json_form.to_json_dict(self)
 
     @staticmethod
     def fromJsonDict(jsonDict: dict[str, Any]) -> "Tuple":
         """Rebuild a registered tuple from :meth:`toJsonDict` output."""
-        from peek_vortex.wire._codec import tuple_from_json_dict
-
-        return tuple_from_json_dict(jsonDict)
+        return _json_form.from_json_dict(jsonDict)
 
     def tupleClone(self) -> "Tuple":
         """A deep copy made through the JSON form (so it is what a receiver would get)."""

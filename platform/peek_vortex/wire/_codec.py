@@ -22,6 +22,7 @@ from peek_vortex.errors import (
 from peek_vortex.tuples._tuples import (
     Tuple,
     TupleInfo,
+    set_tuple_json_form,
     tuple_info_for_class,
     tuple_info_for_name,
 )
@@ -708,23 +709,10 @@ def read_plain_row(body: bytes, table: list[list[Any]]) -> Optional[list[Any]]:
     return row
 
 
-#: The codec used when none is given; the platform replaces its limits from configuration.
+#: The codec with the wire's default settings, used when none is given (a plugin's own
+#: ``Payload(...).toVortexMsg()``). Configured limits belong to a router: its ``codec``
+#: encodes what it sends and decodes what it receives; nothing changes this one.
 default_codec = VortexCodec()
-
-
-def configure_default_codec(
-    compress_threshold: Optional[int] = None,
-    compress_level: Optional[int] = None,
-    max_inflated_bytes: Optional[int] = None,
-) -> VortexCodec:
-    """Change the process-wide codec settings (the platform calls this from config)."""
-    if compress_threshold is not None:
-        default_codec.compress_threshold = compress_threshold
-    if compress_level is not None:
-        default_codec.compress_level = compress_level
-    if max_inflated_bytes is not None:
-        default_codec.max_inflated_bytes = max_inflated_bytes
-    return default_codec
 
 
 def tuple_to_json_dict(obj: Tuple) -> dict[str, Any]:
@@ -779,6 +767,17 @@ class _JsonDictDecoder(_BodyDecoder):
         if tag == TAG_JSON_TUPLE:
             return tuple_from_json_dict(inner)
         return super().untag(tag, inner)
+
+
+class _WireJsonForm:
+    """The JSON-dict form behind ``Tuple.toJsonDict`` and ``Tuple.fromJsonDict``."""
+
+    to_json_dict = staticmethod(tuple_to_json_dict)
+    from_json_dict = staticmethod(tuple_from_json_dict)
+
+
+# The tuples never import the wire (it imports them): it hands them its JSON form instead.
+set_tuple_json_form(_WireJsonForm())
 
 
 class Originator(NamedTuple):
@@ -877,12 +876,16 @@ class PayloadEnvelope:
     ``vortexMsg`` is, on a received envelope, the complete message bytes exactly as they
     arrived (None on an envelope built locally): an endpoint callback that forwards the
     message can send them on instead of encoding it again, see :meth:`forwardMsg`.
+
+    A received envelope remembers the codec it was read with (the receiving router's,
+    ``router.codec``): :meth:`decodePayload` without a codec inflates within that codec's
+    limit.
     """
 
     __slots__ = (
         "filt", "encodedPayload", "result", "error", "messageId", "replyToId",
         "destVortexName", "destVortexUuid", "compression", "inflatedSize", "_originator",
-        "_sender", "vortexMsg", "_arrivedHeader",
+        "_sender", "vortexMsg", "_arrivedHeader", "_codec",
     )
 
     def __init__(
@@ -915,6 +918,7 @@ class PayloadEnvelope:
         self._sender: Any = None
         self.vortexMsg: Optional[bytes] = None
         self._arrivedHeader: Optional[dict[str, Any]] = None
+        self._codec: Optional[VortexCodec] = None
 
     @property
     def originator(self) -> Optional[Originator]:
@@ -996,6 +1000,7 @@ class PayloadEnvelope:
         envelope._sender = None
         envelope.vortexMsg = vortexMsg
         envelope._arrivedHeader = header
+        envelope._codec = codec
         if len(header) == 2:
             # "v" and "f" only (decode_header checked them): every other field is absent.
             envelope.result = envelope.error = envelope.messageId = None
@@ -1017,8 +1022,11 @@ class PayloadEnvelope:
         return envelope
 
     def decodePayload(self, codec: Optional[VortexCodec] = None) -> Payload:
-        """Inflate (within the codec's cap) and decode the body into a Payload."""
-        codec = codec or default_codec
+        """Inflate (within the codec's cap) and decode the body into a Payload.
+
+        Without ``codec``: the codec the envelope was read with, else the wire's defaults.
+        """
+        codec = codec or self._codec or default_codec
         body = codec.unpack_body(self.encodedPayload, self.compression, self.inflatedSize)
         return Payload(filt=self.filt, tuples=codec.decode_body(body), result=self.result)
 

@@ -146,7 +146,6 @@ from peek_vortex.wire import (
     Payload,
     PayloadEnvelope,
     VortexCodec,
-    configure_default_codec,
     default_codec,
 )
 
@@ -210,7 +209,6 @@ __all__ = [
     "VortexSender",
     "VortexTransportError",
     "addTupleType",
-    "configure_default_codec",
     "connection_events",
     "default_codec",
     "default_router",
