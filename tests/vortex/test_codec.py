@@ -10,22 +10,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from peek_plugin_base.vortex import (
+from peek_plugin_base.vortex import Payload, PayloadEnvelope, Tuple, TupleField, addTupleType
+from peek_vortex.errors import (
     DecodeError,
     EncodeError,
-    Payload,
-    PayloadEnvelope,
     PayloadTooLargeError,
-    Tuple,
-    TupleField,
     UndeclaredFieldError,
     UnknownTupleTypeError,
-    VortexCodec,
-    addTupleType,
-    configure_default_codec,
 )
 from peek_vortex.tuples import removeTupleType, tuple_info_for_name
-from peek_vortex.wire import plain_row_body, read_plain_row
+from peek_vortex.wire import VortexCodec, configure_default_codec, plain_row_body, read_plain_row
 
 
 class Row(Tuple):
