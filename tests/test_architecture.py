@@ -1,4 +1,6 @@
-"""The layout's rules: import direction between layers, and no shadowing of ``platform``."""
+"""The layout's rules: import direction between layers, what the platform takes from the bus
+and the contract, the plugins' bus façade (re-exports only, within a budget, and nothing takes
+from it what it does not export), and no shadowing of ``platform``."""
 
 import ast
 import importlib

@@ -98,9 +98,16 @@ has a reason to handle differently, or to raise:
 - :class:`VortexTransportError`: a connection could not carry a frame (closed, frame too
   large, send queue full).
 
-The rest of the tree (codec and tuple-type errors, which mean a programming error, the
-other refusals, the transport's subclasses) is caught through these bases and lives in
+The rest of the tree is caught as ``VortexError`` or through the bases above (the
+transport's subclasses under ``VortexTransportError``, ``PluginReloadingError`` under
+``NoEndpointError``): codec and tuple-type errors mean a programming error, the other
+refusals and routing errors need no handling of their own. Those classes live in
 ``peek_vortex.errors``, for the platform.
+
+What is not here, on purpose: everything only the platform calls (codec configuration,
+the router's senders, error replies, tuple-type removal, the transport), which plugins
+never need; it stays in ``peek_vortex``. ``tests/test_architecture.py`` keeps this module
+to re-exports only, within a budget of names.
 """
 
 from peek_vortex.errors import (
