@@ -1,6 +1,10 @@
-"""The layout's rules: import direction between layers, and no shadowing of ``platform``."""
+"""The layout's rules: import direction between layers, what the platform takes from the bus
+and the contract, the plugins' bus façade (re-exports only, within a budget, and nothing takes
+from it what it does not export), and no shadowing of ``platform``."""
 
 import ast
+import importlib
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -59,11 +63,11 @@ def test_layers_import_only_downwards(layer: str) -> None:
     assert offences == {}
 
 
-def private_bus_imports(folder: Path) -> dict[str, list[str]]:
-    """Map each file under ``folder`` to the private bus modules it imports (a dotted part
-    or name starting with ``_`` below ``peek_vortex``)."""
+def private_bus_imports(folder: Path, package: str = "peek_vortex") -> dict[str, list[str]]:
+    """Map each file under ``folder`` to the private modules or names of ``package`` it
+    imports (a dotted part or name starting with ``_`` below ``package``)."""
     found = {
-        path: sorted(n for n in names if n.startswith("peek_vortex.")
+        path: sorted(n for n in names if n.startswith(f"{package}.")
                      and any(part.startswith("_") for part in n.split(".")[1:]))
         for path, names in imported_modules(folder).items()
     }
@@ -87,6 +91,24 @@ def test_plugins_reach_the_bus_only_through_the_contract() -> None:
     assert offences == {}
 
 
+@pytest.mark.parametrize("layer", ["peek_platform", *SERVICES])
+def test_platform_uses_only_the_contracts_public_modules_and_names(layer: str) -> None:
+    """The platform and the services import the contract's public modules and names only
+    (nothing starting with ``_``): what they use of the contract, a plugin can see too."""
+    assert private_bus_imports(LAYERS[layer], "peek_plugin_base") == {}
+
+
+@pytest.mark.parametrize("layer", ["peek_platform", *SERVICES])
+def test_platform_takes_the_bus_from_peek_vortex_not_the_facade(layer: str) -> None:
+    """The façade is the plugins' door: the platform and the services import bus names
+    from ``peek_vortex``'s packages, so the façade holds only what plugins use."""
+    offences = {
+        path: sorted(n for n in names if n.split(".")[:2] == ["peek_plugin_base", "vortex"])
+        for path, names in imported_modules(LAYERS[layer]).items()
+    }
+    assert {path: names for path, names in offences.items() if names} == {}
+
+
 def test_bus_scanner_sees_private_imports(tmp_path: Path) -> None:
     """The private-module scanner catches both import forms (so the rule above can fail)."""
     (tmp_path / "bad.py").write_text(
@@ -94,6 +116,109 @@ def test_bus_scanner_sees_private_imports(tmp_path: Path) -> None:
         "from peek_vortex.routing import PayloadRouter\n")
     assert private_bus_imports(tmp_path) == {
         "bad.py": ["peek_vortex.routing._router.X", "peek_vortex.wire._codec"]}
+
+
+FACADE = LAYERS["peek_plugin_base"] / "vortex" / "__init__.py"
+FACADE_MODULE = "peek_plugin_base.vortex"
+#: How many names the plugins' façade may export: the seed's bus names, ours that plugins
+#: use, and the errors a plugin catches or raises (its docstring says which and why). A
+#: name added beyond it must push another out, or the budget must be argued up.
+FACADE_BUDGET = range(35, 41)
+#: Where code that imports the façade lives (everything but the façade itself).
+FACADE_USERS = ("platform", "services", "plugin_base", "plugins", "tests", "scripts")
+#: ``from peek_plugin_base.vortex import a, b`` in a scaffold template (not Python until
+#: its placeholders are filled in).
+TEMPLATE_FACADE_IMPORT = re.compile(
+    r"from peek_plugin_base\.vortex import (?:\(([\w\s,]+)\)|([\w ,]+)$)", re.MULTILINE)
+
+
+def facade_source() -> tuple[dict[str, str], list[str], list[str]]:
+    """The façade's imports (name -> module), its ``__all__``, and anything else it does
+    (dumped statements other than the docstring, the imports and ``__all__``)."""
+    imported: dict[str, str] = {}
+    exported: list[str] = []
+    other: list[str] = []
+    for node in ast.parse(FACADE.read_text()).body:
+        if isinstance(node, ast.ImportFrom) and node.module:
+            imported.update({alias.asname or alias.name: node.module for alias in node.names})
+        elif (isinstance(node, ast.Assign) and len(node.targets) == 1
+              and isinstance(node.targets[0], ast.Name) and node.targets[0].id == "__all__"):
+            exported = list(ast.literal_eval(node.value))
+        elif not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)):
+            other.append(ast.dump(node)[:80])
+    return imported, exported, other
+
+
+def test_facade_exports_exactly_what_it_imports_within_its_budget() -> None:
+    """The façade defines nothing: its ``__all__`` (sorted, no repeats) is exactly the names
+    it imports from public ``peek_vortex`` modules, within the budget."""
+    imported, exported, other = facade_source()
+    assert other == []
+    assert exported == sorted(set(exported))
+    assert set(exported) == set(imported)
+    assert {module for module in imported.values()
+            if not module.startswith("peek_vortex")
+            or any(part.startswith("_") for part in module.split("."))} == set()
+    assert len(exported) in FACADE_BUDGET, len(exported)
+    facade = importlib.import_module(FACADE_MODULE)
+    assert facade.__all__ == exported
+    assert {name for name in vars(facade) if not name.startswith("_")} == set(exported)
+
+
+def facade_names_used(folder: Path) -> dict[str, set[str]]:
+    """Map each Python file and scaffold template under ``folder`` to the names it takes
+    from the façade: ``from peek_plugin_base.vortex import X``, and ``alias.X`` after
+    ``import peek_plugin_base.vortex [as alias]``."""
+    found: dict[str, set[str]] = {}
+    for path in sorted(folder.rglob("*.py.tmpl")):
+        names = {name.strip() for match in TEMPLATE_FACADE_IMPORT.finditer(path.read_text())
+                 for name in (match.group(1) or match.group(2)).split(",") if name.strip()}
+        found[str(path.relative_to(folder))] = names
+    for path in sorted(folder.rglob("*.py")):
+        if path == FACADE:
+            continue
+        tree = ast.parse(path.read_text(), filename=str(path))
+        names: set[str] = set()
+        aliases: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == FACADE_MODULE:
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.Import):
+                aliases.update(alias.asname or alias.name for alias in node.names
+                               if alias.name == FACADE_MODULE)
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and ast.unparse(node.value) in aliases
+                    and not node.attr.startswith("__")):
+                names.add(node.attr)
+        found[str(path.relative_to(folder))] = names
+    return {path: names for path, names in found.items() if names}
+
+
+@pytest.mark.parametrize("folder", FACADE_USERS)
+def test_nothing_takes_from_the_facade_what_it_does_not_export(folder: str) -> None:
+    """Every name any code (platform, services, plugins, scaffold templates, tests,
+    scripts) takes from ``peek_plugin_base.vortex`` is in its ``__all__``."""
+    exported = set(importlib.import_module(FACADE_MODULE).__all__)
+    offences = {path: sorted(names - exported)
+                for path, names in facade_names_used(REPO / folder).items()
+                if names - exported}
+    assert offences == {}
+
+
+def test_facade_scanner_sees_every_form(tmp_path: Path) -> None:
+    """The façade-name scanner reads from-imports, module attributes (aliased or not) and
+    scaffold templates (so the rule above can fail)."""
+    (tmp_path / "a.py").write_text(
+        "from peek_plugin_base.vortex import Tuple, LocalSender as L\n"
+        "import peek_plugin_base.vortex as v\nimport peek_plugin_base.vortex\n"
+        "v.default_codec\npeek_plugin_base.vortex.VortexCodec\n")
+    (tmp_path / "b.py.tmpl").write_text(
+        "__X__from peek_plugin_base.vortex import (\n    Tuple,\n    ObservableMessages,\n)\n"
+        "from peek_plugin_base.vortex import vortexRPC, Originator\nfrom __PKG__ import x\n")
+    assert facade_names_used(tmp_path) == {
+        "a.py": {"Tuple", "LocalSender", "default_codec", "VortexCodec"},
+        "b.py.tmpl": {"Tuple", "ObservableMessages", "vortexRPC", "Originator"},
+    }
 
 
 def test_plugins_import_only_the_plugin_contract() -> None:

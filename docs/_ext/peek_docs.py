@@ -1,6 +1,8 @@
-"""Sphinx extension: the API reference and the config table, generated from the code."""
+"""Sphinx extension: the API references (the plugin contract, the bus) and the config
+table, generated from the code."""
 
 import ast
+import functools
 import importlib
 import inspect
 import json
@@ -8,22 +10,43 @@ import pkgutil
 import re
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Optional
+from typing import Any, ForwardRef, Optional
 
 from sphinx.application import Sphinx
 
 #: Where generated pages go (gitignored; rewritten on every build).
 GENERATED = "_generated"
 
+#: The plugin contract, and the bus it re-exports part of.
+CONTRACT = "peek_plugin_base"
+BUS = "peek_vortex"
+#: The plugins' bus façade: a bus object it exports is documented on its page.
+FACADE = "peek_plugin_base.vortex"
 
-def public_modules(package: str = "peek_plugin_base") -> list[str]:
+#: Each reference: (package, folder under GENERATED, index title, index text).
+REFERENCES = (
+    (CONTRACT, "api", "API reference (``peek_plugin_base``)",
+     "Generated from the docstrings of every public module of the plugin contract: what a "
+     "plugin imports. The bus's plugin-facing names are documented on "
+     f":mod:`{FACADE}`, the façade over the bus package."),
+    (BUS, "bus", "The bus reference (``peek_vortex``)",
+     "For platform developers: the public packages of the bus (wire, tuples, routing, "
+     "handlers, transport, testing, errors), generated from their docstrings. Plugins never "
+     f"import ``{BUS}``: the names they use are re-exported by :mod:`{FACADE}` and "
+     "documented there (linked from here). Modules whose names start with ``_`` are "
+     "private and not listed; each package re-exports what of them is public."),
+)
+
+
+@functools.cache
+def public_modules(package: str = CONTRACT) -> tuple[str, ...]:
     """Every importable module of ``package`` whose dotted path has no private part."""
     root = importlib.import_module(package)
     names = [package]
     for info in pkgutil.walk_packages(root.__path__, prefix=package + "."):
         if not any(part.startswith("_") for part in info.name.split(".")):
             names.append(info.name)
-    return sorted(names)
+    return tuple(sorted(names))
 
 
 #: Module-level loggers are plumbing, not API.
@@ -48,6 +71,12 @@ def own_names(module: ModuleType) -> list[str]:
     return names
 
 
+@functools.cache
+def _own_names_of(module_name: str) -> tuple[str, ...]:
+    """``own_names`` of a module, by name (read once per build)."""
+    return tuple(own_names(importlib.import_module(module_name)))
+
+
 def reexported_names(module: ModuleType) -> list[str]:
     """Names in a facade's ``__all__`` that are defined elsewhere (documented there)."""
     own = set(own_names(module))
@@ -65,23 +94,46 @@ def _is_private(dotted: str) -> bool:
     return any(part.startswith("_") for part in dotted.split("."))
 
 
-def canonical_name(value: Any, name: str) -> Optional[str]:
-    """Where a re-exported object is documented: the public module defining it, and its name.
+def _exporters(value: Any, name: str) -> list[str]:
+    """Public modules that list ``value`` as ``name`` in ``__all__``, in the order a home is
+    chosen: the façade, the other contract modules, then the bus's (the package nearest the
+    private module defining it first)."""
+    defined_in = getattr(value, "__module__", "") or ""
+    bus = sorted(public_modules(BUS), key=lambda m: (not defined_in.startswith(m + "."),
+                                                     -len(m), m))
+    contract = [FACADE, *(m for m in public_modules(CONTRACT) if m != FACADE)]
+    found = []
+    for module_name in contract + bus:
+        module = importlib.import_module(module_name)
+        if name in getattr(module, "__all__", ()) and getattr(module, name, None) is value:
+            found.append(module_name)
+    return found
 
-    None when it is defined in a private module: the facade re-exporting it documents it.
+
+def canonical_name(value: Any, name: str) -> Optional[str]:
+    """Where an object is documented: ``module.name`` of its one home, or None when no
+    public module is its home (then each page listing it documents it).
+
+    A class or function defined in a public module lives there. One defined in a private
+    module (``peek_vortex.tuples._tuples``) lives where a plugin imports it, when the
+    contract re-exports it (the façade first), else in the public bus package that
+    re-exports it. Data lives in the public module that assigns it, else in the first
+    contract module re-exporting it.
     """
     if inspect.ismodule(value):
-        home = value.__name__
-    elif inspect.isclass(value) or inspect.isroutine(value):
+        return value.__name__
+    if inspect.isclass(value) or inspect.isroutine(value):
         home = f"{value.__module__}.{value.__qualname__}"
-    else:
-        home = next(
-            (f"{m}.{name}" for m in public_modules()
-             if name in own_names(importlib.import_module(m))
-             and getattr(importlib.import_module(m), name) is value),
-            None,
-        )
-    return None if home is None or _is_private(home) else home
+        if not _is_private(home):
+            return home
+        exporters = _exporters(value, name)
+        return f"{exporters[0]}.{name}" if exporters else None
+    for module_name in public_modules(CONTRACT) + public_modules(BUS):
+        module = importlib.import_module(module_name)
+        if name in _own_names_of(module_name) and getattr(module, name) is value:
+            return f"{module_name}.{name}"
+    contract = [m for m in _exporters(value, name) if m.startswith(CONTRACT)]
+    return f"{contract[0]}.{name}" if contract else None
 
 
 def _is_code(value: Any) -> bool:
@@ -96,10 +148,13 @@ def _module_page(name: str) -> str:
     lines = [title, "=" * len(title), "", f".. automodule:: {name}"]
     again = {item: canonical_name(getattr(module, item), item)
              for item in reexported_names(module)}
-    # Own names, and re-exports whose definition lives in a private module, are documented
-    # here. automodule skips module-level data that has no ``#:`` comment even with
+    # Own names, and re-exports whose home is this page (or no public module), are
+    # documented here; the façade documents every name it exports, so a plugin developer
+    # reads the whole bus API on one page (the errors are also on their own module's
+    # page). automodule skips module-level data that has no ``#:`` comment even with
     # undoc-members, so autodata documents each value whether or not it is commented.
-    here = own_names(module) + [item for item, home in again.items() if home is None]
+    here = own_names(module) + [item for item, home in again.items()
+                                if name == FACADE or home in (None, f"{name}.{item}")]
     code = [n for n in here if _is_code(getattr(module, n))]
     if code:
         lines += [f"   :members: {', '.join(code)}", "   :undoc-members:",
@@ -107,7 +162,7 @@ def _module_page(name: str) -> str:
     for item in here:
         if not _is_code(getattr(module, item)):
             lines += ["", f".. autodata:: {name}.{item}"]
-    elsewhere = {item: home for item, home in again.items() if home is not None}
+    elsewhere = {item: home for item, home in again.items() if item not in here}
     if elsewhere:
         lines += ["", "Also importable from here (documented where they are defined):", ""]
         for item, home in elsewhere.items():
@@ -117,23 +172,23 @@ def _module_page(name: str) -> str:
 
 
 def write_api_pages(srcdir: Path) -> None:
-    """One page per public ``peek_plugin_base`` module and an index page listing them all."""
-    folder = srcdir / GENERATED / "api"
-    folder.mkdir(parents=True, exist_ok=True)
-    modules = public_modules()
-    wanted = {f"{name}.rst" for name in modules} | {"index.rst"}
-    for stale in folder.glob("*.rst"):
-        if stale.name not in wanted:
-            stale.unlink()
-    for name in modules:
-        _write_if_changed(folder / f"{name}.rst", _module_page(name))
-    toc = "\n".join(f"   {name}" for name in modules)
-    _write_if_changed(
-        folder / "index.rst",
-        "API reference (``peek_plugin_base``)\n====================================\n\n"
-        "Generated from the docstrings of every public module of the plugin contract.\n\n"
-        f".. toctree::\n   :maxdepth: 1\n\n{toc}\n",
-    )
+    """For the contract and the bus: one page per public module and an index listing them."""
+    for package, folder_name, title, text in REFERENCES:
+        folder = srcdir / GENERATED / folder_name
+        folder.mkdir(parents=True, exist_ok=True)
+        modules = public_modules(package)
+        wanted = {f"{name}.rst" for name in modules} | {"index.rst"}
+        for stale in folder.glob("*.rst"):
+            if stale.name not in wanted:
+                stale.unlink()
+        for name in modules:
+            _write_if_changed(folder / f"{name}.rst", _module_page(name))
+        toc = "\n".join(f"   {name}" for name in modules)
+        _write_if_changed(
+            folder / "index.rst",
+            f"{title}\n{'=' * len(title)}\n\n{text}\n\n"
+            f".. toctree::\n   :maxdepth: 1\n\n{toc}\n",
+        )
 
 
 def _cell(value: Any) -> str:
@@ -186,6 +241,20 @@ def _skip_foreign_member(
     if f"{owner.__qualname__}.{name}" not in tags:
         return True
     return None
+
+
+def _public_bases(
+    app: Sphinx, name: str, obj: Any, options: Any, bases: list[Any]
+) -> None:
+    """Name a base class defined in a private module by its documented home (a base
+    ``peek_vortex.tuples._tuples.Tuple`` reads ``peek_plugin_base.vortex.Tuple``)."""
+    for index, base in enumerate(bases):
+        if not inspect.isclass(base):
+            continue
+        if _is_private(f"{base.__module__}.{base.__qualname__}"):
+            home = canonical_name(base, base.__name__)
+            if home is not None:
+                bases[index] = ForwardRef(home)
 
 
 def _note_owner(
@@ -241,5 +310,6 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("builder-inited", _generate)
     app.connect("autodoc-process-docstring", _note_owner)
     app.connect("autodoc-skip-member", _skip_foreign_member)
+    app.connect("autodoc-process-bases", _public_bases)
     app.connect("include-read", _relink_included)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -32,9 +32,9 @@
 
 The transport errors a plugin can see when it sends (VortexTransportError and its
 VortexConnectionClosedError, VortexFrameTooLargeError, VortexBackPressureError) belong to the
-bus contract's tree under ``peek_plugin_base.vortex.VortexError`` (defined in
-``peek_vortex.errors``, importable from here too), so a plugin's
-``except VortexError`` catches them.
+bus's one error tree in ``peek_vortex.errors`` (importable from here too), under
+``VortexError``; plugins catch them as ``VortexTransportError`` or ``VortexError``, both
+exported by their façade ``peek_plugin_base.vortex``.
 
 Plugin-facing storage errors (a newer schema, a failing migration script, a bad setting)
 live in ``peek_plugin_base.storage.StorageErrors``; the platform wraps them in

@@ -23,7 +23,6 @@ mapped onto this platform's ``start()`` / ``stop()``.
 """
 
 import inspect
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -164,8 +163,3 @@ class BasePlugin:
     def terminate_plugin(self) -> Any:
         """Release what ``initialize`` started (may be ``async def``)."""
         return None
-
-
-def encode_json(data: Any) -> bytes:
-    """The response body for ``data``; TypeError/ValueError when it is not JSON-serialisable."""
-    return json.dumps(data, allow_nan=False, separators=(",", ":")).encode("utf-8")

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from peek_platform.admin.sessions import ADDRESS_ATTEMPTS
-from peek_plugin_base.vortex import Originator, PayloadEnvelope
+from peek_plugin_base.vortex import PayloadEnvelope
+from peek_vortex.wire import Originator
 from tests.e2e.devices_data import server_config
 from tests.security.admin_session import (
     COOKIE,

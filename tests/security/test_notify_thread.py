@@ -15,10 +15,10 @@ from peek_plugin_base.PeekVortexUtil import peekClientName, peekServerName
 from peek_plugin_base.vortex import (
     Payload,
     PayloadRouter,
-    RoutingError,
     TupleActionPushClient,
     TupleDataObserverClient,
 )
+from peek_vortex.errors import RoutingError
 from tests.security.leak_probe import (
     ACTIONS,
     FILT,

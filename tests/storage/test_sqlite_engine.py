@@ -12,12 +12,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import declarative_base
 
+from peek_platform.celery_glue.worker_db import make_worker_engine
 from peek_plugin_base.storage.DbConnection import DbConnection
 from peek_plugin_base.storage.engine_factory import (
     SQLITE_BEGIN_OPTION,
     sqlite_schema_file,
 )
-from peek_plugin_base.worker.CeleryDbConn import _makeWorkerEngine
 
 #: The documented default: a transaction waits 30 s for a lock before failing.
 DEFAULT_BUSY_MS = 30_000
@@ -97,7 +97,7 @@ def test_worker_engine_sets_up_the_schema_files_it_attaches(tmp_path: Path) -> N
     with sqlite3.connect(legacy) as plain:
         plain.execute("CREATE TABLE t (id INTEGER)")
         assert plain.execute("PRAGMA journal_mode").fetchone() == ("delete",)
-    engine = _makeWorkerEngine(url, {})
+    engine = make_worker_engine(url, {})
     try:
         with engine.connect() as c:
             assert pragmas(c, "pl_legacy") == ("wal", DEFAULT_BUSY_MS)

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from peek_plugin_base.testing import PluginTestHarness, PluginTestHarnessError
-from peek_plugin_base.vortex import Payload, registeredTupleNames
+from peek_plugin_base.vortex import Payload
+from peek_vortex.tuples import registeredTupleNames
 from tests import host_journal
 from tests.support import write_plugin
 

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+import peek_plugin_base.vortex
+
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "plugin-developer-guide.md"
 START, END = "<!-- porting-table:start -->", "<!-- porting-table:end -->"
 
@@ -90,3 +92,17 @@ def test_the_table_covers_the_seed_imports() -> None:
 def test_our_name_exists(name: str) -> None:
     """Every name in the table's "ours" column imports."""
     assert resolve(name) is not None
+
+
+#: Where a name of ours may live: the contract, or a third-party library plugins use anyway.
+PLUGIN_IMPORTABLE = ("peek_plugin_base.", "twisted.")
+
+
+@pytest.mark.parametrize("name", our_names())
+def test_our_name_is_one_a_plugin_may_import(name: str) -> None:
+    """A porter is sent to the contract (or Twisted), never to the bus package or the
+    platform, and every bus name is one the façade exports."""
+    assert name.startswith(PLUGIN_IMPORTABLE), f"{name} is not importable by a plugin"
+    if name.startswith("peek_plugin_base.vortex."):
+        exported = name.removeprefix("peek_plugin_base.vortex.").split(".")[0]
+        assert exported in peek_plugin_base.vortex.__all__, f"{exported} is not in the façade"

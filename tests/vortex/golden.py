@@ -39,11 +39,11 @@ from peek_plugin_base.vortex import (
     TupleField,
     TupleGenericAction,
     TupleSelector,
-    VortexCodec,
     addTupleType,
 )
 from peek_vortex import OwnershipScope, owned_by
 from peek_vortex.tuples import tuple_info_for_name
+from peek_vortex.wire import VortexCodec
 
 VECTORS_PATH = Path(__file__).with_name("golden_vectors.json")
 

@@ -6,7 +6,8 @@ import subprocess
 
 import pytest
 
-from peek_plugin_base.vortex import Payload, Tuple, TupleField, VortexCodec
+from peek_plugin_base.vortex import Payload, Tuple, TupleField
+from peek_vortex.wire import VortexCodec
 
 # Only APIs a browser page has: TextDecoder, DecompressionStream, Response, JSON.
 BROWSER_DECODER = r"""

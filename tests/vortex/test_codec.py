@@ -10,24 +10,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from peek_plugin_base.vortex import (
+from peek_plugin_base.vortex import Payload, PayloadEnvelope, Tuple, TupleField, addTupleType
+from peek_vortex.errors import (
     DecodeError,
     EncodeError,
-    LocalSender,
-    Payload,
-    PayloadEndpoint,
-    PayloadEnvelope,
-    PayloadRouter,
     PayloadTooLargeError,
-    Tuple,
-    TupleField,
     UndeclaredFieldError,
     UnknownTupleTypeError,
-    VortexCodec,
-    addTupleType,
 )
+from peek_vortex.routing import LocalSender, PayloadEndpoint, PayloadRouter
 from peek_vortex.tuples import removeTupleType, tuple_info_for_name
-from peek_vortex.wire import plain_row_body, read_plain_row
+from peek_vortex.wire import VortexCodec, plain_row_body, read_plain_row
 
 
 class Row(Tuple):

@@ -4,12 +4,8 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, create_engine, select
 from sqlalchemy.orm import DeclarativeBase, Session, declarative_base
 
-from peek_plugin_base.vortex import (
-    Payload,
-    Tuple,
-    TupleField,
-    UndeclaredFieldError,
-)
+from peek_plugin_base.vortex import Payload, Tuple, TupleField
+from peek_vortex.errors import UndeclaredFieldError
 
 
 class Base(DeclarativeBase):

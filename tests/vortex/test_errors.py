@@ -111,7 +111,7 @@ def test_a_duplicate_code_is_refused() -> None:
     """Declaring a second class with a code already in the registry is a TypeError naming
     both classes, and the registry keeps the first."""
     with pytest.raises(TypeError, match="NoEndpointError.*already used by"):
-        type("Impostor", (vortex.CallRefusedError,), {"code": "NoEndpointError"})
+        type("Impostor", (errors.CallRefusedError,), {"code": "NoEndpointError"})
     assert WIRE_ERRORS["NoEndpointError"] is vortex.NoEndpointError
 
 

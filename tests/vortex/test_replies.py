@@ -6,8 +6,6 @@ from twisted.internet.defer import CancelledError
 
 from peek_plugin_base.vortex import (
     ConnectionLostError,
-    LocalSender,
-    NoTransportError,
     Payload,
     PayloadEndpoint,
     PayloadEnvelope,
@@ -17,6 +15,8 @@ from peek_plugin_base.vortex import (
     Tuple,
     TupleField,
 )
+from peek_vortex.errors import NoTransportError
+from peek_vortex.routing import LocalSender
 
 
 class Num(Tuple):

@@ -7,19 +7,17 @@ import pytest
 from twisted.internet.defer import fail, succeed
 
 from peek_plugin_base.vortex import (
-    DecodeError,
-    LocalSender,
-    NoTransportError,
-    Originator,
     Payload,
     PayloadEndpoint,
     PayloadEnvelope,
     PayloadRouter,
-    RoutingError,
     Tuple,
     TupleField,
 )
 from peek_vortex import OwnershipScope, owned_by
+from peek_vortex.errors import DecodeError, NoTransportError, RoutingError
+from peek_vortex.routing import LocalSender
+from peek_vortex.wire import Originator
 
 
 class Sent:

@@ -5,18 +5,10 @@ from decimal import Decimal
 
 import pytest
 
-from peek_plugin_base.vortex import (
-    DuplicateTupleTypeError,
-    Payload,
-    Tuple,
-    TupleField,
-    TupleSelector,
-    TupleTypeError,
-    UnknownTupleTypeError,
-    addTupleType,
-    registeredTupleNames,
-)
+from peek_plugin_base.vortex import Payload, Tuple, TupleField, TupleSelector, addTupleType
 from peek_vortex import OwnershipScope, owned_by
+from peek_vortex.errors import DuplicateTupleTypeError, TupleTypeError, UnknownTupleTypeError
+from peek_vortex.tuples import registeredTupleNames
 
 
 class Task(Tuple):

@@ -13,16 +13,12 @@ from twisted.internet.task import Clock
 from peek_plugin_base.testing import MemoryVortex
 from peek_plugin_base.vortex import (
     AccessDeniedError,
-    ActionOutcomeUnavailableError,
     ActionTimeoutError,
-    InvalidActionError,
-    Originator,
     Payload,
     PayloadEndpoint,
     PayloadEnvelope,
     PayloadRouter,
     RemoteError,
-    RoutingError,
     TupleActionABC,
     TupleActionProcessor,
     TupleActionProcessorDelegateABC,
@@ -32,16 +28,23 @@ from peek_plugin_base.vortex import (
     TupleGenericAction,
     TupleSelector,
     TupleUpdateAction,
-    UnknownActionTypeError,
 )
 from peek_vortex import OwnershipScope, owned_by
-from peek_vortex.errors import NoEndpointError, ReplyTimeoutError
+from peek_vortex.errors import (
+    ActionOutcomeUnavailableError,
+    InvalidActionError,
+    NoEndpointError,
+    ReplyTimeoutError,
+    RoutingError,
+    UnknownActionTypeError,
+)
 from peek_vortex.handlers import (
     MAX_ACTION_ID_LENGTH,
     ActionOutcome,
     ActionOutcomeStore,
 )
 from peek_vortex.tuples import action_filt
+from peek_vortex.wire import Originator
 from tests.support import result_of
 from tests.vortex_actions_rpc.helpers import (
     AddIntValueAction,

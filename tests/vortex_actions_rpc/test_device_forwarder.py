@@ -5,15 +5,14 @@ import pytest
 from peek_plugin_base.testing import MemoryNode, MemoryVortex
 from peek_plugin_base.vortex import (
     AccessDeniedError,
-    Originator,
     Payload,
     PayloadEndpoint,
     RemoteError,
-    RoutingError,
     exposeToDevices,
     vortexRPC,
 )
-from peek_vortex.errors import NoEndpointError
+from peek_vortex.errors import NoEndpointError, RoutingError
+from peek_vortex.wire import Originator
 from tests.support import result_of
 
 

@@ -17,16 +17,14 @@ from peek_plugin_base.testing import MemoryNode, MemoryVortex
 from peek_plugin_base.vortex import (
     AccessDeniedError,
     ConnectionLostError,
-    EncodeError,
     Payload,
     RemoteError,
     ReplyTimeoutError,
-    RoutingError,
     RpcTimeoutError,
     vortexRPC,
 )
 from peek_vortex import OwnershipScope, owned_by
-from peek_vortex.errors import NoEndpointError
+from peek_vortex.errors import EncodeError, NoEndpointError, RoutingError
 from tests.support import result_of
 from tests.vortex_actions_rpc.helpers import StringIntTuple, record_received
 

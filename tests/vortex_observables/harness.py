@@ -20,8 +20,8 @@ from peek_plugin_base.vortex import (
     TupleSelector,
     TuplesProviderABC,
     addTupleType,
-    default_codec,
 )
+from peek_vortex.wire import default_codec
 
 
 @addTupleType

@@ -7,7 +7,6 @@ import pytest
 
 from peek_plugin_base.testing import MemoryConnection, MemoryNode
 from peek_plugin_base.vortex import (
-    ObservableMessages,
     PayloadEnvelope,
     RemoteError,
     TupleDataObservableHandler,
@@ -16,6 +15,7 @@ from peek_plugin_base.vortex import (
     connection_events,
 )
 from peek_vortex import OwnershipScope, owned_by
+from peek_vortex.handlers import ObservableMessages
 from tests.support import result_of
 from tests.vortex_observables.harness import (
     FILT,

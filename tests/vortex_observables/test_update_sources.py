@@ -8,13 +8,13 @@ import pytest
 
 from peek_plugin_base.testing import MemoryNode
 from peek_plugin_base.vortex import (
-    LocalSender,
     Payload,
     PayloadEnvelope,
     TupleDataObservableProxyHandler,
     TupleDataObserverClient,
 )
 from peek_vortex.handlers import VERSION_JUMP_LIMIT, ObservableMessages
+from peek_vortex.routing import LocalSender
 from tests.vortex_observables.harness import (
     FILT,
     OBSERVABLE,

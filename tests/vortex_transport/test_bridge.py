@@ -3,15 +3,11 @@
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import TestCase
 
-from peek_plugin_base.vortex import (
-    Payload,
-    PayloadEndpoint,
-    TupleSelector,
-    VortexCodec,
-)
+from peek_plugin_base.vortex import Payload, PayloadEndpoint, TupleSelector
 from peek_vortex.errors import ConnectionLostError, NoTransportError, RemoteError
 from peek_vortex.routing import PayloadRouter
 from peek_vortex.transport import CLOSE_MALFORMED_MESSAGE, VortexBridge
+from peek_vortex.wire import VortexCodec
 from tests.vortex_transport.harness import (
     RecordingHandler,
     client,

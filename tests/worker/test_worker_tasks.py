@@ -133,9 +133,9 @@ def test_defer_task_goes_through_the_installed_caller(
     start_caller: StartCaller,
     request: pytest.FixtureRequest,
 ) -> None:
-    """``peek_plugin_base``'s deferTask uses the caller the platform installed, and fails
-    clearly when none is installed."""
-    from peek_plugin_base.worker.DeferTask import deferTask, installTaskCaller
+    """``peek_plugin_base``'s deferTask uses the caller the platform serves, and fails
+    clearly when none is served."""
+    from peek_plugin_base.worker.DeferTask import deferTask
     from peek_plugin_base.worker.errors import TaskCallerNotRunningError
     outcome: list = []
     deferTask("peek_plugin_workertest.tasks.add", 1, 1).addErrback(outcome.append)
@@ -144,11 +144,14 @@ def test_defer_task_goes_through_the_installed_caller(
     broker = make_broker("embedded", tmp_path, request)
     start_worker(broker)
     stack = start_caller(broker)
-    installTaskCaller(stack.caller)
+    stop_serving = stack.caller.serve()
     try:
         assert stack.pump.wait(deferTask("peek_plugin_workertest.tasks.add", 4, 5)) == 9
     finally:
-        installTaskCaller(None)
+        stop_serving()
+    outcome.clear()
+    deferTask("peek_plugin_workertest.tasks.add", 1, 1).addErrback(outcome.append)
+    assert outcome[0].check(TaskCallerNotRunningError)
 
 
 def test_threads_pool_and_soft_time_limit(

@@ -48,18 +48,18 @@ from peek_platform.admin_state.tuples import (
 from peek_platform.errors import PlatformStateError
 from peek_platform.plugin.host import PluginHost, PluginState
 from peek_plugin_base import PeekVortexUtil
-from peek_plugin_base.vortex import (
-    Payload,
-    PayloadEndpoint,
-    PayloadEnvelope,
-    TupleDataObservableHandler,
-    TupleSelector,
-    TuplesProviderABC,
-)
 from peek_vortex import LogThrottle
 from peek_vortex.errors import AccessDeniedError
-from peek_vortex.handlers import OP_POLL, OP_SUBSCRIBE, ObservableMessages, RpcHandle
+from peek_vortex.handlers import (
+    OP_POLL,
+    OP_SUBSCRIBE,
+    ObservableMessages,
+    RpcHandle,
+    TupleDataObservableHandler,
+    TuplesProviderABC,
+)
 from peek_vortex.routing import (
+    PayloadEndpoint,
     PayloadRouter,
     VortexSender,
     connection_events,
@@ -67,6 +67,8 @@ from peek_vortex.routing import (
     run_in_thread,
 )
 from peek_vortex.transport import DEVICE_NAMES, SERVICE_NAMES
+from peek_vortex.tuples import TupleSelector
+from peek_vortex.wire import Payload, PayloadEnvelope
 
 logger = logging.getLogger(__name__)
 

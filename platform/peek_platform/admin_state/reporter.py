@@ -45,8 +45,8 @@ from peek_platform.errors import PlatformStateError
 from peek_platform.plugin.discovery import installed_plugins
 from peek_platform.plugin.host import PluginHost
 from peek_plugin_base import PeekVortexUtil
-from peek_plugin_base.vortex import Payload, PayloadEndpoint, PayloadEnvelope
-from peek_vortex.routing import PayloadRouter, connection_events, default_router
+from peek_vortex.routing import PayloadEndpoint, PayloadRouter, connection_events, default_router
+from peek_vortex.wire import Payload, PayloadEnvelope
 
 logger = logging.getLogger(__name__)
 

@@ -18,9 +18,8 @@ from typing import TYPE_CHECKING, Any
 from peek_platform.admin_state.tuples import ADMIN_FILT
 from peek_platform.errors import PlatformStateError
 from peek_plugin_base import PeekVortexUtil
-from peek_plugin_base.vortex import vortexRPC
 from peek_vortex.errors import RemoteError
-from peek_vortex.handlers import RpcHandle
+from peek_vortex.handlers import RpcHandle, vortexRPC
 from peek_vortex.routing import PayloadRouter
 
 if TYPE_CHECKING:

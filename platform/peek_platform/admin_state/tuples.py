@@ -7,7 +7,7 @@ observes ``ADMIN_OBSERVABLE_NAME`` with ``ADMIN_FILT`` and calls the RPCs in
 
 from typing import Any
 
-from peek_plugin_base.vortex import Tuple, TupleField, addTupleType
+from peek_vortex.tuples import Tuple, TupleField, addTupleType
 
 #: The observable the admin pages watch (``TupleSelector(<tuple name>, selector)``).
 ADMIN_OBSERVABLE_NAME = "peek_platform_admin"

@@ -1,6 +1,7 @@
 """The Twisted service that owns a server's task caller (started before the plugins)."""
 
 import logging
+from collections.abc import Callable
 from typing import Any, Optional
 
 from celery import Celery
@@ -9,7 +10,6 @@ from twisted.application.service import Service
 from peek_platform.celery_glue.app_config import configure_app
 from peek_platform.celery_glue.caller import TaskCaller
 from peek_platform.celery_glue.settings import CelerySettings
-from peek_plugin_base.worker.DeferTask import installTaskCaller
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +30,7 @@ class TaskCallerService(Service):
         self.settings = settings
         self.app = app if app is not None else celeryApp
         self.caller: Optional[TaskCaller] = None
+        self._stop_serving: Callable[[], None] = lambda: None
 
     def startService(self) -> None:  # noqa: N802 - twisted API
         from twisted.internet import reactor
@@ -38,12 +39,12 @@ class TaskCallerService(Service):
         configure_app(self.app, self.settings)
         self.caller = TaskCaller(self.app, reactor.callFromThread, reactor)
         self.caller.start()
-        installTaskCaller(self.caller)
+        self._stop_serving = self.caller.serve()
         logger.info("Worker task caller running: %s", self.settings.describe())
 
     def stopService(self) -> Any:  # noqa: N802 - twisted API
         super().stopService()
-        installTaskCaller(None)
+        self._stop_serving()
         caller, self.caller = self.caller, None
         if caller is not None:
             caller.stop()

@@ -4,7 +4,7 @@ from typing import Any
 
 from kombu.utils.json import register_type
 
-from peek_plugin_base.vortex import Tuple
+from peek_vortex.tuples import Tuple
 from peek_vortex.wire import tuple_from_json_dict, tuple_to_json_dict
 
 

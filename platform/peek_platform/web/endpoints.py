@@ -43,7 +43,6 @@ from peek_plugin_base.endpoints import (
     EndpointError,
     EndpointHandler,
     EndpointRequest,
-    encode_json,
 )
 from peek_vortex import as_deferred
 from peek_vortex.errors import INTERNAL_MESSAGE, new_error_id
@@ -98,6 +97,11 @@ def parse_template(template: str) -> tuple[str, list[tuple[Optional[str], str]]]
         else:
             segments.append((part, part))
     return parts[0], segments
+
+
+def encode_json(data: Any) -> bytes:
+    """The response body for ``data``; TypeError/ValueError when it is not JSON-serialisable."""
+    return json.dumps(data, allow_nan=False, separators=(",", ":")).encode("utf-8")
 
 
 def _json_error(request: Request, status: int, message: str,

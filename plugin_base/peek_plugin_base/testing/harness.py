@@ -36,7 +36,7 @@ free of the platform at import time, and tests run where the platform is install
 import json
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -84,15 +84,18 @@ class PluginTestHarnessError(Exception):
 
 
 class _EagerTaskCaller(DeferTask.TaskCallerABC):
-    """Runs a queued worker task at once, in this process, as a worker would run it."""
+    """Runs a queued worker task at once, in this process, as a worker would run it;
+    ``after_task`` closes the task's database session, as the worker does."""
+
+    def __init__(self, after_task: Callable[[], None]) -> None:
+        self._after_task = after_task
 
     def deferTask(
         self, task: Any, args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, Any]
     ) -> Deferred[Any]:
         return maybeDeferred(self._run, task, args, kwargs)
 
-    @staticmethod
-    def _run(task: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def _run(self, task: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         from peek_plugin_base.worker.CeleryApp import celeryApp
 
         if isinstance(task, str):
@@ -100,15 +103,13 @@ class _EagerTaskCaller(DeferTask.TaskCallerABC):
                 raise RemoteTaskError(task, "eager", "NotRegistered",
                                       f"no worker plugin of the harness declares {task!r}")
             task = celeryApp.tasks[task]
-        from peek_plugin_base.worker import CeleryDbConn
-
         # Calling a Celery task object runs its body here, as the worker would run it.
         try:
             return task(*args, **kwargs)
         except Exception as e:
             raise RemoteTaskError(task.name, "eager", type(e).__name__, str(e)) from e
         finally:
-            CeleryDbConn.onTaskPostrun()
+            self._after_task()
 
 
 class PluginTestHarness:
@@ -426,15 +427,14 @@ def _entry_hook_abc(service: str) -> type:
 def _eager_tasks(dbUrl: str) -> Iterator[None]:
     """Make ``deferTask`` run tasks at once in this process, with ``CeleryDbConn`` on
     ``dbUrl``, while the harness runs."""
-    from peek_plugin_base.worker import CeleryDbConn
+    from peek_platform.celery_glue.worker_db import WorkerDb
 
-    previous = DeferTask._caller
-    previous_settings = CeleryDbConn._settings
-    CeleryDbConn.configureWorkerDb(dbUrl, {})
-    DeferTask.installTaskCaller(_EagerTaskCaller())
+    db = WorkerDb(dbUrl)
+    stop_db = db.serve()
+    stop_caller = _EagerTaskCaller(db.on_task_postrun).serve()
     try:
         yield
     finally:
-        DeferTask.installTaskCaller(previous)
-        CeleryDbConn.onWorkerProcessShutdown()
-        CeleryDbConn._settings = previous_settings
+        stop_caller()
+        stop_db()
+        db.on_worker_process_shutdown()

@@ -1,5 +1,10 @@
 """The bus ("vortex") API for plugins: import everything bus-related from here.
 
+This module is a façade: the bus itself is the ``peek_vortex`` package (platform code,
+which plugins never import); this module re-exports the part of it plugins use, and
+nothing else. The services configure, connect and run the bus; plugins declare tuples,
+send payloads and register handlers.
+
 Declaring tuples
 ----------------
 A tuple is a registered record type. Give it a globally unique ``__tupleType__``
@@ -47,13 +52,14 @@ Payloads, envelopes and routing
 ``envelope.decodePayload()`` the tuples. Handlers listen with
 ``PayloadEndpoint(filt, callback)`` (``filt`` needs a ``"key"``; a message reaches every
 endpoint whose filt is a subset of its own) and stop with ``endpoint.shutdown()``. The
-wire format is specified in :class:`~peek_vortex.wire.VortexCodec`; routing
-and request/reply in :mod:`peek_vortex.routing`.
+wire format is specified in ``docs/wire-protocol.md``. ``default_router()`` is the
+process's :class:`PayloadRouter`: ``send(payload, destVortexName)`` and
+``request(payload, destVortexName, timeout=...)`` (a Deferred of the reply).
 
 Devices and the originator: a device on a client service's device websocket may address
 only that client service; it reaches the server only through the client plugin's
 ``TupleDataObservableProxyHandler``, ``TupleActionProcessorProxy`` and what it declares
-with ``exposeToDevices(...)`` (a :class:`DeviceForwarder`). Handlers get the originator
+with ``exposeToDevices(...)`` (shut it down in ``stop()``). Handlers get the originator
 of a message (``payloadEnvelope.originator``: name, connection uuid, is it a device) as
 ``vortexName``/``vortexUuid``, also when a proxy forwarded it, and
 ``acceptOnlyFromVortex`` is checked against it.
@@ -66,43 +72,58 @@ Porting from the original platform: ``from vortex.Tuple import ...``,
 ``vortex.TupleSelector`` all become ``from peek_plugin_base.vortex import ...``;
 ``Payload(filt, tuples).toVortexMsg()`` still returns the message bytes, synchronously
 (about a microsecond per small tuple, so typical payloads need no thread).
+
+Connection events: ``connection_events().add_listener(listener)`` calls
+``listener.on_connection_open(connection)`` / ``on_connection_lost(connection)`` with a
+:class:`VortexSender` (``connection.vortex_name``); it returns a callable that removes the
+listener. ``is_connected(vortexName)`` says whether one is up now.
+
+Errors a plugin catches
+-----------------------
+Everything the bus raises into plugin code is a :class:`VortexError`, so
+``except VortexError`` catches it all. The classes exported here are the ones a plugin
+has a reason to handle differently, or to raise:
+
+- :class:`RemoteError`: the other side's handler failed; ``code`` and ``message`` say how.
+  Raise one (or a subclass) to answer a caller with a code and message on purpose.
+- :class:`NoEndpointError`: nothing handles that request there (plugin not loaded);
+  :class:`PluginReloadingError` (a subclass): it is being reloaded, retry shortly.
+- :class:`AccessDeniedError`: refused by ``acceptOnlyFromVortex`` or the device boundary.
+- :class:`TupleActionRefusedError`: a delegate raises it to refuse an action for good
+  (remembered like a success); a pusher gets it back.
+- :class:`ReplyTimeoutError`, with :class:`RpcTimeoutError` and
+  :class:`ActionTimeoutError` naming the call: no answer in time.
+- :class:`ConnectionLostError`: the connection went away while the call was in flight;
+  retry once connected again.
+- :class:`VortexTransportError`: a connection could not carry a frame (closed, frame too
+  large, send queue full).
+
+The rest of the tree is caught as ``VortexError`` or through the bases above (the
+transport's subclasses under ``VortexTransportError``, ``PluginReloadingError`` under
+``NoEndpointError``): codec and tuple-type errors mean a programming error, the other
+refusals and routing errors need no handling of their own. Those classes live in
+``peek_vortex.errors``, for the platform.
+
+What is not here, on purpose: everything only the platform calls (codec configuration,
+the router's senders, error replies, tuple-type removal, the transport), which plugins
+never need; it stays in ``peek_vortex``. ``tests/test_architecture.py`` keeps this module
+to re-exports only, within a budget of names.
 """
 
 from peek_vortex.errors import (
     AccessDeniedError,
-    ActionOutcomeUnavailableError,
     ActionTimeoutError,
-    CallRefusedError,
-    CodecError,
     ConnectionLostError,
-    DecodeError,
-    DuplicateTupleTypeError,
-    EncodeError,
-    InvalidActionError,
     NoEndpointError,
-    NoTransportError,
-    PayloadTooLargeError,
     PluginReloadingError,
     RemoteError,
     ReplyTimeoutError,
-    RoutingError,
     RpcTimeoutError,
-    TooManySubscriptionsError,
     TupleActionRefusedError,
-    TupleTypeError,
-    UndeclaredFieldError,
-    UnknownActionTypeError,
-    UnknownTupleTypeError,
-    VortexBackPressureError,
-    VortexConnectionClosedError,
     VortexError,
-    VortexFrameTooLargeError,
     VortexTransportError,
-    error_from_reply,
 )
 from peek_vortex.handlers import (
-    DeviceForwarder,
-    ObservableMessages,
     ObservedTuples,
     RpcHandle,
     TupleActionProcessor,
@@ -113,14 +134,10 @@ from peek_vortex.handlers import (
     TupleDataObservableProxyHandler,
     TupleDataObserverClient,
     TuplesProviderABC,
-    VortexRPC,
     exposeToDevices,
     vortexRPC,
 )
 from peek_vortex.routing import (
-    ConnectionEvents,
-    ConnectionListener,
-    LocalSender,
     PayloadEndpoint,
     PayloadRouter,
     VortexSender,
@@ -138,49 +155,24 @@ from peek_vortex.tuples import (
     TupleUpdateAction,
     addTupleType,
     filterModules,
-    registeredTupleNames,
-    removeTupleType,
 )
-from peek_vortex.wire import (
-    Originator,
-    Payload,
-    PayloadEnvelope,
-    VortexCodec,
-    default_codec,
-)
+from peek_vortex.wire import Payload, PayloadEnvelope
 
 __all__ = [
     "AccessDeniedError",
-    "ActionOutcomeUnavailableError",
     "ActionTimeoutError",
-    "CallRefusedError",
-    "CodecError",
-    "ConnectionEvents",
-    "ConnectionListener",
     "ConnectionLostError",
-    "DecodeError",
-    "DeviceForwarder",
-    "DuplicateTupleTypeError",
-    "EncodeError",
-    "InvalidActionError",
-    "LocalSender",
     "NoEndpointError",
-    "NoTransportError",
-    "ObservableMessages",
     "ObservedTuples",
-    "Originator",
     "Payload",
     "PayloadEndpoint",
     "PayloadEnvelope",
     "PayloadRouter",
-    "PayloadTooLargeError",
     "PluginReloadingError",
     "RemoteError",
     "ReplyTimeoutError",
-    "RoutingError",
     "RpcHandle",
     "RpcTimeoutError",
-    "TooManySubscriptionsError",
     "Tuple",
     "TupleActionABC",
     "TupleActionProcessor",
@@ -194,30 +186,17 @@ __all__ = [
     "TupleField",
     "TupleGenericAction",
     "TupleSelector",
-    "TupleTypeError",
     "TupleUpdateAction",
     "TuplesProviderABC",
-    "UndeclaredFieldError",
-    "UnknownActionTypeError",
-    "UnknownTupleTypeError",
-    "VortexBackPressureError",
-    "VortexCodec",
-    "VortexConnectionClosedError",
     "VortexError",
-    "VortexFrameTooLargeError",
-    "VortexRPC",
     "VortexSender",
     "VortexTransportError",
     "addTupleType",
     "connection_events",
-    "default_codec",
     "default_router",
     "deferToThreadWrap",
     "deferToThreadWrapWithLogger",
-    "error_from_reply",
     "exposeToDevices",
     "filterModules",
-    "registeredTupleNames",
-    "removeTupleType",
     "vortexRPC",
 ]

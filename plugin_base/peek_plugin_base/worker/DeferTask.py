@@ -13,11 +13,13 @@ result arrived within the task's timeout, ``celery.taskTimeoutSeconds`` unless t
 the call sets ``task_timeout``). Cancelling it, or the timeout, revokes the task. No
 thread is held while a task is in flight, and a task is queued exactly once.
 
-The platform installs the process's task caller (:class:`TaskCallerABC`) when it starts;
-plugins only call :func:`deferTask`.
+Plugins only call :func:`deferTask` (or :func:`deferTaskWithOptions`). What queues the
+tasks is the platform's: its task caller (``peek_platform.celery_glue``, a
+:class:`TaskCallerABC`) serves ``deferTask`` while the service runs.
 """
 
 from abc import ABCMeta, abstractmethod
+from collections.abc import Callable
 from typing import Any, Optional, Union
 
 from celery import Task
@@ -25,11 +27,16 @@ from twisted.internet.defer import Deferred, fail
 
 from peek_plugin_base.worker.errors import TaskCallerNotRunningError
 
+#: The caller serving deferTask in this process (set by TaskCallerABC.serve).
 _caller: Optional["TaskCallerABC"] = None
 
 
 class TaskCallerABC(metaclass=ABCMeta):
-    """What the platform provides to queue tasks and wait for their results."""
+    """What queues tasks and waits for their results: implemented by the platform.
+
+    Plugins never use it. The platform's caller calls :meth:`serve` once it can queue
+    tasks, and the callable ``serve`` returned when it stops.
+    """
 
     @abstractmethod
     def deferTask(
@@ -41,11 +48,18 @@ class TaskCallerABC(metaclass=ABCMeta):
     ) -> Deferred[Any]:
         """Queue ``task`` and return a Deferred for its result."""
 
+    def serve(self) -> Callable[[], None]:
+        """Make this the caller :func:`deferTask` uses in this process; returns the
+        callable that stops it (the caller served before comes back)."""
+        global _caller
+        previous, _caller = _caller, self
 
-def installTaskCaller(caller: Optional[TaskCallerABC]) -> None:
-    """Platform use only: make ``caller`` the process's task caller (None removes it)."""
-    global _caller
-    _caller = caller
+        def stopServing() -> None:
+            global _caller
+            if _caller is self:
+                _caller = previous
+
+        return stopServing
 
 
 def deferTask(task: Union[Task, str], *args: Any, **kwargs: Any) -> Deferred[Any]:

@@ -2,8 +2,9 @@
 the platform (plugins and bus connection) as one of its bootsteps.
 
 Sequence: read and validate config.json -> logging -> configure the process's one Celery
-app -> set up worker DB access (``CeleryDbConn``: one engine per pool process, created
-lazily in it, disposed when it exits; the worker never migrates) -> build the Celery
+app -> set up worker DB access (a :class:`~peek_platform.celery_glue.worker_db.WorkerDb`
+serving ``CeleryDbConn``: one engine per pool process, created lazily in it, disposed when
+it exits; the worker never migrates) -> build the Celery
 worker, whose blueprint holds :class:`~peek_worker.bootstep.PeekPlatformStep`: it loads
 and starts the enabled worker plugins, imports each plugin's ``celeryAppIncludes`` and
 consumes the running plugins' queues besides the default one
@@ -31,12 +32,12 @@ from celery.utils.nodenames import host_format
 from peek_platform.celery_glue.app_config import configure_app
 from peek_platform.celery_glue.routing import worker_queues
 from peek_platform.celery_glue.settings import CelerySettings
+from peek_platform.celery_glue.worker_db import WorkerDb
 from peek_platform.config import ServiceConfig
 from peek_platform.errors import WorkerServiceError
 from peek_platform.events.sources import install_event_sources
 from peek_platform.service.reactor import choose_reactor
 from peek_platform.service.runner import EXIT_OK, EXIT_START_FAILED, prepare_service
-from peek_plugin_base.worker import CeleryDbConn
 from peek_plugin_base.worker.CeleryApp import celeryApp
 from peek_worker.bootstep import SERVICE, WorkerPlatform, install_platform_step
 
@@ -70,15 +71,16 @@ def _child_logging(**_: Any) -> None:
             root.addHandler(watched)
 
 
-def setup_worker_db(config: ServiceConfig) -> None:
-    """Point ``CeleryDbConn`` at the worker's database and tie it to the pool's lifecycle."""
-    url = CeleryDbConn.configureWorkerDb(config.database_url,
-                                         config["sqlalchemy.engineArgs"])
-    signals.worker_process_init.connect(CeleryDbConn.onWorkerProcessInit, weak=False)
-    signals.task_postrun.connect(CeleryDbConn.onTaskPostrun, weak=False)
-    signals.worker_process_shutdown.connect(CeleryDbConn.onWorkerProcessShutdown, weak=False)
+def setup_worker_db(config: ServiceConfig) -> WorkerDb:
+    """Serve ``CeleryDbConn`` from the worker's database, tied to the pool's lifecycle."""
+    db = WorkerDb(config.database_url, config["sqlalchemy.engineArgs"])
+    db.serve()
+    signals.worker_process_init.connect(db.on_worker_process_init, weak=False)
+    signals.task_postrun.connect(db.on_task_postrun, weak=False)
+    signals.worker_process_shutdown.connect(db.on_worker_process_shutdown, weak=False)
     logger.info("Peek worker: tasks use the database %s (never migrated here)",
-                url.render_as_string(hide_password=True))
+                db.url.render_as_string(hide_password=True))
+    return db
 
 
 def run_worker(argv: Optional[list[str]] = None) -> int:
@@ -101,7 +103,7 @@ def run_worker(argv: Optional[list[str]] = None) -> int:
     signals.setup_logging.connect(_keep_our_logging, weak=False)
     signals.worker_process_init.connect(_child_logging, weak=False)
     configure_app(celeryApp, settings)
-    setup_worker_db(config)
+    worker_db = setup_worker_db(config)
 
     platform = WorkerPlatform(config, settings, reactor_name=reactor_choice.name)
     install_platform_step()
@@ -140,6 +142,6 @@ def run_worker(argv: Optional[list[str]] = None) -> int:
         # started (it then skips every step's stop).
         platform.stop()
         # The solo and threads pools run tasks (and so may hold an engine) in this process.
-        CeleryDbConn.onWorkerProcessShutdown()
+        worker_db.on_worker_process_shutdown()
     logger.info("Peek worker stopped (exit code %s)", exit_code)
     return int(exit_code)
