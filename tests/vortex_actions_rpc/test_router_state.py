@@ -7,7 +7,8 @@ import pytest
 from twisted.internet.task import Clock
 
 from peek_plugin_base.testing import MemoryVortex
-from peek_plugin_base.vortex import RoutingError, vortexRPC
+from peek_plugin_base.vortex import vortexRPC
+from peek_vortex.errors import RoutingError
 from peek_vortex.transport import answer_heartbeats
 from peek_vortex.wire.constants import HEARTBEAT_KEY
 from tests.support import REPO, result_of
