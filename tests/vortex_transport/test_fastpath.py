@@ -1,5 +1,7 @@
 """The write fast path: its private internals still exist, and its one switch turns it off."""
 
+from typing import Any
+
 from twisted.internet import tcp
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import TestCase
@@ -12,6 +14,7 @@ from tests.vortex_transport.harness import (
     vortex_server,
     wait_for,
 )
+from tests.vortex_transport.memory import memory_pair
 
 
 class _RenamedTcp(tcp.Connection):
@@ -108,3 +111,117 @@ class SwitchTests(TestCase):
         transport = _RenamedTcp.__new__(_RenamedTcp)
         assert fastpath.batching_writer(transport) is None
         assert fastpath._warned_missing
+
+
+def _frame(payload: bytes, first: int = 0x82, length_bytes: bytes = b"") -> bytes:
+    """A server-side (unmasked) frame: ``first`` is FIN/RSV/opcode; the length is minimal
+    unless ``length_bytes`` (the second byte onwards of the header) is given."""
+    return bytes((first,)) + (length_bytes or fastpath.binary_frame(payload)[1:-len(payload)
+                                               or None]) + payload
+
+
+#: Plain frames of every length encoding, with a ping and a fragmented message among them.
+_STREAM = [
+    (_frame(b"a" * 5), [b"a" * 5]),
+    (_frame(b""), [b""]),
+    (_frame(b"b" * 125), [b"b" * 125]),
+    (_frame(b"c" * 126), [b"c" * 126]),
+    (_frame(b"ping!", first=0x89), []),
+    (_frame(b"d" * 300), [b"d" * 300]),
+    (_frame(b"fir", first=0x02) + _frame(b"st", first=0x80), [b"first"]),
+    (_frame(b"e" * 70_000), [b"e" * 70_000]),
+    (_frame(b"f" * 3), [b"f" * 3]),
+]
+
+_INCOMING = fastpath.AUTOBAHN_INCOMING_COUNTERS
+
+
+class FrameReaderTests(TestCase):
+    """The client-side frame reader delivers exactly what autobahn's reader would."""
+
+    def _pair(self, reader: bool) -> Any:
+        pair = memory_pair()
+        assert pair.client._fast_read and not pair.server._fast_read
+        pair.client._fast_read = reader
+        return pair
+
+    def _feed(self, pair: Any, data: bytes, chunk: int) -> tuple[list[bytes], list[int]]:
+        [conn] = pair.client_handler.opened
+        before = len(pair.client_handler.frames_from(conn))
+        stats = pair.client.trafficStats
+        counts = [getattr(stats, name) for name in _INCOMING]
+        for at in range(0, len(data), chunk):
+            pair.client.dataReceived(data[at:at + chunk])
+        return (pair.client_handler.frames_from(conn)[before:],
+                [getattr(stats, name) - n for name, n in zip(_INCOMING, counts, strict=True)])
+
+    def test_every_split_of_a_mixed_stream_delivers_what_autobahn_does(self) -> None:
+        """Whatever the reads look like (one byte to all at once), plain frames, a ping
+        and a fragmented message arrive in order with the same traffic counters as with
+        the reader off; the reader really takes the whole plain frames."""
+        data = b"".join(frame for frame, _ in _STREAM)
+        expected = [m for _, messages in _STREAM for m in messages]
+        for chunk in (1, 2, 3, 7, 64, 1000, 70_010, len(data)):
+            off = self._feed(self._pair(reader=False), data, chunk)
+            assert off[0] == expected, chunk
+            on_pair = self._pair(reader=True)
+            read = on_pair.client._read_plain_frames
+            taken: list[int] = []
+
+            def counting(d: bytes, read: Any = read, taken: list[int] = taken) -> bytes:
+                rest = read(d)
+                taken.append(len(d) - len(rest))
+                return rest
+            on_pair.client._read_plain_frames = counting
+            assert self._feed(on_pair, data, chunk) == off, chunk
+            if chunk == len(data):
+                assert taken == [len(_frame(b"a" * 5) + _frame(b"") + _frame(b"b" * 125)
+                                     + _frame(b"c" * 126))]
+
+    def test_an_oversized_plain_frame_still_closes_with_1009(self) -> None:
+        """A plain frame over the size limit is not delivered: autobahn closes with 1009,
+        even when only its header has arrived."""
+        for whole in (True, False):
+            pair = self._pair(reader=True)
+            pair.client.maxFramePayloadSize = pair.client.maxMessagePayloadSize = 100
+            frame = _frame(b"x" * 101)
+            frames, _ = self._feed(pair, _frame(b"ok") + (frame if whole else frame[:4]), 10**6)
+            assert frames == [b"ok"]
+            assert pair.client.localCloseCode == 1009
+
+    def test_bad_frames_still_close_with_1002(self) -> None:
+        """A non-minimal length, a masked server frame and a reserved bit are protocol
+        errors (1002) after the plain frames before them were delivered."""
+        for bad in (_frame(b"y" * 5, length_bytes=b"\x7e\x00\x05"),
+                    _frame(b"y" * 200, length_bytes=b"\x7f" + (200).to_bytes(8, "big")),
+                    b"\x82\x85abcd" + b"y" * 5,
+                    _frame(b"y", first=0xC2)):
+            pair = self._pair(reader=True)
+            frames, _ = self._feed(pair, _frame(b"ok") + bad + _frame(b"after"), 10**6)
+            assert frames == [b"ok"], bad
+            assert pair.client.localCloseCode == 1002, bad
+
+    def test_frames_after_a_close_are_left_to_autobahn(self) -> None:
+        """When handling a frame closes the connection, the frames behind it in the same
+        read are autobahn's to judge, as without the reader."""
+        results = []
+        for reader in (False, True):
+            pair = self._pair(reader=reader)
+            handler = pair.client_handler
+            on_frame = handler.on_frame
+
+            def closing(conn: Any, data: bytes, pair: Any = pair, on_frame: Any = on_frame) -> None:
+                on_frame(conn, data)
+                if data == b"close":
+                    pair.client.close_with(4000, "enough")
+            handler.on_frame = closing  # type: ignore[method-assign]
+            results.append(self._feed(pair, _frame(b"close") + _frame(b"later"), 10**6))
+        assert results[0] == results[1]
+
+    def test_switched_off_no_frame_goes_through_the_reader(self) -> None:
+        """With ``ENABLED`` False the reader is not used even where it was enabled."""
+        pair = self._pair(reader=True)
+        self.patch(fastpath, "ENABLED", False)
+        pair.client._read_plain_frames = lambda d: self.fail("reader used")  # type: ignore
+        frames, _ = self._feed(pair, _frame(b"z"), 10**6)
+        assert frames == [b"z"]

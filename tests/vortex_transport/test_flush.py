@@ -6,6 +6,7 @@ from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import TestCase
 
+import peek_vortex.transport._fastpath as fastpath
 from peek_vortex.transport import ReadBatchWriter, VortexConnection
 from tests.vortex_transport.harness import (
     RecordingHandler,
@@ -191,3 +192,37 @@ class ReadBatchWriterTests(TestCase):
         assert transport.sent == [b"last words"] and transport.buffered == []
         assert transport.calls == ["loseConnection", "abortConnection"]
         assert writer.getPeer() == "peer"
+
+
+class FanOutBatchTests(TestCase):
+    """Writes to other connections while one read is handled leave when it is done."""
+
+    def test_other_connections_writes_leave_when_the_read_is_done(self) -> None:
+        """During a read, each other connection's writes are joined into one send at its
+        end (not left to the reactor's next turn); outside a read they are Twisted's."""
+        first, second = RecordingTcpTransport(), RecordingTcpTransport()
+        writers = [ReadBatchWriter(first), ReadBatchWriter(second)]
+        assert fastpath.read_started()
+        try:
+            assert not fastpath.read_started()  # a nested read leaves it to the outer one
+            for writer in writers:
+                writer.write(b"update 1;")
+            writers[0].write(b"update 2;")
+            assert first.sent == second.sent == [] and first.buffered == second.buffered == []
+        finally:
+            fastpath.read_done()
+        assert first.sent == [b"update 1;update 2;"] and second.sent == [b"update 1;"]
+        writers[1].write(b"later")
+        assert second.buffered == [b"later"] and second.sent == [b"update 1;"]
+
+    def test_a_connection_closed_during_the_read_sends_once(self) -> None:
+        """A joined connection closed during the read sends what it had first, once."""
+        transport = RecordingTcpTransport()
+        writer = ReadBatchWriter(transport)
+        fastpath.read_started()
+        try:
+            writer.write(b"last words")
+            writer.loseConnection()
+        finally:
+            fastpath.read_done()
+        assert transport.sent == [b"last words"] and transport.calls == ["loseConnection"]

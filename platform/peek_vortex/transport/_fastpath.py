@@ -21,7 +21,12 @@ The internals used:
   ``maxMessagePayloadSize``, ``trafficStats``); ``onMessageEnd`` skips the Deferred
   autobahn's ``fire("message")`` builds per message with no listener (it reads
   ``_listeners``, ``_parent``, ``failedByMe``, ``_onMessage``, ``message_data``,
-  ``message_is_binary``).
+  ``message_is_binary``); the frame reader (:meth:`FastPathMixin._read_plain_frames`)
+  reads what autobahn's ``processData`` reads and keeps (``current_frame``, ``data``,
+  ``inside_message``, ``failedByMe``, ``_perMessageCompress``, ``websocket_version``,
+  ``maxFramePayloadSize``, ``maxMessagePayloadSize``, ``autoPingTimeoutCall``,
+  ``autoPingRestartOnAnyTraffic``, ``_cancelAutoPingTimeoutCall``, ``_onMessage``,
+  ``logFrames``, ``logOctets``, ``trackedTimings``, the incoming traffic counters).
 """
 
 import inspect
@@ -52,12 +57,23 @@ AUTOBAHN_CLASS_INTERNALS = ("_dataReceived", "sendData", "STATE_OPEN", "STATE_CO
                             "STATE_PROXY_CONNECTING")
 #: Attributes an open autobahn protocol instance has that the fast send path reads.
 AUTOBAHN_INSTANCE_INTERNALS = ("send_queue", "logOctets", "trafficStats", "state")
+#: Attributes an open client-side autobahn protocol has that the frame reader reads.
+AUTOBAHN_READ_INTERNALS = ("current_frame", "data", "inside_message", "failedByMe",
+                           "_perMessageCompress", "websocket_version", "maxFramePayloadSize",
+                           "maxMessagePayloadSize", "autoPingTimeoutCall",
+                           "autoPingRestartOnAnyTraffic", "_cancelAutoPingTimeoutCall",
+                           "_onMessage", "logFrames", "logOctets", "trackedTimings")
+#: The incoming traffic counters the frame reader increments, as autobahn's reader would.
+AUTOBAHN_INCOMING_COUNTERS = ("incomingOctetsWireLevel", "incomingOctetsWebSocketLevel",
+                              "incomingOctetsAppLevel", "incomingWebSocketFrames",
+                              "incomingWebSocketMessages")
 #: The parameters of autobahn's ``sendData`` our override mirrors.
 AUTOBAHN_SENDDATA_PARAMS = ("self", "data", "sync", "chopsize")
 #: The traffic counters the fast send path increments.
 AUTOBAHN_TRAFFIC_COUNTERS = ("outgoingOctetsWireLevel", "preopenOutgoingOctetsWireLevel")
 
 _warned_missing = False
+_warned_read_missing = False
 
 
 def versions() -> str:
@@ -90,12 +106,23 @@ def internals_problems(
             problems.append(f"autobahn WebSocketProtocol.sendData{params} (expected"
                             f" parameters {AUTOBAHN_SENDDATA_PARAMS})")
     if protocol is not None:
+        problems += read_internals_problems(protocol)
         problems += [f"autobahn protocol instance .{name}"
                      for name in AUTOBAHN_INSTANCE_INTERNALS if not hasattr(protocol, name)]
         stats = getattr(protocol, "trafficStats", None)
         if stats is not None:
             problems += [f"autobahn TrafficStats.{name}" for name in AUTOBAHN_TRAFFIC_COUNTERS
                          if not hasattr(stats, name)]
+    return problems
+
+
+def read_internals_problems(protocol: Any) -> list[str]:
+    """What the frame reader relies on that this open autobahn protocol lacks."""
+    problems = [f"autobahn protocol instance .{name}"
+                for name in AUTOBAHN_READ_INTERNALS if not hasattr(protocol, name)]
+    stats = getattr(protocol, "trafficStats", None)
+    problems += [f"autobahn TrafficStats.{name}" for name in AUTOBAHN_INCOMING_COUNTERS
+                 if not hasattr(stats, name)]
     return problems
 
 
@@ -144,6 +171,11 @@ class ReadBatchWriter:
     ``write`` too, so the reactor meets the error on its next turn and closes the
     connection as usual. Every other attribute is the transport's.
 
+    Writes to other connections while a read is handled (the read carried an update that
+    fans out to N connections) are collected the same way, per connection, and sent when
+    that read is done (:func:`read_done`) instead of on Twisted's next loop turn: N sends
+    instead of N write registrations, N more epoll rounds and 2N ``epoll_ctl`` calls.
+
     What one read collects is handed on early once it exceeds the transport's buffer size,
     so a read whose handling writes a lot (a peer asking for the same large data many
     times) meets back-pressure within that read instead of buffering without bound.
@@ -159,9 +191,10 @@ class ReadBatchWriter:
         return getattr(self._transport, name)
 
     def hold(self) -> None:
-        """Collect writes until :meth:`release`."""
-        self._held = []
-        self._held_bytes = 0
+        """Collect writes until :meth:`release` (keeping any already collected)."""
+        if self._held is None:
+            self._held = []
+            self._held_bytes = 0
 
     def release(self) -> None:
         """Send what was collected: straight to the socket if nothing older is queued."""
@@ -185,6 +218,12 @@ class ReadBatchWriter:
 
     def write(self, data: bytes) -> None:
         held = self._held
+        if held is None and _joined is not None:
+            # Another connection's read is being handled (a fan-out): this connection's
+            # writes leave when that read is done, each connection's in one send.
+            held = self._held = []
+            self._held_bytes = 0
+            _joined.append(self)
         if held is not None:
             held.append(data)
             self._held_bytes += len(data)
@@ -206,6 +245,27 @@ class ReadBatchWriter:
     def abortConnection(self) -> None:  # noqa: N802 - twisted API
         self._held = None  # an abort discards unsent data
         self._transport.abortConnection()
+
+
+#: While a read is handled: the writers of other connections that collected writes.
+_joined: Optional[list[ReadBatchWriter]] = None
+
+
+def read_started() -> bool:
+    """Start collecting other connections' writes; True if this is the outermost read."""
+    global _joined
+    if _joined is not None:
+        return False
+    _joined = []
+    return True
+
+
+def read_done() -> None:
+    """The outermost read is handled: send what other connections collected, in order."""
+    global _joined
+    joined, _joined = _joined, None
+    for writer in joined or ():
+        writer.release()
 
 
 #: The last payload framed for an unmasked (server side) send, and its frame: a fan-out
@@ -234,6 +294,8 @@ class FastPathMixin:
     """
 
     _writer: Optional[ReadBatchWriter] = None
+    #: Plain frames are read by :meth:`_read_plain_frames` (set by :meth:`_enable_frame_reader`).
+    _fast_read = False
     # autobahn's, declared for readers and type checkers.
     transport: Any
     send_queue: Any
@@ -251,6 +313,25 @@ class FastPathMixin:
             self._writer = writer
             self.transport = writer
 
+    def _enable_frame_reader(self) -> None:
+        """From now on, plain binary frames from a server are read by :meth:`_read_plain_frames`.
+
+        Only on the client side of an open, uncompressed RFC 6455 (hybi) connection, and only when
+        this autobahn has every internal the reader uses (else it logs once and stays off).
+        """
+        global _warned_read_missing
+        if (not ENABLED or self.factory.isServer or self.state != self.STATE_OPEN
+                or not getattr(self, "websocket_version", 0)  # 0: Hixie-76 framing
+                or getattr(self, "_perMessageCompress", True) is not None):
+            return
+        problems = read_internals_problems(self)
+        if problems:
+            if not _warned_read_missing:
+                _warned_read_missing = True
+                logger.warning("%s", describe(problems))
+            return
+        self._fast_read = True
+
     def dataReceived(self, data: bytes) -> None:  # noqa: N802 - twisted API
         # autobahn's dataReceived only adds a debug line before _dataReceived, and builds
         # its arguments (click-coloured names, the peer) on every read even though our
@@ -263,13 +344,83 @@ class FastPathMixin:
     def _dataReceived(self, data: bytes) -> None:  # noqa: N802 - autobahn API
         writer = self._writer
         if writer is None:
-            super()._dataReceived(data)  # type: ignore[misc]
+            if self._fast_read and ENABLED:
+                data = self._read_plain_frames(data)
+            if data:
+                super()._dataReceived(data)  # type: ignore[misc]
             return
         writer.hold()
+        outermost = read_started()
         try:
-            super()._dataReceived(data)  # type: ignore[misc]
+            if self._fast_read and ENABLED:
+                data = self._read_plain_frames(data)
+            if data:
+                super()._dataReceived(data)  # type: ignore[misc]
         finally:
             writer.release()
+            if outermost:
+                read_done()
+
+    def _read_plain_frames(self, data: bytes) -> bytes:
+        """Deliver the whole plain frames at the start of ``data``; return the rest for autobahn.
+
+        A plain frame is what a server sends for every bus frame: final, no RSV bits,
+        binary, unmasked, length in its minimal encoding, within the size limits, and
+        complete in this read. Each is delivered as autobahn's ``processData`` ..
+        ``onMessageEnd`` would (same counters, the same ``_onMessage`` call, its ping
+        timeout restarted the same way) without the per-frame header object, masker,
+        buffer slicing and seven hook calls. Everything else -- a partial frame, a
+        control, text, fragmented, masked or oversized frame, a bad length encoding, or
+        anything while autobahn is part way through a frame or the connection is not
+        open -- is left, with all that follows it in this read, to autobahn, which
+        answers it as it always does (closing with 1002 or 1009 where it must).
+        """
+        if (self.state != self.STATE_OPEN or self.current_frame is not None or self.data
+                or self.inside_message or self.failedByMe or self.logFrames
+                or self.logOctets or self.trackedTimings):
+            return data
+        size = len(data)
+        pos = 0
+        stats = self.trafficStats
+        while size - pos >= 2 and data[pos] == 0x82:
+            length = data[pos + 1]
+            if length < 126:
+                start = pos + 2
+            elif length == 126:
+                start = pos + 4
+                if start > size:
+                    break
+                length = int.from_bytes(data[pos + 2:start], "big")
+                if length < 126:
+                    break
+            elif length == 127:
+                start = pos + 10
+                if start > size:
+                    break
+                length = int.from_bytes(data[pos + 2:start], "big")
+                if length < 0x10000 or length > 0x7FFFFFFFFFFFFFFF:
+                    break
+            else:
+                break  # masked
+            end = start + length
+            if (end > size or 0 < self.maxFramePayloadSize < length
+                    or 0 < self.maxMessagePayloadSize < length):
+                break
+            stats.incomingOctetsWireLevel += end - pos
+            stats.incomingOctetsWebSocketLevel += length
+            stats.incomingOctetsAppLevel += length
+            stats.incomingWebSocketFrames += 1
+            if self.autoPingTimeoutCall and self.autoPingRestartOnAnyTraffic:
+                self._cancelAutoPingTimeoutCall()
+            stats.incomingWebSocketMessages += 1
+            pos = end
+            self._onMessage(data[start:end], True)
+            if self.state != self.STATE_OPEN:
+                # Closing or failed: autobahn decides what the rest still means (and, as
+                # it counted the whole read while open, the rest's octets count here).
+                stats.incomingOctetsWireLevel += size - pos
+                break
+        return data[pos:] if pos else data
 
     def sendData(self, data: bytes, sync: bool = False, chopsize: Any = None) -> None:  # noqa: N802
         """autobahn's immediate-write path minus its eagerly formatted debug line.

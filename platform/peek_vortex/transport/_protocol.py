@@ -343,6 +343,7 @@ class VortexProtocolMixin(FastPathMixin):
             self.transport.unregisterProducer()
         self.transport.registerProducer(conn, True)
         self._install_batching_writer()
+        self._enable_frame_reader()
 
     def _dataReceived(self, data: bytes) -> None:  # noqa: N802 - autobahn API
         # Any bytes prove the peer alive: a big frame arriving slowly holds its pong back.
