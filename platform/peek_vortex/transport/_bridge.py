@@ -34,7 +34,7 @@ from peek_vortex.routing._router import PayloadEndpoint, PayloadRouter
 from peek_vortex.transport._link import CloseReason
 from peek_vortex.transport._protocol import VortexConnection
 from peek_vortex.wire._codec import PayloadEnvelope
-from peek_vortex.wire.constants import CloseCode
+from peek_vortex.wire.constants import HEARTBEAT_KEY, CloseCode
 
 logger = logging.getLogger(__name__)
 
@@ -141,10 +141,6 @@ class DeviceSide:
 
     def on_close(self, conn: VortexConnection, reason: CloseReason) -> None:
         self._bridge.on_close(conn, reason, device=True)
-
-
-#: The filt key of a browser's heartbeat request (browsers cannot send websocket pings).
-HEARTBEAT_KEY = "vortex.heartbeat"
 
 
 def answer_heartbeats(router: PayloadRouter) -> None:

@@ -31,8 +31,9 @@ HELLO_KEY_TOKEN: Final = "token"
 WELCOME_KEY_UUID: Final = "uuid"
 WELCOME_KEY_MAX_FRAME: Final = "maxFrameBytes"
 
-#: The filt key of the browser client's heartbeat request. No endpoint handles it: the
-#: ``NoEndpointError`` reply (any reply) proves the link alive.
+#: The filt key of the browser client's heartbeat request (browsers cannot send websocket
+#: pings). A client service answers it with an empty reply (``answer_heartbeats``); any
+#: reply, a ``NoEndpointError`` too, proves the link alive.
 HEARTBEAT_KEY: Final = "vortex.heartbeat"
 
 # ---- frame: HEADER 0x0A BODY
