@@ -193,6 +193,13 @@ class ServiceProcess:
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
+            # Every thread's stack (the service dumps them on SIGUSR1) says where it hangs.
+            self.proc.send_signal(signal.SIGUSR1)
+            time.sleep(0.5)
             self.proc.kill()
             self.proc.wait()
-            raise AssertionError(f"{self.service} did not exit within {timeout}s") from None
+            stderr = self.proc.stderr
+            stacks = stderr.read() if stderr is not None and not stderr.closed else ""
+            raise AssertionError(
+                f"{self.service} did not exit within {timeout}s\nlog tail:\n"
+                f"{self.log()[-4000:]}\nstderr (thread stacks):\n{stacks[-8000:]}") from None

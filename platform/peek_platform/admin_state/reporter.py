@@ -114,7 +114,9 @@ class LogTail(logging.Handler):
         self._plugin_of = plugin_of
         self._lines: collections.deque[LogLineTuple] = collections.deque(maxlen=size)
         self._seq = 0
-        self._guard = threading.Lock()
+        # Reentrant: a signal handler that logs runs on the thread that may already be in
+        # emit(); a plain Lock would then wait for itself forever.
+        self._guard = threading.RLock()
 
     def emit(self, record: logging.LogRecord) -> None:
         try:

@@ -10,6 +10,7 @@ create its log file; ``--check-config`` also exits 78 for a near-miss key, a plu
 """
 
 import argparse
+import faulthandler
 import json
 import logging
 import signal
@@ -62,7 +63,7 @@ TWISTED_SIGNALS = (
     "Signals: SIGTERM/SIGINT stop gracefully; SIGHUP reloads config.json: logging.level, "
     "plugin.enabled (added plugins start, removed ones stop, plugins whose installed code "
     "changed are reloaded); other changed keys are named in a WARNING and wait for a "
-    "restart."
+    "restart. SIGUSR1 writes every thread's stack to stderr (for a service that hangs)."
 )
 
 def restart_only_changes(service: str, running: dict[str, Any],
@@ -247,6 +248,31 @@ def _read_only_note(config: ServiceConfig) -> Optional[str]:
     )
 
 
+def install_stop_signal_handlers(reactor: Any) -> None:
+    """Replace the running reactor's SIGTERM/SIGINT handlers with ones that only hand the
+    stop to the reactor thread, which then logs it and stops the reactor.
+
+    Twisted's own handlers log from inside the signal handler. Python runs a handler in
+    the main thread between two bytecodes, so a signal landing while that thread is inside
+    a log handler that holds a lock made the nested log call wait for that lock forever:
+    the process ignored SIGTERM (seen as services that "did not exit" in the tests).
+    """
+    from twisted.internet.error import ReactorNotRunning
+
+    def stop_for(signum: int) -> None:
+        logger.info("Received %s, shutting down", signal.Signals(signum).name)
+        try:
+            reactor.stop()
+        except ReactorNotRunning:
+            pass  # a second signal while the shutdown is already under way
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        reactor.callFromThread(stop_for, signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
+
+
 def run_service(service: str, build: TreeBuilder, argv: Optional[list[str]] = None,
                 one_shot: Optional[OneShot] = None) -> int:
     """Run one service process until it is stopped; returns the exit code."""
@@ -255,6 +281,8 @@ def run_service(service: str, build: TreeBuilder, argv: Optional[list[str]] = No
     early_stop: list[int] = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, _frame: early_stop.append(signum))
+    # Written from the signal handler in C, so it works even when the reactor is stuck.
+    faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
 
     prepared = prepare_service(
         service, argv, f"Run the Peek {service} service and its enabled plugins.",
@@ -323,6 +351,8 @@ def run_service(service: str, build: TreeBuilder, argv: Optional[list[str]] = No
         d.addErrback(lambda f: logger.error("SIGHUP reload failed: %s", f.getTraceback()))
 
     signal.signal(signal.SIGHUP, lambda *_: reactor.callFromThread(on_sighup))
+    # Runs after the reactor installed its own signal handlers, which it replaces.
+    reactor.callWhenRunning(install_stop_signal_handlers, reactor)
     # Start from inside the running loop, so plugins' start() may use asyncio at once.
     reactor.callWhenRunning(lambda: reactor.callLater(0, start))
     # One sequenced shutdown: the tree closes ports, then stops and unloads plugins.
