@@ -31,7 +31,8 @@
     └── VortexTransportError                transport
         ├── VortexConnectionClosedError     closed
         ├── VortexFrameTooLargeError        frame-too-large
-        └── VortexBackPressureError         back-pressure
+        ├── VortexBackPressureError         back-pressure
+        └── VortexHelloRefusedError         hello-refused
 
 What each means:
 
@@ -50,13 +51,14 @@ What each means:
   earlier outcomes (``ActionOutcomeUnavailableError``, nothing ran), or the remote handler
   failed with a code of its own (``RemoteError``).
 - ``VortexTransportError``: a bus connection could not carry a frame (closed, frame above
-  the size limit, outbound queue full).
+  the size limit, outbound queue full), or its opening hello was refused
+  (``VortexHelloRefusedError``, with the close code and reason sent to the peer).
 
 ``except VortexError`` catches every error the bus raises into plugin code. The services'
 own errors (config, token, plugin loading) are in ``peek_platform.errors``; its
-``VortexTokenError`` extends :class:`VortexTransportError`. The transport's ``HelloError``
-(a refused hello, carrying the close code) never leaves the transport: the protocol
-catches it and closes that connection.
+``VortexTokenError`` extends :class:`VortexTransportError`. ``VortexHelloRefusedError``
+never reaches plugin code: the protocol that reads a hello catches it and closes that
+connection with its close code.
 
 **Codes.** Every class above has a ``code`` class attribute (the middle column): a
 stable word that an error reply carries as ``e: [code, message]`` (see
@@ -394,6 +396,18 @@ class VortexBackPressureError(VortexTransportError):
         )
         self.queued = queued
         self.limit = limit
+
+
+class VortexHelloRefusedError(VortexTransportError):
+    """A hello (or welcome) that is refused: ``close_code`` and ``reason`` are what the
+    connection is closed with, so the peer learns why."""
+
+    code: ClassVar[str] = "hello-refused"
+
+    def __init__(self, close_code: int, reason: str) -> None:
+        super().__init__(f"{int(close_code)} {reason}")
+        self.close_code = close_code
+        self.reason = reason
 
 
 #: The message an unexpected exception is replaced by; ``{id}`` is its error id.

@@ -17,9 +17,10 @@ from peek_vortex.errors import (
     DecodeError,
     NoTransportError,
     VortexError,
+    VortexHelloRefusedError,
 )
 from peek_vortex.tuples import Tuple, TupleField, addTupleType
-from peek_vortex.wire import Hello, HelloError, VortexCodec, Welcome
+from peek_vortex.wire import Hello, VortexCodec, Welcome
 
 #: Big enough for every generated body, small enough that a decompression bomb is cheap.
 MAX_INFLATED = 1 << 20
@@ -289,7 +290,7 @@ def run_hello(data: bytes) -> None:
     for kind in (Hello, Welcome):
         try:
             kind.decode(data)
-        except HelloError:
+        except VortexHelloRefusedError:
             pass
 
 

@@ -1,7 +1,8 @@
 """Fuzz the bus's byte-level entry points (header, body, envelope, hello, router receive).
 
 Property: any bytes either decode or raise the error the entry point documents (a
-``VortexError``; ``HelloError`` for hellos), never another exception, and never hang.
+``VortexError``; for hellos its ``VortexHelloRefusedError``), never another exception,
+and never hang.
 
 Each round gives a target one Hypothesis run (structured inputs, shrunk on a finding),
 then half as long to fast random mutations of the inputs Hypothesis made (many more

@@ -29,12 +29,6 @@ from tests.e2e.devices_data import server_config, start_service
 from tests.support import REPO
 from tests.vortex_transport.harness import wait_for
 
-#: Raised inside the transport and caught there (never reaching plugin code), with why.
-INTERNAL = {
-    "HelloError": "a refused or malformed hello closes that connection with its close code; "
-                  "the server and client protocols catch it",
-}
-
 LIMITS = TransportLimits(max_queued_bytes=64 * 1024, hello_timeout_seconds=5,
                          heartbeat_seconds=30, heartbeat_timeout_seconds=60)
 
@@ -65,12 +59,13 @@ def test_every_platform_error_a_plugin_can_see_is_a_vortex_error() -> None:
             cls = getattr(module, name, None)
             if not (inspect.isclass(cls) and issubclass(cls, Exception)):
                 continue
-            if cls.__module__ == "builtins" or name in INTERNAL:
+            if cls.__module__ == "builtins":
                 continue  # ValueError & co. are programming errors (a bad close code)
             checked.append(f"{module_name}:{name}")
             assert issubclass(cls, VortexError), f"{module_name} raises {name}, not a VortexError"
     assert any(c.endswith(":VortexBackPressureError") for c in checked), checked
     assert any(c.endswith(":VortexConnectionClosedError") for c in checked), checked
+    assert any(c.endswith(":VortexHelloRefusedError") for c in checked), checked
 
     bus_errors = [
         cls for _, cls in inspect.getmembers(peek_platform.errors, inspect.isclass)

@@ -6,9 +6,9 @@ import json
 import pytest
 
 from peek_plugin_base.vortex import PayloadEndpoint, PayloadRouter
-from peek_vortex.errors import DecodeError
+from peek_vortex.errors import DecodeError, VortexHelloRefusedError
 from peek_vortex.routing import LocalSender
-from peek_vortex.wire import MAX_HEADER_DEPTH, CloseCode, Hello, HelloError, Welcome, default_codec
+from peek_vortex.wire import MAX_HEADER_DEPTH, CloseCode, Hello, Welcome, default_codec
 
 
 def nested(depth: int) -> bytes:
@@ -52,7 +52,7 @@ def test_router_refuses_deep_headers_with_decode_error(where: bytes) -> None:
 @pytest.mark.parametrize("kind", [Hello, Welcome])
 def test_deeply_nested_hello_is_malformed_not_a_crash(kind: type) -> None:
     """Found by the fuzzer: a first frame of ~1,200 nested arrays raised RecursionError out
-    of the hello parser; it is now HelloError(HELLO_MALFORMED)."""
-    with pytest.raises(HelloError) as caught:
+    of the hello parser; it is now VortexHelloRefusedError(HELLO_MALFORMED)."""
+    with pytest.raises(VortexHelloRefusedError) as caught:
         kind.decode(nested(1200))
-    assert caught.value.code == CloseCode.HELLO_MALFORMED
+    assert caught.value.close_code == CloseCode.HELLO_MALFORMED

@@ -109,7 +109,7 @@ def test_wrong_tokens_block_an_address_for_growing_periods() -> None:
     throttle = WrongTokenThrottle(attempts=3, first_block=1, max_block=5, clock=clock)
     assert [throttle.failed("a") for _ in range(3)] == [0, 0, 1]
     refusal = throttle.refusal("a")
-    assert refusal is not None and refusal.code == CloseCode.TOO_MANY_ATTEMPTS
+    assert refusal is not None and refusal.close_code == CloseCode.TOO_MANY_ATTEMPTS
     assert throttle.refusal("b") is None
     clock.advance(1)
     assert throttle.refusal("a") is None

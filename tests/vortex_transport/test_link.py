@@ -3,8 +3,9 @@
 from twisted.internet.task import Clock
 from twisted.trial.unittest import TestCase
 
+from peek_vortex.errors import VortexHelloRefusedError
 from peek_vortex.transport import FrameRoute, LinkState, Phase, TransportLimits, close_reason
-from peek_vortex.wire import CloseCode, HelloError
+from peek_vortex.wire import CloseCode
 
 LIMITS = TransportLimits(hello_timeout_seconds=5, heartbeat_seconds=10,
                          heartbeat_timeout_seconds=3)
@@ -15,13 +16,13 @@ class Actions:
 
     def __init__(self) -> None:
         self.calls: list[str] = []
-        self.refusals: list[HelloError] = []
+        self.refusals: list[VortexHelloRefusedError] = []
 
     def send_ping(self) -> None:
         self.calls.append("ping")
 
-    def refuse(self, error: HelloError) -> None:
-        self.calls.append(f"refuse {int(error.code)}")
+    def refuse(self, error: VortexHelloRefusedError) -> None:
+        self.calls.append(f"refuse {int(error.close_code)}")
         self.refusals.append(error)
 
     def peer_dead(self) -> None:
@@ -133,7 +134,7 @@ class HeartbeatTests(TestCase):
             assert clock.getDelayedCalls() == [] and state.phase is Phase.CLOSED
             clock.advance(100)
             assert actions.calls == []
-            state.reject(HelloError(CloseCode.HELLO_MALFORMED, "late"))
+            state.reject(VortexHelloRefusedError(CloseCode.HELLO_MALFORMED, "late"))
             assert actions.calls == []  # nothing is refused after the socket is gone
 
 

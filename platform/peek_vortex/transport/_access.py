@@ -5,6 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Optional
 
+from peek_vortex.errors import VortexHelloRefusedError
 from peek_vortex.routing._names import (
     peekAgentName,
     peekClientName,
@@ -12,7 +13,7 @@ from peek_vortex.routing._names import (
     peekMobileName,
     peekWorkerName,
 )
-from peek_vortex.wire._hello import CloseCode, Hello, HelloError
+from peek_vortex.wire._hello import CloseCode, Hello
 
 #: Names a holder of the platform token may use on the server's bus websocket. The server's
 #: own name is absent on purpose: only the server process is peek-server.
@@ -35,21 +36,22 @@ class AccessPolicy:
     anonymous_names: frozenset[str] = frozenset()
 
     def authorise(self, hello: Hello) -> None:
-        """Accept the hello or raise HelloError with the close code and reason to send."""
+        """Accept the hello, or raise VortexHelloRefusedError with the close code and the
+        reason to send."""
         if hello.name in self.anonymous_names:
             return
         if hello.name not in self.token_names:
             allowed = sorted(self.token_names | self.anonymous_names)
-            raise HelloError(
+            raise VortexHelloRefusedError(
                 CloseCode.NAME_FORBIDDEN,
                 f"the name {hello.name!r} may not connect here (allowed: {', '.join(allowed)})",
             )
         expected = self.token() if self.token is not None else None
         if not hello.token:
-            raise HelloError(CloseCode.UNAUTHORISED,
-                             f"{hello.name} must present the platform token")
+            raise VortexHelloRefusedError(CloseCode.UNAUTHORISED,
+                                          f"{hello.name} must present the platform token")
         if not expected or not hmac.compare_digest(hello.token.encode(), expected.encode()):
-            raise HelloError(CloseCode.UNAUTHORISED, f"wrong token for {hello.name}")
+            raise VortexHelloRefusedError(CloseCode.UNAUTHORISED, f"wrong token for {hello.name}")
 
     @classmethod
     def for_server(cls, token: Callable[[], Optional[str]]) -> "AccessPolicy":

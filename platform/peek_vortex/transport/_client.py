@@ -28,7 +28,7 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from peek_vortex.errors import VortexTransportError
+from peek_vortex.errors import VortexHelloRefusedError, VortexTransportError
 from peek_vortex.transport._backoff import Backoff
 from peek_vortex.transport._link import DEFAULT_LIMITS, CloseReason, TransportLimits
 from peek_vortex.transport._protocol import (
@@ -39,7 +39,7 @@ from peek_vortex.transport._protocol import (
     protocol_options,
 )
 from peek_vortex.transport._tls import describe_tls_failure, verifying_tls_options
-from peek_vortex.wire._hello import CloseCode, Hello, HelloError, Welcome
+from peek_vortex.wire._hello import CloseCode, Hello, Welcome
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class VortexClientProtocol(VortexProtocolMixin, WebSocketClientProtocol):
         service = self.factory.service
         try:
             welcome = Welcome.decode(data)
-        except HelloError as e:
+        except VortexHelloRefusedError as e:
             self.reject(e)
             return
         # Never send more than the server accepts.
@@ -95,7 +95,7 @@ class VortexClientProtocol(VortexProtocolMixin, WebSocketClientProtocol):
         if not self.welcomed.called:
             self.welcomed.callback(self)
 
-    def _log_reject(self, error: HelloError) -> None:
+    def _log_reject(self, error: VortexHelloRefusedError) -> None:
         """The service logs the failed attempt, once."""
 
     def _on_closed(self, reason: CloseReason) -> None:

@@ -19,7 +19,8 @@ from typing import Optional, Protocol
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
-from peek_vortex.wire._hello import CloseCode, HelloError
+from peek_vortex.errors import VortexHelloRefusedError
+from peek_vortex.wire._hello import CloseCode
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ class LinkActions(Protocol):
     def send_ping(self) -> None:
         """Send a websocket ping."""
 
-    def refuse(self, error: HelloError) -> None:
+    def refuse(self, error: VortexHelloRefusedError) -> None:
         """Log the refusal once and close with the error's code and reason."""
 
     def peer_dead(self) -> None:
@@ -132,8 +133,8 @@ class LinkState:
 
     def _hello_timed_out(self) -> None:
         self._hello_timer = None
-        self.reject(HelloError(CloseCode.HELLO_TIMEOUT,
-                               f"no hello within {self.limits.hello_timeout_seconds}s"))
+        self.reject(VortexHelloRefusedError(
+            CloseCode.HELLO_TIMEOUT, f"no hello within {self.limits.hello_timeout_seconds}s"))
 
     def received(self) -> None:
         """Bytes arrived: the peer is alive."""
@@ -144,12 +145,12 @@ class LinkState:
         if self.phase is Phase.REFUSED or self.phase is Phase.CLOSED:
             return FrameRoute.DROP
         if not is_binary:
-            self.reject(HelloError(CloseCode.TEXT_FRAME, "text frames are not accepted;"
-                                   " the bus speaks binary frames"))
+            self.reject(VortexHelloRefusedError(
+                CloseCode.TEXT_FRAME, "text frames are not accepted; the bus speaks binary frames"))
             return FrameRoute.DROP
         return FrameRoute.APPLICATION if self.open else FrameRoute.FIRST
 
-    def reject(self, error: HelloError) -> None:
+    def reject(self, error: VortexHelloRefusedError) -> None:
         """Refuse the connection: later frames are dropped; the adapter logs and closes."""
         if self.phase is Phase.CLOSED:
             return

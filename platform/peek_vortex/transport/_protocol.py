@@ -15,6 +15,7 @@ from peek_vortex.errors import (
     VortexBackPressureError,
     VortexConnectionClosedError,
     VortexFrameTooLargeError,
+    VortexHelloRefusedError,
 )
 from peek_vortex.transport._fastpath import FastPathMixin
 from peek_vortex.transport._link import (
@@ -24,7 +25,7 @@ from peek_vortex.transport._link import (
     TransportLimits,
     close_reason,
 )
-from peek_vortex.wire._hello import HELLO_MAX_BYTES, CloseCode, HelloError
+from peek_vortex.wire._hello import HELLO_MAX_BYTES, CloseCode
 
 logger = logging.getLogger(__name__)
 
@@ -308,15 +309,15 @@ class VortexProtocolMixin(FastPathMixin):
     def _on_open_socket(self) -> None:
         """Hook: the websocket handshake is done; the hello exchange starts."""
 
-    def reject(self, error: HelloError) -> None:
+    def reject(self, error: VortexHelloRefusedError) -> None:
         """Refuse the hello exchange: log once, close with the error's code and reason."""
         self._link.reject(error)
 
     # LinkActions: what the state machine asks of this adapter.
-    def refuse(self, error: HelloError) -> None:
+    def refuse(self, error: VortexHelloRefusedError) -> None:
         """Log the refusal once and close with the error's code and reason."""
         self._log_reject(error)
-        self.close_with(int(error.code), error.reason)
+        self.close_with(int(error.close_code), error.reason)
 
     def send_ping(self) -> None:
         """Send a websocket ping."""
@@ -326,8 +327,8 @@ class VortexProtocolMixin(FastPathMixin):
         """No answer to a ping: autobahn's own dead-peer path records why and aborts TCP."""
         self.onAutoPingTimeout()
 
-    def _log_reject(self, error: HelloError) -> None:
-        logger.warning("bus connection from %s refused: %s %s", self.peer, int(error.code),
+    def _log_reject(self, error: VortexHelloRefusedError) -> None:
+        logger.warning("bus connection from %s refused: %s %s", self.peer, int(error.close_code),
                        error.reason)
 
     def _accepted(self, conn: VortexConnection) -> None:

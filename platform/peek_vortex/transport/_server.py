@@ -14,6 +14,7 @@ from twisted.protocols.policies import ProtocolWrapper
 from twisted.web.server import Request
 
 from peek_vortex._log_throttle import LogThrottle
+from peek_vortex.errors import VortexHelloRefusedError
 from peek_vortex.transport._access import AccessPolicy
 from peek_vortex.transport._link import DEFAULT_LIMITS, CloseReason, TransportLimits
 from peek_vortex.transport._protocol import (
@@ -24,7 +25,7 @@ from peek_vortex.transport._protocol import (
     protocol_options,
 )
 from peek_vortex.transport._throttle import WrongTokenThrottle
-from peek_vortex.wire._hello import CloseCode, Hello, HelloError, Welcome
+from peek_vortex.wire._hello import CloseCode, Hello, Welcome
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +78,8 @@ class VortexServerProtocol(VortexProtocolMixin, WebSocketServerProtocol):
         try:
             hello = Hello.decode(data)
             endpoint.policy.authorise(hello)
-        except HelloError as e:
-            if e.code == CloseCode.UNAUTHORISED:
+        except VortexHelloRefusedError as e:
+            if e.close_code == CloseCode.UNAUTHORISED:
                 block = endpoint.throttle.failed(host)
                 if block:
                     logger.warning("refusing bus hellos from %s for %gs: %d wrong tokens",
@@ -100,14 +101,14 @@ class VortexServerProtocol(VortexProtocolMixin, WebSocketServerProtocol):
         except Exception:
             logger.exception("bus handler failed on the opening of %s", conn)
 
-    def _log_reject(self, error: HelloError) -> None:
+    def _log_reject(self, error: VortexHelloRefusedError) -> None:
         # Refusals are what an attacker can cause at will: one line per address and code
         # and interval, then a count.
         host = self._peer_host()
         self.factory.vortex_server.refusal_log.log(
-            (host, int(error.code)), f"bus connections from {host} refused with "
-            f"{int(error.code)}", "bus connection from %s refused: %s %s", self.peer,
-            int(error.code), error.reason)
+            (host, int(error.close_code)), f"bus connections from {host} refused with "
+            f"{int(error.close_code)}", "bus connection from %s refused: %s %s", self.peer,
+            int(error.close_code), error.reason)
 
     def _release_admission(self) -> None:
         admission, self.admission = self.admission, None

@@ -5,7 +5,8 @@ from typing import Optional
 
 from twisted.internet.interfaces import IReactorTime
 
-from peek_vortex.wire._hello import CloseCode, HelloError
+from peek_vortex.errors import VortexHelloRefusedError
+from peek_vortex.wire._hello import CloseCode
 
 #: Tracked addresses above which quiet ones are forgotten on the next failure.
 _PRUNE_ABOVE = 10_000
@@ -47,13 +48,14 @@ class WrongTokenThrottle:
             return 0.0
         return max(0.0, state.blocked_until - self._clock.seconds())
 
-    def refusal(self, host: str) -> Optional[HelloError]:
+    def refusal(self, host: str) -> Optional[VortexHelloRefusedError]:
         """The error to refuse a hello from ``host`` with while it is blocked, else None."""
         left = self.blocked_for(host)
         if left <= 0:
             return None
-        return HelloError(CloseCode.TOO_MANY_ATTEMPTS,
-                          f"too many wrong tokens from {host}; try again in {left:.0f}s")
+        return VortexHelloRefusedError(
+            CloseCode.TOO_MANY_ATTEMPTS,
+            f"too many wrong tokens from {host}; try again in {left:.0f}s")
 
     def failed(self, host: str) -> float:
         """Record a wrong token from ``host``; the seconds it is now blocked for (0: not)."""

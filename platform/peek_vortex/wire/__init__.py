@@ -18,7 +18,6 @@ from peek_vortex.wire._codec import (
 )
 from peek_vortex.wire._hello import (
     Hello,
-    HelloError,
     Welcome,
 )
 from peek_vortex.wire.constants import (
@@ -29,7 +28,6 @@ from peek_vortex.wire.constants import (
 __all__ = [
     "CloseCode",
     "Hello",
-    "HelloError",
     "MAX_HEADER_DEPTH",
     "Originator",
     "Payload",

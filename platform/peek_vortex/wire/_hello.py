@@ -4,6 +4,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from peek_vortex.errors import VortexHelloRefusedError
 from peek_vortex.wire.constants import (
     HELLO,
     HELLO_KEY_NAME,
@@ -18,20 +19,11 @@ from peek_vortex.wire.constants import (
 )
 
 __all__ = ["CloseCode", "HELLO_VERSION", "HELLO_MAX_BYTES", "NAME_MAX_CHARS", "Hello",
-           "HelloError", "Welcome"]
+           "Welcome"]
 #: A hello or welcome larger than this is malformed; it is read before any authentication.
 HELLO_MAX_BYTES = 4096
 #: Longest name a peer may claim.
 NAME_MAX_CHARS = 64
-
-
-class HelloError(Exception):
-    """A hello that is refused: the close code and the reason sent to the peer."""
-
-    def __init__(self, code: CloseCode, reason: str) -> None:
-        super().__init__(f"{int(code)} {reason}")
-        self.code = code
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -64,15 +56,16 @@ class Hello:
 
     @classmethod
     def decode(cls, data: bytes) -> "Hello":
-        """Parse a hello; raises HelloError(HELLO_MALFORMED) saying what is wrong."""
+        """Parse a hello; raises VortexHelloRefusedError(HELLO_MALFORMED) saying what is wrong."""
         body = _decode_object(data, HELLO)
         name = body.get(HELLO_KEY_NAME)
         token = body.get(HELLO_KEY_TOKEN)
         if not _valid_name(name):
-            raise HelloError(CloseCode.HELLO_MALFORMED,
-                             f"hello name must be 1-{NAME_MAX_CHARS} printable characters")
+            raise VortexHelloRefusedError(
+                CloseCode.HELLO_MALFORMED,
+                f"hello name must be 1-{NAME_MAX_CHARS} printable characters")
         if token is not None and not isinstance(token, str):
-            raise HelloError(CloseCode.HELLO_MALFORMED, "hello token must be a string")
+            raise VortexHelloRefusedError(CloseCode.HELLO_MALFORMED, "hello token must be a string")
         return cls(name=name, token=token)
 
     def __repr__(self) -> str:
@@ -107,30 +100,33 @@ class Welcome:
 
     @classmethod
     def decode(cls, data: bytes) -> "Welcome":
-        """Parse a welcome; raises HelloError(HELLO_MALFORMED) saying what is wrong."""
+        """Parse a welcome; raises VortexHelloRefusedError(HELLO_MALFORMED) saying what is wrong."""
         body = _decode_object(data, WELCOME)
         name = body.get(HELLO_KEY_NAME)
         uuid, max_frame = body.get(WELCOME_KEY_UUID), body.get(WELCOME_KEY_MAX_FRAME)
         if not _valid_name(name) or not isinstance(uuid, str) or not uuid:
-            raise HelloError(CloseCode.HELLO_MALFORMED, "welcome lacks a valid name or uuid")
+            raise VortexHelloRefusedError(
+                CloseCode.HELLO_MALFORMED, "welcome lacks a valid name or uuid")
         if type(max_frame) is not int or max_frame < 1:
-            raise HelloError(CloseCode.HELLO_MALFORMED, "welcome maxFrameBytes is invalid")
+            raise VortexHelloRefusedError(
+                CloseCode.HELLO_MALFORMED, "welcome maxFrameBytes is invalid")
         return cls(name=name, uuid=uuid, max_frame_bytes=max_frame)
 
 
 def _decode_object(data: bytes, kind: str) -> dict[str, Any]:
     if len(data) > HELLO_MAX_BYTES:
-        raise HelloError(CloseCode.HELLO_MALFORMED, f"{kind} larger than {HELLO_MAX_BYTES} bytes")
+        raise VortexHelloRefusedError(
+            CloseCode.HELLO_MALFORMED, f"{kind} larger than {HELLO_MAX_BYTES} bytes")
     try:
         body = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):  # deep nesting: RecursionError
-        raise HelloError(CloseCode.HELLO_MALFORMED,
-                         f"first frame must be a JSON {kind}") from None
+        raise VortexHelloRefusedError(CloseCode.HELLO_MALFORMED,
+                                      f"first frame must be a JSON {kind}") from None
     if not isinstance(body, dict) or body.get(HELLO_KIND) != kind:
-        raise HelloError(CloseCode.HELLO_MALFORMED, f"first frame must be a {kind}")
+        raise VortexHelloRefusedError(CloseCode.HELLO_MALFORMED, f"first frame must be a {kind}")
     if body.get(HELLO_KEY_VERSION) != HELLO_VERSION:
-        raise HelloError(CloseCode.HELLO_MALFORMED,
-                         f"{kind} version {body.get(HELLO_KEY_VERSION)!r} unsupported"
+        raise VortexHelloRefusedError(CloseCode.HELLO_MALFORMED,
+                                      f"{kind} version {body.get(HELLO_KEY_VERSION)!r} unsupported"
                          f" (this side speaks {HELLO_VERSION})")
     return body
 
