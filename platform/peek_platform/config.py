@@ -406,8 +406,8 @@ SETTINGS: tuple[Setting, ...] = (
             "API keys admitting endpoint routes: [{\"name\", \"hash\": \"sha256:...\", "
             "\"sites\", \"plugins\", \"control\"}]; only digests (peek_api_key new)"),
     Setting("httpServer.maxRequestBodyBytes", 64 * 1024 * 1024, _BUS_BYTES, _ACCEPTING,
-            "largest request body any HTTP request may announce (1024 to 1073741824); "
-            "larger is answered 413 before any of it is read"),
+            "largest body of any HTTP request (1024 to 1073741824); larger is answered 413 "
+            "before any of it is read (a chunked body: as soon as it passes the limit)"),
     Setting("httpServer.corsOrigins", [], _is_cors_origins, _ACCEPTING,
             "origins (scheme://host[:port]) whose pages may call endpoint routes; a request "
             "from any other origin is refused"),

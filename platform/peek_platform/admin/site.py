@@ -26,8 +26,9 @@ redirected to ``/login?next=<path>``; every other request gets ``401``. Every re
 that is not GET, HEAD or OPTIONS must come from the admin site's own origin (``Origin``,
 or ``Referer`` when there is none) and, once logged in, carry the session's CSRF token
 in the ``X-Peek-CSRF`` header or a ``csrf_token`` form field; otherwise ``403``.
-Request bodies are bounded when their headers arrive (:class:`AdminRequest`): 64 KiB
-without a session, the root's ``max_body_bytes`` with one.
+Request bodies are bounded when their headers arrive (``AdminSiteRoot.body_limit``, which
+:class:`~peek_platform.web.site.QuietRequest` applies): 64 KiB without a session, the
+root's ``max_body_bytes`` with one.
 """
 
 import hmac
@@ -45,7 +46,7 @@ from twisted.web.server import NOT_DONE_YET, Request
 from peek_platform.admin import accounts
 from peek_platform.admin.sessions import LoginThrottle, Session, SessionStore
 from peek_platform.web.plugin_site import StaticFolder
-from peek_platform.web.site import QuietRequest
+from peek_platform.web.site import BodyLimit
 from peek_plugin_base.storage.DbConnection import DbConnection
 from peek_vortex.transport import VortexResource, VortexServerProtocol
 
@@ -66,7 +67,6 @@ _MAX_USER_CHARS = 64
 MAX_ANONYMOUS_BODY_BYTES = 64 * 1024
 #: Largest request body in a session unless a page (the plugin upload) raises it.
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
-_REASONS = {401: b"Unauthorized", 413: b"Payload Too Large"}
 _MAX_PASSWORD_CHARS = 1024
 
 #: The pages in the nav, in order: (path, title). Later pages add themselves here.
@@ -363,62 +363,9 @@ class AdminVortexResource(VortexResource):
         return result
 
 
-class AdminRequest(QuietRequest):
-    """A request on the admin site whose body is bounded as soon as its headers are in.
-
-    twisted.web stores a whole body (and parses a form in it) before any resource runs,
-    so the admin gate alone would come too late for a huge body. Here the site root
-    decides the limit from the session cookie: a request without a live session may send
-    at most :data:`MAX_ANONYMOUS_BODY_BYTES` (else ``401``), one with a session at most
-    the root's ``max_body_bytes`` (else ``413``). A declared length over the limit is
-    refused before one byte of the body is read; a chunked body when it passes it. The
-    answer is written and the connection closed; the request never reaches a resource.
-    """
-
-    _body_limit: Optional[tuple[int, int, str]] = None
-    _body_seen = 0
-    _body_refused = False
-
-    def gotLength(self, length: Optional[int]) -> None:  # noqa: N802 - twisted API
-        root = getattr(getattr(self.channel, "site", None), "resource", None)
-        if isinstance(root, AdminSiteRoot):
-            self._body_limit = root.body_limit(self)
-        super().gotLength(length)
-        if length is not None:
-            self._check_body(length)
-
-    def handleContentChunk(self, data: bytes) -> None:  # noqa: N802 - twisted API
-        if self._body_refused:
-            return
-        self._body_seen += len(data)
-        if self._check_body(self._body_seen):
-            super().handleContentChunk(data)
-
-    def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:  # noqa: N802
-        if not self._body_refused:
-            super().requestReceived(command, path, version)
-
-    def _check_body(self, size: int) -> bool:
-        if self._body_limit is None or size <= self._body_limit[0]:
-            return True
-        _, status, message = self._body_limit
-        self._body_refused = True
-        body = (message + "\n").encode()
-        transport = self.channel.transport
-        transport.write(
-            b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n"
-            b"content-length: %d\r\nconnection: close\r\ncache-control: no-store\r\n\r\n"
-            % (status, _REASONS[status], len(body)) + body)
-        transport.loseConnection()
-        logger.warning("admin site: refused a request body (%s)", message)
-        return False
-
-
 class AdminSiteRoot(Resource):
     """The admin site's root: public login, everything else behind a session."""
 
-    #: The admin site's requests bound their bodies (see AdminRequest).
-    request_factory = AdminRequest
     #: Largest body of a request in a session (the plugin upload raises it).
     max_body_bytes = DEFAULT_MAX_BODY_BYTES
 
@@ -435,8 +382,9 @@ class AdminSiteRoot(Resource):
         self.ui = StaticFolder(str(WEB_DIR))
         self.ui.indexNames = []
 
-    def body_limit(self, request: Request) -> tuple[int, int, str]:
-        """(largest body, status, message) for a request whose headers just arrived."""
+    def body_limit(self, request: Request) -> BodyLimit:
+        """(largest body, status, message) for a request whose headers just arrived
+        (QuietRequest applies it, with the site's own cap)."""
         if self.auth.session_of(request) is None:
             return (MAX_ANONYMOUS_BODY_BYTES, 401, "Login required: without a session the "
                     f"admin site accepts request bodies of at most "

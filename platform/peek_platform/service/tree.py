@@ -222,10 +222,6 @@ class ListeningSite(Service):
                            max_body_bytes=self.max_body_bytes)
         site.noisy = False
         site.site_name = self.name
-        # A root may bring its own request class (the admin site bounds request bodies).
-        request_factory = getattr(self.root, "request_factory", None)
-        if request_factory is not None:
-            site.requestFactory = request_factory
         if self.tls is None:
             self._listening.append(reactor.listenTCP(self.port, site, interface=self.interface))
             logger.info("%s listening on http://%s:%d/", self.name, self.interface, self.port)

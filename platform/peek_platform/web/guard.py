@@ -8,10 +8,12 @@ closed; plain HTTP connections hold theirs until they close. Beyond
 ``429``/``503`` with the reason and closed at once, so half-open sockets from one source
 can neither use up the process's file descriptors nor lock other devices out.
 
-A request announcing a body (``Content-Length``) over ``httpServer.maxRequestBodyBytes`` is
-answered ``413`` as soon as its headers are in and the connection is closed, so no body
-is buffered (Twisted would otherwise spool it to a temporary file before any resource
-could refuse it). Endpoint routes apply their own, lower limit after that.
+A request body over ``httpServer.maxRequestBodyBytes`` is answered ``413`` and the
+connection closed: a declared ``Content-Length`` as soon as the headers are in (no body is
+buffered), a chunked body as soon as it passes the limit (Twisted would otherwise spool
+any body to a temporary file before a resource could refuse it). The request applies the
+bound (:class:`~peek_platform.web.site.QuietRequest`); the channel drops what arrives
+after. Endpoint routes apply their own, lower limit after that.
 
 A request's headers must arrive within ``httpServer.headerTimeoutSeconds`` of the
 connection opening (or of the previous response ending, on a kept-alive connection);
@@ -126,31 +128,19 @@ class _GuardedChannel(HTTPChannel):
         super().connectionMade()
         self._await_headers()
 
+    #: The site-wide bound of a request body; the request applies it (QuietRequest).
     max_body_bytes: Optional[int] = None
+    #: Set by a request that refused its body: what still arrives is dropped unread.
     _body_refused = False
 
     def dataReceived(self, data: bytes) -> None:  # noqa: N802 - twisted API
         if self._body_refused:
-            return  # the refused body still arriving before the close: dropped unread
+            return
         super().dataReceived(data)
 
     def allHeadersReceived(self) -> None:  # noqa: N802 - twisted API
         self._cancel_header_timer()
-        limit = self.max_body_bytes
-        if limit is not None and self.length is not None and self.length > limit:
-            self._refuse_body(self.length, limit)
-            return
         super().allHeadersReceived()
-
-    def _refuse_body(self, length: int, limit: int) -> None:
-        self._body_refused = True
-        body = (f"request body of {length} bytes is over the limit of {limit} bytes "
-                "(httpServer.maxRequestBodyBytes)\n").encode()
-        self.transport.write(
-            b"HTTP/1.1 413 Content Too Large\r\nContent-Type: text/plain; charset=utf-8\r\n"
-            b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
-        # Nothing of the body is read: closing now also stops the LineReceiver loop.
-        self.transport.loseConnection()
 
     def requestDone(self, request: Any) -> None:  # noqa: N802 - twisted API
         # A kept-alive connection waits for its next request under the same deadline;

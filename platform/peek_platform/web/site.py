@@ -2,14 +2,20 @@
 its access log never holds a credential sent in a URL; each request it answers becomes a
 monitoring point (:mod:`peek_platform.events`)."""
 
+import logging
 import time
-from typing import Any
+from typing import Any, Optional
 from urllib.parse import parse_qsl, quote
 
-from twisted.web.http import combinedLogFormatter
+from twisted.web.http import RESPONSES, combinedLogFormatter
 from twisted.web.server import Request, Site
 
 from peek_platform.events.sources import emit_http_request
+
+logger = logging.getLogger(__name__)
+
+#: A request body's bound: (largest body in bytes, HTTP status, message naming the limit).
+BodyLimit = tuple[int, int, str]
 
 #: Query argument names that look like a credential. The endpoint routes refuse them (a key
 #: never belongs in a URL); the access log shows their values as ``REDACTED`` regardless.
@@ -46,12 +52,76 @@ def redacting_log_formatter(timestamp: str, request: Any) -> str:
 
 
 class QuietRequest(Request):
-    """A request whose response carries no ``Server: TwistedWeb/<version>`` header.
+    """A request whose response carries no ``Server: TwistedWeb/<version>`` header, and
+    whose body is bounded as soon as its headers are in.
 
     twisted.web sets that header before any resource runs; it is dropped just before the
     headers go out (the first write, which ``finish`` also makes for empty bodies), so
     errors, redirects and resources' own responses are all covered.
+
+    twisted.web stores a whole body (and parses a form in it) before any resource runs,
+    so a resource's own check comes too late for a huge body. Two bounds apply: the site's
+    cap (the channel's ``max_body_bytes``: ``httpServer.maxRequestBodyBytes``, 413) and
+    what the site root's ``body_limit(request)`` says, when it has one (the admin site: 64
+    KiB without a session, 401). A declared length over either is refused before one byte
+    of the body is read; a chunked body as soon as it passes one. The answer is
+    written and the connection closed; the request never reaches a resource.
     """
+
+    _body_limits: tuple[BodyLimit, ...] = ()
+    _body_seen = 0
+    _body_refused = False
+
+    def body_limits(self) -> tuple[BodyLimit, ...]:
+        """This request's bounds, decided once its headers are in: the site's cap, then
+        the root's (a body over both is refused naming the site's cap)."""
+        bounds: list[BodyLimit] = []
+        cap = getattr(self.channel, "max_body_bytes", None)
+        if cap is not None:
+            bounds.append((cap, 413, f"request body over the limit of {cap} bytes "
+                                     "(httpServer.maxRequestBodyBytes)"))
+        root = getattr(getattr(self.channel, "site", None), "resource", None)
+        root_limit = getattr(root, "body_limit", None)
+        if root_limit is not None:
+            bounds.append(root_limit(self))
+        return tuple(bounds)
+
+    def gotLength(self, length: Optional[int]) -> None:  # noqa: N802 - twisted API
+        self._body_limits = self.body_limits()
+        super().gotLength(length)
+        if length is not None:
+            self._check_body(length)
+
+    def handleContentChunk(self, data: bytes) -> None:  # noqa: N802 - twisted API
+        if self._body_refused:
+            return
+        self._body_seen += len(data)
+        if self._check_body(self._body_seen):
+            super().handleContentChunk(data)
+
+    def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:  # noqa: N802
+        if not self._body_refused:
+            super().requestReceived(command, path, version)
+
+    def _check_body(self, size: int) -> bool:
+        """True while ``size`` bytes are within the bound; else answer, close and say False."""
+        over = next((bound for bound in self._body_limits if size > bound[0]), None)
+        if over is None:
+            return True
+        _, status, message = over
+        self._body_refused = True
+        # The rest of the body still arriving before the close is dropped unread.
+        self.channel._body_refused = True
+        body = (message + "\n").encode()
+        transport = self.channel.transport
+        transport.write(
+            b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n"
+            b"content-length: %d\r\nconnection: close\r\ncache-control: no-store\r\n\r\n"
+            % (status, RESPONSES.get(status, b"Refused"), len(body)) + body)
+        transport.loseConnection()
+        logger.warning("%s: refused a request body (%s)",
+                       getattr(self.channel.site, "site_name", "http"), message)
+        return False
 
     def write(self, data: bytes) -> None:
         if not self.startedWriting:
