@@ -44,11 +44,12 @@ from typing import Any, Optional
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from peek_plugin_base.worker._served import ServedSlot
 from peek_plugin_base.worker.errors import WorkerDbNotConfiguredError
 
 #: The database serving this module's functions (set by WorkerDbABC.serve); a forked
 #: pool process inherits it, and it builds that process's own engine.
-_db: Optional["WorkerDbABC"] = None
+_db: ServedSlot["WorkerDbABC"] = ServedSlot()
 
 
 class WorkerDbABC(metaclass=ABCMeta):
@@ -73,19 +74,11 @@ class WorkerDbABC(metaclass=ABCMeta):
     def serve(self) -> Callable[[], None]:
         """Make this the database :func:`getDbSession` & co. use in this process; returns
         the callable that stops it (the database served before comes back)."""
-        global _db
-        previous, _db = _db, self
-
-        def stopServing() -> None:
-            global _db
-            if _db is self:
-                _db = previous
-
-        return stopServing
+        return _db.serve(self)
 
 
 def _served() -> WorkerDbABC:
-    db = _db
+    db = _db.current
     if db is None:
         raise WorkerDbNotConfiguredError(
             None, "CeleryDbConn is available in tasks run by the worker service "

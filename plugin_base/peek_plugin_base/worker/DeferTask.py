@@ -25,10 +25,11 @@ from typing import Any, Optional, Union
 from celery import Task
 from twisted.internet.defer import Deferred, fail
 
+from peek_plugin_base.worker._served import ServedSlot
 from peek_plugin_base.worker.errors import TaskCallerNotRunningError
 
 #: The caller serving deferTask in this process (set by TaskCallerABC.serve).
-_caller: Optional["TaskCallerABC"] = None
+_caller: ServedSlot["TaskCallerABC"] = ServedSlot()
 
 
 class TaskCallerABC(metaclass=ABCMeta):
@@ -51,15 +52,7 @@ class TaskCallerABC(metaclass=ABCMeta):
     def serve(self) -> Callable[[], None]:
         """Make this the caller :func:`deferTask` uses in this process; returns the
         callable that stops it (the caller served before comes back)."""
-        global _caller
-        previous, _caller = _caller, self
-
-        def stopServing() -> None:
-            global _caller
-            if _caller is self:
-                _caller = previous
-
-        return stopServing
+        return _caller.serve(self)
 
 
 def deferTask(task: Union[Task, str], *args: Any, **kwargs: Any) -> Deferred[Any]:
@@ -79,7 +72,7 @@ def deferTaskWithOptions(
 ) -> Deferred[Any]:
     """Like :func:`deferTask`, with Celery publish options (``countdown``, ``queue`` ...)
     and ``task_timeout`` (seconds to wait for the result, for this call)."""
-    caller = _caller
+    caller = _caller.current
     name = task if isinstance(task, str) else task.name
     if caller is None:
         return fail(TaskCallerNotRunningError(name, None, "no task caller runs in this process"))
