@@ -11,8 +11,11 @@ from twisted.web.http import RESPONSES, combinedLogFormatter
 from twisted.web.server import Request, Site
 
 from peek_platform.events.sources import emit_http_request
+from peek_vortex import LogThrottle
 
 logger = logging.getLogger(__name__)
+#: Refused bodies are hostile input: one line per site and status a minute, then a count.
+_body_refusals = LogThrottle(logger)
 
 #: A request body's bound: (largest body in bytes, HTTP status, message naming the limit).
 BodyLimit = tuple[int, int, str]
@@ -119,8 +122,9 @@ class QuietRequest(Request):
             b"content-length: %d\r\nconnection: close\r\ncache-control: no-store\r\n\r\n"
             % (status, RESPONSES.get(status, b"Refused"), len(body)) + body)
         transport.loseConnection()
-        logger.warning("%s: refused a request body (%s)",
-                       getattr(self.channel.site, "site_name", "http"), message)
+        site = getattr(self.channel.site, "site_name", "http")
+        _body_refusals.log((site, status), f"{site}: request bodies refused",
+                           "%s: refused a request body (%s)", site, message)
         return False
 
     def write(self, data: bytes) -> None:
