@@ -44,12 +44,12 @@ from typing import Any, Optional
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from peek_plugin_base.worker._served import ServedSlot
+from peek_plugin_base.worker import _slot
 from peek_plugin_base.worker.errors import WorkerDbNotConfiguredError
 
 #: The database serving this module's functions (set by WorkerDbABC.serve); a forked
 #: pool process inherits it, and it builds that process's own engine.
-_db: ServedSlot["WorkerDbABC"] = ServedSlot()
+_db: _slot.ServedSlot["WorkerDbABC"] = _slot.ServedSlot()
 
 
 class WorkerDbABC(metaclass=ABCMeta):

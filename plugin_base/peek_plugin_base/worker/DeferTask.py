@@ -25,11 +25,11 @@ from typing import Any, Optional, Union
 from celery import Task
 from twisted.internet.defer import Deferred, fail
 
-from peek_plugin_base.worker._served import ServedSlot
+from peek_plugin_base.worker import _slot
 from peek_plugin_base.worker.errors import TaskCallerNotRunningError
 
 #: The caller serving deferTask in this process (set by TaskCallerABC.serve).
-_caller: ServedSlot["TaskCallerABC"] = ServedSlot()
+_caller: _slot.ServedSlot["TaskCallerABC"] = _slot.ServedSlot()
 
 
 class TaskCallerABC(metaclass=ABCMeta):
