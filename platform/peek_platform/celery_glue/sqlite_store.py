@@ -7,6 +7,7 @@ connection is keyed by the process id as well as the thread.
 import os
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 from peek_plugin_base.private_files import ensure_private_file
@@ -33,7 +34,7 @@ class SqliteFile:
         ensure_private_file(self.path)
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
                                isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
+        _use_wal(conn)
         # Durable enough for a development broker, and much faster than FULL.
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.executescript(self._schema)
@@ -47,3 +48,22 @@ class SqliteFile:
         self._local.conn = None
         if conn is not None and self._local.pid == os.getpid():
             conn.close()
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Put the file in WAL mode (it stays so), retrying within the busy timeout.
+
+    Two connections converting a new file at once both need its exclusive lock while
+    holding a shared one; SQLite breaks that deadlock by answering one of them "database
+    is locked" at once, without waiting. Once the other is done the file is in WAL mode
+    and the retry succeeds.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)
